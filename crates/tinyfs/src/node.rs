@@ -1,0 +1,216 @@
+//! Nodes: the [`Directory`], [`File`] and [`Symlink`] traits and the [`Node`] handle.
+//!
+//! Everything a [`WD`](crate::WD) reaches is a node. Nodes stored by a
+//! [`Persistence`](crate::Persistence) implement these traits through the persistence;
+//! dynamic nodes (a host mount, a derived table) implement them directly. Mutations have
+//! default implementations that refuse with [`Error::ReadOnly`], so a read-only node only
+//! writes the reads.
+//!
+//! Errors from node methods may leave their path empty: the node does not know the path it
+//! was reached by, and the `WD` fills it in.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
+
+use crate::entry_type::EntryType;
+use crate::error::{Error, Result};
+use crate::node_id::NodeId;
+
+/// One entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The entry's name in its directory.
+    pub name: String,
+    /// The node it names.
+    pub id: NodeId,
+    /// What the node is.
+    pub entry_type: EntryType,
+}
+
+/// Metadata of one version of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileVersion {
+    /// The version number: 1 for the first body, then 2, 3, ...
+    pub version: u64,
+    /// The body's length in bytes.
+    pub size: u64,
+    /// The BLAKE3 hash of the body.
+    pub blake3: blake3::Hash,
+    /// When the version was written, in microseconds since the Unix epoch (UTC).
+    pub modified_micros: i64,
+}
+
+/// A reader of a file body: async read with seek.
+pub trait AsyncReadSeek: AsyncRead + AsyncSeek + Send + Unpin {}
+impl<T: AsyncRead + AsyncSeek + Send + Unpin> AsyncReadSeek for T {}
+
+/// A streaming writer of one new file version.
+///
+/// Write the body with the [`AsyncWrite`] methods (e.g. `tokio::io::AsyncWriteExt`), then
+/// call [`finish`](FileWriter::finish): only then does the version exist (in the current
+/// transaction). A writer dropped without `finish` leaves no trace.
+#[async_trait]
+pub trait FileWriter: AsyncWrite + Send + Unpin {
+    /// Completes the body and records it as the file's next version.
+    async fn finish(self: Box<Self>) -> Result<FileVersion>;
+}
+
+/// A directory.
+///
+/// `get` and `entries` are required. Mutations default to [`Error::ReadOnly`]. Names passed
+/// in have been checked with [`validate_name`](crate::validate_name) by the caller.
+#[async_trait]
+pub trait Directory: Send + Sync + fmt::Debug {
+    /// The entry called `name`, or `None`.
+    async fn get(&self, name: &str) -> Result<Option<Node>>;
+
+    /// All entries with their nodes, sorted by name (byte order).
+    async fn entries(&self) -> Result<Vec<(String, Node)>>;
+
+    /// Makes an empty directory `name`. [`Error::AlreadyExists`] if the name is taken.
+    async fn create_directory(&self, name: &str) -> Result<Node> {
+        let _ = name;
+        Err(Error::read_only("create a directory"))
+    }
+
+    /// Makes a symlink `name` pointing at `target` (a path, not checked).
+    async fn create_symlink(&self, name: &str, target: &str) -> Result<Node> {
+        let _ = (name, target);
+        Err(Error::read_only("create a symlink"))
+    }
+
+    /// Starts a new file `name` of `entry_type`; the file and its first version appear when
+    /// the writer finishes. [`Error::AlreadyExists`] if the name is taken then.
+    async fn create_file(&self, name: &str, entry_type: EntryType) -> Result<Box<dyn FileWriter>> {
+        let _ = (name, entry_type);
+        Err(Error::read_only("create a file"))
+    }
+
+    /// Removes the entry `name` (the node itself stays in history). [`Error::NotFound`] if
+    /// there is none. Recursion is the caller's business.
+    async fn remove(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Err(Error::read_only("remove"))
+    }
+
+    /// Adds an existing `node` under `name`: the second half of a rename.
+    async fn attach(&self, name: &str, node: &Node) -> Result<()> {
+        let _ = (name, node);
+        Err(Error::read_only("move into"))
+    }
+
+    /// For downcasting to the implementation.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A file: a sequence of versions of one entry type.
+///
+/// A stored file always has at least one version.
+#[async_trait]
+pub trait File: Send + Sync + fmt::Debug {
+    /// What kind of file this is.
+    fn entry_type(&self) -> EntryType;
+
+    /// Every version, oldest first.
+    async fn versions(&self) -> Result<Vec<FileVersion>>;
+
+    /// A reader of `version`, or of the latest when `None`. [`Error::VersionNotFound`] for
+    /// a version that does not exist.
+    async fn reader(&self, version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>>;
+
+    /// A writer of the next version.
+    async fn writer(&self) -> Result<Box<dyn FileWriter>> {
+        Err(Error::read_only("write"))
+    }
+
+    /// For downcasting to the implementation.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A symbolic link.
+#[async_trait]
+pub trait Symlink: Send + Sync + fmt::Debug {
+    /// The target path, as written when the link was made.
+    async fn target(&self) -> Result<String>;
+
+    /// For downcasting to the implementation.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// What a node is, with the handle to use it.
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    /// A directory.
+    Directory(Arc<dyn Directory>),
+    /// A file.
+    File(Arc<dyn File>),
+    /// A symlink.
+    Symlink(Arc<dyn Symlink>),
+}
+
+/// A handle to a node: its id, the directory it was found in, and what it is.
+#[derive(Clone, Debug)]
+pub struct Node {
+    id: NodeId,
+    parent: NodeId,
+    kind: NodeKind,
+}
+
+impl Node {
+    /// A handle to node `id`, found in directory `parent` (the root's parent is itself).
+    pub fn new(id: NodeId, parent: NodeId, kind: NodeKind) -> Self {
+        Node { id, parent, kind }
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The id of the directory this handle was found in.
+    pub fn parent(&self) -> NodeId {
+        self.parent
+    }
+
+    /// What the node is.
+    pub fn kind(&self) -> &NodeKind {
+        &self.kind
+    }
+
+    /// The entry type.
+    pub fn entry_type(&self) -> EntryType {
+        match &self.kind {
+            NodeKind::Directory(_) => EntryType::Directory,
+            NodeKind::Symlink(_) => EntryType::Symlink,
+            NodeKind::File(f) => f.entry_type(),
+        }
+    }
+
+    /// The directory, if this is one.
+    pub fn as_dir(&self) -> Option<&Arc<dyn Directory>> {
+        match &self.kind {
+            NodeKind::Directory(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The file, if this is one.
+    pub fn as_file(&self) -> Option<&Arc<dyn File>> {
+        match &self.kind {
+            NodeKind::File(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The symlink, if this is one.
+    pub fn as_symlink(&self) -> Option<&Arc<dyn Symlink>> {
+        match &self.kind {
+            NodeKind::Symlink(s) => Some(s),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The [`Persistence`] contract, and the nodes it stores.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::entry_type::EntryType;
+use crate::error::{Error, Result};
+use crate::node::{
+    AsyncReadSeek, DirEntry, Directory, File, FileVersion, FileWriter, Node, NodeKind, Symlink,
+};
+use crate::node_id::NodeId;
+
+/// Where a stored node lives: its id and the directory that holds it.
+///
+/// A persistence may partition storage by the holding directory (tlogfs does), so every
+/// node operation names both. The root's parent is the root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeKey {
+    /// The directory holding the node.
+    pub parent: NodeId,
+    /// The node.
+    pub id: NodeId,
+}
+
+impl NodeKey {
+    /// The root directory's key.
+    pub const ROOT: NodeKey = NodeKey {
+        parent: NodeId::ROOT,
+        id: NodeId::ROOT,
+    };
+}
+
+/// What a transaction is for; a persistence records it with the commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxnMeta {
+    /// The command line that made the change, one argument per element.
+    pub command: Vec<String>,
+    /// Who made it.
+    pub user: String,
+}
+
+/// Where a [`FileWriter`] puts its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteTarget {
+    /// The next version of an existing file.
+    Version(NodeKey),
+    /// The first version of a new file `name` of `entry_type` in directory `dir`.
+    New {
+        /// The directory.
+        dir: NodeKey,
+        /// The new file's name.
+        name: String,
+        /// The new file's type (a file type).
+        entry_type: EntryType,
+    },
+}
+
+/// Storage of a filesystem's nodes, with transactions.
+///
+/// # Model
+///
+/// A persistence holds a tree of nodes rooted at [`NodeId::ROOT`], which always exists and
+/// is a directory. A directory maps names to nodes. A file is a list of versions, each a
+/// body of bytes; a symlink holds a target path. Nodes are never deleted: removing an entry
+/// only unlinks it, and its history stays readable at earlier pond versions.
+///
+/// # Transactions
+///
+/// Reads see the last committed state plus the changes of the transaction in progress, if
+/// any. Every change happens inside a transaction: [`begin`](Self::begin) starts one,
+/// [`commit`](Self::commit) makes all its changes visible together, and
+/// [`rollback`](Self::rollback) discards them all. No reader, in this process or another,
+/// ever sees part of a transaction; a crash before `commit` returns leaves the state of the
+/// last commit. One transaction at a time per instance: `begin` while one is open is
+/// [`Error::Internal`], and so is a change outside a transaction.
+///
+/// # Versions
+///
+/// The *pond version* counts commits: a new persistence is at version 0, and each commit
+/// that changed something adds 1 (a commit with no changes commits nothing and returns
+/// `None`). A *file version* counts the bodies of one file: its first is 1, each further
+/// write adds 1, and numbers are never reused.
+///
+/// # Errors
+///
+/// - [`Error::NotFound`]: a name that is not in the directory.
+/// - [`Error::VersionNotFound`]: a file version that does not exist.
+/// - [`Error::AlreadyExists`]: creating or attaching a name that is taken.
+/// - [`Error::Conflict`]: `commit` lost a race with another writer that changed what this
+///   transaction depends on; nothing was committed.
+/// - [`Error::ReadOnly`]: a change to a persistence opened for reading.
+/// - [`Error::Io`]: the storage failed.
+/// - [`Error::Internal`]: a broken contract: a key that names no node, a change outside a
+///   transaction.
+///
+/// Errors leave `path` empty where the persistence does not know it; the `WD` fills it.
+/// Names are validated by the caller ([`validate_name`](crate::validate_name)).
+#[async_trait]
+pub trait Persistence: Send + Sync + fmt::Debug {
+    /// Starts a transaction.
+    async fn begin(&self, meta: TxnMeta) -> Result<()>;
+
+    /// Commits the open transaction: the new pond version, or `None` if it changed nothing.
+    async fn commit(&self) -> Result<Option<u64>>;
+
+    /// Discards the open transaction, if any. Never fails: discarding is local.
+    fn rollback(&self);
+
+    /// The committed pond version this instance reads.
+    async fn version(&self) -> Result<u64>;
+
+    /// The entry `name` of directory `dir`.
+    async fn dir_get(&self, dir: NodeKey, name: &str) -> Result<Option<DirEntry>>;
+
+    /// All entries of `dir`, sorted by name.
+    async fn dir_entries(&self, dir: NodeKey) -> Result<Vec<DirEntry>>;
+
+    /// Creates a directory `name` in `dir`; returns its id.
+    async fn create_directory(&self, dir: NodeKey, name: &str) -> Result<NodeId>;
+
+    /// Creates a symlink `name` in `dir` pointing at `target`; returns its id.
+    async fn create_symlink(&self, dir: NodeKey, name: &str, target: &str) -> Result<NodeId>;
+
+    /// Unlinks `name` from `dir`, returning the entry it held.
+    async fn dir_remove(&self, dir: NodeKey, name: &str) -> Result<DirEntry>;
+
+    /// Links the existing node `node` (with its history) into `dir` as `name`.
+    async fn dir_attach(
+        &self,
+        dir: NodeKey,
+        name: &str,
+        node: NodeKey,
+        entry_type: EntryType,
+    ) -> Result<()>;
+
+    /// Every version of file `file`, oldest first.
+    async fn file_versions(&self, file: NodeKey) -> Result<Vec<FileVersion>>;
+
+    /// A reader of `version` of `file`.
+    async fn file_reader(&self, file: NodeKey, version: u64) -> Result<Box<dyn AsyncReadSeek>>;
+
+    /// A writer of a new body; see [`WriteTarget`].
+    async fn file_writer(&self, target: WriteTarget) -> Result<Box<dyn FileWriter>>;
+
+    /// The target of symlink `link`.
+    async fn symlink_target(&self, link: NodeKey) -> Result<String>;
+}
+
+/// The handle of a stored node reached through directory `parent` with entry `entry`.
+pub fn stored_node(p: &Arc<dyn Persistence>, parent: NodeId, entry: &DirEntry) -> Node {
+    let key = NodeKey {
+        parent,
+        id: entry.id,
+    };
+    let kind = match entry.entry_type {
+        EntryType::Directory => {
+            NodeKind::Directory(Arc::new(StoredDirectory { p: p.clone(), key }))
+        }
+        EntryType::Symlink => NodeKind::Symlink(Arc::new(StoredSymlink { p: p.clone(), key })),
+        file_type => NodeKind::File(Arc::new(StoredFile {
+            p: p.clone(),
+            key,
+            entry_type: file_type,
+        })),
+    };
+    Node::new(entry.id, parent, kind)
+}
+
+/// The root directory of a persistence.
+pub fn stored_root(p: &Arc<dyn Persistence>) -> Node {
+    Node::new(
+        NodeId::ROOT,
+        NodeId::ROOT,
+        NodeKind::Directory(Arc::new(StoredDirectory {
+            p: p.clone(),
+            key: NodeKey::ROOT,
+        })),
+    )
+}
+
+/// A directory stored by a [`Persistence`].
+#[derive(Debug)]
+pub struct StoredDirectory {
+    p: Arc<dyn Persistence>,
+    key: NodeKey,
+}
+
+impl StoredDirectory {
+    /// Where the directory lives.
+    pub fn key(&self) -> NodeKey {
+        self.key
+    }
+}
+
+#[async_trait]
+impl Directory for StoredDirectory {
+    async fn get(&self, name: &str) -> Result<Option<Node>> {
+        Ok(self
+            .p
+            .dir_get(self.key, name)
+            .await?
+            .map(|entry| stored_node(&self.p, self.key.id, &entry)))
+    }
+
+    async fn entries(&self) -> Result<Vec<(String, Node)>> {
+        let entries = self.p.dir_entries(self.key).await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let node = stored_node(&self.p, self.key.id, &entry);
+                (entry.name, node)
+            })
+            .collect())
+    }
+
+    async fn create_directory(&self, name: &str) -> Result<Node> {
+        let id = self.p.create_directory(self.key, name).await?;
+        let entry = DirEntry {
+            name: name.to_string(),
+            id,
+            entry_type: EntryType::Directory,
+        };
+        Ok(stored_node(&self.p, self.key.id, &entry))
+    }
+
+    async fn create_symlink(&self, name: &str, target: &str) -> Result<Node> {
+        let id = self.p.create_symlink(self.key, name, target).await?;
+        let entry = DirEntry {
+            name: name.to_string(),
+            id,
+            entry_type: EntryType::Symlink,
+        };
+        Ok(stored_node(&self.p, self.key.id, &entry))
+    }
+
+    async fn create_file(&self, name: &str, entry_type: EntryType) -> Result<Box<dyn FileWriter>> {
+        if !entry_type.is_file() {
+            return Err(Error::internal(format!("create_file with {entry_type}")));
+        }
+        self.p
+            .file_writer(WriteTarget::New {
+                dir: self.key,
+                name: name.to_string(),
+                entry_type,
+            })
+            .await
+    }
+
+    async fn remove(&self, name: &str) -> Result<()> {
+        self.p.dir_remove(self.key, name).await.map(drop)
+    }
+
+    async fn attach(&self, name: &str, node: &Node) -> Result<()> {
+        let stored = match node.kind() {
+            NodeKind::Directory(d) => d.as_any().is::<StoredDirectory>(),
+            NodeKind::File(f) => f.as_any().is::<StoredFile>(),
+            NodeKind::Symlink(s) => s.as_any().is::<StoredSymlink>(),
+        };
+        if !stored {
+            return Err(Error::unsupported("moving a dynamic node"));
+        }
+        let key = NodeKey {
+            parent: node.parent(),
+            id: node.id(),
+        };
+        self.p
+            .dir_attach(self.key, name, key, node.entry_type())
+            .await
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A file stored by a [`Persistence`].
+#[derive(Debug)]
+pub struct StoredFile {
+    p: Arc<dyn Persistence>,
+    key: NodeKey,
+    entry_type: EntryType,
+}
+
+impl StoredFile {
+    /// Where the file lives.
+    pub fn key(&self) -> NodeKey {
+        self.key
+    }
+}
+
+#[async_trait]
+impl File for StoredFile {
+    fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    async fn versions(&self) -> Result<Vec<FileVersion>> {
+        self.p.file_versions(self.key).await
+    }
+
+    async fn reader(&self, version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>> {
+        let version = match version {
+            Some(v) => v,
+            None => self
+                .versions()
+                .await?
+                .last()
+                .map(|v| v.version)
+                .ok_or_else(|| Error::internal(format!("file {} has no versions", self.key.id)))?,
+        };
+        self.p.file_reader(self.key, version).await
+    }
+
+    async fn writer(&self) -> Result<Box<dyn FileWriter>> {
+        self.p.file_writer(WriteTarget::Version(self.key)).await
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A symlink stored by a [`Persistence`].
+#[derive(Debug)]
+pub struct StoredSymlink {
+    p: Arc<dyn Persistence>,
+    key: NodeKey,
+}
+
+#[async_trait]
+impl Symlink for StoredSymlink {
+    async fn target(&self) -> Result<String> {
+        self.p.symlink_target(self.key).await
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,859 @@
+//! [`WD`]: a working directory, and every path operation.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::entry_type::EntryType;
+use crate::error::{Error, Result};
+use crate::fs::FS;
+use crate::glob::{Pattern, Segment};
+use crate::node::{AsyncReadSeek, DirEntry, FileVersion, FileWriter, Node, NodeKind};
+use crate::node_id::NodeId;
+use crate::path::{Component, IntoPath, Path, validate_name};
+
+/// How many symlinks one resolution follows before it reports a loop (as Linux does).
+pub const MAX_SYMLINKS: usize = 40;
+
+/// A working directory: the place relative paths start from, and the handle for every
+/// path operation.
+///
+/// Paths are resolved component by component. Symlinks are followed wherever they appear
+/// except as the last component of [`remove`](WD::remove), [`rename`](WD::rename),
+/// [`readlink`](WD::readlink) and [`symlink_metadata`](WD::symlink_metadata); a relative
+/// target is resolved from the link's directory. `..` is lexical over the path walked so far
+/// (after a symlink, it is the parent of the link's target). Errors name the path, as far as
+/// it was walked.
+#[derive(Clone, Debug)]
+pub struct WD {
+    fs: FS,
+    /// The directories from the root (first) to this one (last).
+    frames: Vec<Frame>,
+}
+
+#[derive(Clone, Debug)]
+struct Frame {
+    name: String,
+    node: Node,
+}
+
+/// The result of walking a path.
+enum Lookup {
+    /// The path names `node`, called `name` in the last of `parents` (for the root,
+    /// `parents` is empty).
+    Found {
+        parents: Vec<Frame>,
+        name: String,
+        node: Node,
+    },
+    /// Every component but the last exists; the last, `name`, is not in the last of
+    /// `parents`.
+    Missing { parents: Vec<Frame>, name: String },
+}
+
+/// Metadata of a node, as [`WD::metadata`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// The node.
+    pub id: NodeId,
+    /// What it is.
+    pub entry_type: EntryType,
+    /// For files: the version described (the latest, or the one the path named).
+    pub version: Option<u64>,
+    /// For files: how many versions there are. 0 for others.
+    pub versions: u64,
+    /// For files: the body's size; for symlinks the target's length; for directories 0.
+    pub size: u64,
+    /// For files: the body's BLAKE3.
+    pub blake3: Option<blake3::Hash>,
+    /// For files: when the version was written, microseconds since the epoch (UTC).
+    pub modified_micros: Option<i64>,
+}
+
+/// One match of [`WD::glob`].
+#[derive(Clone, Debug)]
+pub struct GlobMatch {
+    /// The matched path, absolute, spelled as the pattern walked it (through symlinks).
+    pub path: String,
+    /// The node matched.
+    pub node: Node,
+    /// What each wildcard matched, left to right.
+    pub captures: Vec<String>,
+}
+
+fn frames_path(frames: &[Frame]) -> String {
+    if frames.len() <= 1 {
+        return "/".to_string();
+    }
+    let mut out = String::new();
+    for f in &frames[1..] {
+        out.push('/');
+        out.push_str(&f.name);
+    }
+    out
+}
+
+fn child_path(frames: &[Frame], name: &str) -> String {
+    let mut p = frames_path(frames);
+    if !p.ends_with('/') {
+        p.push('/');
+    }
+    p.push_str(name);
+    p
+}
+
+fn refuse_version(path: &Path, op: &str) -> Result<()> {
+    match path.version() {
+        Some(_) => Err(Error::invalid_path(
+            path,
+            format!("cannot {op} a version; name the file without @vN"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl WD {
+    pub(crate) fn root(fs: FS, root: Node) -> Self {
+        WD {
+            fs,
+            frames: vec![Frame {
+                name: String::new(),
+                node: root,
+            }],
+        }
+    }
+
+    /// The absolute path of this directory.
+    pub fn path(&self) -> String {
+        frames_path(&self.frames)
+    }
+
+    /// This directory's node.
+    pub fn node(&self) -> &Node {
+        &self.frames.last().expect("a WD has the root frame").node
+    }
+
+    /// The filesystem.
+    pub fn fs(&self) -> &FS {
+        &self.fs
+    }
+
+    async fn walk(&self, path: &Path, follow_last: bool) -> Result<Lookup> {
+        let mut frames = if path.is_absolute() {
+            self.frames[..1].to_vec()
+        } else {
+            self.frames.clone()
+        };
+        let mut queue: VecDeque<Component> = path.components().iter().cloned().collect();
+        let mut links = 0;
+        while let Some(component) = queue.pop_front() {
+            let name = match component {
+                Component::CurDir => continue,
+                Component::ParentDir => {
+                    if frames.len() > 1 {
+                        frames.pop();
+                    }
+                    continue;
+                }
+                Component::Name(name) => name,
+            };
+            let here = child_path(&frames, &name);
+            let dir = frames
+                .last()
+                .and_then(|f| f.node.as_dir())
+                .ok_or_else(|| Error::internal("a walk frame is not a directory"))?;
+            let last = queue.is_empty();
+            let Some(node) = dir.get(&name).await.map_err(|e| e.with_path(&here))? else {
+                if last {
+                    return Ok(Lookup::Missing {
+                        parents: frames,
+                        name,
+                    });
+                }
+                return Err(Error::not_found(here));
+            };
+            match node.kind() {
+                NodeKind::Directory(_) => frames.push(Frame { name, node }),
+                NodeKind::Symlink(link) if !last || follow_last => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(Error::SymlinkLoop {
+                            path: path.to_string(),
+                            limit: MAX_SYMLINKS,
+                        });
+                    }
+                    let target = link.target().await.map_err(|e| e.with_path(&here))?;
+                    let target = Path::parse(&target).map_err(|e| {
+                        Error::internal(format!("{here}: stored symlink target is invalid: {e}"))
+                    })?;
+                    if target.is_absolute() {
+                        frames.truncate(1);
+                    }
+                    for c in target.components().iter().rev() {
+                        queue.push_front(c.clone());
+                    }
+                }
+                _ if last => {
+                    return Ok(Lookup::Found {
+                        parents: frames,
+                        name,
+                        node,
+                    });
+                }
+                _ => return Err(Error::not_a_directory(here)),
+            }
+        }
+        let top = frames.pop().expect("the root frame is never popped");
+        Ok(Lookup::Found {
+            parents: frames,
+            name: top.name,
+            node: top.node,
+        })
+    }
+
+    async fn found(&self, path: &Path, follow: bool) -> Result<(Vec<Frame>, String, Node)> {
+        match self.walk(path, follow).await? {
+            Lookup::Found {
+                parents,
+                name,
+                node,
+            } => Ok((parents, name, node)),
+            Lookup::Missing { parents, name } => Err(Error::not_found(child_path(&parents, &name))),
+        }
+    }
+
+    /// The node at `path` (symlinks followed), or `None` if the last component does not
+    /// exist. A missing directory on the way is still [`Error::NotFound`].
+    pub async fn get(&self, path: impl IntoPath) -> Result<Option<Node>> {
+        let path = path.into_path()?;
+        match self.walk(&path, true).await? {
+            Lookup::Found { node, .. } => Ok(Some(node)),
+            Lookup::Missing { .. } => Ok(None),
+        }
+    }
+
+    /// The node at `path`, symlinks followed.
+    pub async fn resolve(&self, path: impl IntoPath) -> Result<Node> {
+        let path = path.into_path()?;
+        Ok(self.found(&path, true).await?.2)
+    }
+
+    /// The absolute path `path` resolves to, symlinks followed.
+    pub async fn canonicalize(&self, path: impl IntoPath) -> Result<String> {
+        let path = path.into_path()?;
+        let (parents, name, _) = self.found(&path, true).await?;
+        Ok(if parents.is_empty() {
+            "/".to_string()
+        } else {
+            child_path(&parents, &name)
+        })
+    }
+
+    /// Whether `path` exists (symlinks followed).
+    pub async fn exists(&self, path: impl IntoPath) -> Result<bool> {
+        Ok(self.get(path).await?.is_some())
+    }
+
+    /// The directory at `path` as a working directory.
+    pub async fn open_dir(&self, path: impl IntoPath) -> Result<WD> {
+        let path = path.into_path()?;
+        let (mut parents, name, node) = self.found(&path, true).await?;
+        let here = if parents.is_empty() {
+            "/".to_string()
+        } else {
+            child_path(&parents, &name)
+        };
+        if node.as_dir().is_none() {
+            return Err(Error::not_a_directory(here));
+        }
+        if !parents.is_empty() {
+            parents.push(Frame { name, node });
+        } else {
+            parents = self.frames[..1].to_vec();
+        }
+        Ok(WD {
+            fs: self.fs.clone(),
+            frames: parents,
+        })
+    }
+
+    /// Makes the directory `path`. Its parent must exist; [`Error::AlreadyExists`] if
+    /// anything is at `path`.
+    pub async fn create_dir(&self, path: impl IntoPath) -> Result<WD> {
+        let path = path.into_path()?;
+        refuse_version(&path, "create a directory at")?;
+        match self.walk(&path, true).await? {
+            Lookup::Found {
+                parents,
+                name,
+                node,
+            } => Err(Error::AlreadyExists {
+                path: if parents.is_empty() {
+                    "/".into()
+                } else {
+                    child_path(&parents, &name)
+                },
+                detail: Some(node.entry_type().to_string()),
+            }),
+            Lookup::Missing { mut parents, name } => {
+                let here = child_path(&parents, &name);
+                validate_name(&name)?;
+                let dir = parents
+                    .last()
+                    .and_then(|f| f.node.as_dir())
+                    .expect("parent is a dir");
+                let node = dir
+                    .create_directory(&name)
+                    .await
+                    .map_err(|e| e.with_path(&here))?;
+                parents.push(Frame { name, node });
+                Ok(WD {
+                    fs: self.fs.clone(),
+                    frames: parents,
+                })
+            }
+        }
+    }
+
+    /// Makes the directory `path` and any missing parents. Existing directories on the way
+    /// (and at `path`) are fine; anything else there is [`Error::NotADirectory`].
+    pub async fn create_dir_all(&self, path: impl IntoPath) -> Result<WD> {
+        let path = path.into_path()?;
+        refuse_version(&path, "create a directory at")?;
+        let mut wd = if path.is_absolute() {
+            WD {
+                fs: self.fs.clone(),
+                frames: self.frames[..1].to_vec(),
+            }
+        } else {
+            self.clone()
+        };
+        for component in path.components() {
+            let step = Path::parse(&match component {
+                Component::CurDir => ".".to_string(),
+                Component::ParentDir => "..".to_string(),
+                Component::Name(name) => name.clone(),
+            })?;
+            wd = match wd.get(&step).await? {
+                Some(node) if node.as_dir().is_some() => wd.open_dir(&step).await?,
+                Some(_) => return Err(Error::not_a_directory(wd.child(&step))),
+                None => wd.create_dir(&step).await?,
+            };
+        }
+        Ok(wd)
+    }
+
+    fn child(&self, step: &Path) -> String {
+        match step.file_name() {
+            Some(name) => child_path(&self.frames, name),
+            None => self.path(),
+        }
+    }
+
+    /// A writer of the next version of the file at `path`, creating the file (as
+    /// `entry_type`) if it does not exist. An existing file must be of `entry_type`.
+    pub async fn file_writer(
+        &self,
+        path: impl IntoPath,
+        entry_type: EntryType,
+    ) -> Result<Box<dyn FileWriter>> {
+        let path = path.into_path()?;
+        self.writer(&path, entry_type, false).await
+    }
+
+    /// A writer of a new file at `path`; [`Error::AlreadyExists`] if anything is there.
+    pub async fn create_file(
+        &self,
+        path: impl IntoPath,
+        entry_type: EntryType,
+    ) -> Result<Box<dyn FileWriter>> {
+        let path = path.into_path()?;
+        self.writer(&path, entry_type, true).await
+    }
+
+    async fn writer(
+        &self,
+        path: &Path,
+        entry_type: EntryType,
+        must_be_new: bool,
+    ) -> Result<Box<dyn FileWriter>> {
+        refuse_version(path, "write")?;
+        if !entry_type.is_file() {
+            return Err(Error::invalid_path(
+                path,
+                format!("{entry_type} is not a file type"),
+            ));
+        }
+        match self.walk(path, true).await? {
+            Lookup::Found {
+                parents,
+                name,
+                node,
+            } => {
+                let here = if parents.is_empty() {
+                    "/".to_string()
+                } else {
+                    child_path(&parents, &name)
+                };
+                let existing = node.entry_type();
+                if must_be_new {
+                    return Err(Error::AlreadyExists {
+                        path: here,
+                        detail: Some(existing.to_string()),
+                    });
+                }
+                match node.kind() {
+                    NodeKind::Directory(_) => Err(Error::is_a_directory(here)),
+                    NodeKind::File(file) if existing == entry_type => {
+                        file.writer().await.map_err(|e| e.with_path(&here))
+                    }
+                    _ => Err(Error::AlreadyExists {
+                        path: here,
+                        detail: Some(format!("as {existing}, not {entry_type}")),
+                    }),
+                }
+            }
+            Lookup::Missing { parents, name } => {
+                let here = child_path(&parents, &name);
+                validate_name(&name)?;
+                let dir = parents
+                    .last()
+                    .and_then(|f| f.node.as_dir())
+                    .expect("parent is a dir");
+                dir.create_file(&name, entry_type)
+                    .await
+                    .map_err(|e| e.with_path(&here))
+            }
+        }
+    }
+
+    /// Writes `body` as the next version of the file at `path` (created if missing).
+    pub async fn write_file(
+        &self,
+        path: impl IntoPath,
+        entry_type: EntryType,
+        body: &[u8],
+    ) -> Result<FileVersion> {
+        let path = path.into_path()?;
+        let mut writer = self.writer(&path, entry_type, false).await?;
+        writer
+            .write_all(body)
+            .await
+            .map_err(|e| Error::io(&path, e))?;
+        writer.finish().await.map_err(|e| e.with_path(&path))
+    }
+
+    /// A reader of the file at `path`: the version the path names (`name@vN`), else the
+    /// latest.
+    pub async fn open(&self, path: impl IntoPath) -> Result<Box<dyn AsyncReadSeek>> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path.without_version(), true).await?;
+        let here = child_path(&parents, &name);
+        match node.kind() {
+            NodeKind::File(file) => file
+                .reader(path.version())
+                .await
+                .map_err(|e| e.with_path(&here)),
+            NodeKind::Directory(_) => Err(Error::is_a_directory(if parents.is_empty() {
+                "/".into()
+            } else {
+                here
+            })),
+            NodeKind::Symlink(_) => Err(Error::internal("a followed path ended on a symlink")),
+        }
+    }
+
+    /// The whole body of the file at `path` (see [`open`](WD::open)).
+    pub async fn read_file(&self, path: impl IntoPath) -> Result<Vec<u8>> {
+        let path = path.into_path()?;
+        let mut reader = self.open(&path).await?;
+        let mut body = Vec::new();
+        reader
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(body)
+    }
+
+    /// Every version of the file at `path`, oldest first.
+    pub async fn versions(&self, path: impl IntoPath) -> Result<Vec<FileVersion>> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path.without_version(), true).await?;
+        let here = child_path(&parents, &name);
+        match node.kind() {
+            NodeKind::File(file) => file.versions().await.map_err(|e| e.with_path(&here)),
+            _ => Err(Error::is_a_directory(here)),
+        }
+    }
+
+    /// Metadata of the node at `path`, symlinks followed. `name@vN` describes version N.
+    pub async fn metadata(&self, path: impl IntoPath) -> Result<Metadata> {
+        let path = path.into_path()?;
+        self.metadata_of(&path, true).await
+    }
+
+    /// Metadata of the node at `path`; a symlink at the end is described, not followed.
+    pub async fn symlink_metadata(&self, path: impl IntoPath) -> Result<Metadata> {
+        let path = path.into_path()?;
+        self.metadata_of(&path, false).await
+    }
+
+    async fn metadata_of(&self, path: &Path, follow: bool) -> Result<Metadata> {
+        let (parents, name, node) = self.found(&path.without_version(), follow).await?;
+        let here = child_path(&parents, &name);
+        let mut meta = Metadata {
+            id: node.id(),
+            entry_type: node.entry_type(),
+            version: None,
+            versions: 0,
+            size: 0,
+            blake3: None,
+            modified_micros: None,
+        };
+        match node.kind() {
+            NodeKind::File(file) => {
+                let versions = file.versions().await.map_err(|e| e.with_path(&here))?;
+                let latest = versions.last().map(|v| v.version).unwrap_or(0);
+                let chosen =
+                    match path.version() {
+                        Some(n) => versions.iter().find(|v| v.version == n).ok_or(
+                            Error::VersionNotFound {
+                                path: here.clone(),
+                                version: n,
+                                latest,
+                            },
+                        )?,
+                        None => versions.last().ok_or_else(|| {
+                            Error::internal(format!("{here}: a file without versions"))
+                        })?,
+                    };
+                meta.version = Some(chosen.version);
+                meta.versions = versions.len() as u64;
+                meta.size = chosen.size;
+                meta.blake3 = Some(chosen.blake3);
+                meta.modified_micros = Some(chosen.modified_micros);
+            }
+            NodeKind::Symlink(link) => {
+                refuse_version(path, "describe")?;
+                meta.size = link.target().await.map_err(|e| e.with_path(&here))?.len() as u64;
+            }
+            NodeKind::Directory(_) => refuse_version(path, "describe")?,
+        }
+        Ok(meta)
+    }
+
+    /// The entries of the directory at `path`, sorted by name. A file is
+    /// [`Error::NotADirectory`].
+    pub async fn list(&self, path: impl IntoPath) -> Result<Vec<DirEntry>> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path, true).await?;
+        let here = if parents.is_empty() {
+            "/".to_string()
+        } else {
+            child_path(&parents, &name)
+        };
+        let dir = node.as_dir().ok_or_else(|| Error::not_a_directory(&here))?;
+        let entries = dir.entries().await.map_err(|e| e.with_path(&here))?;
+        Ok(entries
+            .into_iter()
+            .map(|(name, node)| DirEntry {
+                name,
+                id: node.id(),
+                entry_type: node.entry_type(),
+            })
+            .collect())
+    }
+
+    /// Removes the entry at `path` (a symlink itself, not its target). A directory with
+    /// entries needs `recursive`; the root cannot be removed.
+    pub async fn remove(&self, path: impl IntoPath, recursive: bool) -> Result<()> {
+        let path = path.into_path()?;
+        refuse_version(&path, "remove")?;
+        if !matches!(path.components().last(), Some(Component::Name(_))) {
+            return Err(Error::invalid_path(&path, "cannot remove '/', '.' or '..'"));
+        }
+        let (parents, name, node) = self.found(&path, false).await?;
+        let here = child_path(&parents, &name);
+        if let Some(dir) = node.as_dir()
+            && !recursive
+            && !dir
+                .entries()
+                .await
+                .map_err(|e| e.with_path(&here))?
+                .is_empty()
+        {
+            return Err(Error::NotEmpty { path: here });
+        }
+        let parent = parents
+            .last()
+            .and_then(|f| f.node.as_dir())
+            .expect("parent is a dir");
+        parent.remove(&name).await.map_err(|e| e.with_path(&here))
+    }
+
+    /// Moves the entry at `src` to `dst`, atomically within the transaction. Nothing may
+    /// be at `dst`; a directory cannot move into itself.
+    pub async fn rename(&self, src: impl IntoPath, dst: impl IntoPath) -> Result<()> {
+        let src = src.into_path()?;
+        let dst = dst.into_path()?;
+        refuse_version(&src, "move")?;
+        refuse_version(&dst, "move to")?;
+        for p in [&src, &dst] {
+            if !matches!(p.components().last(), Some(Component::Name(_))) {
+                return Err(Error::invalid_path(p, "cannot move '/', '.' or '..'"));
+            }
+        }
+        let (src_parents, src_name, node) = self.found(&src, false).await?;
+        let src_here = child_path(&src_parents, &src_name);
+        let (dst_parents, dst_name) = match self.walk(&dst, false).await? {
+            Lookup::Found {
+                parents,
+                name,
+                node,
+            } => {
+                return Err(Error::AlreadyExists {
+                    path: child_path(&parents, &name),
+                    detail: Some(node.entry_type().to_string()),
+                });
+            }
+            Lookup::Missing { parents, name } => (parents, name),
+        };
+        let dst_here = child_path(&dst_parents, &dst_name);
+        validate_name(&dst_name)?;
+        if dst_parents.iter().any(|f| f.node.id() == node.id()) {
+            return Err(Error::invalid_path(
+                &dst,
+                format!("cannot move {src_here} into itself"),
+            ));
+        }
+        let src_dir = src_parents
+            .last()
+            .and_then(|f| f.node.as_dir())
+            .expect("parent is a dir");
+        let dst_dir = dst_parents
+            .last()
+            .and_then(|f| f.node.as_dir())
+            .expect("parent is a dir");
+        // Attach first: a destination that refuses leaves the source untouched.
+        dst_dir
+            .attach(&dst_name, &node)
+            .await
+            .map_err(|e| e.with_path(&dst_here))?;
+        if let Err(e) = src_dir.remove(&src_name).await {
+            // Best effort to leave the transaction as it was; the error is what matters.
+            let _ = dst_dir.remove(&dst_name).await;
+            return Err(e.with_path(&src_here));
+        }
+        Ok(())
+    }
+
+    /// Makes a symlink at `path` pointing at `target` (which need not exist).
+    pub async fn symlink(&self, target: &str, path: impl IntoPath) -> Result<()> {
+        let path = path.into_path()?;
+        refuse_version(&path, "create a symlink at")?;
+        let parsed = Path::parse(target)?;
+        if parsed.version().is_some() {
+            return Err(Error::invalid_path(
+                target,
+                "a symlink cannot point at a version",
+            ));
+        }
+        match self.walk(&path, false).await? {
+            Lookup::Found {
+                parents,
+                name,
+                node,
+            } => Err(Error::AlreadyExists {
+                path: child_path(&parents, &name),
+                detail: Some(node.entry_type().to_string()),
+            }),
+            Lookup::Missing { parents, name } => {
+                let here = child_path(&parents, &name);
+                validate_name(&name)?;
+                let dir = parents
+                    .last()
+                    .and_then(|f| f.node.as_dir())
+                    .expect("parent is a dir");
+                dir.create_symlink(&name, target)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.with_path(&here))
+            }
+        }
+    }
+
+    /// The target of the symlink at `path`.
+    pub async fn readlink(&self, path: impl IntoPath) -> Result<String> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path, false).await?;
+        let here = child_path(&parents, &name);
+        match node.kind() {
+            NodeKind::Symlink(link) => link.target().await.map_err(|e| e.with_path(&here)),
+            _ => Err(Error::invalid_path(&here, "not a symlink")),
+        }
+    }
+
+    /// Every path matching `pattern` (see [`crate::glob`]), sorted by path, each once.
+    pub async fn glob(&self, pattern: &str) -> Result<Vec<GlobMatch>> {
+        let pattern = Pattern::parse(pattern)?;
+        let segments = pattern.segments();
+        let start = if pattern.is_absolute() {
+            self.frames[..1].to_vec()
+        } else {
+            self.frames.clone()
+        };
+        let mut out: BTreeMap<String, GlobMatch> = BTreeMap::new();
+        let mut work = vec![(start, 0usize, Vec::<String>::new())];
+        while let Some((frames, idx, captures)) = work.pop() {
+            let Some(segment) = segments.get(idx) else {
+                let node = frames
+                    .last()
+                    .expect("frames start at the root")
+                    .node
+                    .clone();
+                let path = frames_path(&frames);
+                out.entry(path.clone()).or_insert(GlobMatch {
+                    path,
+                    node,
+                    captures,
+                });
+                continue;
+            };
+            let last = idx + 1 == segments.len();
+            match segment {
+                Segment::Literal(name) if name == "." => work.push((frames, idx + 1, captures)),
+                Segment::Literal(name) if name == ".." => {
+                    let mut frames = frames;
+                    if frames.len() > 1 {
+                        frames.pop();
+                    }
+                    work.push((frames, idx + 1, captures));
+                }
+                Segment::Literal(name) => {
+                    let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
+                    let here = child_path(&frames, name);
+                    if let Some(node) = dir.get(name).await.map_err(|e| e.with_path(&here))? {
+                        self.glob_step(
+                            &mut work, &mut out, frames, name, node, idx, last, captures,
+                        )
+                        .await?;
+                    }
+                }
+                Segment::Wild(wild) => {
+                    let here = frames_path(&frames);
+                    let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
+                    for (name, node) in dir.entries().await.map_err(|e| e.with_path(&here))? {
+                        if let Some(more) = wild.matches(&name) {
+                            let mut caps = captures.clone();
+                            caps.extend(more);
+                            self.glob_step(
+                                &mut work,
+                                &mut out,
+                                frames.clone(),
+                                &name,
+                                node,
+                                idx,
+                                last,
+                                caps,
+                            )
+                            .await?;
+                        }
+                    }
+                }
+                Segment::Recursive => {
+                    // Every directory below (without crossing symlinks), with its path
+                    // relative to here; at the end of a pattern, every entry.
+                    if !last {
+                        let mut caps = captures.clone();
+                        caps.push(String::new());
+                        work.push((frames.clone(), idx + 1, caps));
+                    }
+                    let mut below = vec![(frames, String::new())];
+                    while let Some((frames, rel)) = below.pop() {
+                        let here = frames_path(&frames);
+                        let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
+                        for (name, node) in dir.entries().await.map_err(|e| e.with_path(&here))? {
+                            let rel = if rel.is_empty() {
+                                name.clone()
+                            } else {
+                                format!("{rel}/{name}")
+                            };
+                            let is_dir = node.as_dir().is_some();
+                            let mut sub = frames.clone();
+                            sub.push(Frame { name, node });
+                            let mut caps = captures.clone();
+                            caps.push(rel.clone());
+                            if last {
+                                let path = frames_path(&sub);
+                                let node = sub.last().expect("just pushed").node.clone();
+                                out.entry(path.clone()).or_insert(GlobMatch {
+                                    path,
+                                    node,
+                                    captures: caps,
+                                });
+                            } else if is_dir {
+                                work.push((sub.clone(), idx + 1, caps));
+                            }
+                            if is_dir {
+                                below.push((sub, rel));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// One matched entry `name` of a glob: the end of the pattern, or a directory (or a
+    /// symlink to one) to continue in.
+    #[allow(clippy::too_many_arguments)]
+    async fn glob_step(
+        &self,
+        work: &mut Vec<(Vec<Frame>, usize, Vec<String>)>,
+        out: &mut BTreeMap<String, GlobMatch>,
+        frames: Vec<Frame>,
+        name: &str,
+        node: Node,
+        idx: usize,
+        last: bool,
+        captures: Vec<String>,
+    ) -> Result<()> {
+        let mut sub = frames;
+        if last {
+            sub.push(Frame {
+                name: name.to_string(),
+                node: node.clone(),
+            });
+            let path = frames_path(&sub);
+            out.entry(path.clone()).or_insert(GlobMatch {
+                path,
+                node,
+                captures,
+            });
+            return Ok(());
+        }
+        let dir_node = match node.kind() {
+            NodeKind::Directory(_) => node,
+            NodeKind::Symlink(_) => {
+                // Follow a link in the middle of a pattern, as resolution would; a dangling
+                // link, a loop, or a link to a file simply does not match.
+                let from = WD {
+                    fs: self.fs.clone(),
+                    frames: sub.clone(),
+                };
+                match from.get(name).await {
+                    Ok(Some(target)) if target.as_dir().is_some() => target,
+                    _ => return Ok(()),
+                }
+            }
+            NodeKind::File(_) => return Ok(()),
+        };
+        sub.push(Frame {
+            name: name.to_string(),
+            node: dir_node,
+        });
+        work.push((sub, idx + 1, captures));
+        Ok(())
+    }
+}
