@@ -59,7 +59,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use fs::{FS, Transaction};
 pub use memory::MemoryPersistence;
 pub use node::{
-    AsyncReadSeek, DirEntry, Directory, File, FileVersion, FileWriter, Node, NodeKind, Symlink,
+    AsyncReadSeek, DirEntry, Directory, EventTime, File, FileVersion, FileWriter, Node, NodeKind,
+    Symlink,
 };
 pub use node_id::NodeId;
 pub use path::{Component, IntoPath, MAX_NAME_LEN, Path, validate_name};

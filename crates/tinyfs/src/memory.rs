@@ -13,7 +13,7 @@ use tokio::io::AsyncWrite;
 
 use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
-use crate::node::{AsyncReadSeek, DirEntry, FileVersion, FileWriter};
+use crate::node::{AsyncReadSeek, DirEntry, EventTime, FileVersion, FileWriter};
 use crate::node_id::NodeId;
 use crate::persistence::{NodeKey, Persistence, TxnMeta, WriteTarget};
 
@@ -306,6 +306,7 @@ impl Persistence for MemoryPersistence {
             serial,
             target,
             body: Vec::new(),
+            event_time: None,
         }))
     }
 
@@ -326,6 +327,7 @@ struct MemoryWriter {
     serial: u64,
     target: WriteTarget,
     body: Vec<u8>,
+    event_time: Option<EventTime>,
 }
 
 impl AsyncWrite for MemoryWriter {
@@ -348,12 +350,17 @@ impl AsyncWrite for MemoryWriter {
 
 #[async_trait]
 impl FileWriter for MemoryWriter {
+    fn set_event_time(&mut self, event_time: EventTime) {
+        self.event_time = Some(event_time);
+    }
+
     async fn finish(self: Box<Self>) -> Result<FileVersion> {
         let MemoryWriter {
             state,
             serial,
             target,
             body,
+            event_time,
         } = *self;
         let mut state = lock(&state);
         if state.pending.as_ref().map(|(_, s)| *s) != Some(serial) {
@@ -365,6 +372,7 @@ impl FileWriter for MemoryWriter {
             size: body.len() as u64,
             blake3: blake3::hash(&body),
             modified_micros: now_micros(),
+            event_time,
         };
         match target {
             WriteTarget::Version(key) => {

@@ -31,6 +31,19 @@ pub struct DirEntry {
     pub entry_type: EntryType,
 }
 
+/// The event-time range of one version of a `file:series`: the name of its timestamp
+/// column and the least and greatest value in it, in microseconds since the Unix epoch
+/// (UTC; naive timestamps are taken as UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EventTime {
+    /// The timestamp column.
+    pub column: String,
+    /// The earliest timestamp in the version.
+    pub min_micros: i64,
+    /// The latest timestamp in the version.
+    pub max_micros: i64,
+}
+
 /// Metadata of one version of a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileVersion {
@@ -42,6 +55,8 @@ pub struct FileVersion {
     pub blake3: blake3::Hash,
     /// When the version was written, in microseconds since the Unix epoch (UTC).
     pub modified_micros: i64,
+    /// For a version of a `file:series`, its event-time range, as the writer declared it.
+    pub event_time: Option<EventTime>,
 }
 
 /// A reader of a file body: async read with seek.
@@ -55,6 +70,10 @@ impl<T: AsyncRead + AsyncSeek + Send + Unpin> AsyncReadSeek for T {}
 /// transaction). A writer dropped without `finish` leaves no trace.
 #[async_trait]
 pub trait FileWriter: AsyncWrite + Send + Unpin {
+    /// Declares the event-time range of the body, recorded with the version (for a
+    /// `file:series`; the writer of the body knows its range, the store does not parse it).
+    fn set_event_time(&mut self, event_time: EventTime);
+
     /// Completes the body and records it as the file's next version.
     async fn finish(self: Box<Self>) -> Result<FileVersion>;
 }

@@ -29,6 +29,7 @@ cases!(
     write_read_and_versions,
     version_errors,
     entry_types_are_kept,
+    series_versions_keep_event_time,
     write_errors,
     streaming_writer_and_seek,
     dropped_writer_leaves_nothing,
@@ -296,6 +297,29 @@ async fn entry_types_are_kept(fs: FS) {
         EntryType::Symlink
     );
     assert_eq!(root.metadata("/s").await.unwrap().versions, 2);
+}
+
+async fn series_versions_keep_event_time(fs: FS) {
+    let (tx, root) = begin(&fs).await;
+    let range = crate::EventTime {
+        column: "time_hour".into(),
+        min_micros: 1_356_998_400_000_000,
+        max_micros: 1_357_084_800_000_000,
+    };
+    let mut w = root.create_file("/s", EntryType::FileSeries).await.unwrap();
+    w.set_event_time(range.clone());
+    w.write_all(b"PAR1").await.unwrap();
+    let v1 = w.finish().await.unwrap();
+    assert_eq!(v1.event_time.as_ref(), Some(&range));
+    let v2 = root
+        .write_file("/s", EntryType::FileSeries, b"PAR1")
+        .await
+        .unwrap();
+    assert_eq!(v2.event_time, None);
+    tx.commit().await.unwrap();
+    let versions = fs.root().versions("/s").await.unwrap();
+    assert_eq!(versions[0].event_time.as_ref(), Some(&range));
+    assert_eq!(versions[1].event_time, None);
 }
 
 async fn write_errors(fs: FS) {
