@@ -147,6 +147,14 @@ pub enum Error {
         /// The host error.
         source: std::io::Error,
     },
+    /// The storage underneath failed (see [`ErrorKind::Io`]); `source` says how.
+    #[error("{what}: {source}")]
+    Storage {
+        /// What was being done, and where.
+        what: String,
+        /// The storage's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// See [`ErrorKind::Internal`].
     #[error("internal error: {0} (this is a bug in pond)")]
     Internal(String),
@@ -174,7 +182,7 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
-            Error::Io { .. } => ErrorKind::Io,
+            Error::Io { .. } | Error::Storage { .. } => ErrorKind::Io,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -261,7 +269,7 @@ impl Error {
             | Error::InvalidConfig { path, .. }
             | Error::Unsupported { path, .. }
             | Error::Io { path, .. } => path,
-            Error::Internal(_) => return self,
+            Error::Internal(_) | Error::Storage { .. } => return self,
         };
         if slot.is_empty() {
             *slot = at.to_string();

@@ -1,0 +1,128 @@
+//! The tlogfs error type.
+
+use std::fmt;
+
+/// A tlogfs result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong in a pond's storage. Filesystem errors (a missing path, a name taken)
+/// are [`Error::Fs`]; [`Error::kind`] maps every error to the shared kinds.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A filesystem error from tinyfs.
+    #[error(transparent)]
+    Fs(#[from] tinyfs::Error),
+    /// The directory holds no pond.
+    #[error("{path}: not a pond (no Delta log in {path}/log; run `pond init` to make one)")]
+    NotAPond {
+        /// The directory.
+        path: String,
+    },
+    /// `init` found something already there.
+    #[error("{path}: a pond already exists here")]
+    PondExists {
+        /// The directory.
+        path: String,
+    },
+    /// A pond version that does not exist.
+    #[error("pond version {version} does not exist (the pond is at version {latest})")]
+    NoSuchVersion {
+        /// The version asked for.
+        version: u64,
+        /// The latest version.
+        latest: u64,
+    },
+    /// Another writer changed what this transaction touched.
+    #[error("{path}: conflict: {detail}")]
+    Conflict {
+        /// The path both changed.
+        path: String,
+        /// What happened.
+        detail: String,
+    },
+    /// The Delta log could not be read or written.
+    #[error("{what}: {source}")]
+    Delta {
+        /// What was being done.
+        what: String,
+        /// Delta's error.
+        source: deltalake::DeltaTableError,
+    },
+    /// A data file of the log could not be read or written.
+    #[error("{file}: {source}")]
+    Parquet {
+        /// The file.
+        file: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
+    /// A host file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The host path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A data file of the log holds something it should not.
+    #[error("{file}: corrupt oplog file: {detail}")]
+    Corrupt {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A broken invariant: a bug.
+    #[error("internal error: {0} (this is a bug in pond)")]
+    Internal(String),
+}
+
+impl Error {
+    /// The shared kind of this error.
+    pub fn kind(&self) -> tinyfs::ErrorKind {
+        use tinyfs::ErrorKind;
+        match self {
+            Error::Fs(e) => e.kind(),
+            Error::NotAPond { .. } | Error::NoSuchVersion { .. } => ErrorKind::NotFound,
+            Error::PondExists { .. } => ErrorKind::AlreadyExists,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Delta { .. } | Error::Parquet { .. } | Error::Io { .. } => ErrorKind::Io,
+            Error::Corrupt { .. } | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn internal(detail: impl fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+
+    pub(crate) fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn delta(what: impl fmt::Display, source: deltalake::DeltaTableError) -> Self {
+        Error::Delta {
+            what: what.to_string(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for tinyfs::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Fs(e) => e,
+            Error::Conflict { path, detail } => tinyfs::Error::Conflict { path, detail },
+            Error::Io { path, source } => tinyfs::Error::Io { path, source },
+            Error::Internal(detail) => tinyfs::Error::Internal(detail),
+            Error::Corrupt { .. } => tinyfs::Error::Internal(e.to_string()),
+            other => tinyfs::Error::Storage {
+                what: "pond storage".into(),
+                source: Box::new(other),
+            },
+        }
+    }
+}

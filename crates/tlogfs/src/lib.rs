@@ -1,0 +1,95 @@
+//! tlogfs: a pond's filesystem stored as a Delta Lake transaction log.
+//!
+//! [`Pond`] opens a pond directory; [`TlogPersistence`] implements the tinyfs
+//! [`Persistence`](tinyfs::Persistence) contract on it, so every tinyfs operation works on a
+//! pond and every change is one Delta commit.
+//!
+//! # Layout
+//!
+//! ```text
+//! <pond>/
+//!   log/       the Delta table: the oplog (see `oplog`), _delta_log/ inside
+//!   content/   bodies larger than INLINE_MAX, by BLAKE3 (see `content_store`)
+//!   cache/     disposable caches; deleting it loses nothing
+//! ```
+//!
+//! # The oplog, and why lookups do not slow down with history
+//!
+//! The table has one row per node version, partitioned by `part_id`: a directory's rows are
+//! in its own partition, a file's or symlink's rows in the partition of the directory that
+//! holds it. The columns are documented in the `oplog` module.
+//!
+//! Every commit writes one small Parquet file per node it changed, named
+//! `part_id=<part>/<node>-<pond version>-<unique>.parquet`. Opening a version loads the Delta
+//! snapshot (the latest checkpoint, written every [`CHECKPOINT_INTERVAL`] commits, plus at
+//! most that many commit files) and indexes its file list by (partition, node) from the
+//! names alone. Reading a node then opens only that node's files:
+//!
+//! - a **directory** stores a full snapshot of its entries while it is small
+//!   (≤ 64 entries), and deltas with a snapshot every 16 versions once it is larger, so
+//!   finding a name reads one file for a small directory and at most 16 for a large one,
+//!   whatever the directory's or the pond's history;
+//! - a **file** reads the rows of its own versions (one per version, without other files'
+//!   rows), and a **symlink** its last row.
+//!
+//! Decoded state is cached per read version ([`View`]).
+//!
+//! # Bodies
+//!
+//! A body up to [`INLINE_MAX`] bytes is stored in its row's `content`; a larger one streams
+//! to `content/.incoming/`, is fsynced and renamed to `content/<hh>/<blake3>` before the
+//! commit that references it. A Parquet body there stays a plain Parquet file any reader can
+//! open. Equal bodies are stored once.
+//!
+//! # Transactions and concurrency
+//!
+//! A transaction keeps its changes as intent (entries set or removed, file versions added).
+//! Commit writes the data files and then the Delta commit, which is atomic: before it, no
+//! reader sees anything; a crash leaves at most unreferenced files, which `maintain` removes.
+//! If another writer committed first, the commit infos in between are checked: each lists
+//! the keys its transaction wrote (directory entries, nodes). When none is one this
+//! transaction read or wrote, the commit is rebuilt on the new version and retried; otherwise
+//! it fails with [`Error::Conflict`] naming the path. No update is lost. Each commit info
+//! also records the transaction id (UUIDv7), the command line, the user and the paths
+//! changed, which [`Pond::history`] reads back.
+//!
+//! # Deviations from the design note
+//!
+//! - Directories are partitioned by their own id rather than their parent's, so moving a
+//!   directory never rewrites its history; a file moved to another directory has its rows
+//!   copied into the new partition in the moving commit.
+//! - Log data files are never compacted: rewriting them would break reading earlier pond
+//!   versions once the originals were vacuumed. `maintain` checkpoints the log (which
+//!   compacts the commit files Delta reads on open) and removes unreferenced leftovers.
+//! - Expired-log cleanup is off: the commit files are the pond's history.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tinyfs::{EntryType, TxnMeta};
+//! let pond = tlogfs::Pond::init(std::path::Path::new("/tmp/example-pond")).await?;
+//! let tx = pond.fs().begin(TxnMeta::default()).await?;
+//! tx.root().create_dir("/sensors").await?;
+//! tx.root().write_file("/sensors/a.csv", EntryType::FileData, b"t,v\n").await?;
+//! assert_eq!(tx.commit().await?, Some(1));
+//! # Ok(()) }
+//! ```
+
+mod content_store;
+mod dir_content;
+mod error;
+mod log_table;
+mod oplog;
+mod persistence;
+mod pond;
+mod txn;
+mod view;
+
+pub use content_store::{ContentStore, StoredBody};
+pub use error::{Error, Result};
+pub use log_table::CHECKPOINT_INTERVAL;
+pub use oplog::{OplogRow, file_schema, table_schema};
+pub use persistence::{INLINE_MAX, TlogPersistence};
+pub use pond::{LogEntry, MaintainReport, Pond, VerifyReport};
+pub use view::View;

@@ -1,0 +1,277 @@
+//! The Delta table under `log/`: creating it, loading versions, writing data files and
+//! committing them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, DataType, StructField};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError, TableProperty};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use tinyfs::NodeId;
+
+use crate::content_store::sync_dir;
+use crate::error::{Error, Result};
+use crate::oplog::{self, OplogRow, PART_ID};
+use crate::view::{View, data_file_name};
+
+/// How often Delta writes a checkpoint, in commits. Opening a pond reads the latest
+/// checkpoint and at most this many commit files after it.
+pub const CHECKPOINT_INTERVAL: u64 = 100;
+
+/// The Delta table of a pond.
+#[derive(Debug)]
+pub struct LogTable {
+    dir: PathBuf,
+    table: DeltaTable,
+}
+
+/// The outcome of one commit attempt.
+pub enum Attempt {
+    /// Committed as this pond version.
+    Committed(u64),
+    /// Another writer committed first; nothing was committed.
+    Stale,
+}
+
+fn url_of(dir: &Path) -> Result<url::Url> {
+    let abs = std::fs::canonicalize(dir).map_err(|e| Error::io(dir.display(), e))?;
+    url::Url::from_directory_path(&abs)
+        .map_err(|()| Error::internal(format!("{} is not a usable table path", abs.display())))
+}
+
+impl LogTable {
+    /// Creates the table in `dir` (which must not hold one) at version 0.
+    pub async fn create(dir: &Path) -> Result<LogTable> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        let columns: Vec<StructField> = oplog::table_schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let data_type = match f.data_type() {
+                    arrow::datatypes::DataType::Utf8 => DataType::STRING,
+                    arrow::datatypes::DataType::Int64 => DataType::LONG,
+                    arrow::datatypes::DataType::Binary => DataType::BINARY,
+                    arrow::datatypes::DataType::Timestamp(_, _) => DataType::TIMESTAMP,
+                    other => unreachable!("oplog column type {other} has no Delta mapping"),
+                };
+                StructField::new(f.name(), data_type, f.is_nullable())
+            })
+            .collect();
+        let table = deltalake::operations::create::CreateBuilder::new()
+            .with_location(url_of(dir)?.to_string())
+            .with_columns(columns)
+            .with_partition_columns([PART_ID])
+            .with_table_name("pond")
+            .with_configuration_property(
+                TableProperty::CheckpointInterval,
+                Some(CHECKPOINT_INTERVAL.to_string()),
+            )
+            .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
+            .with_save_mode(SaveMode::ErrorIfExists)
+            .await
+            .map_err(|e| Error::delta(format!("creating {}", dir.display()), e))?;
+        Ok(LogTable {
+            dir: dir.to_path_buf(),
+            table,
+        })
+    }
+
+    /// Opens the table in `dir` at `version`, or the latest.
+    pub async fn open(dir: &Path, version: Option<u64>) -> Result<LogTable> {
+        let url = url_of(dir)?;
+        let mut builder = deltalake::DeltaTableBuilder::from_url(url)
+            .map_err(|e| Error::delta(format!("opening {}", dir.display()), e))?;
+        if let Some(v) = version {
+            builder = builder.with_version(v);
+        }
+        let table = builder.load().await.map_err(|e| match e {
+            DeltaTableError::NotATable(_) | DeltaTableError::InvalidTableLocation(_) => {
+                Error::NotAPond {
+                    path: dir.parent().unwrap_or(dir).display().to_string(),
+                }
+            }
+            e => Error::delta(format!("opening {}", dir.display()), e),
+        })?;
+        Ok(LogTable {
+            dir: dir.to_path_buf(),
+            table,
+        })
+    }
+
+    /// The directory of the table.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The loaded version.
+    pub fn version(&self) -> Result<u64> {
+        Ok(self.snapshot()?.version())
+    }
+
+    fn snapshot(&self) -> Result<&deltalake::table::state::DeltaTableState> {
+        self.table
+            .snapshot()
+            .map_err(|e| Error::delta("reading the log snapshot", e))
+    }
+
+    /// Reloads the latest version.
+    pub async fn update(&mut self) -> Result<()> {
+        self.table
+            .update_state()
+            .await
+            .map_err(|e| Error::delta(format!("reloading {}", self.dir.display()), e))
+    }
+
+    /// A view of the loaded version.
+    pub fn view(&self) -> Result<View> {
+        let snapshot = self.snapshot()?;
+        let files = snapshot
+            .log_data()
+            .iter()
+            .map(|f| f.path().to_string())
+            .collect::<Vec<_>>();
+        View::new(snapshot.version(), &self.dir, files)
+    }
+
+    /// Writes `rows` (all of one node) as a data file for the commit of `version`, durably.
+    pub fn write_data_file(
+        &self,
+        part: NodeId,
+        node: NodeId,
+        version: u64,
+        rows: &[OplogRow],
+    ) -> Result<Add> {
+        let rel = data_file_name(part, node, version);
+        let path = self.dir.join(&rel);
+        let parent = path.parent().expect("data files are in a partition");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
+        let batch = oplog::to_batch(rows)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let file = std::fs::File::create_new(&path).map_err(|e| Error::io(path.display(), e))?;
+        let mut writer =
+            ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|source| {
+                Error::Parquet {
+                    file: rel.clone(),
+                    source,
+                }
+            })?;
+        writer.write(&batch).map_err(|source| Error::Parquet {
+            file: rel.clone(),
+            source,
+        })?;
+        let file = writer.into_inner().map_err(|source| Error::Parquet {
+            file: rel.clone(),
+            source,
+        })?;
+        file.sync_all().map_err(|e| Error::io(path.display(), e))?;
+        sync_dir(parent)?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(path.display(), e))?
+            .len();
+        Ok(Add {
+            path: rel,
+            partition_values: HashMap::from([(PART_ID.to_string(), Some(part.to_string()))]),
+            size: size as i64,
+            modification_time: chrono::Utc::now().timestamp_millis(),
+            data_change: true,
+            stats: Some(format!("{{\"numRecords\":{}}}", rows.len())),
+            ..Default::default()
+        })
+    }
+
+    /// Commits `adds` on top of the loaded version, with `info` in the commit info under
+    /// `pond`. `Stale` if another writer committed first.
+    pub async fn try_commit(&mut self, adds: Vec<Add>, info: serde_json::Value) -> Result<Attempt> {
+        let props = CommitProperties::default()
+            .with_max_retries(0)
+            .with_create_checkpoint(true);
+        let snapshot = self.snapshot()?;
+        let result = CommitBuilder::from(props)
+            .with_actions(adds.into_iter().map(Action::Add).collect())
+            .with_app_metadata(HashMap::from([("pond".to_string(), info)]))
+            .build(
+                Some(snapshot),
+                self.table.log_store(),
+                DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: Some(vec![PART_ID.to_string()]),
+                    predicate: None,
+                },
+            )
+            .await;
+        match result {
+            Ok(done) => {
+                let version = done.version;
+                self.table.state = Some(done.snapshot());
+                Ok(Attempt::Committed(version))
+            }
+            Err(DeltaTableError::Transaction {
+                source:
+                    TransactionError::MaxCommitAttempts(_) | TransactionError::VersionAlreadyExists(_),
+            })
+            | Err(DeltaTableError::VersionAlreadyExists(_)) => Ok(Attempt::Stale),
+            Err(e) => Err(Error::delta(
+                format!("committing to {}", self.dir.display()),
+                e,
+            )),
+        }
+    }
+
+    /// The `pond` commit info of pond version `version`, if it has one.
+    pub fn commit_info(&self, version: u64) -> Result<Option<CommitRecord>> {
+        let path = self
+            .dir
+            .join("_delta_log")
+            .join(format!("{version:020}.json"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path.display(), e)),
+        };
+        let mut record = CommitRecord::default();
+        for line in text.lines() {
+            let action: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| Error::Corrupt {
+                    file: path.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+            if let Some(info) = action.get("commitInfo") {
+                record.timestamp_ms = info.get("timestamp").and_then(|t| t.as_i64());
+                record.operation = info
+                    .get("operation")
+                    .and_then(|o| o.as_str())
+                    .map(String::from);
+                record.pond = info.get("pond").cloned();
+            }
+            if action.get("add").is_some() || action.get("remove").is_some() {
+                record.changes_data = true;
+            }
+        }
+        Ok(Some(record))
+    }
+
+    /// The underlying Delta table.
+    pub fn delta(&self) -> &DeltaTable {
+        &self.table
+    }
+}
+
+/// What a commit file says about one pond version.
+#[derive(Clone, Debug, Default)]
+pub struct CommitRecord {
+    /// When, in milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+    /// Delta's name for the operation (`WRITE`, `CREATE TABLE`, `VACUUM START`...).
+    pub operation: Option<String>,
+    /// pond's own commit info, if pond wrote the commit.
+    pub pond: Option<serde_json::Value>,
+    /// Whether the commit added or removed data files.
+    pub changes_data: bool,
+}

@@ -1,0 +1,728 @@
+//! [`TlogPersistence`]: the tinyfs [`Persistence`] contract on a Delta Lake log.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Write};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tinyfs::{
+    AsyncReadSeek, DirEntry, EntryType, EventTime, FileVersion, FileWriter, NodeId, NodeKey,
+    Persistence, TxnMeta, WriteTarget,
+};
+use tokio::io::AsyncWrite;
+
+use crate::content_store::ContentStore;
+use crate::error::Error;
+use crate::log_table::{Attempt, LogTable};
+use crate::txn::{PendingDir, PendingNode, Txn, entry_key, list_key, node_key};
+use crate::view::{Body, VersionRec, View};
+
+/// Bodies up to this many bytes are stored inline in the oplog row; larger ones go to
+/// `content/`. Chosen by measurement (see the crate docs): below it, a separate file costs
+/// more to write and open than the bytes cost in the row.
+pub const INLINE_MAX: usize = 64 * 1024;
+
+/// How many times a commit is rebuilt on a newer version before giving up.
+const MAX_ATTEMPTS: u32 = 50;
+
+type FsResult<T> = tinyfs::Result<T>;
+
+/// A pond's filesystem storage: reads a committed version, and commits transactions to the
+/// Delta log. Opened by [`crate::Pond`].
+#[derive(Debug, Clone)]
+pub struct TlogPersistence {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    table: tokio::sync::Mutex<LogTable>,
+    content: ContentStore,
+    read_only: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    view: Arc<View>,
+    txn: Option<Txn>,
+    serial: u64,
+    /// child → (parent, name), learned from every directory read: how paths are named in
+    /// commit infos and errors.
+    names: HashMap<NodeId, (NodeId, String)>,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn micros_now() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl State {
+    fn path_of(&self, node: NodeId) -> String {
+        let mut parts = Vec::new();
+        let mut at = node;
+        while at != NodeId::ROOT && parts.len() < 4096 {
+            match self.names.get(&at) {
+                Some((parent, name)) => {
+                    parts.push(name.clone());
+                    at = *parent;
+                }
+                None => return format!("<node {}>", node.short()),
+            }
+        }
+        parts.reverse();
+        format!("/{}", parts.join("/"))
+    }
+
+    fn child_path(&self, dir: NodeId, name: &str) -> String {
+        let parent = self.path_of(dir);
+        if parent == "/" {
+            format!("/{name}")
+        } else {
+            format!("{parent}/{name}")
+        }
+    }
+
+    fn learn(&mut self, dir: NodeId, entries: impl IntoIterator<Item = DirEntry>) {
+        for e in entries {
+            self.names.insert(e.id, (dir, e.name));
+        }
+    }
+
+    fn txn_mut(&mut self) -> FsResult<&mut Txn> {
+        self.txn
+            .as_mut()
+            .ok_or_else(|| tinyfs::Error::internal("change outside a transaction"))
+    }
+
+    /// The versions of the file at `key`: committed history plus pending ones.
+    fn versions(&self, key: NodeKey) -> FsResult<Vec<VersionRec>> {
+        let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
+        let mut out = Vec::new();
+        let history = match pending {
+            Some(p) => p.history,
+            None => Some(key),
+        };
+        if let Some(from) = history {
+            out.extend(self.view.file(from.parent, from.id)?.iter().cloned());
+        }
+        if let Some(p) = pending {
+            out.extend(p.versions.iter().cloned());
+        }
+        Ok(out)
+    }
+}
+
+impl TlogPersistence {
+    pub(crate) fn new(
+        table: LogTable,
+        content: ContentStore,
+        read_only: bool,
+    ) -> crate::Result<Self> {
+        let view = Arc::new(table.view()?);
+        Ok(TlogPersistence {
+            inner: Arc::new(Inner {
+                table: tokio::sync::Mutex::new(table),
+                content,
+                read_only,
+                state: Mutex::new(State {
+                    view,
+                    txn: None,
+                    serial: 0,
+                    names: HashMap::new(),
+                }),
+            }),
+        })
+    }
+
+    /// The committed view this persistence reads.
+    pub fn view(&self) -> Arc<View> {
+        lock(&self.inner.state).view.clone()
+    }
+
+    /// The content store.
+    pub fn content(&self) -> &ContentStore {
+        &self.inner.content
+    }
+
+    fn check_writable(&self) -> FsResult<()> {
+        if self.inner.read_only {
+            Err(tinyfs::Error::ReadOnly {
+                path: String::new(),
+                op: "change a pond opened at an earlier version",
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn commit_txn(&self, txn: Txn) -> crate::Result<Option<u64>> {
+        if txn.is_empty() {
+            return Ok(None);
+        }
+        let mut table = self.inner.table.lock().await;
+        let mut head = txn.base.clone();
+        let mut checked = head.version();
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                table.update().await?;
+                head = Arc::new(table.view()?);
+                for version in checked + 1..=head.version() {
+                    self.check_conflict(&table, &txn, version)?;
+                }
+                checked = head.version();
+                // Back off a little, with jitter, so racing writers spread out.
+                let jitter = u64::from(uuid::Uuid::now_v7().as_bytes()[15]) % 20;
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
+            }
+            let target = head.version() + 1;
+            let written_at = micros_now();
+            let mut adds = Vec::new();
+            for ((part, node), rows) in txn.rows(&head, written_at)? {
+                adds.push(table.write_data_file(part, node, target, &rows)?);
+            }
+            let info = self.commit_info(&txn);
+            match table.try_commit(adds.clone(), info).await? {
+                Attempt::Committed(version) => {
+                    let view = Arc::new(table.view()?);
+                    lock(&self.inner.state).view = view;
+                    return Ok(Some(version));
+                }
+                Attempt::Stale => {
+                    // Never referenced: remove now rather than leave them for vacuum.
+                    for add in adds {
+                        let _ = std::fs::remove_file(table.dir().join(&add.path));
+                    }
+                }
+            }
+        }
+        Err(Error::Conflict {
+            path: txn
+                .paths
+                .iter()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "/".into()),
+            detail: format!(
+                "gave up after {MAX_ATTEMPTS} attempts: other writers keep committing first"
+            ),
+        })
+    }
+
+    fn check_conflict(&self, table: &LogTable, txn: &Txn, version: u64) -> crate::Result<()> {
+        let Some(record) = table.commit_info(version)? else {
+            return Ok(());
+        };
+        let path_hint = || {
+            txn.paths
+                .iter()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "/".into())
+        };
+        let Some(pond) = record.pond else {
+            if record.changes_data {
+                return Err(Error::Conflict {
+                    path: path_hint(),
+                    detail: format!(
+                        "pond version {version} was written by another program ({})",
+                        record.operation.unwrap_or_default()
+                    ),
+                });
+            }
+            return Ok(());
+        };
+        let writes = pond
+            .get("writes")
+            .and_then(|w| w.as_array())
+            .map(|w| w.iter().filter_map(|k| k.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        if let Some(key) = txn.conflict_with(writes) {
+            let state = lock(&self.inner.state);
+            let path = describe_key(&state, &key);
+            let other = pond
+                .get("command")
+                .and_then(|c| c.as_array())
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            return Err(Error::Conflict {
+                path,
+                detail: format!(
+                    "changed concurrently by pond version {version} (`{other}`); nothing was committed, try again"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn commit_info(&self, txn: &Txn) -> serde_json::Value {
+        serde_json::json!({
+            "txn_id": txn.id,
+            "command": txn.meta.command,
+            "user": txn.meta.user,
+            "paths": txn.paths,
+            "writes": txn.writes,
+        })
+    }
+}
+
+fn describe_key(state: &State, key: &str) -> String {
+    if let Some(rest) = key.strip_prefix("e:")
+        && let Some((dir, name)) = rest.split_once('/')
+        && let Ok(dir) = dir.parse()
+    {
+        return state.child_path(dir, name);
+    }
+    if let Some(node) = key.strip_prefix("n:").and_then(|n| n.parse().ok()) {
+        return state.path_of(node);
+    }
+    key.to_string()
+}
+
+#[async_trait]
+impl Persistence for TlogPersistence {
+    async fn begin(&self, meta: TxnMeta) -> FsResult<()> {
+        let mut state = lock(&self.inner.state);
+        if state.txn.is_some() {
+            return Err(tinyfs::Error::internal("begin while a transaction is open"));
+        }
+        state.serial += 1;
+        let txn = Txn::new(meta, state.serial, state.view.clone());
+        state.txn = Some(txn);
+        Ok(())
+    }
+
+    async fn commit(&self) -> FsResult<Option<u64>> {
+        let txn = lock(&self.inner.state)
+            .txn
+            .take()
+            .ok_or_else(|| tinyfs::Error::internal("commit without a transaction"))?;
+        if !txn.is_empty() {
+            self.check_writable()?;
+        }
+        Ok(self.commit_txn(txn).await?)
+    }
+
+    fn rollback(&self) {
+        lock(&self.inner.state).txn = None;
+    }
+
+    async fn version(&self) -> FsResult<u64> {
+        Ok(lock(&self.inner.state).view.version())
+    }
+
+    async fn dir_get(&self, dir: NodeKey, name: &str) -> FsResult<Option<DirEntry>> {
+        let mut state = lock(&self.inner.state);
+        let entry = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
+            Some(pending) => pending.entries.get(name).cloned(),
+            None => state.view.dir(dir.id)?.entries.get(name).cloned(),
+        };
+        if let Some(txn) = state.txn.as_mut() {
+            txn.reads.insert(entry_key(dir.id, name));
+        }
+        if let Some(e) = &entry {
+            state.learn(dir.id, [e.clone()]);
+        }
+        Ok(entry)
+    }
+
+    async fn dir_entries(&self, dir: NodeKey) -> FsResult<Vec<DirEntry>> {
+        let mut state = lock(&self.inner.state);
+        let entries: Vec<DirEntry> = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
+            Some(pending) => pending.entries.values().cloned().collect(),
+            None => state.view.dir(dir.id)?.entries.values().cloned().collect(),
+        };
+        if let Some(txn) = state.txn.as_mut() {
+            txn.reads.insert(list_key(dir.id));
+        }
+        state.learn(dir.id, entries.iter().cloned());
+        Ok(entries)
+    }
+
+    async fn create_directory(&self, dir: NodeKey, name: &str) -> FsResult<NodeId> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let path = state.child_path(dir.id, name);
+        let id = NodeId::generate();
+        let view = state.view.clone();
+        let txn = state.txn_mut()?;
+        link(txn, &view, dir.id, name, id, EntryType::Directory)?;
+        txn.dirs.insert(
+            id,
+            PendingDir {
+                new: true,
+                ..Default::default()
+            },
+        );
+        txn.paths.insert(path);
+        state.names.insert(id, (dir.id, name.to_string()));
+        Ok(id)
+    }
+
+    async fn create_symlink(&self, dir: NodeKey, name: &str, target: &str) -> FsResult<NodeId> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let path = state.child_path(dir.id, name);
+        let id = NodeId::generate();
+        let view = state.view.clone();
+        let txn = state.txn_mut()?;
+        link(txn, &view, dir.id, name, id, EntryType::Symlink)?;
+        txn.nodes.insert(
+            NodeKey { parent: dir.id, id },
+            PendingNode {
+                entry_type: EntryType::Symlink,
+                history: None,
+                moved: false,
+                versions: Vec::new(),
+                target: Some(target.to_string()),
+            },
+        );
+        txn.writes.insert(node_key(id));
+        txn.paths.insert(path);
+        state.names.insert(id, (dir.id, name.to_string()));
+        Ok(id)
+    }
+
+    async fn dir_remove(&self, dir: NodeKey, name: &str) -> FsResult<DirEntry> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let path = state.child_path(dir.id, name);
+        let view = state.view.clone();
+        let txn = state.txn_mut()?;
+        let pending = txn.dir_mut(&view, dir.id)?;
+        let removed = pending
+            .entries
+            .remove(name)
+            .ok_or_else(|| tinyfs::Error::not_found(&path))?;
+        pending.changes.insert(name.to_string(), None);
+        txn.writes.insert(entry_key(dir.id, name));
+        txn.paths.insert(path);
+        Ok(removed)
+    }
+
+    async fn dir_attach(
+        &self,
+        dir: NodeKey,
+        name: &str,
+        node: NodeKey,
+        entry_type: EntryType,
+    ) -> FsResult<()> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let path = state.child_path(dir.id, name);
+        let view = state.view.clone();
+        let txn = state.txn_mut()?;
+        link(txn, &view, dir.id, name, node.id, entry_type)?;
+        txn.paths.insert(path);
+        txn.writes.insert(node_key(node.id));
+        // Directories are their own partition and do not move; files and symlinks live in
+        // their directory's partition, so a move to another directory copies their history.
+        if entry_type != EntryType::Directory && node.parent != dir.id {
+            let moved = match txn.nodes.remove(&node) {
+                Some(mut pending) => {
+                    pending.moved = pending.history.is_some();
+                    pending
+                }
+                None => PendingNode {
+                    entry_type,
+                    history: Some(node),
+                    moved: true,
+                    versions: Vec::new(),
+                    target: None,
+                },
+            };
+            txn.nodes.insert(
+                NodeKey {
+                    parent: dir.id,
+                    id: node.id,
+                },
+                moved,
+            );
+        }
+        state.names.insert(node.id, (dir.id, name.to_string()));
+        Ok(())
+    }
+
+    async fn file_versions(&self, file: NodeKey) -> FsResult<Vec<FileVersion>> {
+        let state = lock(&self.inner.state);
+        Ok(state.versions(file)?.into_iter().map(|r| r.meta).collect())
+    }
+
+    async fn file_reader(&self, file: NodeKey, version: u64) -> FsResult<Box<dyn AsyncReadSeek>> {
+        let rec = {
+            let state = lock(&self.inner.state);
+            let versions = state.versions(file)?;
+            let latest = versions.last().map(|v| v.meta.version).unwrap_or(0);
+            versions
+                .into_iter()
+                .find(|v| v.meta.version == version)
+                .ok_or(tinyfs::Error::VersionNotFound {
+                    path: String::new(),
+                    version,
+                    latest,
+                })?
+        };
+        match rec.body {
+            Body::Inline(bytes) => Ok(Box::new(Cursor::new(bytes))),
+            Body::External(hash) => {
+                let path = self.inner.content.path_of(&hash);
+                let f = tokio::fs::File::open(&path).await.map_err(|e| {
+                    tinyfs::Error::io(
+                        format!(
+                            "body {} of version {version} ({})",
+                            hash.to_hex(),
+                            path.display()
+                        ),
+                        e,
+                    )
+                })?;
+                Ok(Box::new(f))
+            }
+        }
+    }
+
+    async fn file_writer(&self, target: WriteTarget) -> FsResult<Box<dyn FileWriter>> {
+        self.check_writable()?;
+        let serial = {
+            let mut state = lock(&self.inner.state);
+            let view = state.view.clone();
+            let txn = state.txn_mut()?;
+            if let WriteTarget::New { dir, name, .. } = &target
+                && txn.dir_mut(&view, dir.id)?.entries.contains_key(name)
+            {
+                return Err(tinyfs::Error::already_exists(""));
+            }
+            txn.serial
+        };
+        Ok(Box::new(TlogWriter {
+            persistence: self.clone(),
+            serial,
+            target,
+            event_time: None,
+            hasher: blake3::Hasher::new(),
+            size: 0,
+            buffer: Vec::new(),
+            spill: None,
+        }))
+    }
+
+    async fn symlink_target(&self, link: NodeKey) -> FsResult<String> {
+        let state = lock(&self.inner.state);
+        if let Some(pending) = state.txn.as_ref().and_then(|t| t.nodes.get(&link)) {
+            if let Some(target) = &pending.target {
+                return Ok(target.clone());
+            }
+            if let Some(from) = pending.history {
+                return Ok(state.view.symlink(from.parent, from.id)?);
+            }
+        }
+        Ok(state.view.symlink(link.parent, link.id)?)
+    }
+}
+
+/// Adds entry `name` → `id` to directory `dir` in the transaction.
+fn link(
+    txn: &mut Txn,
+    view: &View,
+    dir: NodeId,
+    name: &str,
+    id: NodeId,
+    entry_type: EntryType,
+) -> FsResult<()> {
+    let pending = txn.dir_mut(view, dir)?;
+    if pending.entries.contains_key(name) {
+        return Err(tinyfs::Error::already_exists(""));
+    }
+    let entry = DirEntry {
+        name: name.to_string(),
+        id,
+        entry_type,
+    };
+    pending.entries.insert(name.to_string(), entry.clone());
+    pending.changes.insert(name.to_string(), Some(entry));
+    txn.writes.insert(entry_key(dir, name));
+    Ok(())
+}
+
+/// Streams one body: in memory up to [`INLINE_MAX`], then into `content/.incoming`.
+///
+/// The spill file is written with blocking `std::fs` calls from `poll_write`: writes of a
+/// buffer's worth land in the page cache and return at once; the one slow call, the fsync,
+/// runs in `finish` on a blocking thread.
+struct TlogWriter {
+    persistence: TlogPersistence,
+    serial: u64,
+    target: WriteTarget,
+    event_time: Option<EventTime>,
+    hasher: blake3::Hasher,
+    size: u64,
+    buffer: Vec<u8>,
+    spill: Option<(PathBuf, std::fs::File)>,
+}
+
+impl AsyncWrite for TlogWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.spill.is_none() && this.buffer.len() + buf.len() > INLINE_MAX {
+            let (path, mut file) = this
+                .persistence
+                .inner
+                .content
+                .incoming()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            file.write_all(&this.buffer)?;
+            this.buffer = Vec::new();
+            this.spill = Some((path, file));
+        }
+        match &mut this.spill {
+            Some((_, file)) => file.write_all(buf)?,
+            None => this.buffer.extend_from_slice(buf),
+        }
+        this.hasher.update(buf);
+        this.size += buf.len() as u64;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[async_trait]
+impl FileWriter for TlogWriter {
+    fn set_event_time(&mut self, event_time: EventTime) {
+        self.event_time = Some(event_time);
+    }
+
+    async fn finish(self: Box<Self>) -> FsResult<FileVersion> {
+        let TlogWriter {
+            persistence,
+            serial,
+            target,
+            event_time,
+            hasher,
+            size,
+            buffer,
+            spill,
+        } = *self;
+        let hash = hasher.finalize();
+        let body = match spill {
+            None => Body::Inline(buffer.into()),
+            Some((path, file)) => {
+                let content = persistence.inner.content.clone();
+                tokio::task::spawn_blocking(move || content.commit_incoming(&path, file, &hash))
+                    .await
+                    .map_err(|e| tinyfs::Error::internal(format!("body writer: {e}")))??;
+                Body::External(hash)
+            }
+        };
+        let mut state = lock(&persistence.inner.state);
+        let view = state.view.clone();
+        let mut path = String::new();
+        let txn = match state.txn.as_mut() {
+            Some(txn) if txn.serial == serial => txn,
+            _ => {
+                return Err(tinyfs::Error::internal(
+                    "a file writer outlived its transaction",
+                ));
+            }
+        };
+        let mut rec = VersionRec {
+            meta: FileVersion {
+                version: 1,
+                size,
+                blake3: hash,
+                modified_micros: micros_now(),
+                event_time,
+            },
+            entry_type: EntryType::FileData,
+            body,
+            txn_id: txn.id.clone(),
+        };
+        let (key, is_new_name) = match &target {
+            WriteTarget::Version(key) => (*key, None),
+            WriteTarget::New {
+                dir,
+                name,
+                entry_type,
+            } => {
+                let id = NodeId::generate();
+                link(txn, &view, dir.id, name, id, *entry_type)?;
+                rec.entry_type = *entry_type;
+                txn.nodes.insert(
+                    NodeKey { parent: dir.id, id },
+                    PendingNode {
+                        entry_type: *entry_type,
+                        history: None,
+                        moved: false,
+                        versions: Vec::new(),
+                        target: None,
+                    },
+                );
+                (NodeKey { parent: dir.id, id }, Some((dir.id, name.clone())))
+            }
+        };
+        if is_new_name.is_none() {
+            let pending = txn.nodes.get(&key);
+            let history = match pending {
+                Some(p) => p.history,
+                None => Some(key),
+            };
+            let mut latest: Option<(u64, EntryType)> = None;
+            if let Some(from) = history {
+                latest = view
+                    .file(from.parent, from.id)?
+                    .last()
+                    .map(|r| (r.meta.version, r.entry_type));
+            }
+            if let Some(last) = pending.and_then(|p| p.versions.last()) {
+                latest = Some((last.meta.version, last.entry_type));
+            }
+            let (last_version, entry_type) = latest.ok_or_else(|| {
+                tinyfs::Error::internal(format!("file {} has no versions", key.id))
+            })?;
+            rec.meta.version = last_version + 1;
+            rec.entry_type = entry_type;
+            txn.nodes.entry(key).or_insert(PendingNode {
+                entry_type,
+                history: Some(key),
+                moved: false,
+                versions: Vec::new(),
+                target: None,
+            });
+        }
+        txn.writes.insert(node_key(key.id));
+        let meta = rec.meta.clone();
+        txn.nodes
+            .get_mut(&key)
+            .expect("inserted above")
+            .versions
+            .push(rec);
+        if let Some((dir, name)) = is_new_name {
+            state.names.insert(key.id, (dir, name));
+        }
+        path.push_str(&state.path_of(key.id));
+        state.txn.as_mut().expect("checked").paths.insert(path);
+        Ok(meta)
+    }
+}

@@ -1,0 +1,373 @@
+//! [`Pond`]: a pond directory opened: its filesystem, history, verification and upkeep.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tinyfs::{FS, NodeId};
+
+use crate::content_store::ContentStore;
+use crate::error::{Error, Result};
+use crate::log_table::LogTable;
+use crate::persistence::TlogPersistence;
+use crate::view::{View, read_rows};
+
+/// An open pond.
+#[derive(Debug, Clone)]
+pub struct Pond {
+    dir: PathBuf,
+    persistence: TlogPersistence,
+    fs: FS,
+}
+
+/// One commit, as `pond log` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The pond version it made.
+    pub version: u64,
+    /// When, in milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+    /// Who.
+    pub user: String,
+    /// The command line, or Delta's operation for commits pond did not write.
+    pub command: String,
+    /// The paths it changed.
+    pub paths: Vec<String>,
+}
+
+/// What [`Pond::verify`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// File versions checked.
+    pub versions: usize,
+    /// Bytes hashed.
+    pub bytes: u64,
+    /// Versions whose body does not hash to the recorded BLAKE3: (where, detail).
+    pub mismatched: Vec<String>,
+    /// Versions whose body is missing from `content/`.
+    pub missing: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether every body was present and intact.
+    pub fn is_ok(&self) -> bool {
+        self.mismatched.is_empty() && self.missing.is_empty()
+    }
+}
+
+/// What [`Pond::maintain`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MaintainReport {
+    /// The pond version a checkpoint was written for.
+    pub checkpoint_version: u64,
+    /// Unreferenced log data files deleted (left by interrupted commits).
+    pub log_files_removed: Vec<String>,
+    /// Unreferenced bodies deleted from `content/`, and their bytes.
+    pub bodies_removed: usize,
+    /// Bytes freed from `content/`.
+    pub body_bytes_removed: u64,
+}
+
+impl Pond {
+    /// The log directory of the pond at `dir`.
+    pub fn log_dir(dir: &Path) -> PathBuf {
+        dir.join("log")
+    }
+
+    /// Makes a new, empty pond in `dir` (created if missing). Refuses a directory that
+    /// already holds a pond.
+    pub async fn init(dir: &Path) -> Result<Pond> {
+        if Self::log_dir(dir).join("_delta_log").exists() {
+            return Err(Error::PondExists {
+                path: dir.display().to_string(),
+            });
+        }
+        for sub in ["log", "content", "cache"] {
+            let path = dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(|e| Error::io(path.display(), e))?;
+        }
+        let table = LogTable::create(&Self::log_dir(dir)).await?;
+        Self::from_table(dir, table, false)
+    }
+
+    /// Opens the pond at `dir`, at its latest version.
+    pub async fn open(dir: &Path) -> Result<Pond> {
+        Self::check_is_pond(dir)?;
+        let table = LogTable::open(&Self::log_dir(dir), None).await?;
+        Self::from_table(dir, table, false)
+    }
+
+    /// Opens the pond at `dir` as it was at pond version `version`, read-only.
+    pub async fn open_at(dir: &Path, version: u64) -> Result<Pond> {
+        Self::check_is_pond(dir)?;
+        let latest = LogTable::open(&Self::log_dir(dir), None).await?.version()?;
+        if version > latest {
+            return Err(Error::NoSuchVersion { version, latest });
+        }
+        let table = LogTable::open(&Self::log_dir(dir), Some(version)).await?;
+        Self::from_table(dir, table, true)
+    }
+
+    fn check_is_pond(dir: &Path) -> Result<()> {
+        if Self::log_dir(dir).join("_delta_log").is_dir() {
+            Ok(())
+        } else {
+            Err(Error::NotAPond {
+                path: dir.display().to_string(),
+            })
+        }
+    }
+
+    fn from_table(dir: &Path, table: LogTable, read_only: bool) -> Result<Pond> {
+        let content = ContentStore::new(dir.join("content"));
+        let persistence = TlogPersistence::new(table, content, read_only)?;
+        let fs = FS::new(Arc::new(persistence.clone()));
+        Ok(Pond {
+            dir: dir.to_path_buf(),
+            persistence,
+            fs,
+        })
+    }
+
+    /// The pond's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The filesystem.
+    pub fn fs(&self) -> &FS {
+        &self.fs
+    }
+
+    /// The storage.
+    pub fn persistence(&self) -> &TlogPersistence {
+        &self.persistence
+    }
+
+    /// The pond version read.
+    pub fn version(&self) -> u64 {
+        self.persistence.view().version()
+    }
+
+    /// The last `limit` commits (all if `None`), newest first.
+    pub async fn history(&self, limit: Option<usize>) -> Result<Vec<LogEntry>> {
+        let table = LogTable::open(&Self::log_dir(&self.dir), Some(self.version())).await?;
+        let latest = self.version();
+        let mut out = Vec::new();
+        for version in (0..=latest).rev() {
+            if limit.is_some_and(|n| out.len() >= n) {
+                break;
+            }
+            let Some(record) = table.commit_info(version)? else {
+                continue;
+            };
+            let entry = match &record.pond {
+                Some(pond) => {
+                    let strings = |key: &str| -> Vec<String> {
+                        pond.get(key)
+                            .and_then(|v| v.as_array())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|s| s.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    };
+                    LogEntry {
+                        version,
+                        timestamp_ms: record.timestamp_ms,
+                        user: pond
+                            .get("user")
+                            .and_then(|u| u.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                        command: strings("command").join(" "),
+                        paths: strings("paths"),
+                    }
+                }
+                None => LogEntry {
+                    version,
+                    timestamp_ms: record.timestamp_ms,
+                    user: String::new(),
+                    command: match record.operation.as_deref() {
+                        Some("CREATE TABLE") => "(pond created)".to_string(),
+                        Some(op) => format!("({})", op.to_lowercase()),
+                        None => "(unknown)".to_string(),
+                    },
+                    paths: Vec::new(),
+                },
+            };
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Every node's path in the current tree, for naming nodes in reports.
+    async fn node_paths(&self) -> Result<HashMap<NodeId, String>> {
+        let mut out = HashMap::new();
+        for m in self.fs.root().glob("/**").await? {
+            out.insert(m.node.id(), m.path);
+        }
+        Ok(out)
+    }
+
+    /// Re-hashes every body of every file version in the log, current and past.
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let view = self.persistence.view();
+        let names = self.node_paths().await?;
+        let content = self.persistence.content().clone();
+        let log_dir = Self::log_dir(&self.dir);
+        let files: Vec<(NodeId, String)> = view
+            .files()
+            .map(|(_, node, f)| (node, f.path.clone()))
+            .collect();
+        tokio::task::spawn_blocking(move || -> Result<VerifyReport> {
+            let mut report = VerifyReport::default();
+            let mut checked: HashMap<blake3::Hash, bool> = HashMap::new();
+            let mut seen: HashSet<(NodeId, i64, blake3::Hash)> = HashSet::new();
+            for (node, file) in files {
+                for row in read_rows(&log_dir.join(&file), &file)? {
+                    let Some(hash) = row.blake3 else { continue };
+                    if !seen.insert((node, row.version, hash)) {
+                        continue;
+                    }
+                    report.versions += 1;
+                    let what = match names.get(&node) {
+                        Some(path) => format!("{path}@v{}", row.version),
+                        None => {
+                            format!("node {} v{} (no longer linked)", node.short(), row.version)
+                        }
+                    };
+                    match &row.content {
+                        Some(inline) => {
+                            report.bytes += inline.len() as u64;
+                            if blake3::hash(inline) != hash {
+                                report
+                                    .mismatched
+                                    .push(format!("{what}: inline body in log/{file}"));
+                            }
+                        }
+                        None => {
+                            let ok = match checked.get(&hash) {
+                                Some(ok) => *ok,
+                                None => {
+                                    let ok = match content.verify(&hash) {
+                                        Ok(true) => true,
+                                        Ok(false) => {
+                                            report.mismatched.push(format!(
+                                                "{what}: {} does not hash to {}",
+                                                content.path_of(&hash).display(),
+                                                hash.to_hex()
+                                            ));
+                                            false
+                                        }
+                                        Err(Error::Io { source, .. })
+                                            if source.kind() == std::io::ErrorKind::NotFound =>
+                                        {
+                                            report.missing.push(format!(
+                                                "{what}: {} is missing",
+                                                content.path_of(&hash).display()
+                                            ));
+                                            false
+                                        }
+                                        Err(e) => return Err(e),
+                                    };
+                                    report.bytes += row.size.unwrap_or(0) as u64;
+                                    checked.insert(hash, ok);
+                                    ok
+                                }
+                            };
+                            let _ = ok;
+                        }
+                    }
+                }
+            }
+            Ok(report)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("verify: {e}")))?
+    }
+
+    /// Checkpoints the log, and deletes log data files and bodies that no commit references
+    /// and that are older than `grace` (the leftovers of interrupted commits and rollbacks;
+    /// the grace period protects a commit still in flight).
+    pub async fn maintain(&self, grace: Duration) -> Result<MaintainReport> {
+        let log_dir = Self::log_dir(&self.dir);
+        let table = LogTable::open(&log_dir, None).await?;
+        let mut report = MaintainReport {
+            checkpoint_version: table.version()?,
+            ..Default::default()
+        };
+        deltalake::checkpoints::create_checkpoint(table.delta(), None)
+            .await
+            .map_err(|e| Error::delta("writing a checkpoint", e))?;
+
+        let view: View = table.view()?;
+        let referenced: HashSet<String> = view.files().map(|(_, _, f)| f.path.clone()).collect();
+        let cutoff = SystemTime::now() - grace;
+        report.log_files_removed = remove_unreferenced_data_files(&log_dir, &referenced, cutoff)?;
+
+        let mut hashes: HashSet<blake3::Hash> = HashSet::new();
+        for (_, _, file) in view.files() {
+            for row in view.read_rows(&file.path)? {
+                if row.content.is_none()
+                    && let Some(h) = row.blake3
+                {
+                    hashes.insert(h);
+                }
+            }
+        }
+        let content = self.persistence.content();
+        for body in content.list()? {
+            if !hashes.contains(&body.hash) && body.modified < cutoff {
+                let path = content.path_of(&body.hash);
+                std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+                report.bodies_removed += 1;
+                report.body_bytes_removed += body.size;
+            }
+        }
+        for (path, modified) in content.stale_incoming()? {
+            if modified < cutoff {
+                std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Deletes data files under `log_dir` that no add action references and that are older
+/// than `cutoff`. Delta's own files (`_delta_log/`) are never touched.
+fn remove_unreferenced_data_files(
+    log_dir: &Path,
+    referenced: &HashSet<String>,
+    cutoff: SystemTime,
+) -> Result<Vec<String>> {
+    let mut removed = BTreeMap::new();
+    for part in std::fs::read_dir(log_dir).map_err(|e| Error::io(log_dir.display(), e))? {
+        let part = part.map_err(|e| Error::io(log_dir.display(), e))?;
+        let name = part.file_name().to_string_lossy().to_string();
+        if !name.starts_with("part_id=") || !part.path().is_dir() {
+            continue;
+        }
+        for file in
+            std::fs::read_dir(part.path()).map_err(|e| Error::io(part.path().display(), e))?
+        {
+            let file = file.map_err(|e| Error::io(part.path().display(), e))?;
+            let rel = format!("{name}/{}", file.file_name().to_string_lossy());
+            if referenced.contains(&rel) {
+                continue;
+            }
+            let modified = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::now());
+            if modified < cutoff {
+                std::fs::remove_file(file.path())
+                    .map_err(|e| Error::io(file.path().display(), e))?;
+                removed.insert(rel, ());
+            }
+        }
+    }
+    Ok(removed.into_keys().collect())
+}

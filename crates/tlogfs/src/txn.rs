@@ -1,0 +1,212 @@
+//! A transaction in progress: its pending changes, what it read, and the rows it commits.
+//!
+//! Changes are kept as intent (entries set and removed per directory, versions per file),
+//! not as rows, so a commit that lost a race can be rebuilt on top of the winner's version
+//! when the two did not touch the same things.
+//!
+//! Conflict detection works on keys recorded in each commit's info:
+//! `e:<dir>/<name>` for a directory entry set or removed, `l:<dir>` for a directory listed,
+//! `n:<node>` for a file written or a node moved. A transaction conflicts with a commit that
+//! landed after its base if the commit *wrote* a key this transaction read or wrote (a
+//! listing `l:D` reads every `e:D/…`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tinyfs::{DirEntry, EntryType, NodeId, NodeKey, TxnMeta};
+
+use crate::dir_content::DirContent;
+use crate::error::Result;
+use crate::oplog::OplogRow;
+use crate::view::{VersionRec, View};
+
+/// Pending changes to one directory.
+#[derive(Clone, Debug, Default)]
+pub struct PendingDir {
+    /// Made in this transaction.
+    pub new: bool,
+    /// Its entries as of now.
+    pub entries: BTreeMap<String, DirEntry>,
+    /// What changed since the committed version: `None` removed.
+    pub changes: BTreeMap<String, Option<DirEntry>>,
+}
+
+/// Pending changes to one file or symlink, under its (possibly new) key.
+#[derive(Clone, Debug)]
+pub struct PendingNode {
+    /// The type.
+    pub entry_type: EntryType,
+    /// Where its committed history is, if anywhere (its own key, or where it moved from).
+    pub history: Option<NodeKey>,
+    /// Whether its committed history must be copied to this key (it moved partitions).
+    pub moved: bool,
+    /// New file versions, in order.
+    pub versions: Vec<VersionRec>,
+    /// A new symlink's target.
+    pub target: Option<String>,
+}
+
+/// The transaction in progress.
+#[derive(Debug)]
+pub struct Txn {
+    /// Who and why.
+    pub meta: TxnMeta,
+    /// Its UUIDv7.
+    pub id: String,
+    /// A serial, so writers cannot outlive it.
+    pub serial: u64,
+    /// The committed version it started from.
+    pub base: Arc<View>,
+    /// Pending directories, by id (a directory is its own partition).
+    pub dirs: BTreeMap<NodeId, PendingDir>,
+    /// Pending files and symlinks, by key.
+    pub nodes: BTreeMap<NodeKey, PendingNode>,
+    /// Keys read.
+    pub reads: BTreeSet<String>,
+    /// Keys written.
+    pub writes: BTreeSet<String>,
+    /// The paths changed, for `pond log`.
+    pub paths: BTreeSet<String>,
+}
+
+/// The key for entry `name` of directory `dir`.
+pub fn entry_key(dir: NodeId, name: &str) -> String {
+    format!("e:{dir}/{name}")
+}
+
+/// The key for listing directory `dir`.
+pub fn list_key(dir: NodeId) -> String {
+    format!("l:{dir}")
+}
+
+/// The key for writing node `node`.
+pub fn node_key(node: NodeId) -> String {
+    format!("n:{node}")
+}
+
+impl Txn {
+    /// A new transaction on `base`.
+    pub fn new(meta: TxnMeta, serial: u64, base: Arc<View>) -> Self {
+        Txn {
+            meta,
+            id: uuid::Uuid::now_v7().to_string(),
+            serial,
+            base,
+            dirs: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            reads: BTreeSet::new(),
+            writes: BTreeSet::new(),
+            paths: BTreeSet::new(),
+        }
+    }
+
+    /// Whether anything changed.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// The first key a commit that wrote `theirs` makes this transaction stale on.
+    pub fn conflict_with<'a>(&self, theirs: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        for key in theirs {
+            if self.reads.contains(key) || self.writes.contains(key) {
+                return Some(key.to_string());
+            }
+            if let Some(rest) = key.strip_prefix("e:")
+                && let Some((dir, _)) = rest.split_once('/')
+                && self.reads.contains(&format!("l:{dir}"))
+            {
+                return Some(key.to_string());
+            }
+        }
+        None
+    }
+
+    /// The pending state of directory `dir`, loaded from `view` on first use.
+    pub fn dir_mut(&mut self, view: &View, dir: NodeId) -> Result<&mut PendingDir> {
+        match self.dirs.entry(dir) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let committed = view.dir(dir)?;
+                Ok(e.insert(PendingDir {
+                    new: false,
+                    entries: committed.entries.clone(),
+                    changes: BTreeMap::new(),
+                }))
+            }
+        }
+    }
+
+    /// The rows this transaction commits on top of `head`, grouped by (partition, node).
+    /// `head` is the base, or a later version with no conflicting change.
+    pub fn rows(
+        &self,
+        head: &View,
+        written_at: i64,
+    ) -> Result<BTreeMap<(NodeId, NodeId), Vec<OplogRow>>> {
+        let mut out: BTreeMap<(NodeId, NodeId), Vec<OplogRow>> = BTreeMap::new();
+        for (&dir, pending) in &self.dirs {
+            if pending.changes.is_empty() && !pending.new {
+                continue;
+            }
+            let (version, entries) = if pending.new {
+                (1, pending.entries.clone())
+            } else {
+                let committed = head.dir(dir)?;
+                let mut entries = committed.entries.clone();
+                DirContent::Delta(pending.changes.clone()).apply(&mut entries);
+                (committed.version + 1, entries)
+            };
+            let content = DirContent::for_version(version, &entries, &pending.changes);
+            out.entry((dir, dir)).or_default().push(OplogRow {
+                node_id: dir,
+                version,
+                entry_type: EntryType::Directory,
+                factory: None,
+                content: Some(content.encode()),
+                blake3: None,
+                size: None,
+                event_time: None,
+                txn_id: self.id.clone(),
+                written_at,
+            });
+        }
+        for (key, pending) in &self.nodes {
+            let rows = out.entry((key.parent, key.id)).or_default();
+            if pending.moved
+                && let Some(from) = pending.history
+            {
+                if pending.entry_type == EntryType::Symlink {
+                    let target = head.symlink(from.parent, from.id)?;
+                    rows.push(symlink_row(key.id, target, &self.id, written_at));
+                } else {
+                    for rec in head.file(from.parent, from.id)?.iter() {
+                        rows.push(rec.to_row(key.id));
+                    }
+                }
+            }
+            if let Some(target) = &pending.target {
+                rows.push(symlink_row(key.id, target.clone(), &self.id, written_at));
+            }
+            for rec in &pending.versions {
+                rows.push(rec.to_row(key.id));
+            }
+        }
+        out.retain(|_, rows| !rows.is_empty());
+        Ok(out)
+    }
+}
+
+fn symlink_row(node: NodeId, target: String, txn_id: &str, written_at: i64) -> OplogRow {
+    OplogRow {
+        node_id: node,
+        version: 1,
+        entry_type: EntryType::Symlink,
+        factory: None,
+        content: Some(target.into_bytes()),
+        blake3: None,
+        size: None,
+        event_time: None,
+        txn_id: txn_id.to_string(),
+        written_at,
+    }
+}

@@ -1,0 +1,328 @@
+//! A committed pond version, read: the index of its data files, and node state decoded
+//! from them on demand and cached.
+//!
+//! Every data file of the log holds the rows of exactly one node written by one commit, and
+//! is named `part_id=<part>/<node>-<pond version>-<unique>.parquet`. The index maps
+//! (partition, node) to that node's files in commit order, straight from the Delta
+//! snapshot's file list, without opening any file. Reading a node opens only its own files:
+//! a file's versions, or a directory's rows back to its last snapshot (see
+//! [`crate::dir_content`]), never the rest of the log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tinyfs::{DirEntry, EntryType, FileVersion, NodeId};
+
+use crate::dir_content::DirContent;
+use crate::error::{Error, Result};
+use crate::oplog::{self, OplogRow, PART_ID};
+
+/// One data file of the log, as the index knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedFile {
+    /// The pond version that added it.
+    pub version: u64,
+    /// Its path relative to the log directory.
+    pub path: String,
+}
+
+/// The name of a data file for `node`, written by the commit of pond version `version`.
+pub fn data_file_name(part: NodeId, node: NodeId, version: u64) -> String {
+    format!(
+        "{PART_ID}={part}/{node}-{version}-{}.parquet",
+        uuid::Uuid::now_v7().simple()
+    )
+}
+
+/// Parses a data file path back into (partition, node, pond version).
+pub fn parse_data_file_name(path: &str) -> Option<(NodeId, NodeId, u64)> {
+    let (dir, file) = path.split_once('/')?;
+    let part = dir.strip_prefix(PART_ID)?.strip_prefix('=')?.parse().ok()?;
+    let stem = file.strip_suffix(".parquet")?;
+    let mut fields = stem.splitn(3, '-');
+    let node = fields.next()?.parse().ok()?;
+    let version = fields.next()?.parse().ok()?;
+    fields.next()?;
+    Some((part, node, version))
+}
+
+/// Where a file version's body is.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// In the oplog row.
+    Inline(Arc<[u8]>),
+    /// In the content store, by hash.
+    External(blake3::Hash),
+}
+
+/// One version of a file, as stored.
+#[derive(Clone, Debug)]
+pub struct VersionRec {
+    /// Its metadata.
+    pub meta: FileVersion,
+    /// The file's type at this version.
+    pub entry_type: EntryType,
+    /// The body.
+    pub body: Body,
+    /// The transaction that wrote it.
+    pub txn_id: String,
+}
+
+impl VersionRec {
+    /// The oplog row for this version of `node`.
+    pub fn to_row(&self, node: NodeId) -> OplogRow {
+        OplogRow {
+            node_id: node,
+            version: self.meta.version as i64,
+            entry_type: self.entry_type,
+            factory: None,
+            content: match &self.body {
+                Body::Inline(bytes) => Some(bytes.to_vec()),
+                Body::External(_) => None,
+            },
+            blake3: Some(self.meta.blake3),
+            size: Some(self.meta.size as i64),
+            event_time: self.meta.event_time.clone(),
+            txn_id: self.txn_id.clone(),
+            written_at: self.meta.modified_micros,
+        }
+    }
+
+    fn from_row(row: OplogRow, file: &str) -> Result<Self> {
+        let corrupt = |detail: &str| Error::Corrupt {
+            file: file.to_string(),
+            detail: format!("node {} v{}: {detail}", row.node_id, row.version),
+        };
+        let blake3 = row
+            .blake3
+            .ok_or_else(|| corrupt("file row without blake3"))?;
+        let size = row.size.ok_or_else(|| corrupt("file row without size"))?;
+        let body = match row.content {
+            Some(bytes) => Body::Inline(bytes.into()),
+            None => Body::External(blake3),
+        };
+        Ok(VersionRec {
+            meta: FileVersion {
+                version: row.version as u64,
+                size: size as u64,
+                blake3,
+                modified_micros: row.written_at,
+                event_time: row.event_time,
+            },
+            entry_type: row.entry_type,
+            body,
+            txn_id: row.txn_id,
+        })
+    }
+}
+
+/// A directory's state at a version.
+#[derive(Clone, Debug, Default)]
+pub struct DirState {
+    /// Its version (0 for the root before anything was put in it).
+    pub version: i64,
+    /// Its entries.
+    pub entries: BTreeMap<String, DirEntry>,
+}
+
+/// Every version of one file, oldest first.
+pub type FileHistory = Arc<Vec<VersionRec>>;
+
+/// One committed pond version.
+#[derive(Debug)]
+pub struct View {
+    version: u64,
+    log_dir: PathBuf,
+    index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
+    dirs: Mutex<HashMap<NodeId, Arc<DirState>>>,
+    files: Mutex<HashMap<(NodeId, NodeId), FileHistory>>,
+}
+
+impl View {
+    /// A view of pond version `version` whose data files are `files` (paths relative to
+    /// `log_dir`). Paths pond did not write are an error naming them.
+    pub fn new(
+        version: u64,
+        log_dir: &Path,
+        files: impl IntoIterator<Item = String>,
+    ) -> Result<Self> {
+        let mut index: HashMap<(NodeId, NodeId), Vec<IndexedFile>> = HashMap::new();
+        for path in files {
+            let (part, node, file_version) =
+                parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
+                    file: path.clone(),
+                    detail: "not a pond data file name".into(),
+                })?;
+            index.entry((part, node)).or_default().push(IndexedFile {
+                version: file_version,
+                path,
+            });
+        }
+        for files in index.values_mut() {
+            files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.path.cmp(&b.path)));
+        }
+        Ok(View {
+            version,
+            log_dir: log_dir.to_path_buf(),
+            index,
+            dirs: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The pond version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// How many data files the version has.
+    pub fn file_count(&self) -> usize {
+        self.index.values().map(Vec::len).sum()
+    }
+
+    /// Every data file, with its partition and node.
+    pub fn files(&self) -> impl Iterator<Item = (NodeId, NodeId, &IndexedFile)> {
+        self.index
+            .iter()
+            .flat_map(|((part, node), files)| files.iter().map(move |f| (*part, *node, f)))
+    }
+
+    /// Reads one data file's rows.
+    pub fn read_rows(&self, path: &str) -> Result<Vec<OplogRow>> {
+        read_rows(&self.log_dir.join(path), path)
+    }
+
+    /// The state of directory `dir`.
+    pub fn dir(&self, dir: NodeId) -> Result<Arc<DirState>> {
+        if let Some(state) = lock(&self.dirs).get(&dir) {
+            return Ok(state.clone());
+        }
+        let files = self
+            .index
+            .get(&(dir, dir))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if files.is_empty() && dir != NodeId::ROOT {
+            return Err(Error::internal(format!(
+                "directory {dir} has no rows at pond version {}",
+                self.version
+            )));
+        }
+        // Newest first, back to the last snapshot; then apply oldest first.
+        let mut chain: Vec<(i64, DirContent)> = Vec::new();
+        'files: for file in files.iter().rev() {
+            let mut rows = self.read_rows(&file.path)?;
+            rows.sort_by_key(|r| std::cmp::Reverse(r.version));
+            for row in rows {
+                let content = row.content.as_deref().ok_or_else(|| Error::Corrupt {
+                    file: file.path.clone(),
+                    detail: format!("directory {dir} v{} has no content", row.version),
+                })?;
+                let content = DirContent::decode(content, &file.path)?;
+                let snapshot = content.is_snapshot();
+                chain.push((row.version, content));
+                if snapshot {
+                    break 'files;
+                }
+            }
+        }
+        let mut state = DirState::default();
+        for (version, content) in chain.into_iter().rev() {
+            content.apply(&mut state.entries);
+            state.version = version;
+        }
+        let state = Arc::new(state);
+        lock(&self.dirs).insert(dir, state.clone());
+        Ok(state)
+    }
+
+    /// Every version of the file or symlink `node` stored in partition `part`, oldest
+    /// first. Where two commits wrote the same version (a move copies a file's history),
+    /// the later one's row is used.
+    pub fn file(&self, part: NodeId, node: NodeId) -> Result<FileHistory> {
+        if let Some(recs) = lock(&self.files).get(&(part, node)) {
+            return Ok(recs.clone());
+        }
+        let files = self.index.get(&(part, node)).ok_or_else(|| {
+            Error::internal(format!(
+                "node {node} has no rows in partition {part} at pond version {}",
+                self.version
+            ))
+        })?;
+        let mut by_version: BTreeMap<i64, VersionRec> = BTreeMap::new();
+        for file in files {
+            for row in self.read_rows(&file.path)? {
+                let version = row.version;
+                by_version.insert(version, VersionRec::from_row(row, &file.path)?);
+            }
+        }
+        let recs = Arc::new(by_version.into_values().collect::<Vec<_>>());
+        lock(&self.files).insert((part, node), recs.clone());
+        Ok(recs)
+    }
+
+    /// The target of symlink `node` in partition `part`.
+    pub fn symlink(&self, part: NodeId, node: NodeId) -> Result<String> {
+        let files = self.index.get(&(part, node)).ok_or_else(|| {
+            Error::internal(format!("symlink {node} has no rows in partition {part}"))
+        })?;
+        let last = files.last().expect("indexed nodes have files");
+        let row = self
+            .read_rows(&last.path)?
+            .into_iter()
+            .max_by_key(|r| r.version)
+            .ok_or_else(|| Error::Corrupt {
+                file: last.path.clone(),
+                detail: "no rows".into(),
+            })?;
+        let target = row.content.ok_or_else(|| Error::Corrupt {
+            file: last.path.clone(),
+            detail: format!("symlink {node} has no target"),
+        })?;
+        String::from_utf8(target).map_err(|_| Error::Corrupt {
+            file: last.path.clone(),
+            detail: format!("symlink {node} target is not UTF-8"),
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads every row of the data file at `path` (`name` for errors).
+pub fn read_rows(path: &Path, name: &str) -> Result<Vec<OplogRow>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|source| Error::Parquet {
+            file: name.to_string(),
+            source,
+        })?;
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::Corrupt {
+            file: name.to_string(),
+            detail: e.to_string(),
+        })?;
+        rows.extend(oplog::from_batch(&batch, name)?);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_file_names_parse_back() {
+        let part = NodeId::generate();
+        let node = NodeId::generate();
+        let name = data_file_name(part, node, 42);
+        assert_eq!(parse_data_file_name(&name), Some((part, node, 42)));
+        assert_eq!(parse_data_file_name("part-00000-abc.snappy.parquet"), None);
+        assert_eq!(parse_data_file_name("part_id=zz/x-1-y.parquet"), None);
+    }
+}

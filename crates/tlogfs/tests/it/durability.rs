@@ -1,0 +1,172 @@
+//! What only a log on disk shows: reopening, time travel, where bodies go, other readers.
+
+use std::path::Path;
+
+use tinyfs::{EntryType, ErrorKind, TxnMeta};
+use tlogfs::{Error, INLINE_MAX, Pond};
+
+fn meta(cmd: &str) -> TxnMeta {
+    TxnMeta {
+        command: cmd.split(' ').map(String::from).collect(),
+        user: "tester".into(),
+    }
+}
+
+async fn write(pond: &Pond, cmd: &str, path: &str, body: &[u8]) -> u64 {
+    let tx = pond.fs().begin(meta(cmd)).await.unwrap();
+    tx.root().create_dir_all("/d").await.unwrap();
+    tx.root()
+        .write_file(path, EntryType::FileData, body)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_reopened_pond_has_every_commit_and_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    assert_eq!(pond.version(), 0);
+    assert_eq!(write(&pond, "pond copy a", "/d/a", b"one").await, 1);
+    assert_eq!(write(&pond, "pond copy a", "/d/a", b"two").await, 2);
+    drop(pond);
+
+    let pond = Pond::open(dir.path()).await.unwrap();
+    let root = pond.fs().root();
+    assert_eq!(root.read_file("/d/a").await.unwrap(), b"two");
+    assert_eq!(root.read_file("/d/a@v1").await.unwrap(), b"one");
+    let log = pond.history(None).await.unwrap();
+    let versions: Vec<u64> = log.iter().map(|e| e.version).collect();
+    assert_eq!(versions, [2, 1, 0]);
+    assert_eq!(log[0].command, "pond copy a");
+    assert_eq!(log[0].user, "tester");
+    assert_eq!(log[0].paths, ["/d/a"]);
+    assert_eq!(log[1].paths, ["/d", "/d/a"]);
+    assert_eq!(log[2].command, "(pond created)");
+    assert_eq!(pond.history(Some(1)).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn earlier_versions_read_as_they_were_and_refuse_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    write(&pond, "w", "/d/a", b"one").await;
+    write(&pond, "w", "/d/b", b"bee").await;
+    let tx = pond.fs().begin(meta("rm")).await.unwrap();
+    tx.root().remove("/d", true).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let at1 = Pond::open_at(dir.path(), 1).await.unwrap();
+    let names: Vec<String> = at1
+        .fs()
+        .root()
+        .list("/d")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["a"]);
+    let at2 = Pond::open_at(dir.path(), 2).await.unwrap();
+    assert_eq!(at2.fs().root().read_file("/d/b").await.unwrap(), b"bee");
+    assert!(!pond.fs().root().exists("/d").await.unwrap());
+    let at0 = Pond::open_at(dir.path(), 0).await.unwrap();
+    assert!(at0.fs().root().list("/").await.unwrap().is_empty());
+
+    let tx = at2.fs().begin(meta("w")).await.unwrap();
+    let err = tx.root().create_dir("/x").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly);
+    assert!(err.to_string().contains("/x: read-only"), "{err}");
+    match Pond::open_at(dir.path(), 9).await {
+        Err(e @ Error::NoSuchVersion { .. }) => {
+            assert_eq!(
+                e.to_string(),
+                "pond version 9 does not exist (the pond is at version 3)"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn small_bodies_are_inline_large_ones_are_plain_files_by_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    let small = vec![7u8; 100];
+    let large: Vec<u8> = (0..INLINE_MAX * 3).map(|i| (i % 253) as u8).collect();
+    write(&pond, "w", "/d/small", &small).await;
+    write(&pond, "w", "/d/large", &large).await;
+    write(&pond, "w", "/d/same", &large).await;
+    let bodies = pond.persistence().content().list().unwrap();
+    assert_eq!(
+        bodies.len(),
+        1,
+        "equal bodies are stored once, small ones not at all"
+    );
+    let hash = blake3::hash(&large);
+    assert_eq!(bodies[0].hash, hash);
+    let on_disk = pond.persistence().content().path_of(&hash);
+    assert_eq!(std::fs::read(&on_disk).unwrap(), large);
+    assert!(on_disk.starts_with(dir.path().join("content")));
+    let pond = Pond::open(dir.path()).await.unwrap();
+    assert_eq!(pond.fs().root().read_file("/d/large").await.unwrap(), large);
+    assert_eq!(pond.fs().root().read_file("/d/small").await.unwrap(), small);
+}
+
+#[tokio::test]
+async fn init_and_open_refuse_what_is_not_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    Pond::init(dir.path()).await.unwrap();
+    let err = Pond::init(dir.path()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert!(
+        err.to_string().ends_with("a pond already exists here"),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let err = Pond::open(empty.path()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("not a pond"), "{err}");
+    assert!(Pond::open(Path::new("/nonexistent/pond")).await.is_err());
+}
+
+#[tokio::test]
+async fn the_log_is_a_delta_table_other_readers_can_query() {
+    use deltalake::datafusion::prelude::SessionContext;
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    write(&pond, "w", "/d/a", b"one").await;
+    write(&pond, "w", "/d/a", b"two").await;
+
+    let url = url::Url::from_directory_path(std::fs::canonicalize(dir.path().join("log")).unwrap())
+        .unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    assert_eq!(table.version(), Some(2));
+    let ctx = SessionContext::new();
+    ctx.register_table("oplog", table.table_provider().await.unwrap())
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT entry_type, count(*) AS n, max(version) AS v FROM oplog GROUP BY entry_type ORDER BY entry_type")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    // Root v1 and v2 are not needed: /d was made once; the root changed once.
+    assert!(text.contains("| directory  | 2 | 1 |"), "{text}");
+    assert!(text.contains("| file:data  | 2 | 2 |"), "{text}");
+    let parts = ctx
+        .sql("SELECT count(DISTINCT part_id) AS parts FROM oplog")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&parts)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("| 2     |"), "root and /d: {text}");
+}
