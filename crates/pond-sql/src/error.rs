@@ -1,0 +1,93 @@
+//! The pond-sql error type.
+
+/// A pond-sql result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong reading or writing a pond file as a table.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A filesystem error.
+    #[error(transparent)]
+    Fs(#[from] tinyfs::Error),
+    /// The input is not what the operation needs (a CSV that does not parse, a series
+    /// without a timestamp column, a file that is not a table).
+    #[error("{path}: {detail}")]
+    InvalidInput {
+        /// The file.
+        path: String,
+        /// What is wrong, and what to do.
+        detail: String,
+    },
+    /// Versions of a series whose schemas cannot be merged.
+    #[error(
+        "{path}: version {version}: column {column:?} is {found}, but earlier versions have {expected}"
+    )]
+    SchemaMismatch {
+        /// The series.
+        path: String,
+        /// The version that disagrees.
+        version: u64,
+        /// The column.
+        column: String,
+        /// Its type there.
+        found: String,
+        /// Its type before.
+        expected: String,
+    },
+    /// DataFusion failed.
+    #[error("{path}: {source}")]
+    DataFusion {
+        /// The file.
+        path: String,
+        /// DataFusion's error.
+        source: datafusion::error::DataFusionError,
+    },
+    /// Parquet reading or writing failed.
+    #[error("{path}: {source}")]
+    Parquet {
+        /// The file.
+        path: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow failed.
+    #[error("{path}: {source}")]
+    Arrow {
+        /// The file.
+        path: String,
+        /// The Arrow error.
+        source: arrow::error::ArrowError,
+    },
+    /// A host file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The host path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The shared kind of this error.
+    pub fn kind(&self) -> tinyfs::ErrorKind {
+        match self {
+            Error::Fs(e) => e.kind(),
+            Error::InvalidInput { .. } | Error::SchemaMismatch { .. } => {
+                tinyfs::ErrorKind::InvalidConfig
+            }
+            Error::DataFusion { .. } | Error::Parquet { .. } | Error::Arrow { .. } => {
+                tinyfs::ErrorKind::InvalidConfig
+            }
+            Error::Io { .. } => tinyfs::ErrorKind::Io,
+        }
+    }
+
+    pub(crate) fn invalid(path: impl std::fmt::Display, detail: impl std::fmt::Display) -> Self {
+        Error::InvalidInput {
+            path: path.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}

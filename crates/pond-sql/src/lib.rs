@@ -1,0 +1,30 @@
+//! pond-sql: pond files as tables.
+//!
+//! A `file:table` or `file:series` is both bytes and a table. This crate holds the table
+//! side: importing host CSV and Parquet files as tables and series ([`import_file`]),
+//! finding a series' event-time column and range ([`find_timestamp_column`],
+//! [`EventTimeRange`]), and reading a table or every version of a series as one stream of
+//! Arrow batches with schemas merged by column name ([`read_table`]).
+//!
+//! ```no_run
+//! # async fn demo(wd: &tinyfs::WD) -> pond_sql::Result<()> {
+//! use futures::TryStreamExt;
+//! let options = pond_sql::ImportOptions {
+//!     entry_type: tinyfs::EntryType::FileSeries,
+//!     timestamp_column: None,
+//! };
+//! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_| {}).await?;
+//! let table = pond_sql::read_table(wd, "/weather.series").await?;
+//! let batches: Vec<_> = table.batches.try_collect().await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod event_time;
+mod import;
+mod read;
+
+pub use error::{Error, Result};
+pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
+pub use import::{CSV_NULL_REGEX, ImportOptions, Imported, import_file, writer_properties};
+pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};

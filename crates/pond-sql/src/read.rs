@@ -1,0 +1,189 @@
+//! Reading pond files as tables: a `file:table` version, or every version of a
+//! `file:series` with their schemas merged by column name.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::file::metadata::ParquetMetaData;
+use tinyfs::{AsyncReadSeek, EntryType, FileVersion, NodeKind, Path, WD};
+
+use crate::error::{Error, Result};
+
+/// A table being read: its schema, and its batches in order.
+pub struct TableStream {
+    /// The schema of every batch.
+    pub schema: SchemaRef,
+    /// The batches.
+    pub batches: BoxStream<'static, Result<RecordBatch>>,
+}
+
+impl std::fmt::Debug for TableStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableStream")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One stored version of a table file: which, and its Parquet footer.
+#[derive(Debug, Clone)]
+pub struct TableVersion {
+    /// The version's metadata.
+    pub version: FileVersion,
+    /// Its Parquet metadata (read from the footer only).
+    pub metadata: Arc<ParquetMetaData>,
+    /// Its Arrow schema.
+    pub schema: SchemaRef,
+}
+
+/// The entry type of the file at `path`, checked to be a table or series; anything else is
+/// an error that says how to make it one.
+pub async fn table_type(wd: &WD, path: &str) -> Result<EntryType> {
+    let parsed = Path::parse(path)?;
+    let node = wd.resolve(&parsed.without_version()).await?;
+    match node.kind() {
+        NodeKind::File(f) if f.entry_type().is_table() => Ok(f.entry_type()),
+        NodeKind::File(f) => Err(Error::invalid(
+            path,
+            format!(
+                "is a {}, not a table; import it as one with `pond copy --format table`",
+                f.entry_type()
+            ),
+        )),
+        _ => Err(Error::invalid(
+            path,
+            format!("is a {}, not a table", node.entry_type()),
+        )),
+    }
+}
+
+async fn open_version(
+    wd: &WD,
+    path: &Path,
+    version: &FileVersion,
+) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncReadSeek>>> {
+    let at = Path::parse(&format!("{}@v{}", path.without_version(), version.version))?;
+    let reader = wd.open(&at).await?;
+    ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|source| Error::Parquet {
+            path: at.to_string(),
+            source,
+        })
+}
+
+/// The versions that make up the table at `path`: the named or latest version of a
+/// `file:table`; the named version, or all, of a `file:series`. Footers only.
+pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<TableVersion>)> {
+    let entry_type = table_type(wd, path).await?;
+    let parsed = Path::parse(path)?;
+    let all = wd.versions(&parsed.without_version()).await?;
+    let chosen: Vec<FileVersion> = match (parsed.version(), entry_type) {
+        (Some(v), _) => {
+            let latest = all.last().map(|v| v.version).unwrap_or(0);
+            vec![all.into_iter().find(|x| x.version == v).ok_or(
+                tinyfs::Error::VersionNotFound {
+                    path: parsed.without_version().to_string(),
+                    version: v,
+                    latest,
+                },
+            )?]
+        }
+        (None, EntryType::FileSeries) => all,
+        (None, _) => all.into_iter().last().into_iter().collect(),
+    };
+    let mut out = Vec::new();
+    for version in chosen {
+        let builder = open_version(wd, &parsed, &version).await?;
+        out.push(TableVersion {
+            version,
+            metadata: builder.metadata().clone(),
+            schema: builder.schema().clone(),
+        });
+    }
+    Ok((entry_type, out))
+}
+
+/// Merges version schemas by column name, in order of first appearance. A column missing
+/// from a version reads as null there; the same name with two types is an error.
+pub fn merge_schemas(path: &str, versions: &[TableVersion]) -> Result<SchemaRef> {
+    let mut fields: Vec<Field> = Vec::new();
+    for v in versions {
+        for field in v.schema.fields() {
+            match fields.iter().find(|f| f.name() == field.name()) {
+                Some(existing) if existing.data_type() != field.data_type() => {
+                    return Err(Error::SchemaMismatch {
+                        path: path.to_string(),
+                        version: v.version.version,
+                        column: field.name().clone(),
+                        found: field.data_type().to_string(),
+                        expected: existing.data_type().to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => fields.push(field.as_ref().clone().with_nullable(true)),
+            }
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+fn conform(batch: RecordBatch, schema: &SchemaRef, path: &str) -> Result<RecordBatch> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch);
+    }
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) => c.clone(),
+            None => new_null_array(f.data_type(), batch.num_rows()),
+        })
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Arrow {
+        path: path.to_string(),
+        source,
+    })
+}
+
+/// Reads the table at `path` (see [`table_versions`]) as one stream of batches.
+pub async fn read_table(wd: &WD, path: &str) -> Result<TableStream> {
+    let (_, versions) = table_versions(wd, path).await?;
+    let schema = merge_schemas(path, &versions)?;
+    let parsed = Path::parse(path)?;
+    let mut streams = Vec::new();
+    for v in &versions {
+        let at = format!("{}@v{}", parsed.without_version(), v.version.version);
+        let stream = open_version(wd, &parsed, &v.version)
+            .await?
+            .build()
+            .map_err(|source| Error::Parquet {
+                path: at.clone(),
+                source,
+            })?;
+        let schema = schema.clone();
+        streams.push(
+            stream
+                .map_err(move |source| Error::Parquet {
+                    path: at.clone(),
+                    source,
+                })
+                .and_then({
+                    let path = path.to_string();
+                    move |batch| {
+                        let schema = schema.clone();
+                        let path = path.clone();
+                        async move { conform(batch, &schema, &path) }
+                    }
+                }),
+        );
+    }
+    Ok(TableStream {
+        schema,
+        batches: stream::iter(streams).flatten().boxed(),
+    })
+}

@@ -1,0 +1,385 @@
+//! `copy` (host → pond) and `export` (pond → host).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use pond_sql::ImportOptions;
+use tinyfs::{EntryType, NodeKind, WD};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::output::{bytes, has_wildcards};
+use crate::{CopyFormat, Ctx, ExportFormat};
+
+/// Files at least this large get a progress bar on a terminal.
+const PROGRESS_MIN_BYTES: u64 = 16 << 20;
+
+fn progress(len: Option<u64>, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || len.is_some_and(|l| l < PROGRESS_MIN_BYTES) {
+        return ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+                .expect("a valid template"),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{msg} {spinner} {pos} rows").expect("a valid template"),
+        ),
+    };
+    bar.with_message(what.to_string())
+}
+
+/// One host file to copy, and where it goes.
+struct Job {
+    source: Option<PathBuf>,
+    shown: String,
+    dest: String,
+}
+
+pub(crate) async fn copy(
+    ctx: &Ctx,
+    format: CopyFormat,
+    timestamp_column: Option<String>,
+    recursive: bool,
+    args: &[String],
+) -> Result<()> {
+    let (sources, dest) = args.split_at(args.len() - 1);
+    let dest = dest[0].as_str();
+    if timestamp_column.is_some() && format != CopyFormat::Series {
+        bail!("--timestamp-column is for --format series");
+    }
+    let (lines, version) = ctx
+        .write(async |root: &WD| {
+            let dest_is_dir = matches!(
+                root.get(dest).await?.as_ref().map(|n| n.kind()),
+                Some(NodeKind::Directory(_))
+            );
+            if sources.len() > 1 && !dest_is_dir {
+                bail!(
+                    "{dest}: not a directory (copying several sources needs an existing directory)"
+                );
+            }
+            let mut jobs = Vec::new();
+            for src in sources {
+                plan(root, src, dest, dest_is_dir, recursive, &mut jobs).await?;
+            }
+            let mut lines = Vec::new();
+            for job in jobs {
+                lines.push(copy_one(root, &job, format, timestamp_column.as_deref()).await?);
+            }
+            Ok(lines)
+        })
+        .await?;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(v) = version {
+        writeln!(out, "committed pond version {v}")?;
+    }
+    Ok(())
+}
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+/// Adds the jobs for one source, making pond directories for a recursive copy.
+async fn plan(
+    root: &WD,
+    src: &str,
+    dest: &str,
+    dest_is_dir: bool,
+    recursive: bool,
+    jobs: &mut Vec<Job>,
+) -> Result<()> {
+    if src == "-" {
+        if dest_is_dir {
+            bail!("-: standard input has no name; give a file path as the destination");
+        }
+        jobs.push(Job {
+            source: None,
+            shown: "standard input".into(),
+            dest: dest.to_string(),
+        });
+        return Ok(());
+    }
+    let path = PathBuf::from(src);
+    let meta = std::fs::metadata(&path).with_context(|| src.to_string())?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{src}: no usable file name"))?
+        .to_string();
+    let target = if dest_is_dir {
+        join(dest, &name)
+    } else {
+        dest.to_string()
+    };
+    if !meta.is_dir() {
+        jobs.push(Job {
+            source: Some(path),
+            shown: src.to_string(),
+            dest: target,
+        });
+        return Ok(());
+    }
+    if !recursive {
+        bail!("{src}: is a directory (use -r to copy it and everything in it)");
+    }
+    root.create_dir_all(target.as_str()).await?;
+    let mut stack = vec![(path, target)];
+    while let Some((host, pond)) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&host)
+            .with_context(|| host.display().to_string())?
+            .collect::<std::io::Result<_>>()
+            .with_context(|| host.display().to_string())?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let kind = entry
+                .file_type()
+                .with_context(|| entry.path().display().to_string())?;
+            let Some(name) = entry.file_name().to_str().map(String::from) else {
+                bail!("{}: the name is not UTF-8", entry.path().display());
+            };
+            let to = join(&pond, &name);
+            if kind.is_dir() {
+                root.create_dir_all(to.as_str()).await?;
+                stack.push((entry.path(), to));
+            } else if kind.is_file() {
+                jobs.push(Job {
+                    shown: entry.path().display().to_string(),
+                    source: Some(entry.path()),
+                    dest: to,
+                });
+            } else {
+                eprintln!("skipped {}: not a regular file", entry.path().display());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn copy_one(
+    root: &WD,
+    job: &Job,
+    format: CopyFormat,
+    timestamp_column: Option<&str>,
+) -> Result<String> {
+    let ctx = || format!("{} to {}", job.shown, job.dest);
+    match format {
+        CopyFormat::Data => {
+            let (reader, len): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = match &job.source
+            {
+                Some(path) => {
+                    let f = tokio::fs::File::open(path).await.with_context(ctx)?;
+                    let len = f.metadata().await.with_context(ctx)?.len();
+                    (Box::new(f), Some(len))
+                }
+                None => (Box::new(tokio::io::stdin()), None),
+            };
+            let version = copy_bytes(root, reader, len, &job.dest, &job.shown).await?;
+            Ok(format!(
+                "copied {} to {} (v{}, {})",
+                job.shown,
+                job.dest,
+                version.version,
+                bytes(version.size)
+            ))
+        }
+        CopyFormat::Table | CopyFormat::Series => {
+            // DataFusion reads files: standard input is spooled to a temporary one first.
+            let spooled;
+            let source: &Path = match &job.source {
+                Some(path) => path,
+                None => {
+                    let mut tmp =
+                        tempfile::NamedTempFile::new().context("spooling standard input")?;
+                    let mut stdin = tokio::io::stdin();
+                    let mut buf = Vec::new();
+                    stdin
+                        .read_to_end(&mut buf)
+                        .await
+                        .context("reading standard input")?;
+                    tmp.write_all(&buf).context("spooling standard input")?;
+                    spooled = tmp;
+                    spooled.path()
+                }
+            };
+            let options = ImportOptions {
+                entry_type: if format == CopyFormat::Series {
+                    EntryType::FileSeries
+                } else {
+                    EntryType::FileTable
+                },
+                timestamp_column: timestamp_column.map(String::from),
+            };
+            let bar = progress(None, &job.shown);
+            let imported = pond_sql::import_file(root, source, &job.dest, &options, &mut |rows| {
+                bar.set_position(rows)
+            })
+            .await
+            .with_context(ctx)?;
+            bar.finish_and_clear();
+            let mut line = format!(
+                "copied {} to {} (v{}, {} rows, {}",
+                job.shown,
+                job.dest,
+                imported.version.version,
+                imported.rows,
+                bytes(imported.version.size)
+            );
+            if let Some(t) = &imported.version.event_time {
+                line.push_str(&format!(
+                    ", {} from {} to {}",
+                    t.column,
+                    crate::output::micros(t.min_micros),
+                    crate::output::micros(t.max_micros)
+                ));
+            }
+            line.push(')');
+            Ok(line)
+        }
+    }
+}
+
+async fn copy_bytes(
+    root: &WD,
+    mut reader: Box<dyn AsyncRead + Unpin + Send>,
+    len: Option<u64>,
+    dest: &str,
+    shown: &str,
+) -> Result<tinyfs::FileVersion> {
+    let mut writer = root.file_writer(dest, EntryType::FileData).await?;
+    let bar = progress(len.or(Some(0)), shown);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .with_context(|| shown.to_string())?;
+        if n == 0 {
+            break;
+        }
+        writer
+            .write_all(&buf[..n])
+            .await
+            .with_context(|| dest.to_string())?;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    Ok(writer.finish().await?)
+}
+
+pub(crate) async fn export(
+    ctx: &Ctx,
+    format: ExportFormat,
+    as_of: Option<u64>,
+    glob: &str,
+    host_dir: &Path,
+) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let root = pond.fs().root();
+    let matches = if has_wildcards(glob) {
+        root.glob(glob).await?
+    } else {
+        let path = root.canonicalize(glob).await?;
+        root.glob(&path).await?
+    };
+    if matches.is_empty() {
+        bail!("{glob}: no match");
+    }
+    let mut files = Vec::new();
+    for m in matches {
+        match m.node.kind() {
+            NodeKind::Directory(_) => {
+                let below = if m.path == "/" {
+                    "/**".to_string()
+                } else {
+                    format!("{}/**", m.path)
+                };
+                for f in root.glob(&below).await? {
+                    if matches!(f.node.kind(), NodeKind::File(_)) {
+                        files.push((f.path, f.node.entry_type()));
+                    }
+                }
+            }
+            NodeKind::File(_) => files.push((m.path, m.node.entry_type())),
+            NodeKind::Symlink(_) => {}
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for (path, entry_type) in files {
+        let mut host = host_dir.join(path.trim_start_matches('/'));
+        if entry_type.is_table() && format == ExportFormat::Csv && !path.ends_with(".csv") {
+            host.set_file_name(format!(
+                "{}.csv",
+                host.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("export")
+            ));
+        }
+        if let Some(parent) = host.parent() {
+            std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+        }
+        let detail = export_one(&root, &path, entry_type, format, &host).await?;
+        writeln!(out, "exported {path} to {} ({detail})", host.display())?;
+    }
+    Ok(())
+}
+
+async fn export_one(
+    root: &WD,
+    path: &str,
+    entry_type: EntryType,
+    format: ExportFormat,
+    host: &Path,
+) -> Result<String> {
+    let io = || host.display().to_string();
+    if entry_type == EntryType::FileData
+        || (entry_type == EntryType::FileTable && format == ExportFormat::Parquet)
+    {
+        let mut reader = root.open(path).await?;
+        let mut file = tokio::fs::File::create(host).await.with_context(io)?;
+        let n = tokio::io::copy(&mut reader, &mut file)
+            .await
+            .with_context(io)?;
+        file.sync_all().await.with_context(io)?;
+        return Ok(bytes(n));
+    }
+    let table = pond_sql::read_table(root, path).await?;
+    let mut rows = 0u64;
+    let mut batches = table.batches;
+    match format {
+        ExportFormat::Parquet => {
+            let file = tokio::fs::File::create(host).await.with_context(io)?;
+            let mut writer = parquet::arrow::AsyncArrowWriter::try_new(
+                file,
+                table.schema,
+                Some(pond_sql::writer_properties()),
+            )?;
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).await?;
+            }
+            writer.close().await?;
+        }
+        ExportFormat::Csv => {
+            let file = std::fs::File::create(host).with_context(io)?;
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(file);
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch)?;
+            }
+            writer.into_inner().sync_all().with_context(io)?;
+        }
+    }
+    Ok(format!("{rows} rows"))
+}

@@ -1,0 +1,78 @@
+//! The filesystem commands: mkdir, rm, mv, ln.
+
+use anyhow::{Result, bail};
+use tinyfs::{NodeKind, WD};
+
+use crate::Ctx;
+use crate::output::has_wildcards;
+
+pub(crate) async fn mkdir(ctx: &Ctx, parents: bool, paths: &[String]) -> Result<()> {
+    ctx.write(async |root: &WD| {
+        for path in paths {
+            if parents {
+                root.create_dir_all(path.as_str()).await?;
+            } else {
+                root.create_dir(path.as_str()).await?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// The paths `args` name: each glob expanded (it must match something), others as given.
+pub(crate) async fn expand(root: &WD, args: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if has_wildcards(arg) {
+            let matches = root.glob(arg).await?;
+            if matches.is_empty() {
+                bail!("{arg}: no match");
+            }
+            out.extend(matches.into_iter().map(|m| m.path));
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn rm(ctx: &Ctx, recursive: bool, paths: &[String]) -> Result<()> {
+    ctx.write(async |root: &WD| {
+        for path in expand(root, paths).await? {
+            root.remove(path.as_str(), recursive).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn mv(ctx: &Ctx, src: &str, dest: &str) -> Result<()> {
+    ctx.write(async |root: &WD| {
+        let into_dir = matches!(
+            root.get(dest).await?.as_ref().map(|n| n.kind()),
+            Some(NodeKind::Directory(_))
+        );
+        if into_dir {
+            let name = tinyfs::Path::parse(src)?
+                .file_name()
+                .map(String::from)
+                .ok_or_else(|| anyhow::anyhow!("{src}: cannot move '/', '.' or '..'"))?;
+            let target = format!("{}/{name}", dest.trim_end_matches('/'));
+            root.rename(src, target.as_str()).await?;
+        } else {
+            root.rename(src, dest).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn ln(ctx: &Ctx, target: &str, path: &str) -> Result<()> {
+    ctx.write(async |root: &WD| Ok(root.symlink(target, path).await?))
+        .await?;
+    Ok(())
+}

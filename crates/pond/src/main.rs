@@ -1,0 +1,363 @@
+//! `pond`: the command line of a pond. Parses arguments, calls the libraries, prints.
+
+mod copy;
+mod fsops;
+mod output;
+mod show;
+mod upkeep;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tinyfs::{TxnMeta, WD};
+use tlogfs::Pond;
+
+/// A small, local-first data lake: a versioned filesystem of data files, tables and time
+/// series in one directory, with every change a transaction in a Delta Lake log.
+#[derive(Debug, Parser)]
+#[command(name = "pond", version, about, max_term_width = 100)]
+struct Cli {
+    /// The pond directory (default: $POND).
+    #[arg(long, env = "POND", global = true, value_name = "DIR")]
+    pond: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How `copy` stores what it imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CopyFormat {
+    /// The bytes as they are (`file:data`).
+    Data,
+    /// A Parquet table (`file:table`); CSV is converted.
+    Table,
+    /// A Parquet time series (`file:series`); CSV is converted; needs a timestamp column.
+    Series,
+}
+
+/// How `cat` prints a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// A pretty table (the default on a terminal).
+    Table,
+    /// CSV with a header (the default in a pipe).
+    Csv,
+    /// One JSON object per line.
+    Json,
+    /// Parquet bytes.
+    Parquet,
+}
+
+/// How `export` writes tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// Parquet.
+    Parquet,
+    /// CSV with a header.
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make a new, empty pond.
+    Init,
+    /// Make directories.
+    Mkdir {
+        /// Make parents as needed; existing directories are fine.
+        #[arg(short = 'p', long)]
+        parents: bool,
+        /// Directories to make.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Copy host files into the pond (`-` reads standard input).
+    Copy {
+        /// How to store them.
+        #[arg(long, value_enum, default_value_t = CopyFormat::Data)]
+        format: CopyFormat,
+        /// The event-time column of a series (default: found by name).
+        #[arg(long, value_name = "NAME")]
+        timestamp_column: Option<String>,
+        /// Copy host directories and everything in them.
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// Host files, then the pond destination: an existing directory, or a file name.
+        #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
+        args: Vec<String>,
+    },
+    /// Write pond files out to a host directory (a series as one file of all versions).
+    Export {
+        /// How to write tables and series; data files are written as they are.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
+        format: ExportFormat,
+        /// Read the pond as it was at this version.
+        #[arg(long, value_name = "N")]
+        as_of: Option<u64>,
+        /// What to export (a path or a glob; directories bring everything below them).
+        glob: String,
+        /// Where to write; pond paths are kept below it.
+        host_dir: PathBuf,
+    },
+    /// List entries: a directory's, or every match of a glob.
+    List {
+        /// Show type, size, versions and modification time.
+        #[arg(short = 'l', long)]
+        long: bool,
+        /// Read the pond as it was at this version.
+        #[arg(long, value_name = "N")]
+        as_of: Option<u64>,
+        /// A directory, file or glob (default: /).
+        glob: Option<String>,
+    },
+    /// Print a file: bytes as they are; tables and series as rows.
+    Cat {
+        /// How to print a table.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+        /// Read the pond as it was at this version.
+        #[arg(long, value_name = "N")]
+        as_of: Option<u64>,
+        /// The file; `name@vN` for version N.
+        path: String,
+    },
+    /// Describe a file: type, versions, size, hash, schema, rows, time range.
+    Describe {
+        /// Read the pond as it was at this version.
+        #[arg(long, value_name = "N")]
+        as_of: Option<u64>,
+        /// The file or directory; `name@vN` for version N.
+        path: String,
+    },
+    /// Show the history of changes, newest first.
+    Log {
+        /// Show only the last N.
+        #[arg(short = 'n', value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Remove entries.
+    Rm {
+        /// Remove directories and everything in them.
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// Paths or globs to remove.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Move or rename an entry (into DEST if it is a directory).
+    Mv {
+        /// What to move.
+        src: String,
+        /// Where to.
+        dest: String,
+    },
+    /// Make a symbolic link.
+    Ln {
+        /// Make a symbolic link (the only kind pond has).
+        #[arg(short = 's', long)]
+        symbolic: bool,
+        /// What the link points at.
+        target: String,
+        /// The link.
+        path: String,
+    },
+    /// Re-hash every stored body and report mismatches and missing bodies.
+    Verify,
+    /// Checkpoint the log and remove what no commit references.
+    Maintain {
+        /// Keep unreferenced files younger than this (e.g. 30s, 10m, 1h, 2d).
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        grace: std::time::Duration,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 10m, 1h or 2d"))?;
+    let seconds = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use s, m, h or d)"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+/// What every command needs: where the pond is, and who is asking.
+pub(crate) struct Ctx {
+    pond: Option<PathBuf>,
+    command_line: Vec<String>,
+}
+
+impl Ctx {
+    fn dir(&self) -> Result<&std::path::Path> {
+        match &self.pond {
+            Some(p) => Ok(p),
+            None => {
+                bail!("no pond given: pass --pond DIR or set POND=DIR (make one with `pond init`)")
+            }
+        }
+    }
+
+    /// Opens the pond to read, at `as_of` or the latest version.
+    pub(crate) async fn read(&self, as_of: Option<u64>) -> Result<Pond> {
+        let dir = self.dir()?;
+        Ok(match as_of {
+            Some(v) => Pond::open_at(dir, v).await?,
+            None => Pond::open(dir).await?,
+        })
+    }
+
+    /// Runs `change` in one transaction: committed if it succeeds, rolled back otherwise.
+    pub(crate) async fn write<T>(
+        &self,
+        change: impl AsyncFnOnce(&WD) -> Result<T>,
+    ) -> Result<(T, Option<u64>)> {
+        let pond = Pond::open(self.dir()?).await?;
+        let meta = TxnMeta {
+            command: self.command_line.clone(),
+            user: user(),
+        };
+        let tx = pond.fs().begin(meta).await?;
+        let value = change(&tx.root()).await?;
+        let version = tx.commit().await?;
+        Ok((value, version))
+    }
+}
+
+/// Who is running pond: `$USER`, `$LOGNAME`, else the name of `$HOME`.
+fn user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            let home = PathBuf::from(std::env::var_os("HOME")?);
+            Some(home.file_name()?.to_str()?.to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+async fn run(cli: Cli) -> Result<bool> {
+    let ctx = Ctx {
+        pond: cli.pond,
+        // The program as `pond`, wherever it was run from; the arguments as given.
+        command_line: std::iter::once("pond".to_string())
+            .chain(std::env::args().skip(1))
+            .collect(),
+    };
+    match cli.command {
+        Command::Init => {
+            let dir = ctx.dir()?;
+            Pond::init(dir).await.context("init")?;
+            writeln!(
+                std::io::stdout(),
+                "initialized an empty pond in {}",
+                dir.display()
+            )?;
+        }
+        Command::Mkdir { parents, paths } => {
+            fsops::mkdir(&ctx, parents, &paths).await.context("mkdir")?
+        }
+        Command::Copy {
+            format,
+            timestamp_column,
+            recursive,
+            args,
+        } => copy::copy(&ctx, format, timestamp_column, recursive, &args)
+            .await
+            .context("copy")?,
+        Command::Export {
+            format,
+            as_of,
+            glob,
+            host_dir,
+        } => copy::export(&ctx, format, as_of, &glob, &host_dir)
+            .await
+            .context("export")?,
+        Command::List { long, as_of, glob } => {
+            show::list(&ctx, long, as_of, glob.as_deref().unwrap_or("/"))
+                .await
+                .context("list")?
+        }
+        Command::Cat {
+            format,
+            as_of,
+            path,
+        } => show::cat(&ctx, format, as_of, &path).await.context("cat")?,
+        Command::Describe { as_of, path } => show::describe(&ctx, as_of, &path)
+            .await
+            .context("describe")?,
+        Command::Log { limit } => show::log(&ctx, limit).await.context("log")?,
+        Command::Rm { recursive, paths } => {
+            fsops::rm(&ctx, recursive, &paths).await.context("rm")?
+        }
+        Command::Mv { src, dest } => fsops::mv(&ctx, &src, &dest).await.context("mv")?,
+        Command::Ln {
+            symbolic,
+            target,
+            path,
+        } => {
+            if !symbolic {
+                bail!("ln: pond has only symbolic links; use `pond ln -s TARGET PATH`");
+            }
+            fsops::ln(&ctx, &target, &path).await.context("ln")?
+        }
+        Command::Verify => return upkeep::verify(&ctx).await.context("verify"),
+        Command::Maintain { grace } => upkeep::maintain(&ctx, grace).await.context("maintain")?,
+    }
+    Ok(true)
+}
+
+/// One line: each cause in the chain, skipping those whose text an outer one already shows
+/// (library errors often print their source inline).
+fn render(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", render(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

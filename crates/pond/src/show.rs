@@ -1,0 +1,203 @@
+//! The reading commands: list, cat, describe, log.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+use tinyfs::{EntryType, WD};
+
+use crate::output::{bytes, has_wildcards, micros, print_table, table_format, when};
+use crate::{Ctx, OutputFormat};
+
+/// What `list` shows, as paths: a directory's entries, a glob's matches, or one file.
+async fn listing(root: &WD, arg: &str) -> Result<Vec<String>> {
+    if has_wildcards(arg) {
+        return Ok(root.glob(arg).await?.into_iter().map(|m| m.path).collect());
+    }
+    let path = root.canonicalize(arg).await?;
+    if root.resolve(path.as_str()).await?.as_dir().is_none() {
+        return Ok(vec![path]);
+    }
+    let prefix = path.trim_end_matches('/');
+    Ok(root
+        .list(path.as_str())
+        .await?
+        .into_iter()
+        .map(|e| format!("{prefix}/{}", e.name))
+        .collect())
+}
+
+pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let root = pond.fs().root();
+    let mut out = std::io::stdout().lock();
+    for path in listing(&root, arg).await? {
+        if !long {
+            writeln!(out, "{path}")?;
+            continue;
+        }
+        let meta = root.symlink_metadata(path.as_str()).await?;
+        let (size, versions, modified) = match meta.entry_type {
+            t if t.is_file() => (
+                meta.size.to_string(),
+                format!("v{}", meta.versions),
+                meta.modified_micros.map(when).unwrap_or_default(),
+            ),
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
+        let target = match meta.entry_type {
+            EntryType::Symlink => format!(" -> {}", root.readlink(path.as_str()).await?),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<11} {:>10} {:>4}  {:<19}  {path}{target}",
+            meta.entry_type, size, versions, modified
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn cat(
+    ctx: &Ctx,
+    format: Option<OutputFormat>,
+    as_of: Option<u64>,
+    path: &str,
+) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let root = pond.fs().root();
+    let parsed = tinyfs::Path::parse(path)?;
+    let node = root.resolve(&parsed.without_version()).await?;
+    let entry_type = node.entry_type();
+    match entry_type {
+        EntryType::Directory => bail!("{path}: is a directory (list it with `pond list {path}`)"),
+        EntryType::FileData => {
+            if let Some(f) = format {
+                bail!(
+                    "{path}: --format {} is for tables and series; this is a file:data, printed as its bytes",
+                    format!("{f:?}").to_lowercase()
+                );
+            }
+            let mut reader = root.open(path).await?;
+            let mut stdout = tokio::io::stdout();
+            tokio::io::copy(&mut reader, &mut stdout).await?;
+            tokio::io::AsyncWriteExt::flush(&mut stdout).await?;
+        }
+        EntryType::FileTable if format == Some(OutputFormat::Parquet) => {
+            // A table's Parquet is its body: print it unchanged.
+            let mut reader = root.open(path).await?;
+            let mut stdout = tokio::io::stdout();
+            tokio::io::copy(&mut reader, &mut stdout).await?;
+            tokio::io::AsyncWriteExt::flush(&mut stdout).await?;
+        }
+        _ => {
+            let table = pond_sql::read_table(&root, path).await?;
+            print_table(table, table_format(format)).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let root = pond.fs().root();
+    let meta = root.metadata(path).await?;
+    let canonical = root
+        .canonicalize(&tinyfs::Path::parse(path)?.without_version())
+        .await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "path:      {canonical}")?;
+    writeln!(out, "type:      {}", meta.entry_type)?;
+    writeln!(out, "node:      {}", meta.id)?;
+    if meta.entry_type == EntryType::Directory {
+        let entries = root.list(path).await?;
+        writeln!(out, "entries:   {}", entries.len())?;
+        return Ok(());
+    }
+    let version = meta.version.unwrap_or(0);
+    writeln!(out, "versions:  {} (showing v{version})", meta.versions)?;
+    writeln!(out, "size:      {} ({} bytes)", bytes(meta.size), meta.size)?;
+    if let Some(hash) = meta.blake3 {
+        writeln!(out, "blake3:    {}", hash.to_hex())?;
+    }
+    if let Some(m) = meta.modified_micros {
+        writeln!(out, "modified:  {}", micros(m))?;
+    }
+    if !meta.entry_type.is_table() {
+        return Ok(());
+    }
+    let (entry_type, versions) = pond_sql::table_versions(&root, path).await?;
+    let schema = pond_sql::merge_schemas(path, &versions)?;
+    let rows: i64 = versions
+        .iter()
+        .map(|v| v.metadata.file_metadata().num_rows())
+        .sum();
+    let scope = if entry_type == EntryType::FileSeries && versions.len() > 1 {
+        format!(" (all {} versions)", versions.len())
+    } else {
+        String::new()
+    };
+    writeln!(out, "rows:      {rows}{scope}")?;
+    if entry_type == EntryType::FileSeries {
+        let ranges: Vec<_> = versions
+            .iter()
+            .filter_map(|v| v.version.event_time.clone())
+            .collect();
+        if let (Some(first), Some(lo), Some(hi)) = (
+            ranges.first(),
+            ranges.iter().map(|r| r.min_micros).min(),
+            ranges.iter().map(|r| r.max_micros).max(),
+        ) {
+            writeln!(out, "timestamp: {}", first.column)?;
+            writeln!(out, "range:     {} to {}{scope}", micros(lo), micros(hi))?;
+        }
+    }
+    writeln!(out, "schema:")?;
+    for field in schema.fields() {
+        let null = if field.is_nullable() { "" } else { " not null" };
+        writeln!(out, "  {}: {}{null}", field.name(), field.data_type())?;
+    }
+    if entry_type == EntryType::FileSeries && versions.len() > 1 {
+        writeln!(out, "versions:")?;
+        for v in &versions {
+            let range = v
+                .version
+                .event_time
+                .as_ref()
+                .map(|t| format!("{} to {}", micros(t.min_micros), micros(t.max_micros)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  v{:<4} {:>10} rows  {:>10}  {range}",
+                v.version.version,
+                v.metadata.file_metadata().num_rows(),
+                bytes(v.version.size)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn log(ctx: &Ctx, limit: Option<usize>) -> Result<()> {
+    let pond = ctx.read(None).await?;
+    let mut out = std::io::stdout().lock();
+    for entry in pond.history(limit).await? {
+        let at = entry
+            .timestamp_ms
+            .map(|ms| when(ms.saturating_mul(1000)))
+            .unwrap_or_default();
+        let user = if entry.user.is_empty() {
+            "-"
+        } else {
+            entry.user.as_str()
+        };
+        writeln!(
+            out,
+            "v{:<5} {at}  {user:<8}  {}",
+            entry.version, entry.command
+        )?;
+        for path in entry.paths {
+            writeln!(out, "        {path}")?;
+        }
+    }
+    Ok(())
+}

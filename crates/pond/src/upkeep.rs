@@ -1,0 +1,61 @@
+//! `verify` and `maintain`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::Ctx;
+use crate::output::bytes;
+
+/// Prints what `verify` found; `false` (a failing exit) on any problem.
+pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
+    let pond = ctx.read(None).await?;
+    let report = pond.verify().await?;
+    let mut out = std::io::stdout().lock();
+    for problem in &report.mismatched {
+        writeln!(out, "MISMATCH {problem}")?;
+    }
+    for problem in &report.missing {
+        writeln!(out, "MISSING  {problem}")?;
+    }
+    writeln!(
+        out,
+        "verified {} file versions ({}): {}",
+        report.versions,
+        bytes(report.bytes),
+        if report.is_ok() {
+            "all intact".to_string()
+        } else {
+            format!(
+                "{} mismatched, {} missing",
+                report.mismatched.len(),
+                report.missing.len()
+            )
+        }
+    )?;
+    Ok(report.is_ok())
+}
+
+pub(crate) async fn maintain(ctx: &Ctx, grace: Duration) -> Result<()> {
+    let pond = ctx.read(None).await?;
+    let report = pond.maintain(grace).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "wrote a checkpoint at pond version {}",
+        report.checkpoint_version
+    )?;
+    writeln!(
+        out,
+        "removed {} unreferenced log files",
+        report.log_files_removed.len()
+    )?;
+    writeln!(
+        out,
+        "removed {} unreferenced bodies ({})",
+        report.bodies_removed,
+        bytes(report.body_bytes_removed)
+    )?;
+    Ok(())
+}

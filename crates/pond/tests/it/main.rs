@@ -1,0 +1,3 @@
+//! pond's command-line tests: transcripts of every command, crashes, concurrent writers.
+
+mod transcripts;
