@@ -82,10 +82,39 @@ pub async fn import_file(
             format!("cannot import as {}", options.entry_type),
         ));
     }
+    let mut options = options.clone();
+    options.timestamp_column = series_column(wd, dest, &options).await?;
     if is_parquet(source).await? {
-        import_parquet(wd, source, dest, options, on_rows).await
+        import_parquet(wd, source, dest, &options, on_rows).await
     } else {
-        import_csv(wd, source, dest, options, on_rows).await
+        import_csv(wd, source, dest, &options, on_rows).await
+    }
+}
+
+/// The timestamp column a new version of the series at `dest` must use: the one its
+/// versions already use, which an explicit choice may not contradict.
+async fn series_column(wd: &WD, dest: &str, options: &ImportOptions) -> Result<Option<String>> {
+    if options.entry_type != EntryType::FileSeries {
+        return Ok(options.timestamp_column.clone());
+    }
+    let existing = match wd.get(dest).await? {
+        Some(node) => match node.as_file() {
+            Some(file) if file.entry_type() == EntryType::FileSeries => file
+                .versions()
+                .await?
+                .last()
+                .and_then(|v| v.event_time.as_ref().map(|t| t.column.clone())),
+            _ => None,
+        },
+        None => None,
+    };
+    match (&options.timestamp_column, existing) {
+        (Some(asked), Some(used)) if *asked != used => Err(Error::invalid(
+            dest,
+            format!("its versions use timestamp column {used:?}, not {asked:?}"),
+        )),
+        (Some(asked), _) => Ok(Some(asked.clone())),
+        (None, used) => Ok(used),
     }
 }
 

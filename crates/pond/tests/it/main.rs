@@ -1,3 +1,8 @@
-//! pond's command-line tests: transcripts of every command, crashes, concurrent writers.
+//! pond's command-line tests: transcripts of every command, crashes, concurrent writers,
+//! verification and upkeep.
 
+mod crash;
+mod race;
+mod support;
 mod transcripts;
+mod upkeep;

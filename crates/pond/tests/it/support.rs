@@ -1,0 +1,97 @@
+//! Running the `pond` binary against a pond in a temp directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A pond in a temp directory, and a way to run commands on it.
+pub struct TestPond {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestPond {
+    /// A new, initialized pond.
+    pub fn new() -> Self {
+        let pond = TestPond {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        pond.ok(&["init"]);
+        pond
+    }
+
+    /// The pond directory.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("pond")
+    }
+
+    /// A host path inside the temp directory, beside the pond.
+    pub fn host(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A `pond` command on this pond, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
+        cmd.args(args)
+            .env("POND", self.path())
+            .env("USER", "tester")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs a command.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run pond")
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "pond {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs a command that must fail; returns its standard error.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "pond {args:?} should have failed");
+        String::from_utf8(out.stderr).expect("UTF-8 errors")
+    }
+}
+
+/// Writes `bytes` to a host file.
+pub fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).expect("write a host file");
+}
+
+/// A small deterministic generator (xorshift), so a failing run can be repeated by seed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the clock unless `POND_TEST_SEED` is set; prints the seed.
+    pub fn new() -> Self {
+        let seed = std::env::var("POND_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            })
+            | 1;
+        eprintln!("random seed: POND_TEST_SEED={seed}");
+        Rng(seed)
+    }
+
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
