@@ -43,6 +43,7 @@ struct Inner {
     table: tokio::sync::Mutex<LogTable>,
     content: ContentStore,
     read_only: bool,
+    inline_max: std::sync::atomic::AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -132,6 +133,7 @@ impl TlogPersistence {
                 table: tokio::sync::Mutex::new(table),
                 content,
                 read_only,
+                inline_max: std::sync::atomic::AtomicUsize::new(INLINE_MAX),
                 state: Mutex::new(State {
                     view,
                     txn: None,
@@ -145,6 +147,14 @@ impl TlogPersistence {
     /// The committed view this persistence reads.
     pub fn view(&self) -> Arc<View> {
         lock(&self.inner.state).view.clone()
+    }
+
+    /// Sets the largest body stored inline (default [`INLINE_MAX`]); for measuring the
+    /// trade-off, not for tuning a pond: both kinds of body read back either way.
+    pub fn set_inline_max(&self, bytes: usize) {
+        self.inner
+            .inline_max
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The content store.
@@ -556,7 +566,7 @@ fn link(
     Ok(())
 }
 
-/// Streams one body: in memory up to [`INLINE_MAX`], then into `content/.incoming`.
+/// Streams one body: in memory up to the inline limit, then into `content/.incoming`.
 ///
 /// The spill file is written with blocking `std::fs` calls from `poll_write`: writes of a
 /// buffer's worth land in the page cache and return at once; the one slow call, the fsync,
@@ -579,7 +589,12 @@ impl AsyncWrite for TlogWriter {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
-        if this.spill.is_none() && this.buffer.len() + buf.len() > INLINE_MAX {
+        let inline_max = this
+            .persistence
+            .inner
+            .inline_max
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if this.spill.is_none() && this.buffer.len() + buf.len() > inline_max {
             let (path, mut file) = this
                 .persistence
                 .inner
@@ -691,8 +706,7 @@ impl FileWriter for TlogWriter {
             let mut latest: Option<(u64, EntryType)> = None;
             if let Some(from) = history {
                 latest = view
-                    .file(from.parent, from.id)?
-                    .last()
+                    .latest_version(from.parent, from.id)?
                     .map(|r| (r.meta.version, r.entry_type));
             }
             if let Some(last) = pending.and_then(|p| p.versions.last()) {

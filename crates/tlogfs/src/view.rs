@@ -263,6 +263,25 @@ impl View {
         Ok(recs)
     }
 
+    /// The latest version of file `node` in partition `part`, reading only its newest data
+    /// file (versions only grow, and a moved file's newest file copies all of them).
+    pub fn latest_version(&self, part: NodeId, node: NodeId) -> Result<Option<VersionRec>> {
+        if let Some(recs) = lock(&self.files).get(&(part, node)) {
+            return Ok(recs.last().cloned());
+        }
+        let Some(last) = self.index.get(&(part, node)).and_then(|f| f.last()) else {
+            return Ok(None);
+        };
+        match self
+            .read_rows(&last.path)?
+            .into_iter()
+            .max_by_key(|r| r.version)
+        {
+            Some(row) => Ok(Some(VersionRec::from_row(row, &last.path)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The target of symlink `node` in partition `part`.
     pub fn symlink(&self, part: NodeId, node: NodeId) -> Result<String> {
         let files = self.index.get(&(part, node)).ok_or_else(|| {

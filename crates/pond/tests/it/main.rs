@@ -1,6 +1,7 @@
 //! pond's command-line tests: transcripts of every command, crashes, concurrent writers,
 //! verification and upkeep.
 
+mod copy;
 mod crash;
 mod race;
 mod support;

@@ -170,3 +170,33 @@ async fn the_log_is_a_delta_table_other_readers_can_query() {
         .to_string();
     assert!(text.contains("| 2     |"), "root and /d: {text}");
 }
+
+#[tokio::test]
+async fn checkpoints_are_written_as_the_log_grows_and_opening_uses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    let interval = tlogfs::CHECKPOINT_INTERVAL;
+    for i in 0..interval {
+        let tx = pond.fs().begin(meta("w")).await.unwrap();
+        tx.root()
+            .write_file("/f", EntryType::FileData, format!("{i}").as_bytes())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let checkpoint = dir
+        .path()
+        .join("log/_delta_log")
+        .join(format!("{:020}.checkpoint.parquet", interval - 1));
+    assert!(
+        checkpoint.exists(),
+        "no checkpoint at version {}",
+        interval - 1
+    );
+    let pond = Pond::open(dir.path()).await.unwrap();
+    assert_eq!(pond.version(), interval);
+    let root = pond.fs().root();
+    assert_eq!(root.versions("/f").await.unwrap().len() as u64, interval);
+    assert_eq!(root.read_file("/f@v1").await.unwrap(), b"0");
+    assert_eq!(pond.history(None).await.unwrap().len() as u64, interval + 1);
+}

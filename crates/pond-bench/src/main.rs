@@ -1,0 +1,311 @@
+//! pond's benchmarks. Each prints its figures and a ratio against a baseline measured in
+//! the same run, so numbers from different machines compare by ratio.
+//!
+//! ```text
+//! cargo build --release -p pond -p pond-bench
+//! target/release/pond-bench history      # list '/**' after 10,000 commits ÷ after 100
+//! target/release/pond-bench latency      # one small transaction, whole process
+//! target/release/pond-bench import FILE  # CSV → series: time, and bytes vs the CSV
+//! target/release/pond-bench inline       # inline bodies vs content/ files, by size
+//! ```
+
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use tinyfs::{EntryType, TxnMeta};
+use tlogfs::Pond;
+
+#[derive(Debug, Parser)]
+#[command(about = "pond benchmarks")]
+struct Args {
+    /// The pond binary to time (default: `pond` beside this one).
+    #[arg(long, global = true)]
+    pond_bin: Option<PathBuf>,
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// `pond list '/**'` after many commits ÷ after 100, on the same tree.
+    History {
+        /// Commits in the long history.
+        #[arg(long, default_value_t = 10_000)]
+        commits: usize,
+    },
+    /// Median whole-process latency of `pond mkdir` (one small transaction) ÷ `pond list`.
+    Latency,
+    /// Import a CSV as a series: time, and bytes stored ÷ bytes of CSV.
+    Import {
+        /// The CSV file.
+        csv: PathBuf,
+    },
+    /// Write and read back bodies inline and in content/, by size.
+    Inline,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs `pond ARGS` on `pond_dir` `runs` times; the median wall time.
+fn time_pond(bin: &Path, pond_dir: &Path, args: &[&str], runs: usize) -> Result<Duration> {
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let status = Command::new(bin)
+            .arg("--pond")
+            .arg(pond_dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .with_context(|| format!("running {}", bin.display()))?;
+        samples.push(start.elapsed());
+        if !status.success() {
+            bail!("pond {args:?} failed");
+        }
+    }
+    Ok(median(samples))
+}
+
+fn meta() -> TxnMeta {
+    TxnMeta {
+        command: vec!["pond-bench".into()],
+        user: "bench".into(),
+    }
+}
+
+/// Commits `n` changes: new versions of the existing files, and a scratch directory made
+/// and removed in turn, so the tree stays the same while its history grows.
+async fn churn(pond: &Pond, n: usize, files: &[String], dirs: usize) -> Result<()> {
+    for i in 0..n {
+        let tx = pond.fs().begin(meta()).await?;
+        let root = tx.root();
+        if i % 5 == 4 {
+            let scratch = format!("/d{}/scratch", i % dirs);
+            if root.exists(scratch.as_str()).await? {
+                root.remove(scratch.as_str(), true).await?;
+            } else {
+                root.create_dir(scratch.as_str()).await?;
+            }
+        } else {
+            let file = &files[(i * 7919) % files.len()];
+            root.write_file(
+                file.as_str(),
+                EntryType::FileData,
+                format!("v{i}\n").as_bytes(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn history(bin: &Path, commits: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let pond = Pond::init(dir.path()).await?;
+    let dirs = 10;
+    let mut files = Vec::new();
+    // 100 commits: 10 directories, then 90 files.
+    for d in 0..dirs {
+        let tx = pond.fs().begin(meta()).await?;
+        tx.root().create_dir(format!("/d{d}").as_str()).await?;
+        tx.commit().await?;
+    }
+    for f in 0..90 {
+        let path = format!("/d{}/f{f}.csv", f % dirs);
+        let tx = pond.fs().begin(meta()).await?;
+        tx.root()
+            .write_file(path.as_str(), EntryType::FileData, b"t,v\n")
+            .await?;
+        tx.commit().await?;
+        files.push(path);
+    }
+    let short = time_pond(bin, dir.path(), &["list", "/**"], 21)?;
+    let start = Instant::now();
+    churn(&pond, commits - 100, &files, dirs).await?;
+    let building = start.elapsed();
+    let long = time_pond(bin, dir.path(), &["list", "/**"], 21)?;
+    println!(
+        "history: {commits} commits made in {:.1} s ({} per commit)",
+        building.as_secs_f64(),
+        ms(building / (commits as u32 - 100))
+    );
+    println!("pond list '/**' after 100 commits:    {}", ms(short));
+    println!("pond list '/**' after {commits} commits: {}", ms(long));
+    println!(
+        "ratio: {:.2} (goal <= 1.5)",
+        long.as_secs_f64() / short.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn latency(bin: &Path) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    Pond::init(dir.path()).await?;
+    let mut samples = Vec::new();
+    for i in 0..31 {
+        let name = format!("/m{i}");
+        samples.push(time_pond(bin, dir.path(), &["mkdir", &name], 1)?);
+    }
+    let mkdir = median(samples);
+    let list = time_pond(bin, dir.path(), &["list"], 31)?;
+    println!("pond mkdir (one commit), median of 31: {}", ms(mkdir));
+    println!("pond list (no commit), median of 31:   {}", ms(list));
+    println!("ratio: {:.2}", mkdir.as_secs_f64() / list.as_secs_f64());
+    Ok(())
+}
+
+fn import(bin: &Path, csv: &Path) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let pond_dir = dir.path().join("pond");
+    let status = Command::new(bin)
+        .arg("--pond")
+        .arg(&pond_dir)
+        .arg("init")
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("pond init failed");
+    }
+    let csv_bytes = std::fs::metadata(csv)?.len();
+    let start = Instant::now();
+    let out = Command::new(bin)
+        .arg("--pond")
+        .arg(&pond_dir)
+        .args(["copy", "--format", "series"])
+        .arg(csv)
+        .arg("/imported.series")
+        .output()?;
+    let took = start.elapsed();
+    if !out.status.success() {
+        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let described = Command::new(bin)
+        .arg("--pond")
+        .arg(&pond_dir)
+        .args(["describe", "/imported.series"])
+        .output()?;
+    let text = String::from_utf8_lossy(&described.stdout);
+    let stored: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("size:"))
+        .and_then(|l| l.split('(').nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .context("reading the size from describe")?;
+    let total = dir_size(&pond_dir)?;
+    println!(
+        "import {} ({csv_bytes} bytes) as a series: {}",
+        csv.display(),
+        ms(took)
+    );
+    println!(
+        "series body: {stored} bytes = {:.3} of the CSV",
+        stored as f64 / csv_bytes as f64
+    );
+    println!(
+        "whole pond directory: {total} bytes = {:.3} of the CSV",
+        total as f64 / csv_bytes as f64
+    );
+    Ok(())
+}
+
+fn dir_size(path: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+async fn inline() -> Result<()> {
+    println!(
+        "{:>8}  {:>14}  {:>14}  {:>12}  {:>12}",
+        "size", "write inline", "write content/", "read inline", "read content/"
+    );
+    for size in [
+        1usize << 10,
+        4 << 10,
+        16 << 10,
+        64 << 10,
+        256 << 10,
+        1 << 20,
+    ] {
+        let mut row = Vec::new();
+        for inline in [true, false] {
+            let dir = tempfile::tempdir()?;
+            let pond = Pond::init(dir.path()).await?;
+            pond.persistence()
+                .set_inline_max(if inline { usize::MAX } else { 0 });
+            let body = vec![7u8; size];
+            let n = 50;
+            let start = Instant::now();
+            for i in 0..n {
+                let tx = pond.fs().begin(meta()).await?;
+                tx.root()
+                    .write_file(format!("/f{i}").as_str(), EntryType::FileData, &body)
+                    .await?;
+                tx.commit().await?;
+            }
+            let write = start.elapsed() / n;
+            let reopened = Pond::open(dir.path()).await?;
+            let start = Instant::now();
+            for i in 0..n {
+                let got = reopened
+                    .fs()
+                    .root()
+                    .read_file(format!("/f{i}").as_str())
+                    .await?;
+                assert_eq!(got.len(), size);
+            }
+            let read = start.elapsed() / n;
+            row.push((write, read));
+        }
+        println!(
+            "{:>8}  {:>14}  {:>14}  {:>12}  {:>12}",
+            size,
+            ms(row[0].0),
+            ms(row[1].0),
+            ms(row[0].1),
+            ms(row[1].1)
+        );
+    }
+    println!("(per file: one commit to write it; a fresh open to read it back)");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let bin = match args.pond_bin {
+        Some(b) => b,
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary has a directory")?
+            .join("pond"),
+    };
+    match args.bench {
+        Bench::History { commits } => history(&bin, commits.max(101)).await,
+        Bench::Latency => latency(&bin).await,
+        Bench::Import { csv } => import(&bin, &csv),
+        Bench::Inline => inline().await,
+    }
+}

@@ -1,0 +1,72 @@
+//! copy: whole host directories, standard input, and big files streamed to content/.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::support::{TestPond, write};
+
+#[test]
+fn copy_r_brings_a_host_tree_and_skips_host_symlinks() {
+    let pond = TestPond::new();
+    let src = pond.host("site");
+    std::fs::create_dir_all(src.join("2024/jan")).unwrap();
+    write(&src.join("notes.txt"), b"notes");
+    write(&src.join("2024/jan/a.csv"), b"t,v\n1,2\n");
+    std::os::unix::fs::symlink("/etc/passwd", src.join("2024/link")).unwrap();
+    let err = pond.fails(&["copy", src.to_str().unwrap(), "/site"]);
+    assert!(err.contains("is a directory (use -r"), "{err}");
+
+    let out = pond.run(&["copy", "-r", src.to_str().unwrap(), "/"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("skipped"),
+        "host symlinks are skipped, and said so"
+    );
+    assert_eq!(
+        pond.ok(&["list", "/site/**"]),
+        "/site/2024\n/site/2024/jan\n/site/2024/jan/a.csv\n/site/notes.txt\n"
+    );
+    assert_eq!(pond.ok(&["cat", "/site/2024/jan/a.csv"]), "t,v\n1,2\n");
+}
+
+#[test]
+fn standard_input_becomes_a_file_or_a_table() {
+    let pond = TestPond::new();
+    let mut child = pond
+        .command(&["copy", "--format", "table", "-", "/in.table"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"site,level\nA,1.5\nB,NA\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        pond.ok(&["cat", "--format", "csv", "/in.table"]),
+        "site,level\nA,1.5\nB,\n"
+    );
+    let err = pond.fails(&["copy", "-", "/"]);
+    assert!(err.contains("standard input has no name"), "{err}");
+}
+
+#[test]
+fn a_big_body_streams_to_content_and_reads_back_whole() {
+    let pond = TestPond::new();
+    let body: Vec<u8> = (0..20_000_000u32).map(|i| (i % 241) as u8).collect();
+    let host = pond.host("big.bin");
+    write(&host, &body);
+    pond.ok(&["copy", host.to_str().unwrap(), "/big.bin"]);
+    assert_eq!(pond.run(&["cat", "/big.bin"]).stdout, body);
+    let hash = blake3::hash(&body).to_hex().to_string();
+    let stored = pond.path().join("content").join(&hash[..2]).join(&hash);
+    assert_eq!(std::fs::metadata(stored).unwrap().len(), body.len() as u64);
+    let described = pond.ok(&["describe", "/big.bin"]);
+    assert!(
+        described.contains(&format!("blake3:    {hash}")),
+        "{described}"
+    );
+}
