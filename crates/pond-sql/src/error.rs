@@ -35,7 +35,10 @@ pub enum Error {
         /// Its type before.
         expected: String,
     },
-    /// DataFusion failed.
+    /// Planning or running a query failed.
+    #[error(transparent)]
+    Sql(#[from] datafusion::error::DataFusionError),
+    /// DataFusion failed on a file.
     #[error("{path}: {source}")]
     DataFusion {
         /// The file.
@@ -77,9 +80,10 @@ impl Error {
             Error::InvalidInput { .. } | Error::SchemaMismatch { .. } => {
                 tinyfs::ErrorKind::InvalidConfig
             }
-            Error::DataFusion { .. } | Error::Parquet { .. } | Error::Arrow { .. } => {
-                tinyfs::ErrorKind::InvalidConfig
-            }
+            Error::Sql(_)
+            | Error::DataFusion { .. }
+            | Error::Parquet { .. }
+            | Error::Arrow { .. } => tinyfs::ErrorKind::InvalidConfig,
             Error::Io { .. } => tinyfs::ErrorKind::Io,
         }
     }

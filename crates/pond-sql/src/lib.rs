@@ -19,12 +19,18 @@
 //! # Ok(()) }
 //! ```
 
+mod context;
 mod error;
 mod event_time;
 mod import;
+mod object_store;
 mod read;
+mod table;
 
+pub use context::{PondSession, as_pond_table, explain, stream};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use import::{CSV_NULL_REGEX, ImportOptions, Imported, import_file, writer_properties};
+pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};
+pub use table::PondTable;

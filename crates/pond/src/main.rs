@@ -118,11 +118,37 @@ enum Command {
         /// How to print a table.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
+        /// A query over the file, which is the table `source`.
+        #[arg(long, value_name = "SQL")]
+        sql: Option<String>,
+        /// Only rows at or after this time (RFC 3339, or a date), by the series' timestamp column.
+        #[arg(long, value_name = "T")]
+        time_start: Option<String>,
+        /// Only rows before this time (RFC 3339, or a date).
+        #[arg(long, value_name = "T")]
+        time_end: Option<String>,
+        /// Print the physical plan instead of the rows.
+        #[arg(long)]
+        explain: bool,
         /// Read the pond as it was at this version.
         #[arg(long, value_name = "N")]
         as_of: Option<u64>,
         /// The file; `name@vN` for version N.
         path: String,
+    },
+    /// Run SQL over the pond: every pond path is a table (quote it: "/sensors/a.series").
+    Query {
+        /// How to print the result.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+        /// Read the pond as it was at this version.
+        #[arg(long, value_name = "N")]
+        as_of: Option<u64>,
+        /// Print the physical plan instead of the rows.
+        #[arg(long)]
+        explain: bool,
+        /// The query.
+        sql: String,
     },
     /// Describe a file: type, versions, size, hash, schema, rows, time range.
     Describe {
@@ -295,9 +321,31 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Cat {
             format,
+            sql,
+            time_start,
+            time_end,
+            explain,
             as_of,
             path,
-        } => show::cat(&ctx, format, as_of, &path).await.context("cat")?,
+        } => {
+            let query = show::CatQuery {
+                sql,
+                time_start,
+                time_end,
+                explain,
+            };
+            show::cat(&ctx, format, as_of, &path, query)
+                .await
+                .context("cat")?
+        }
+        Command::Query {
+            format,
+            as_of,
+            explain,
+            sql,
+        } => show::query(&ctx, format, as_of, explain, &sql)
+            .await
+            .context("query")?,
         Command::Describe { as_of, path } => show::describe(&ctx, as_of, &path)
             .await
             .context("describe")?,

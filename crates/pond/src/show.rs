@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
 use tinyfs::{EntryType, WD};
 
 use crate::output::{bytes, has_wildcards, micros, print_table, table_format, when};
@@ -57,44 +59,126 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
     Ok(())
 }
 
+/// What `cat` was asked beyond the file itself.
+pub(crate) struct CatQuery {
+    pub(crate) sql: Option<String>,
+    pub(crate) time_start: Option<String>,
+    pub(crate) time_end: Option<String>,
+    pub(crate) explain: bool,
+}
+
+impl CatQuery {
+    fn is_plain(&self) -> bool {
+        self.sql.is_none() && self.time_start.is_none() && self.time_end.is_none() && !self.explain
+    }
+}
+
 pub(crate) async fn cat(
     ctx: &Ctx,
     format: Option<OutputFormat>,
     as_of: Option<u64>,
     path: &str,
+    query: CatQuery,
 ) -> Result<()> {
     let pond = ctx.read(as_of).await?;
     let root = pond.fs().root();
     let parsed = tinyfs::Path::parse(path)?;
     let node = root.resolve(&parsed.without_version()).await?;
     let entry_type = node.entry_type();
-    match entry_type {
-        EntryType::Directory => bail!("{path}: is a directory (list it with `pond list {path}`)"),
-        EntryType::FileData => {
-            if let Some(f) = format {
-                bail!(
-                    "{path}: --format {} is for tables and series; this is a file:data, printed as its bytes",
-                    format!("{f:?}").to_lowercase()
-                );
-            }
-            let mut reader = root.open(path).await?;
-            let mut stdout = tokio::io::stdout();
-            tokio::io::copy(&mut reader, &mut stdout).await?;
-            tokio::io::AsyncWriteExt::flush(&mut stdout).await?;
+    if entry_type == EntryType::Directory {
+        bail!("{path}: is a directory (list it with `pond list {path}`)");
+    }
+    if entry_type == EntryType::FileData && query.is_plain() {
+        if let Some(f) = format {
+            bail!(
+                "{path}: --format {} is for tables and series; this is a file:data, printed as its bytes",
+                format!("{f:?}").to_lowercase()
+            );
         }
-        EntryType::FileTable if format == Some(OutputFormat::Parquet) => {
-            // A table's Parquet is its body: print it unchanged.
-            let mut reader = root.open(path).await?;
-            let mut stdout = tokio::io::stdout();
-            tokio::io::copy(&mut reader, &mut stdout).await?;
-            tokio::io::AsyncWriteExt::flush(&mut stdout).await?;
+        return copy_to_stdout(&root, path).await;
+    }
+    if entry_type == EntryType::FileTable
+        && format == Some(OutputFormat::Parquet)
+        && query.is_plain()
+    {
+        // A table's Parquet is its body: print it unchanged.
+        return copy_to_stdout(&root, path).await;
+    }
+    let session = pond_sql::PondSession::new(root.clone())?;
+    let table = session.table(path).await?;
+    let mut df = session.context().read_table(Arc::new(table))?;
+    if query.time_start.is_some() || query.time_end.is_some() {
+        let column = pond_sql::PondSession::new(root.clone())?
+            .table(path)
+            .await?
+            .timestamp_column()
+            .map(String::from)
+            .ok_or_else(|| anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}"))?;
+        let ts = datafusion::prelude::ident(&column);
+        if let Some(t) = &query.time_start {
+            df = df.filter(ts.clone().gt_eq(timestamp_literal(t)?))?;
         }
-        _ => {
-            let table = pond_sql::read_table(&root, path).await?;
-            print_table(table, table_format(format)).await?;
+        if let Some(t) = &query.time_end {
+            df = df.filter(ts.lt(timestamp_literal(t)?))?;
         }
     }
+    session.register("source", df.into_view())?;
+    let sql = query.sql.as_deref().unwrap_or("SELECT * FROM source");
+    run_sql(&session, sql, format, query.explain).await
+}
+
+async fn copy_to_stdout(root: &WD, path: &str) -> Result<()> {
+    let mut reader = root.open(path).await?;
+    let mut stdout = tokio::io::stdout();
+    tokio::io::copy(&mut reader, &mut stdout).await?;
+    tokio::io::AsyncWriteExt::flush(&mut stdout).await?;
     Ok(())
+}
+
+/// `T` (RFC 3339, a naive date-time taken as UTC, or a date) as a timestamp literal.
+fn timestamp_literal(t: &str) -> Result<datafusion::prelude::Expr> {
+    let micros = if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        dt.timestamp_micros()
+    } else if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S") {
+        dt.and_utc().timestamp_micros()
+    } else if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_micros()
+    } else {
+        bail!("{t:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01)");
+    };
+    Ok(datafusion::prelude::lit(
+        datafusion::common::ScalarValue::TimestampMicrosecond(Some(micros), None),
+    ))
+}
+
+async fn run_sql(
+    session: &pond_sql::PondSession,
+    sql: &str,
+    format: Option<OutputFormat>,
+    explain: bool,
+) -> Result<()> {
+    let df = session.sql(sql).await?;
+    if explain {
+        let plan = pond_sql::explain(df).await?;
+        write!(std::io::stdout().lock(), "{plan}")?;
+        return Ok(());
+    }
+    print_table(pond_sql::stream(df).await?, table_format(format)).await
+}
+
+pub(crate) async fn query(
+    ctx: &Ctx,
+    format: Option<OutputFormat>,
+    as_of: Option<u64>,
+    explain: bool,
+    sql: &str,
+) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let session = pond_sql::PondSession::new(pond.fs().root())?;
+    run_sql(&session, sql, format, explain).await
 }
 
 pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Result<()> {

@@ -1,0 +1,195 @@
+//! [`PondSession`]: SQL over a pond, where every pond path is a table name.
+//!
+//! ```sql
+//! SELECT site, avg(level) FROM "/sensors/a.series" JOIN "/sites.table" USING (site) GROUP BY site
+//! ```
+//!
+//! Table names starting with `/` are resolved in the pond when a query is planned; other
+//! names are tables registered on the session (`pond cat --sql` registers `source`).
+//! Statements are read-only: no DDL, DML, `COPY`, or `SET`.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::TableProvider;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::TryStreamExt;
+use tinyfs::WD;
+
+use crate::error::{Error, Result};
+use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
+use crate::read::TableStream;
+use crate::table::PondTable;
+
+const CATALOG: &str = "pond";
+const SCHEMA: &str = "public";
+
+/// A DataFusion session over one pond (at the version its `WD` reads).
+#[derive(Clone)]
+pub struct PondSession {
+    ctx: SessionContext,
+    schema: Arc<PondSchema>,
+}
+
+impl std::fmt::Debug for PondSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PondSession").finish_non_exhaustive()
+    }
+}
+
+/// The schema whose tables are pond paths, plus tables registered by name.
+struct PondSchema {
+    wd: WD,
+    store: Arc<PondObjectStore>,
+    named: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl std::fmt::Debug for PondSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PondSchema").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PondSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.named
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self
+            .named
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Ok(Some(t.clone()));
+        }
+        if !name.starts_with('/') {
+            return Ok(None);
+        }
+        match PondTable::open(&self.wd, name, &self.store).await {
+            Ok(table) => Ok(Some(Arc::new(table))),
+            Err(Error::Fs(e)) if e.kind() == tinyfs::ErrorKind::NotFound => {
+                Err(DataFusionError::Plan(e.to_string()))
+            }
+            Err(e) => Err(DataFusionError::External(Box::new(e))),
+        }
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self
+            .named
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, table))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        name.starts_with('/')
+            || self
+                .named
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(name)
+    }
+}
+
+impl PondSession {
+    /// A session reading the pond through `wd`.
+    pub fn new(wd: WD) -> Result<Self> {
+        let store = Arc::new(PondObjectStore::new());
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, SCHEMA)
+            .with_information_schema(true);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let url = url::Url::parse(POND_OBJECT_STORE_URL).expect("a valid URL");
+        ctx.register_object_store(&url, store.clone());
+        let schema = Arc::new(PondSchema {
+            wd,
+            store,
+            named: RwLock::new(HashMap::new()),
+        });
+        let catalog = MemoryCatalogProvider::new();
+        catalog
+            .register_schema(SCHEMA, schema.clone())
+            .map_err(Error::Sql)?;
+        ctx.register_catalog(CATALOG, Arc::new(catalog));
+        Ok(PondSession { ctx, schema })
+    }
+
+    /// The DataFusion context.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The pond table at `path`, its versions registered with this session.
+    pub async fn table(&self, path: &str) -> Result<PondTable> {
+        PondTable::open(&self.schema.wd, path, &self.schema.store).await
+    }
+
+    /// Registers `table` as `name`.
+    pub fn register(&self, name: &str, table: Arc<dyn TableProvider>) -> Result<()> {
+        self.schema
+            .register_table(name.to_string(), table)
+            .map(drop)
+            .map_err(|source| Error::DataFusion {
+                path: name.to_string(),
+                source,
+            })
+    }
+
+    /// Plans `sql`, which must be a read-only query.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        self.ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(Error::Sql)
+    }
+}
+
+/// Runs `df`, streaming its batches.
+pub async fn stream(df: DataFrame) -> Result<TableStream> {
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.execute_stream().await.map_err(Error::Sql)?;
+    Ok(TableStream {
+        schema,
+        batches: Box::pin(batches.map_err(Error::Sql)),
+    })
+}
+
+/// The physical plan of `df`, as `EXPLAIN` prints it.
+pub async fn explain(df: DataFrame) -> Result<String> {
+    let plan = df.create_physical_plan().await.map_err(Error::Sql)?;
+    Ok(datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string())
+}
+
+/// Whether `table` holds a `PondTable`.
+pub fn as_pond_table(table: &dyn TableProvider) -> Option<&PondTable> {
+    (table as &dyn Any).downcast_ref::<PondTable>()
+}

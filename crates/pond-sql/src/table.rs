@@ -1,0 +1,263 @@
+//! [`PondTable`]: a `file:table` or `file:series` as a DataFusion table.
+//!
+//! The scan is DataFusion's own Parquet scan over the [`PondObjectStore`], so projection,
+//! row-group and page pruning, and parallel range reads are native. A series is one scan
+//! over all its versions; when the query filters the timestamp column, versions whose
+//! recorded time range cannot match are dropped before any body is opened. Filters are
+//! reported `Inexact`: DataFusion keeps its own filter above the scan and pushes the
+//! predicate into the Parquet reader.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::stats::Precision;
+use datafusion::common::{ScalarValue, Statistics};
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use object_store::ObjectMeta;
+use tinyfs::{EntryType, EventTime, FileVersion, WD};
+
+use crate::error::{Error, Result};
+use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
+use crate::read::{merge_schemas, table_versions};
+
+/// One version in a table's scan.
+#[derive(Debug, Clone)]
+struct TableFile {
+    version: FileVersion,
+    meta: ObjectMeta,
+    rows: usize,
+}
+
+/// A pond table or series, readable by DataFusion.
+#[derive(Debug)]
+pub struct PondTable {
+    path: String,
+    entry_type: EntryType,
+    schema: SchemaRef,
+    files: Vec<TableFile>,
+    timestamp_column: Option<String>,
+}
+
+impl PondTable {
+    /// The table at `path` (`name@vN` for one version), its versions registered with
+    /// `store`. Reads Parquet footers only.
+    pub async fn open(wd: &WD, path: &str, store: &PondObjectStore) -> Result<Self> {
+        let (entry_type, versions) = table_versions(wd, path).await?;
+        let schema = merge_schemas(path, &versions)?;
+        let bare = tinyfs::Path::parse(path)?.without_version();
+        let canonical = wd.canonicalize(&bare).await?;
+        let node = wd.resolve(&bare).await?;
+        let file = node
+            .as_file()
+            .ok_or_else(|| Error::invalid(path, "not a file"))?
+            .clone();
+        let files = versions
+            .iter()
+            .map(|v| TableFile {
+                meta: store.register(&canonical, file.clone(), v.version.clone()),
+                rows: v.metadata.file_metadata().num_rows() as usize,
+                version: v.version.clone(),
+            })
+            .collect::<Vec<_>>();
+        let timestamp_column = files
+            .iter()
+            .rev()
+            .find_map(|f| f.version.event_time.as_ref().map(|t| t.column.clone()));
+        Ok(PondTable {
+            path: canonical,
+            entry_type,
+            schema,
+            files,
+            timestamp_column,
+        })
+    }
+
+    /// The pond path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `file:table` or `file:series`.
+    pub fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    /// A series' timestamp column.
+    pub fn timestamp_column(&self) -> Option<&str> {
+        self.timestamp_column.as_deref()
+    }
+
+    /// How many versions a scan with `filters` reads (the rest are pruned by time range).
+    pub fn versions_read(&self, filters: &[Expr]) -> usize {
+        self.pruned(filters).len()
+    }
+
+    fn pruned(&self, filters: &[Expr]) -> Vec<&TableFile> {
+        let Some(column) = &self.timestamp_column else {
+            return self.files.iter().collect();
+        };
+        let (lo, hi) = time_bounds(filters, column);
+        self.files
+            .iter()
+            .filter(|f| match &f.version.event_time {
+                Some(EventTime {
+                    min_micros,
+                    max_micros,
+                    ..
+                }) => {
+                    lo.is_none_or(|lo| *max_micros >= lo) && hi.is_none_or(|hi| *min_micros <= hi)
+                }
+                None => true,
+            })
+            .collect()
+    }
+}
+
+/// The closed interval `[lo, hi]` of microseconds the conjunction of `filters` allows for
+/// `column`. Conservative: a bound is only drawn from a comparison of the column (or a
+/// timestamp cast of it) with a literal; anything else leaves the interval open.
+fn time_bounds(filters: &[Expr], column: &str) -> (Option<i64>, Option<i64>) {
+    let mut lo: Option<i64> = None;
+    let mut hi: Option<i64> = None;
+    let mut raise = |v: i64| lo = Some(lo.map_or(v, |l| l.max(v)));
+    let mut lower = |v: i64| hi = Some(hi.map_or(v, |h| h.min(v)));
+    let mut bounds: Vec<(Operator, i64)> = Vec::new();
+    for filter in filters {
+        for expr in split_conjunction(filter) {
+            match expr {
+                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                    if is_column(left, column)
+                        && let Some(v) = literal_micros(right)
+                    {
+                        bounds.push((*op, v));
+                    } else if is_column(right, column)
+                        && let Some(v) = literal_micros(left)
+                        && let Some(op) = op.swap()
+                    {
+                        bounds.push((op, v));
+                    }
+                }
+                Expr::Between(b) if !b.negated && is_column(&b.expr, column) => {
+                    if let (Some(l), Some(h)) = (literal_micros(&b.low), literal_micros(&b.high)) {
+                        bounds.push((Operator::GtEq, l));
+                        bounds.push((Operator::LtEq, h));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (op, v) in bounds {
+        match op {
+            Operator::Gt | Operator::GtEq => raise(v),
+            Operator::Lt | Operator::LtEq => lower(v),
+            Operator::Eq => {
+                raise(v);
+                lower(v);
+            }
+            _ => {}
+        }
+    }
+    (lo, hi)
+}
+
+fn is_column(expr: &Expr, column: &str) -> bool {
+    match expr {
+        Expr::Column(c) => c.name == column,
+        // Widening a timestamp to another unit or zone keeps its order.
+        Expr::Cast(c)
+            if matches!(
+                c.field.data_type(),
+                arrow::datatypes::DataType::Timestamp(_, _)
+            ) =>
+        {
+            is_column(&c.expr, column)
+        }
+        _ => false,
+    }
+}
+
+/// A timestamp or date literal in microseconds since the epoch.
+fn literal_micros(expr: &Expr) -> Option<i64> {
+    let Expr::Literal(value, _) = expr else {
+        return None;
+    };
+    match value {
+        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
+        ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
+        ScalarValue::Date32(Some(d)) => i64::from(*d).checked_mul(86_400_000_000),
+        ScalarValue::Date64(Some(ms)) => ms.checked_mul(1_000),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl TableProvider for PondTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        stats.num_rows = Precision::Exact(self.files.iter().map(|f| f.rows).sum());
+        stats.total_byte_size =
+            Precision::Inexact(self.files.iter().map(|f| f.version.size as usize).sum());
+        Some(stats)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let kept = self.pruned(filters);
+        if kept.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let format = ParquetFormat::default().with_options(state.default_table_options().parquet);
+        let source = format.file_source(self.schema.clone().into());
+        let group: FileGroup = kept
+            .iter()
+            .map(|f| PartitionedFile::new_from_meta(f.meta.clone()))
+            .collect();
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::parse(POND_OBJECT_STORE_URL)?, source)
+                .with_file_groups(vec![group])
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+        format.create_physical_plan(state, config).await
+    }
+}
