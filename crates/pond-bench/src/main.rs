@@ -20,6 +20,8 @@ use clap::{Parser, Subcommand};
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
+mod series;
+
 #[derive(Debug, Parser)]
 #[command(about = "pond benchmarks")]
 struct Args {
@@ -47,19 +49,34 @@ enum Bench {
     },
     /// Write and read back bodies inline and in content/, by size.
     Inline,
+    /// A 30-version series from a Parquet file with a `date` column: pond ÷ DataFusion's
+    /// ListingTable on the same files; a one-day range ÷ the full scan; describe of a large
+    /// series ÷ a small one.
+    Series {
+        /// The Parquet file (vega_flights_3m.parquet: date, delay, distance, origin, destination).
+        parquet: PathBuf,
+        /// Copies of the file in the large series for `describe` (75 × 13 MB ≈ 1 GB).
+        #[arg(long, default_value_t = 75)]
+        copies: usize,
+    },
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Runs `pond ARGS` on `pond_dir` `runs` times; the median wall time.
-fn time_pond(bin: &Path, pond_dir: &Path, args: &[&str], runs: usize) -> Result<Duration> {
+pub(crate) fn time_pond(
+    bin: &Path,
+    pond_dir: &Path,
+    args: &[&str],
+    runs: usize,
+) -> Result<Duration> {
     let mut samples = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -307,5 +324,6 @@ async fn main() -> Result<()> {
         Bench::Latency => latency(&bin).await,
         Bench::Import { csv } => import(&bin, &csv),
         Bench::Inline => inline().await,
+        Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
     }
 }
