@@ -35,9 +35,10 @@ pub enum Error {
         /// Its type before.
         expected: String,
     },
-    /// Planning or running a query failed.
-    #[error(transparent)]
-    Sql(#[from] datafusion::error::DataFusionError),
+    /// Planning or running a query failed. Displays the root cause, without DataFusion's
+    /// category prefixes; a pond error raised inside a query shows as itself.
+    #[error("{}", sql_message(.0))]
+    Sql(datafusion::error::DataFusionError),
     /// DataFusion failed on a file.
     #[error("{path}: {source}")]
     DataFusion {
@@ -70,6 +71,24 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::Sql(e)
+    }
+}
+
+fn sql_message(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError;
+    let root = e.find_root();
+    match root {
+        DataFusionError::External(inner) => match inner.downcast_ref::<Error>() {
+            Some(ours) => ours.to_string(),
+            None => inner.to_string(),
+        },
+        other => other.message().trim_end().to_string(),
+    }
 }
 
 impl Error {
