@@ -118,6 +118,16 @@ async fn series_column(wd: &WD, dest: &str, options: &ImportOptions) -> Result<O
     }
 }
 
+/// The range of a series version; a timestamp column with no values has none.
+fn finish_range(range: EventTimeRange, shown: &str) -> Result<tinyfs::EventTime> {
+    range.finish().ok_or_else(|| {
+        Error::invalid(
+            shown,
+            "the timestamp column has no values, so the series has no time range",
+        )
+    })
+}
+
 async fn import_csv(
     wd: &WD,
     source: &Path,
@@ -194,13 +204,7 @@ async fn import_csv(
         })?;
     }
     if let Some(range) = range {
-        let range = range.finish().ok_or_else(|| {
-            Error::invalid(
-                &shown,
-                "the timestamp column has no values, so the series has no time range",
-            )
-        })?;
-        writer.set_event_time(range);
+        writer.set_event_time(finish_range(range, &shown)?);
     }
     let version = writer.finish().await?;
     Ok(Imported {
@@ -246,12 +250,7 @@ async fn import_parquet(
             on_rows(seen);
             range.update(&batch, &shown)?;
         }
-        event_time = Some(range.finish().ok_or_else(|| {
-            Error::invalid(
-                &shown,
-                "the timestamp column has no values, so the series has no time range",
-            )
-        })?);
+        event_time = Some(finish_range(range, &shown)?);
     }
     let mut writer = wd.file_writer(dest, options.entry_type).await?;
     let mut file = tokio::fs::File::open(source).await.map_err(io)?;
