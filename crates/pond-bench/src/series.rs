@@ -67,22 +67,8 @@ async fn split(source: &Path, dir: &Path, parts: usize) -> Result<Vec<std::path:
         let sql = format!(
             "SELECT * FROM src WHERE arrow_cast(date, 'Timestamp(Microsecond, None)') >= arrow_cast({a}, 'Timestamp(Microsecond, None)') AND arrow_cast(date, 'Timestamp(Microsecond, None)') < arrow_cast({b}, 'Timestamp(Microsecond, None)') ORDER BY date"
         );
-        let batches = ctx.sql(&sql).await?.collect().await?;
         let path = dir.join(format!("part-{i:02}.parquet"));
-        let file = std::fs::File::create(&path)?;
-        let schema = batches
-            .first()
-            .map(|b| b.schema())
-            .context("an empty part")?;
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            file,
-            schema,
-            Some(pond_sql::writer_properties()),
-        )?;
-        for batch in &batches {
-            writer.write(batch)?;
-        }
-        writer.close()?;
+        write_parquet(&ctx.sql(&sql).await?.collect().await?, &path)?;
         files.push(path);
     }
     Ok(files)
@@ -102,16 +88,20 @@ async fn write_slice(source: &Path, dest: &Path, rows: usize) -> Result<()> {
         .await?
         .collect()
         .await?;
+    write_parquet(&batches, dest)
+}
+
+fn write_parquet(batches: &[arrow::array::RecordBatch], dest: &Path) -> Result<()> {
     let schema = batches
         .first()
         .map(|b| b.schema())
-        .context("an empty source")?;
+        .context("no rows to write")?;
     let mut writer = parquet::arrow::ArrowWriter::try_new(
         std::fs::File::create(dest)?,
         schema,
         Some(pond_sql::writer_properties()),
     )?;
-    for batch in &batches {
+    for batch in batches {
         writer.write(batch)?;
     }
     writer.close()?;
