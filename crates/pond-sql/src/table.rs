@@ -5,19 +5,20 @@
 //! over all its versions; when the query filters the timestamp column, versions whose
 //! recorded time range cannot match are dropped before any body is opened. Filters are
 //! reported `Inexact`: DataFusion keeps its own filter above the scan and pushes the
-//! predicate into the Parquet reader.
+//! predicate into the Parquet reader. Statistics (rows, and each column's min, max and
+//! nulls) come from the footers, per version and merged for the table.
 
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
-use datafusion::common::stats::Precision;
 use datafusion::common::{ScalarValue, Statistics};
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::split_conjunction;
@@ -38,7 +39,8 @@ use crate::read::{merge_schemas, table_versions};
 struct TableFile {
     version: FileVersion,
     meta: ObjectMeta,
-    rows: usize,
+    /// Row count and per-column min, max and nulls, from the footer, in the table schema.
+    statistics: Arc<Statistics>,
 }
 
 /// A pond table or series, readable by DataFusion.
@@ -48,6 +50,7 @@ pub struct PondTable {
     entry_type: EntryType,
     schema: SchemaRef,
     files: Vec<TableFile>,
+    statistics: Statistics,
     timestamp_column: Option<String>,
 }
 
@@ -64,14 +67,27 @@ impl PondTable {
             .as_file()
             .ok_or_else(|| Error::invalid(path, "not a file"))?
             .clone();
-        let files = versions
-            .iter()
-            .map(|v| TableFile {
+        let mut files = Vec::with_capacity(versions.len());
+        for v in &versions {
+            let statistics =
+                DFParquetMetadata::statistics_from_parquet_metadata(&v.metadata, &schema).map_err(
+                    |source| Error::DataFusion {
+                        path: format!("{canonical}@v{}", v.version.version),
+                        source,
+                    },
+                )?;
+            files.push(TableFile {
                 meta: store.register(&canonical, file.clone(), v.version.clone()),
-                rows: v.metadata.file_metadata().num_rows() as usize,
+                statistics: Arc::new(statistics),
                 version: v.version.clone(),
-            })
-            .collect::<Vec<_>>();
+            });
+        }
+        let statistics =
+            Statistics::try_merge_iter(files.iter().map(|f| f.statistics.as_ref()), &schema)
+                .map_err(|source| Error::DataFusion {
+                    path: canonical.clone(),
+                    source,
+                })?;
         let timestamp_column = files
             .iter()
             .rev()
@@ -81,6 +97,7 @@ impl PondTable {
             entry_type,
             schema,
             files,
+            statistics,
             timestamp_column,
         })
     }
@@ -224,11 +241,7 @@ impl TableProvider for PondTable {
     }
 
     fn statistics(&self) -> Option<Statistics> {
-        let mut stats = Statistics::new_unknown(&self.schema);
-        stats.num_rows = Precision::Exact(self.files.iter().map(|f| f.rows).sum());
-        stats.total_byte_size =
-            Precision::Inexact(self.files.iter().map(|f| f.version.size as usize).sum());
-        Some(stats)
+        Some(self.statistics.clone())
     }
 
     async fn scan(
@@ -250,11 +263,16 @@ impl TableProvider for PondTable {
         let source = format.file_source(self.schema.clone().into());
         let group: FileGroup = kept
             .iter()
-            .map(|f| PartitionedFile::new_from_meta(f.meta.clone()))
+            .map(|f| {
+                PartitionedFile::new_from_meta(f.meta.clone()).with_statistics(f.statistics.clone())
+            })
             .collect();
+        let statistics =
+            Statistics::try_merge_iter(kept.iter().map(|f| f.statistics.as_ref()), &self.schema)?;
         let config =
             FileScanConfigBuilder::new(ObjectStoreUrl::parse(POND_OBJECT_STORE_URL)?, source)
                 .with_file_groups(vec![group])
+                .with_statistics(statistics)
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
                 .build();
