@@ -1,5 +1,8 @@
 //! The tinyfs conformance kit and model-based property test, on ponds in temp directories.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use proptest::prelude::*;
 use tinyfs::FS;
 use tinyfs::testkit::{self, model};
@@ -12,15 +15,17 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// A fresh pond in its own temp directory, kept until the process exits.
-async fn fresh_fs() -> FS {
-    let dir = tempfile::tempdir().expect("tempdir").keep();
+/// A fresh pond in a new directory below `parent`.
+async fn fresh_fs(parent: &Path) -> FS {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = parent.join(format!("pond{}", NEXT.fetch_add(1, Ordering::Relaxed)));
     tlogfs::Pond::init(&dir).await.expect("init").fs().clone()
 }
 
 #[test]
 fn tlogfs_passes_the_conformance_kit() {
-    runtime().block_on(testkit::run_all(fresh_fs));
+    let parent = tempfile::tempdir().expect("tempdir");
+    runtime().block_on(testkit::run_all(|| fresh_fs(parent.path())));
 }
 
 proptest! {
@@ -28,8 +33,9 @@ proptest! {
 
     #[test]
     fn tlogfs_matches_the_model(ops in model::ops(24)) {
+        let parent = tempfile::tempdir().expect("tempdir");
         runtime().block_on(async {
-            model::check(fresh_fs().await, &ops).await;
+            model::check(fresh_fs(parent.path()).await, &ops).await;
         });
     }
 }
