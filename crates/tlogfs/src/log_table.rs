@@ -188,28 +188,51 @@ impl LogTable {
 
     /// Commits `adds` on top of the loaded version, with `info` in the commit info under
     /// `pond`. `Stale` if another writer committed first.
+    ///
+    /// Delta's post-commit hook is not run: it re-lists every data file of the new version
+    /// to refresh the in-memory snapshot, a cost that grows with the pond's history and
+    /// that a one-command process never uses. The loaded version stays as it was (callers
+    /// [`update`](Self::update) before committing again), and the checkpoint the hook would
+    /// write every [`CHECKPOINT_INTERVAL`] commits is written here.
     pub async fn try_commit(&mut self, adds: Vec<Add>, info: serde_json::Value) -> Result<Attempt> {
         let props = CommitProperties::default()
             .with_max_retries(0)
-            .with_create_checkpoint(true);
+            .with_create_checkpoint(false)
+            .with_cleanup_expired_logs(Some(false));
         let snapshot = self.snapshot()?;
-        let result = CommitBuilder::from(props)
-            .with_actions(adds.into_iter().map(Action::Add).collect())
-            .with_app_metadata(HashMap::from([("pond".to_string(), info)]))
-            .build(
-                Some(snapshot),
-                self.table.log_store(),
-                DeltaOperation::Write {
-                    mode: SaveMode::Append,
-                    partition_by: Some(vec![PART_ID.to_string()]),
-                    predicate: None,
-                },
-            )
-            .await;
-        match result {
-            Ok(done) => {
-                let version = done.version;
-                self.table.state = Some(done.snapshot());
+        let committed = async {
+            CommitBuilder::from(props)
+                .with_actions(adds.into_iter().map(Action::Add).collect())
+                .with_app_metadata(HashMap::from([("pond".to_string(), info)]))
+                .build(
+                    Some(snapshot),
+                    self.table.log_store(),
+                    DeltaOperation::Write {
+                        mode: SaveMode::Append,
+                        partition_by: Some(vec![PART_ID.to_string()]),
+                        predicate: None,
+                    },
+                )
+                .into_prepared_commit_future()
+                .await?
+                .await
+        }
+        .await;
+        match committed {
+            Ok(post) => {
+                let version = post.version;
+                if (version + 1) % CHECKPOINT_INTERVAL == 0 {
+                    deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
+                        url_of(&self.dir)?,
+                        version,
+                        Some(false),
+                        None,
+                    )
+                    .await
+                    .map_err(|e| {
+                        Error::delta(format!("checkpointing pond version {version}"), e)
+                    })?;
+                }
                 Ok(Attempt::Committed(version))
             }
             Err(DeltaTableError::Transaction {

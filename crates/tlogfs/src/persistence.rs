@@ -181,13 +181,20 @@ impl TlogPersistence {
         let mut head = txn.base.clone();
         let mut checked = head.version();
         for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
+            // The table lags this persistence's view after its own commit; catch it up.
+            if table.version()? < head.version() {
                 table.update().await?;
+            }
+            if table.version()? > head.version() {
+                // Others committed since `head`: continue on top of them unless they
+                // touched what this transaction did.
                 head = Arc::new(table.view()?);
                 for version in checked + 1..=head.version() {
                     self.check_conflict(&table, &txn, version)?;
                 }
                 checked = head.version();
+            }
+            if attempt > 0 {
                 // Back off a little, with jitter, so racing writers spread out.
                 let jitter = u64::from(uuid::Uuid::now_v7().as_bytes()[15]) % 20;
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
@@ -201,15 +208,19 @@ impl TlogPersistence {
             let info = self.commit_info(&txn);
             match table.try_commit(adds.clone(), info).await? {
                 Attempt::Committed(version) => {
-                    let view = Arc::new(table.view()?);
+                    // The new version is `head` plus what this commit added; building it
+                    // from those avoids re-reading the whole file list from the log.
+                    let paths = adds.iter().map(|a| a.path.clone());
+                    let view = Arc::new(head.with_added(version, paths)?);
                     lock(&self.inner.state).view = view;
                     return Ok(Some(version));
                 }
                 Attempt::Stale => {
-                    // Never referenced: remove now rather than leave them for vacuum.
+                    // Never referenced: remove now rather than leave them for `maintain`.
                     for add in adds {
                         let _ = std::fs::remove_file(table.dir().join(&add.path));
                     }
+                    table.update().await?;
                 }
             }
         }

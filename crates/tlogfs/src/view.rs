@@ -172,6 +172,36 @@ impl View {
         })
     }
 
+    /// The view of pond version `version`, which is this version plus the data files
+    /// `added` (as a commit on top of it adds them). Decoded state is not carried over.
+    pub fn with_added(
+        &self,
+        version: u64,
+        added: impl IntoIterator<Item = String>,
+    ) -> Result<Self> {
+        let mut index = self.index.clone();
+        for path in added {
+            let (part, node, file_version) =
+                parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
+                    file: path.clone(),
+                    detail: "not a pond data file name".into(),
+                })?;
+            let files = index.entry((part, node)).or_default();
+            files.push(IndexedFile {
+                version: file_version,
+                path,
+            });
+            files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.path.cmp(&b.path)));
+        }
+        Ok(View {
+            version,
+            log_dir: self.log_dir.clone(),
+            index,
+            dirs: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// The pond version.
     pub fn version(&self) -> u64 {
         self.version
