@@ -48,6 +48,7 @@ struct PondSchema {
     wd: WD,
     store: Arc<PondObjectStore>,
     named: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    opened: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
 }
 
 impl std::fmt::Debug for PondSchema {
@@ -79,8 +80,25 @@ impl SchemaProvider for PondSchema {
         if !name.starts_with('/') {
             return Ok(None);
         }
+        // The session reads one pond version, so a table opened once (its footers read,
+        // its statistics merged) serves every later query that names it.
+        if let Some(t) = self
+            .opened
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Ok(Some(t.clone()));
+        }
         match PondTable::open(&self.wd, name, &self.store).await {
-            Ok(table) => Ok(Some(Arc::new(table))),
+            Ok(table) => {
+                let table: Arc<dyn TableProvider> = Arc::new(table);
+                self.opened
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name.to_string(), table.clone());
+                Ok(Some(table))
+            }
             Err(Error::Fs(e)) if e.kind() == tinyfs::ErrorKind::NotFound => {
                 Err(DataFusionError::Plan(e.to_string()))
             }
@@ -128,6 +146,7 @@ impl PondSession {
             wd,
             store,
             named: RwLock::new(HashMap::new()),
+            opened: RwLock::new(HashMap::new()),
         });
         let catalog = MemoryCatalogProvider::new();
         catalog

@@ -77,6 +77,7 @@
 //! ```
 
 mod content_store;
+mod delta_log;
 mod dir_content;
 mod error;
 mod log_table;

@@ -1,7 +1,7 @@
 //! The Delta table under `log/`: creating it, loading versions, writing data files and
 //! committing them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
@@ -14,6 +14,7 @@ use parquet::file::properties::WriterProperties;
 use tinyfs::NodeId;
 
 use crate::content_store::sync_dir;
+use crate::delta_log;
 use crate::error::{Error, Result};
 use crate::oplog::{self, OplogRow, PART_ID};
 use crate::view::{View, data_file_name};
@@ -22,11 +23,14 @@ use crate::view::{View, data_file_name};
 /// checkpoint and at most this many commit files after it.
 pub const CHECKPOINT_INTERVAL: u64 = 100;
 
-/// The Delta table of a pond.
+/// The Delta table of a pond: the version read and its data files, and the Delta
+/// snapshot, loaded only to commit.
 #[derive(Debug)]
 pub struct LogTable {
     dir: PathBuf,
-    table: DeltaTable,
+    version: u64,
+    files: BTreeSet<String>,
+    table: Option<DeltaTable>,
 }
 
 /// The outcome of one commit attempt.
@@ -76,29 +80,20 @@ impl LogTable {
             .map_err(|e| Error::delta(format!("creating {}", dir.display()), e))?;
         Ok(LogTable {
             dir: dir.to_path_buf(),
-            table,
+            version: 0,
+            files: BTreeSet::new(),
+            table: Some(table),
         })
     }
 
-    /// Opens the table in `dir` at `version`, or the latest.
+    /// Opens the table in `dir` at `version`, or the latest. Reads only the file list.
     pub async fn open(dir: &Path, version: Option<u64>) -> Result<LogTable> {
-        let url = url_of(dir)?;
-        let mut builder = deltalake::DeltaTableBuilder::from_url(url)
-            .map_err(|e| Error::delta(format!("opening {}", dir.display()), e))?;
-        if let Some(v) = version {
-            builder = builder.with_version(v);
-        }
-        let table = builder.load().await.map_err(|e| match e {
-            DeltaTableError::NotATable(_) | DeltaTableError::InvalidTableLocation(_) => {
-                Error::NotAPond {
-                    path: dir.parent().unwrap_or(dir).display().to_string(),
-                }
-            }
-            e => Error::delta(format!("opening {}", dir.display()), e),
-        })?;
+        let log = delta_log::read(dir, version)?;
         Ok(LogTable {
             dir: dir.to_path_buf(),
-            table,
+            version: log.version,
+            files: log.files,
+            table: None,
         })
     }
 
@@ -109,32 +104,40 @@ impl LogTable {
 
     /// The loaded version.
     pub fn version(&self) -> Result<u64> {
-        Ok(self.snapshot()?.version())
-    }
-
-    fn snapshot(&self) -> Result<&deltalake::table::state::DeltaTableState> {
-        self.table
-            .snapshot()
-            .map_err(|e| Error::delta("reading the log snapshot", e))
+        Ok(self.version)
     }
 
     /// Reloads the latest version.
     pub async fn update(&mut self) -> Result<()> {
-        self.table
-            .update_state()
-            .await
-            .map_err(|e| Error::delta(format!("reloading {}", self.dir.display()), e))
+        let log = delta_log::read(&self.dir, None)?;
+        self.version = log.version;
+        self.files = log.files;
+        Ok(())
     }
 
     /// A view of the loaded version.
     pub fn view(&self) -> Result<View> {
-        let snapshot = self.snapshot()?;
-        let files = snapshot
-            .log_data()
-            .iter()
-            .map(|f| f.path().to_string())
-            .collect::<Vec<_>>();
-        View::new(snapshot.version(), &self.dir, files)
+        View::new(self.version, &self.dir, self.files.iter().cloned())
+    }
+
+    /// The Delta snapshot of the loaded version, loading it if needed.
+    pub async fn delta(&mut self) -> Result<&DeltaTable> {
+        let current = self
+            .table
+            .as_ref()
+            .and_then(|t| t.version())
+            .is_some_and(|v| v == self.version);
+        if !current {
+            let url = url_of(&self.dir)?;
+            let table = deltalake::DeltaTableBuilder::from_url(url)
+                .map_err(|e| Error::delta(format!("opening {}", self.dir.display()), e))?
+                .with_version(self.version)
+                .load()
+                .await
+                .map_err(|e| Error::delta(format!("loading {}", self.dir.display()), e))?;
+            self.table = Some(table);
+        }
+        Ok(self.table.as_ref().expect("loaded above"))
     }
 
     /// Writes `rows` (all of one node) as a data file for the commit of `version`, durably.
@@ -199,14 +202,19 @@ impl LogTable {
             .with_max_retries(0)
             .with_create_checkpoint(false)
             .with_cleanup_expired_logs(Some(false));
-        let snapshot = self.snapshot()?;
+        let table = self.delta().await?;
+        let snapshot = table
+            .snapshot()
+            .map_err(|e| Error::delta("reading the log snapshot", e))?;
+        let log_store = table.log_store();
+        let paths: Vec<String> = adds.iter().map(|a| a.path.clone()).collect();
         let committed = async {
             CommitBuilder::from(props)
                 .with_actions(adds.into_iter().map(Action::Add).collect())
                 .with_app_metadata(HashMap::from([("pond".to_string(), info)]))
                 .build(
                     Some(snapshot),
-                    self.table.log_store(),
+                    log_store,
                     DeltaOperation::Write {
                         mode: SaveMode::Append,
                         partition_by: Some(vec![PART_ID.to_string()]),
@@ -221,6 +229,8 @@ impl LogTable {
         match committed {
             Ok(post) => {
                 let version = post.version;
+                self.version = version;
+                self.files.extend(paths);
                 if (version + 1) % CHECKPOINT_INTERVAL == 0 {
                     deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
                         url_of(&self.dir)?,
@@ -278,11 +288,6 @@ impl LogTable {
             }
         }
         Ok(Some(record))
-    }
-
-    /// The underlying Delta table.
-    pub fn delta(&self) -> &DeltaTable {
-        &self.table
     }
 }
 

@@ -101,10 +101,6 @@ impl Pond {
     /// Opens the pond at `dir` as it was at pond version `version`, read-only.
     pub async fn open_at(dir: &Path, version: u64) -> Result<Pond> {
         Self::check_is_pond(dir)?;
-        let latest = LogTable::open(&Self::log_dir(dir), None).await?.version()?;
-        if version > latest {
-            return Err(Error::NoSuchVersion { version, latest });
-        }
         let table = LogTable::open(&Self::log_dir(dir), Some(version)).await?;
         Self::from_table(dir, table, true)
     }
@@ -294,12 +290,12 @@ impl Pond {
     /// the grace period protects a commit still in flight).
     pub async fn maintain(&self, grace: Duration) -> Result<MaintainReport> {
         let log_dir = Self::log_dir(&self.dir);
-        let table = LogTable::open(&log_dir, None).await?;
+        let mut table = LogTable::open(&log_dir, None).await?;
         let mut report = MaintainReport {
             checkpoint_version: table.version()?,
             ..Default::default()
         };
-        deltalake::checkpoints::create_checkpoint(table.delta(), None)
+        deltalake::checkpoints::create_checkpoint(table.delta().await?, None)
             .await
             .map_err(|e| Error::delta("writing a checkpoint", e))?;
 

@@ -1,0 +1,149 @@
+//! Which data files a pond version has, read straight from `_delta_log`.
+//!
+//! Reading a pond needs only the version number and the paths of its data files. Loading
+//! a Delta snapshot with `deltalake` also decodes every file's partition values and
+//! statistics, which costs more the longer the history; this reads just the paths: the
+//! `add.path` column of the latest checkpoint at or before the version, then the commit
+//! files after it. Writers still load the full snapshot to commit (see `LogTable`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use arrow::array::{Array, StringArray, StructArray};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{Error, Result};
+
+/// A pond version and its data files (paths relative to the log directory).
+#[derive(Debug, Clone)]
+pub(crate) struct LogFiles {
+    pub(crate) version: u64,
+    pub(crate) files: BTreeSet<String>,
+}
+
+fn commit_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
+    delta_log.join(format!("{version:020}.json"))
+}
+
+fn checkpoint_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
+    delta_log.join(format!("{version:020}.checkpoint.parquet"))
+}
+
+/// The newest single-file checkpoint at or before `version` (the latest if `None`).
+fn find_checkpoint(delta_log: &Path, version: Option<u64>) -> Result<Option<u64>> {
+    let last = delta_log.join("_last_checkpoint");
+    let latest = match std::fs::read_to_string(&last) {
+        Ok(text) => {
+            let info: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+                    file: last.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+            info.get("version").and_then(|v| v.as_u64())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(last.display(), e)),
+    };
+    let from = match (version, latest) {
+        (None, Some(c)) if checkpoint_path(delta_log, c).exists() => return Ok(Some(c)),
+        (None, _) => return Ok(None),
+        (Some(v), Some(c)) => v.min(c),
+        (Some(v), None) => v,
+    };
+    // Checkpoints are at most CHECKPOINT_INTERVAL apart, so this probes few files.
+    Ok((0..=from)
+        .rev()
+        .find(|c| checkpoint_path(delta_log, *c).exists()))
+}
+
+fn read_checkpoint(path: &Path, files: &mut BTreeSet<String>) -> Result<()> {
+    let name = path.display().to_string();
+    let parquet = |source| Error::Parquet {
+        file: name.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(&name, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["add.path"]);
+    for batch in builder.with_projection(mask).build().map_err(parquet)? {
+        let batch = batch.map_err(|e| Error::Corrupt {
+            file: name.clone(),
+            detail: e.to_string(),
+        })?;
+        let Some(add) = batch
+            .column_by_name("add")
+            .and_then(|a| a.as_any().downcast_ref::<StructArray>())
+        else {
+            continue;
+        };
+        let Some(paths) = add
+            .column_by_name("path")
+            .and_then(|p| p.as_any().downcast_ref::<StringArray>())
+        else {
+            continue;
+        };
+        for i in 0..add.len() {
+            if add.is_valid(i) && paths.is_valid(i) {
+                files.insert(decode(paths.value(i)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn decode(path: &str) -> String {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn apply_commit(text: &str, file: &Path, files: &mut BTreeSet<String>) -> Result<()> {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let action: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Corrupt {
+            file: file.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        if let Some(path) = action.pointer("/add/path").and_then(|p| p.as_str()) {
+            files.insert(decode(path));
+        }
+        if let Some(path) = action.pointer("/remove/path").and_then(|p| p.as_str()) {
+            files.remove(&decode(path));
+        }
+    }
+    Ok(())
+}
+
+/// The data files of pond `version`, or of the latest version, of the log in `log_dir`.
+pub(crate) fn read(log_dir: &Path, version: Option<u64>) -> Result<LogFiles> {
+    let delta_log = log_dir.join("_delta_log");
+    let mut files = BTreeSet::new();
+    let checkpoint = find_checkpoint(&delta_log, version)?;
+    if let Some(c) = checkpoint {
+        read_checkpoint(&checkpoint_path(&delta_log, c), &mut files)?;
+    }
+    let mut next = checkpoint.map_or(0, |c| c + 1);
+    while version.is_none_or(|v| next <= v) {
+        let path = commit_path(&delta_log, next);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => apply_commit(&text, &path, &mut files)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(Error::io(path.display(), e)),
+        }
+        next += 1;
+    }
+    let Some(latest) = next.checked_sub(1) else {
+        return Err(Error::NotAPond {
+            path: log_dir.parent().unwrap_or(log_dir).display().to_string(),
+        });
+    };
+    if let Some(v) = version
+        && latest < v
+    {
+        return Err(Error::NoSuchVersion { version: v, latest });
+    }
+    Ok(LogFiles {
+        version: latest,
+        files,
+    })
+}
