@@ -150,10 +150,12 @@ async fn history(bin: &Path, commits: usize) -> Result<()> {
         files.push(path);
     }
     let short = time_pond(bin, dir.path(), &["list", "/**"], 21)?;
+    let write_short = time_mkdirs(bin, dir.path(), "early", 11)?;
     let start = Instant::now();
     churn(&pond, commits - 100, &files, dirs).await?;
     let building = start.elapsed();
     let long = time_pond(bin, dir.path(), &["list", "/**"], 21)?;
+    let write_long = time_mkdirs(bin, dir.path(), "late", 11)?;
     println!(
         "history: {commits} commits made in {:.1} s ({} per commit)",
         building.as_secs_f64(),
@@ -165,7 +167,29 @@ async fn history(bin: &Path, commits: usize) -> Result<()> {
         "ratio: {:.2} (goal <= 1.5)",
         long.as_secs_f64() / short.as_secs_f64()
     );
+    println!(
+        "pond mkdir (one commit) after ~100 commits:    {}",
+        ms(write_short)
+    );
+    println!(
+        "pond mkdir (one commit) after ~{commits} commits: {}",
+        ms(write_long)
+    );
+    println!(
+        "ratio: {:.2}",
+        write_long.as_secs_f64() / write_short.as_secs_f64()
+    );
     Ok(())
+}
+
+/// The median time of `runs` `pond mkdir` commands, each making a new directory.
+fn time_mkdirs(bin: &Path, pond_dir: &Path, prefix: &str, runs: usize) -> Result<Duration> {
+    let mut samples = Vec::new();
+    for i in 0..runs {
+        let name = format!("/{prefix}{i}");
+        samples.push(time_pond(bin, pond_dir, &["mkdir", &name], 1)?);
+    }
+    Ok(median(samples))
 }
 
 async fn latency(bin: &Path) -> Result<()> {
