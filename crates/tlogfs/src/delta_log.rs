@@ -4,7 +4,7 @@
 //! a Delta snapshot with `deltalake` also decodes every file's partition values and
 //! statistics, which costs more the longer the history; this reads just the paths: the
 //! `add.path` column of the latest checkpoint at or before the version, then the commit
-//! files after it. Writers still load the full snapshot to commit (see `LogTable`).
+//! files after it.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -22,9 +22,9 @@
 //! Every commit writes one small Parquet file per node it changed, named
 //! `part_id=<part>/<node>-<pond version>-<unique>.parquet`. Opening a version reads its file
 //! list straight from `_delta_log` (the `add.path` column of the latest checkpoint, written
-//! every [`CHECKPOINT_INTERVAL`] commits, plus at most that many commit files; Delta's full
-//! snapshot is loaded only to commit) and indexes it by (partition, node) from the names
-//! alone. Reading a node then opens only that node's files:
+//! every [`CHECKPOINT_INTERVAL`] commits, plus at most that many commit files) and indexes
+//! it by (partition, node) from the names alone. A commit appends one commit file,
+//! put-if-absent, without loading Delta's snapshot. Reading a node then opens only that node's files:
 //!
 //! - a **directory** stores a full snapshot of its entries while it is small
 //!   (≤ 64 entries), and deltas with a snapshot every 16 versions once it is larger, so

@@ -4,10 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake::kernel::{Action, Add, DataType, StructField};
-use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTable, DeltaTableError, TableProperty};
+use deltalake::kernel::{Add, DataType, StructField};
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, TableProperty};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -192,69 +191,60 @@ impl LogTable {
     /// Commits `adds` on top of the loaded version, with `info` in the commit info under
     /// `pond`. `Stale` if another writer committed first.
     ///
-    /// Delta's post-commit hook is not run: it re-lists every data file of the new version
-    /// to refresh the in-memory snapshot, a cost that grows with the pond's history and
-    /// that a one-command process never uses. The loaded version stays as it was (callers
-    /// [`update`](Self::update) before committing again), and the checkpoint the hook would
-    /// write every [`CHECKPOINT_INTERVAL`] commits is written here.
+    /// A pond commit only appends, so it is written the way Delta's own local log store
+    /// writes one: the commit file is staged in `_delta_log`, fsynced, and hard-linked to
+    /// its version's name, which fails if the name exists (put-if-absent, atomic). This
+    /// needs only the loaded version, not Delta's snapshot of every data file, so a commit
+    /// costs the same after ten thousand commits as after ten. The checkpoint is written
+    /// every [`CHECKPOINT_INTERVAL`] commits.
     pub async fn try_commit(&mut self, adds: Vec<Add>, info: serde_json::Value) -> Result<Attempt> {
-        let props = CommitProperties::default()
-            .with_max_retries(0)
-            .with_create_checkpoint(false)
-            .with_cleanup_expired_logs(Some(false));
-        let table = self.delta().await?;
-        let snapshot = table
-            .snapshot()
-            .map_err(|e| Error::delta("reading the log snapshot", e))?;
-        let log_store = table.log_store();
-        let paths: Vec<String> = adds.iter().map(|a| a.path.clone()).collect();
-        let committed = async {
-            CommitBuilder::from(props)
-                .with_actions(adds.into_iter().map(Action::Add).collect())
-                .with_app_metadata(HashMap::from([("pond".to_string(), info)]))
-                .build(
-                    Some(snapshot),
-                    log_store,
-                    DeltaOperation::Write {
-                        mode: SaveMode::Append,
-                        partition_by: Some(vec![PART_ID.to_string()]),
-                        predicate: None,
-                    },
-                )
-                .into_prepared_commit_future()
-                .await?
-                .await
-        }
-        .await;
-        match committed {
-            Ok(post) => {
-                let version = post.version;
-                self.version = version;
-                self.files.extend(paths);
-                if (version + 1) % CHECKPOINT_INTERVAL == 0 {
-                    deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
-                        url_of(&self.dir)?,
-                        version,
-                        Some(false),
-                        None,
-                    )
-                    .await
-                    .map_err(|e| {
-                        Error::delta(format!("checkpointing pond version {version}"), e)
-                    })?;
-                }
-                Ok(Attempt::Committed(version))
+        let version = self.version + 1;
+        let delta_log = self.dir.join("_delta_log");
+        let commit_info = serde_json::json!({
+            "commitInfo": {
+                "timestamp": chrono::Utc::now().timestamp_millis(),
+                "operation": "WRITE",
+                "operationParameters": {"mode": "Append", "partitionBy": "[\"part_id\"]"},
+                "isBlindAppend": true,
+                "engineInfo": concat!("pond ", env!("CARGO_PKG_VERSION")),
+                "pond": info,
             }
-            Err(DeltaTableError::Transaction {
-                source:
-                    TransactionError::MaxCommitAttempts(_) | TransactionError::VersionAlreadyExists(_),
-            })
-            | Err(DeltaTableError::VersionAlreadyExists(_)) => Ok(Attempt::Stale),
-            Err(e) => Err(Error::delta(
-                format!("committing to {}", self.dir.display()),
-                e,
-            )),
+        });
+        let mut text = commit_info.to_string();
+        text.push('\n');
+        for add in &adds {
+            text.push_str(&serde_json::json!({ "add": add }).to_string());
+            text.push('\n');
         }
+        let staging = delta_log.join(format!(".pond-staging-{}", uuid::Uuid::now_v7().simple()));
+        let target = delta_log.join(format!("{version:020}.json"));
+        let io = |path: &Path, e| Error::io(path.display(), e);
+        {
+            let mut file = std::fs::File::create_new(&staging).map_err(|e| io(&staging, e))?;
+            std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| io(&staging, e))?;
+            file.sync_all().map_err(|e| io(&staging, e))?;
+        }
+        let linked = std::fs::hard_link(&staging, &target);
+        let _ = std::fs::remove_file(&staging);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Attempt::Stale),
+            Err(e) => return Err(io(&target, e)),
+        }
+        sync_dir(&delta_log)?;
+        self.version = version;
+        self.files.extend(adds.into_iter().map(|a| a.path));
+        if (version + 1).is_multiple_of(CHECKPOINT_INTERVAL) {
+            deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
+                url_of(&self.dir)?,
+                version,
+                Some(false),
+                None,
+            )
+            .await
+            .map_err(|e| Error::delta(format!("checkpointing pond version {version}"), e))?;
+        }
+        Ok(Attempt::Committed(version))
     }
 
     /// The `pond` commit info of pond version `version`, if it has one.
