@@ -32,8 +32,6 @@ struct State {
     /// transaction cannot land in a later one.
     pending: Option<(Tree, u64)>,
     serial: u64,
-    /// The metadata of every commit, oldest first.
-    log: Vec<TxnMeta>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -71,14 +69,8 @@ impl MemoryPersistence {
                 version: 0,
                 pending: None,
                 serial: 0,
-                log: Vec::new(),
             })),
         }
-    }
-
-    /// The metadata of every commit so far, oldest first.
-    pub fn log(&self) -> Vec<TxnMeta> {
-        self.lock().log.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -168,7 +160,7 @@ fn now_micros() -> i64 {
 
 #[async_trait]
 impl Persistence for MemoryPersistence {
-    async fn begin(&self, meta: TxnMeta) -> Result<()> {
+    async fn begin(&self, _meta: TxnMeta) -> Result<()> {
         let mut state = self.lock();
         if state.pending.is_some() {
             return Err(Error::internal("begin while a transaction is open"));
@@ -177,7 +169,6 @@ impl Persistence for MemoryPersistence {
         let mut tree = state.committed.clone();
         tree.changed = false;
         state.pending = Some((tree, state.serial));
-        state.log.push(meta);
         Ok(())
     }
 
@@ -187,7 +178,6 @@ impl Persistence for MemoryPersistence {
             return Err(Error::internal("commit without a transaction"));
         };
         if !tree.changed {
-            state.log.pop();
             return Ok(None);
         }
         state.committed = tree;
@@ -197,9 +187,7 @@ impl Persistence for MemoryPersistence {
 
     fn rollback(&self) {
         let mut state = self.lock();
-        if state.pending.take().is_some() {
-            state.log.pop();
-        }
+        state.pending = None;
     }
 
     async fn version(&self) -> Result<u64> {

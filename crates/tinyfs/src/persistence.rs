@@ -188,13 +188,6 @@ pub struct StoredDirectory {
     key: NodeKey,
 }
 
-impl StoredDirectory {
-    /// Where the directory lives.
-    pub fn key(&self) -> NodeKey {
-        self.key
-    }
-}
-
 #[async_trait]
 impl Directory for StoredDirectory {
     async fn get(&self, name: &str) -> Result<Option<Node>> {
@@ -282,13 +275,6 @@ pub struct StoredFile {
     p: Arc<dyn Persistence>,
     key: NodeKey,
     entry_type: EntryType,
-}
-
-impl StoredFile {
-    /// Where the file lives.
-    pub fn key(&self) -> NodeKey {
-        self.key
-    }
 }
 
 #[async_trait]

@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use deltalake::TableProperty;
 use deltalake::kernel::{Add, DataType, StructField};
 use deltalake::protocol::SaveMode;
-use deltalake::{DeltaTable, TableProperty};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -18,18 +18,16 @@ use crate::error::{Error, Result};
 use crate::oplog::{self, OplogRow, PART_ID};
 use crate::view::{View, data_file_name};
 
-/// How often Delta writes a checkpoint, in commits. Opening a pond reads the latest
-/// checkpoint and at most this many commit files after it.
+/// How often a commit also writes a Delta checkpoint, in commits. Opening a pond reads the
+/// latest checkpoint and at most this many commit files after it.
 pub const CHECKPOINT_INTERVAL: u64 = 100;
 
-/// The Delta table of a pond: the version read and its data files, and the Delta
-/// snapshot, loaded only to commit.
+/// The Delta table of a pond: the version read and its data files.
 #[derive(Debug)]
 pub struct LogTable {
     dir: PathBuf,
     version: u64,
     files: BTreeSet<String>,
-    table: Option<DeltaTable>,
 }
 
 /// The outcome of one commit attempt.
@@ -64,7 +62,7 @@ impl LogTable {
                 StructField::new(f.name(), data_type, f.is_nullable())
             })
             .collect();
-        let table = deltalake::operations::create::CreateBuilder::new()
+        deltalake::operations::create::CreateBuilder::new()
             .with_location(url_of(dir)?.to_string())
             .with_columns(columns)
             .with_partition_columns([PART_ID])
@@ -81,7 +79,6 @@ impl LogTable {
             dir: dir.to_path_buf(),
             version: 0,
             files: BTreeSet::new(),
-            table: Some(table),
         })
     }
 
@@ -92,7 +89,6 @@ impl LogTable {
             dir: dir.to_path_buf(),
             version: log.version,
             files: log.files,
-            table: None,
         })
     }
 
@@ -119,24 +115,17 @@ impl LogTable {
         View::new(self.version, &self.dir, self.files.iter().cloned())
     }
 
-    /// The Delta snapshot of the loaded version, loading it if needed.
-    pub async fn delta(&mut self) -> Result<&DeltaTable> {
-        let current = self
-            .table
-            .as_ref()
-            .and_then(|t| t.version())
-            .is_some_and(|v| v == self.version);
-        if !current {
-            let url = url_of(&self.dir)?;
-            let table = deltalake::DeltaTableBuilder::from_url(url)
-                .map_err(|e| Error::delta(format!("opening {}", self.dir.display()), e))?
-                .with_version(self.version)
-                .load()
-                .await
-                .map_err(|e| Error::delta(format!("loading {}", self.dir.display()), e))?;
-            self.table = Some(table);
-        }
-        Ok(self.table.as_ref().expect("loaded above"))
+    /// Writes a Delta checkpoint of the loaded version.
+    pub async fn checkpoint(&self) -> Result<()> {
+        let version = self.version;
+        deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
+            url_of(&self.dir)?,
+            version,
+            Some(false),
+            None,
+        )
+        .await
+        .map_err(|e| Error::delta(format!("checkpointing pond version {version}"), e))
     }
 
     /// Writes `rows` (all of one node) as a data file for the commit of `version`, durably.
@@ -235,24 +224,15 @@ impl LogTable {
         self.version = version;
         self.files.extend(adds.into_iter().map(|a| a.path));
         if (version + 1).is_multiple_of(CHECKPOINT_INTERVAL) {
-            deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
-                url_of(&self.dir)?,
-                version,
-                Some(false),
-                None,
-            )
-            .await
-            .map_err(|e| Error::delta(format!("checkpointing pond version {version}"), e))?;
+            self.checkpoint().await?;
         }
         Ok(Attempt::Committed(version))
     }
 
-    /// The `pond` commit info of pond version `version`, if it has one.
-    pub fn commit_info(&self, version: u64) -> Result<Option<CommitRecord>> {
-        let path = self
-            .dir
-            .join("_delta_log")
-            .join(format!("{version:020}.json"));
+    /// What the commit file of pond version `version` of the table in `dir` says, if the
+    /// file exists. Reads that one file.
+    pub fn commit_record(dir: &Path, version: u64) -> Result<Option<CommitRecord>> {
+        let path = dir.join("_delta_log").join(format!("{version:020}.json"));
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -238,7 +238,7 @@ impl TlogPersistence {
     }
 
     fn check_conflict(&self, table: &LogTable, txn: &Txn, version: u64) -> crate::Result<()> {
-        let Some(record) = table.commit_info(version)? else {
+        let Some(record) = LogTable::commit_record(table.dir(), version)? else {
             return Ok(());
         };
         let path_hint = || {
@@ -286,6 +286,28 @@ impl TlogPersistence {
             });
         }
         Ok(())
+    }
+
+    /// Links a new node `name` of `entry_type` into `dir`; `pending` records the node's
+    /// own state in the transaction.
+    fn create_node(
+        &self,
+        dir: NodeKey,
+        name: &str,
+        entry_type: EntryType,
+        pending: impl FnOnce(&mut Txn, NodeId),
+    ) -> FsResult<NodeId> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let path = state.child_path(dir.id, name);
+        let id = NodeId::generate();
+        let view = state.view.clone();
+        let txn = state.txn_mut()?;
+        link(txn, &view, dir.id, name, id, entry_type)?;
+        pending(txn, id);
+        txn.paths.insert(path);
+        state.names.insert(id, (dir.id, name.to_string()));
+        Ok(id)
     }
 
     fn commit_info(&self, txn: &Txn) -> serde_json::Value {
@@ -373,47 +395,31 @@ impl Persistence for TlogPersistence {
     }
 
     async fn create_directory(&self, dir: NodeKey, name: &str) -> FsResult<NodeId> {
-        self.check_writable()?;
-        let mut state = lock(&self.inner.state);
-        let path = state.child_path(dir.id, name);
-        let id = NodeId::generate();
-        let view = state.view.clone();
-        let txn = state.txn_mut()?;
-        link(txn, &view, dir.id, name, id, EntryType::Directory)?;
-        txn.dirs.insert(
-            id,
-            PendingDir {
-                new: true,
-                ..Default::default()
-            },
-        );
-        txn.paths.insert(path);
-        state.names.insert(id, (dir.id, name.to_string()));
-        Ok(id)
+        self.create_node(dir, name, EntryType::Directory, |txn, id| {
+            txn.dirs.insert(
+                id,
+                PendingDir {
+                    new: true,
+                    ..Default::default()
+                },
+            );
+        })
     }
 
     async fn create_symlink(&self, dir: NodeKey, name: &str, target: &str) -> FsResult<NodeId> {
-        self.check_writable()?;
-        let mut state = lock(&self.inner.state);
-        let path = state.child_path(dir.id, name);
-        let id = NodeId::generate();
-        let view = state.view.clone();
-        let txn = state.txn_mut()?;
-        link(txn, &view, dir.id, name, id, EntryType::Symlink)?;
-        txn.nodes.insert(
-            NodeKey { parent: dir.id, id },
-            PendingNode {
-                entry_type: EntryType::Symlink,
-                history: None,
-                moved: false,
-                versions: Vec::new(),
-                target: Some(target.to_string()),
-            },
-        );
-        txn.writes.insert(node_key(id));
-        txn.paths.insert(path);
-        state.names.insert(id, (dir.id, name.to_string()));
-        Ok(id)
+        self.create_node(dir, name, EntryType::Symlink, |txn, id| {
+            txn.nodes.insert(
+                NodeKey { parent: dir.id, id },
+                PendingNode {
+                    entry_type: EntryType::Symlink,
+                    history: None,
+                    moved: false,
+                    versions: Vec::new(),
+                    target: Some(target.to_string()),
+                },
+            );
+            txn.writes.insert(node_key(id));
+        })
     }
 
     async fn dir_remove(&self, dir: NodeKey, name: &str) -> FsResult<DirEntry> {

@@ -148,14 +148,14 @@ impl Pond {
 
     /// The last `limit` commits (all if `None`), newest first.
     pub async fn history(&self, limit: Option<usize>) -> Result<Vec<LogEntry>> {
-        let table = LogTable::open(&Self::log_dir(&self.dir), Some(self.version())).await?;
+        let log_dir = Self::log_dir(&self.dir);
         let latest = self.version();
         let mut out = Vec::new();
         for version in (0..=latest).rev() {
             if limit.is_some_and(|n| out.len() >= n) {
                 break;
             }
-            let Some(record) = table.commit_info(version)? else {
+            let Some(record) = LogTable::commit_record(&log_dir, version)? else {
                 continue;
             };
             let entry = match &record.pond {
@@ -290,14 +290,12 @@ impl Pond {
     /// the grace period protects a commit still in flight).
     pub async fn maintain(&self, grace: Duration) -> Result<MaintainReport> {
         let log_dir = Self::log_dir(&self.dir);
-        let mut table = LogTable::open(&log_dir, None).await?;
+        let table = LogTable::open(&log_dir, None).await?;
         let mut report = MaintainReport {
             checkpoint_version: table.version()?,
             ..Default::default()
         };
-        deltalake::checkpoints::create_checkpoint(table.delta().await?, None)
-            .await
-            .map_err(|e| Error::delta("writing a checkpoint", e))?;
+        table.checkpoint().await?;
 
         let view: View = table.view()?;
         let referenced: HashSet<String> = view.files().map(|(_, _, f)| f.path.clone()).collect();

@@ -207,11 +207,6 @@ impl View {
         self.version
     }
 
-    /// How many data files the version has.
-    pub fn file_count(&self) -> usize {
-        self.index.values().map(Vec::len).sum()
-    }
-
     /// Every data file, with its partition and node.
     pub fn files(&self) -> impl Iterator<Item = (NodeId, NodeId, &IndexedFile)> {
         self.index
