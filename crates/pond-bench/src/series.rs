@@ -38,14 +38,20 @@ async fn best_of(ctx: &SessionContext, sql: &str, runs: usize) -> Result<Duratio
 }
 
 /// Splits `source` into `parts` Parquet files by its `date` column, in `dir`.
-async fn split(source: &Path, dir: &Path, parts: usize) -> Result<Vec<std::path::PathBuf>> {
+/// A DataFusion session with the Parquet file or directory `path` as table `name`.
+async fn parquet_context(name: &str, path: &Path) -> Result<SessionContext> {
     let ctx = SessionContext::new();
     ctx.register_parquet(
-        "src",
-        source.to_str().context("UTF-8 path")?,
+        name,
+        path.to_str().context("UTF-8 path")?,
         ParquetReadOptions::default(),
     )
     .await?;
+    Ok(ctx)
+}
+
+async fn split(source: &Path, dir: &Path, parts: usize) -> Result<Vec<std::path::PathBuf>> {
+    let ctx = parquet_context("src", source).await?;
     let bounds = ctx
         .sql("SELECT CAST(min(date) AS BIGINT) AS lo, CAST(max(date) AS BIGINT) AS hi FROM (SELECT arrow_cast(date, 'Timestamp(Microsecond, None)') AS date FROM src)")
         .await?
@@ -76,13 +82,7 @@ async fn split(source: &Path, dir: &Path, parts: usize) -> Result<Vec<std::path:
 
 /// The first `rows` rows of `source`, as Parquet at `dest`.
 async fn write_slice(source: &Path, dest: &Path, rows: usize) -> Result<()> {
-    let ctx = SessionContext::new();
-    ctx.register_parquet(
-        "src",
-        source.to_str().context("UTF-8 path")?,
-        ParquetReadOptions::default(),
-    )
-    .await?;
+    let ctx = parquet_context("src", source).await?;
     let batches = ctx
         .sql(&format!("SELECT * FROM src LIMIT {rows}"))
         .await?
@@ -134,14 +134,7 @@ pub(crate) async fn run(bin: &Path, source: &Path, copies: usize) -> Result<()> 
         source.display()
     );
 
-    let listing = SessionContext::new();
-    listing
-        .register_parquet(
-            "flights",
-            parts_dir.to_str().context("UTF-8 path")?,
-            ParquetReadOptions::default(),
-        )
-        .await?;
+    let listing = parquet_context("flights", &parts_dir).await?;
     let session = PondSession::new(pond.fs().root())?;
     let pond_ctx = session.context();
     let pond_name = "\"/flights.series\"";

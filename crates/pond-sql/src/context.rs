@@ -8,7 +8,6 @@
 //! names are tables registered on the session (`pond cat --sql` registers `source`).
 //! Statements are read-only: no DDL, DML, `COPY`, or `SET`.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -206,9 +205,4 @@ pub async fn explain(df: DataFrame) -> Result<String> {
     Ok(datafusion::physical_plan::displayable(plan.as_ref())
         .indent(true)
         .to_string())
-}
-
-/// Whether `table` holds a `PondTable`.
-pub fn as_pond_table(table: &dyn TableProvider) -> Option<&PondTable> {
-    (table as &dyn Any).downcast_ref::<PondTable>()
 }

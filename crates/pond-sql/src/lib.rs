@@ -27,7 +27,7 @@ mod object_store;
 mod read;
 mod table;
 
-pub use context::{PondSession, as_pond_table, explain, stream};
+pub use context::{PondSession, explain, stream};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use import::{CSV_NULL_REGEX, ImportOptions, Imported, import_file, writer_properties};

@@ -117,11 +117,6 @@ impl PondTable {
         self.timestamp_column.as_deref()
     }
 
-    /// How many versions a scan with `filters` reads (the rest are pruned by time range).
-    pub fn versions_read(&self, filters: &[Expr]) -> usize {
-        self.pruned(filters).len()
-    }
-
     fn pruned(&self, filters: &[Expr]) -> Vec<&TableFile> {
         let Some(column) = &self.timestamp_column else {
             return self.files.iter().collect();

@@ -191,21 +191,20 @@ async fn copy_one(
             ))
         }
         CopyFormat::Table | CopyFormat::Series => {
-            // DataFusion reads files: standard input is spooled to a temporary one first.
+            // The importer reads a file (a CSV twice: to infer types, then the rows), so
+            // standard input is streamed to a temporary one first.
             let spooled;
             let source: &Path = match &job.source {
                 Some(path) => path,
                 None => {
-                    let mut tmp =
-                        tempfile::NamedTempFile::new().context("spooling standard input")?;
-                    let mut stdin = tokio::io::stdin();
-                    let mut buf = Vec::new();
-                    stdin
-                        .read_to_end(&mut buf)
+                    spooled = tempfile::NamedTempFile::new().context("spooling standard input")?;
+                    let mut file = tokio::fs::File::from_std(
+                        spooled.reopen().context("spooling standard input")?,
+                    );
+                    tokio::io::copy(&mut tokio::io::stdin(), &mut file)
                         .await
-                        .context("reading standard input")?;
-                    tmp.write_all(&buf).context("spooling standard input")?;
-                    spooled = tmp;
+                        .context("spooling standard input")?;
+                    file.flush().await.context("spooling standard input")?;
                     spooled.path()
                 }
             };

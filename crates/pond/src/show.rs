@@ -106,14 +106,12 @@ pub(crate) async fn cat(
     }
     let session = pond_sql::PondSession::new(root.clone())?;
     let table = session.table(path).await?;
+    let timestamp_column = table.timestamp_column().map(String::from);
     let mut df = session.context().read_table(Arc::new(table))?;
     if query.time_start.is_some() || query.time_end.is_some() {
-        let column = pond_sql::PondSession::new(root.clone())?
-            .table(path)
-            .await?
-            .timestamp_column()
-            .map(String::from)
-            .ok_or_else(|| anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}"))?;
+        let column = timestamp_column.ok_or_else(|| {
+            anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}")
+        })?;
         let ts = datafusion::prelude::ident(&column);
         if let Some(t) = &query.time_start {
             df = df.filter(ts.clone().gt_eq(timestamp_literal(t)?))?;
