@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::memory::MemoryPersistence;
-use crate::persistence::{Persistence, TxnMeta, stored_root};
+use crate::persistence::{NodeBuilder, Persistence, TxnMeta, stored_root};
 use crate::wd::WD;
 
 /// A filesystem: a [`Persistence`] seen through working directories.
@@ -14,12 +14,29 @@ use crate::wd::WD;
 #[derive(Clone, Debug)]
 pub struct FS {
     persistence: Arc<dyn Persistence>,
+    builder: Option<Arc<dyn NodeBuilder>>,
 }
 
 impl FS {
     /// A filesystem over `persistence`.
     pub fn new(persistence: Arc<dyn Persistence>) -> Self {
-        FS { persistence }
+        FS {
+            persistence,
+            builder: None,
+        }
+    }
+
+    /// This filesystem with `builder` building its dynamic nodes.
+    pub fn with_builder(&self, builder: Arc<dyn NodeBuilder>) -> Self {
+        FS {
+            persistence: self.persistence.clone(),
+            builder: Some(builder),
+        }
+    }
+
+    /// What builds dynamic nodes, if anything.
+    pub fn builder(&self) -> Option<&Arc<dyn NodeBuilder>> {
+        self.builder.as_ref()
     }
 
     /// A new, empty in-memory filesystem.
@@ -34,7 +51,7 @@ impl FS {
 
     /// The root directory.
     pub fn root(&self) -> WD {
-        WD::root(self.clone(), stored_root(&self.persistence))
+        WD::root(self.clone(), stored_root(self))
     }
 
     /// Starts a transaction. Dropping the returned guard without committing rolls back.

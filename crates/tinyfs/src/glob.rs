@@ -15,8 +15,9 @@
 //! what they derive from each match.
 //!
 //! Names beginning with `.` are matched like any other. `**` does not descend through
-//! symlinks, so a symlink cycle cannot make a walk endless; a literal segment follows
-//! symlinks as resolution does.
+//! symlinks, so a symlink cycle cannot make a walk endless, nor into a dynamic directory
+//! (a host mount may be a whole disk): `/**` stops at `/mnt`, `/mnt/**` goes inside. A
+//! literal segment follows symlinks as resolution does.
 
 use crate::error::{Error, Result};
 

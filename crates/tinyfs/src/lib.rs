@@ -59,13 +59,13 @@ pub use error::{Error, ErrorKind, Result};
 pub use fs::{FS, Transaction};
 pub use memory::MemoryPersistence;
 pub use node::{
-    AsyncReadSeek, DirEntry, Directory, EventTime, File, FileVersion, FileWriter, Node, NodeKind,
-    Symlink,
+    AsyncReadSeek, DirEntry, Directory, EventTime, File, FileVersion, FileWriter, Node, NodeConfig,
+    NodeKind, Symlink,
 };
 pub use node_id::NodeId;
 pub use path::{Component, IntoPath, MAX_NAME_LEN, Path, validate_name};
 pub use persistence::{
-    NodeKey, Persistence, StoredDirectory, StoredFile, StoredSymlink, TxnMeta, WriteTarget,
-    stored_node, stored_root,
+    NodeBuilder, NodeKey, Persistence, StoredDirectory, StoredFile, StoredSymlink, TxnMeta,
+    WriteTarget, stored_node, stored_root,
 };
 pub use wd::{GlobMatch, MAX_SYMLINKS, Metadata, WD};

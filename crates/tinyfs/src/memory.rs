@@ -13,7 +13,7 @@ use tokio::io::AsyncWrite;
 
 use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
-use crate::node::{AsyncReadSeek, DirEntry, EventTime, FileVersion, FileWriter};
+use crate::node::{AsyncReadSeek, DirEntry, EventTime, FileVersion, FileWriter, NodeConfig};
 use crate::node_id::NodeId;
 use crate::persistence::{NodeKey, Persistence, TxnMeta, WriteTarget};
 
@@ -48,6 +48,8 @@ enum MemNode {
     Directory(BTreeMap<String, DirEntry>),
     File(Versions),
     Symlink(String),
+    /// A dynamic node's configurations, oldest first.
+    Dynamic(Vec<NodeConfig>),
 }
 
 impl Default for MemoryPersistence {
@@ -134,20 +136,23 @@ impl Tree {
         }
     }
 
-    fn link(&mut self, dir: NodeKey, name: &str, id: NodeId, entry_type: EntryType) -> Result<()> {
+    fn link(&mut self, dir: NodeKey, entry: DirEntry) -> Result<()> {
         let entries = self.dir_mut(dir)?;
-        if entries.contains_key(name) {
+        if entries.contains_key(&entry.name) {
             return Err(Error::already_exists(""));
         }
-        entries.insert(
-            name.to_string(),
-            DirEntry {
-                name: name.to_string(),
-                id,
-                entry_type,
-            },
-        );
+        entries.insert(entry.name.clone(), entry);
         Ok(())
+    }
+
+    fn dynamic_mut(&mut self, key: NodeKey) -> Result<&mut Vec<NodeConfig>> {
+        match self.nodes.get_mut(&key.id) {
+            Some(MemNode::Dynamic(configs)) => Ok(configs),
+            _ => Err(Error::internal(format!(
+                "node {} is not a dynamic node",
+                key.id
+            ))),
+        }
     }
 }
 
@@ -206,7 +211,7 @@ impl Persistence for MemoryPersistence {
         let mut state = self.lock();
         let tree = state.write()?;
         let id = NodeId::generate();
-        tree.link(dir, name, id, EntryType::Directory)?;
+        tree.link(dir, DirEntry::new(name, id, EntryType::Directory))?;
         tree.nodes.insert(id, MemNode::Directory(BTreeMap::new()));
         Ok(id)
     }
@@ -215,7 +220,7 @@ impl Persistence for MemoryPersistence {
         let mut state = self.lock();
         let tree = state.write()?;
         let id = NodeId::generate();
-        tree.link(dir, name, id, EntryType::Symlink)?;
+        tree.link(dir, DirEntry::new(name, id, EntryType::Symlink))?;
         tree.nodes.insert(id, MemNode::Symlink(target.to_string()));
         Ok(id)
     }
@@ -243,7 +248,7 @@ impl Persistence for MemoryPersistence {
                 node.id
             )));
         }
-        tree.link(dir, name, node.id, entry_type)
+        tree.link(dir, DirEntry::new(name, node.id, entry_type))
     }
 
     async fn file_versions(&self, file: NodeKey) -> Result<Vec<FileVersion>> {
@@ -304,6 +309,59 @@ impl Persistence for MemoryPersistence {
             _ => Err(Error::internal(format!(
                 "node {} is not a symlink",
                 link.id
+            ))),
+        }
+    }
+
+    async fn create_dynamic(
+        &self,
+        dir: NodeKey,
+        name: &str,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> Result<NodeId> {
+        let mut state = self.lock();
+        let tree = state.write()?;
+        let id = NodeId::generate();
+        let mut entry = DirEntry::new(name, id, entry_type);
+        entry.factory = Some(factory.to_string());
+        tree.link(dir, entry)?;
+        let first = NodeConfig {
+            factory: factory.to_string(),
+            config: config.to_vec(),
+            version: 1,
+            modified_micros: now_micros(),
+        };
+        tree.nodes.insert(id, MemNode::Dynamic(vec![first]));
+        Ok(id)
+    }
+
+    async fn update_dynamic(&self, node: NodeKey, config: &[u8]) -> Result<()> {
+        let mut state = self.lock();
+        let configs = state.write()?.dynamic_mut(node)?;
+        let last = configs
+            .last()
+            .cloned()
+            .ok_or_else(|| Error::internal("a dynamic node without a configuration"))?;
+        configs.push(NodeConfig {
+            config: config.to_vec(),
+            version: last.version + 1,
+            modified_micros: now_micros(),
+            ..last
+        });
+        Ok(())
+    }
+
+    async fn dynamic_config(&self, node: NodeKey) -> Result<NodeConfig> {
+        match self.lock().read().nodes.get(&node.id) {
+            Some(MemNode::Dynamic(configs)) => configs
+                .last()
+                .cloned()
+                .ok_or_else(|| Error::internal("a dynamic node without a configuration")),
+            _ => Err(Error::internal(format!(
+                "node {} is not a dynamic node",
+                node.id
             ))),
         }
     }
@@ -376,7 +434,7 @@ impl FileWriter for MemoryWriter {
                 entry_type,
             } => {
                 let id = NodeId::generate();
-                tree.link(dir, &name, id, entry_type)?;
+                tree.link(dir, DirEntry::new(name, id, entry_type))?;
                 tree.nodes
                     .insert(id, MemNode::File(vec![(version.clone(), body.into())]));
             }

@@ -29,6 +29,36 @@ pub struct DirEntry {
     pub id: NodeId,
     /// What the node is.
     pub entry_type: EntryType,
+    /// For a dynamic node, the factory that builds it from its stored configuration.
+    pub factory: Option<String>,
+}
+
+impl DirEntry {
+    /// An entry for a stored (not dynamic) node.
+    pub fn new(name: impl Into<String>, id: NodeId, entry_type: EntryType) -> Self {
+        DirEntry {
+            name: name.into(),
+            id,
+            entry_type,
+            factory: None,
+        }
+    }
+}
+
+/// The stored configuration of a dynamic node: which factory builds it, and from what.
+///
+/// The configuration is versioned like a file body: `pond mknod --overwrite` writes the
+/// next version, and the node is built from the latest one the pond version shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// The factory's registered name.
+    pub factory: String,
+    /// The configuration as written (YAML for pond's factories).
+    pub config: Vec<u8>,
+    /// The configuration's version: 1, then one more per overwrite.
+    pub version: u64,
+    /// When this version was written, microseconds since the epoch (UTC).
+    pub modified_micros: i64,
 }
 
 /// The event-time range of one version of a `file:series`: the name of its timestamp
@@ -109,6 +139,34 @@ pub trait Directory: Send + Sync + fmt::Debug {
         Err(Error::read_only("create a file"))
     }
 
+    /// Makes a dynamic node `name` of `entry_type`, built by `factory` from `config`
+    /// (which the caller has validated). [`Error::AlreadyExists`] if the name is taken.
+    async fn create_dynamic(
+        &self,
+        name: &str,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> Result<()> {
+        let _ = (name, entry_type, factory, config);
+        Err(Error::read_only("create a dynamic node"))
+    }
+
+    /// Stores `config` as the next configuration version of the dynamic node `name`.
+    /// [`Error::NotFound`] if there is no such entry; [`Error::InvalidConfig`] if it is not
+    /// a dynamic node.
+    async fn update_dynamic(&self, name: &str, config: &[u8]) -> Result<()> {
+        let _ = (name, config);
+        Err(Error::read_only("change a dynamic node"))
+    }
+
+    /// The stored configuration of the dynamic node `name`, or `None` if `name` is not
+    /// a stored dynamic node. [`Error::NotFound`] if there is no such entry.
+    async fn dynamic_config(&self, name: &str) -> Result<Option<NodeConfig>> {
+        let _ = name;
+        Ok(None)
+    }
+
     /// Removes the entry `name` (the node itself stays in history). [`Error::NotFound`] if
     /// there is none. Recursion is the caller's business.
     async fn remove(&self, name: &str) -> Result<()> {
@@ -177,12 +235,34 @@ pub struct Node {
     id: NodeId,
     parent: NodeId,
     kind: NodeKind,
+    factory: Option<Arc<str>>,
 }
 
 impl Node {
     /// A handle to node `id`, found in directory `parent` (the root's parent is itself).
     pub fn new(id: NodeId, parent: NodeId, kind: NodeKind) -> Self {
-        Node { id, parent, kind }
+        Node {
+            id,
+            parent,
+            kind,
+            factory: None,
+        }
+    }
+
+    /// A handle to dynamic node `id`, built by `factory`.
+    pub fn dynamic(id: NodeId, parent: NodeId, kind: NodeKind, factory: &str) -> Self {
+        Node {
+            id,
+            parent,
+            kind,
+            factory: Some(factory.into()),
+        }
+    }
+
+    /// The factory that built this node, if it is a stored dynamic node (the nodes a
+    /// dynamic directory shows are not themselves stored, and have none).
+    pub fn factory(&self) -> Option<&str> {
+        self.factory.as_deref()
     }
 
     /// The node's id.

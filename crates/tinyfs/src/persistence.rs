@@ -8,8 +8,10 @@ use async_trait::async_trait;
 
 use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
+use crate::fs::FS;
 use crate::node::{
-    AsyncReadSeek, DirEntry, Directory, File, FileVersion, FileWriter, Node, NodeKind, Symlink,
+    AsyncReadSeek, DirEntry, Directory, File, FileVersion, FileWriter, Node, NodeConfig, NodeKind,
+    Symlink,
 };
 use crate::node_id::NodeId;
 
@@ -84,6 +86,13 @@ pub enum WriteTarget {
 /// `None`). A *file version* counts the bodies of one file: its first is 1, each further
 /// write adds 1, and numbers are never reused.
 ///
+/// # Dynamic nodes
+///
+/// A dynamic node is stored as its factory's name and a configuration, versioned like a
+/// file body (the first is version 1). Its directory entry carries the factory, so the
+/// filesystem knows to build it (see [`NodeBuilder`]) rather than read it as stored.
+/// The persistence never interprets the configuration.
+///
 /// # Errors
 ///
 /// - [`Error::NotFound`]: a name that is not in the directory.
@@ -147,18 +156,68 @@ pub trait Persistence: Send + Sync + fmt::Debug {
 
     /// The target of symlink `link`.
     async fn symlink_target(&self, link: NodeKey) -> Result<String>;
+
+    /// Creates a dynamic node `name` in `dir`, of `entry_type`, built by `factory` from
+    /// `config` (its configuration version 1); returns its id.
+    async fn create_dynamic(
+        &self,
+        dir: NodeKey,
+        name: &str,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> Result<NodeId>;
+
+    /// Stores `config` as the next configuration version of dynamic node `node`.
+    async fn update_dynamic(&self, node: NodeKey, config: &[u8]) -> Result<()>;
+
+    /// The latest configuration of dynamic node `node`.
+    async fn dynamic_config(&self, node: NodeKey) -> Result<NodeConfig>;
 }
 
-/// The handle of a stored node reached through directory `parent` with entry `entry`.
-pub fn stored_node(p: &Arc<dyn Persistence>, parent: NodeId, entry: &DirEntry) -> Node {
+/// Builds dynamic nodes from their stored configuration: the bridge from a stored
+/// `(factory, config)` to a live [`Directory`] or [`File`].
+///
+/// An [`FS`] holds at most one builder (a registry of factories, in pond). Building should
+/// be cheap — parse the configuration, make a handle — and leave all work to the node's
+/// methods: every directory listing builds the dynamic nodes it contains.
+#[async_trait]
+pub trait NodeBuilder: Send + Sync + fmt::Debug {
+    /// The node `id` in directory `parent`, of `entry_type`, from `config`. `fs` is the
+    /// filesystem it was found in, at the version being read: what the node may read.
+    async fn build(
+        &self,
+        fs: &FS,
+        id: NodeId,
+        parent: NodeId,
+        entry_type: EntryType,
+        config: &NodeConfig,
+    ) -> Result<NodeKind>;
+}
+/// The handle of the node reached through directory `parent` with entry `entry`: a
+/// stored node, or a dynamic one built by the filesystem's [`NodeBuilder`].
+///
+/// A dynamic node that cannot be built (no builder, an unknown factory, a configuration
+/// the factory rejects) is still returned, as a node whose every read fails with the
+/// reason, so the directory holding it can be listed and the node removed or replaced.
+pub async fn stored_node(fs: &FS, parent: NodeId, entry: &DirEntry) -> Node {
+    let p = fs.persistence();
     let key = NodeKey {
         parent,
         id: entry.id,
     };
+    if let Some(factory) = &entry.factory {
+        let kind = match build_dynamic(fs, key, entry.entry_type).await {
+            Ok(kind) => kind,
+            Err(e) => broken(entry.entry_type, e),
+        };
+        return Node::dynamic(entry.id, parent, kind, factory);
+    }
     let kind = match entry.entry_type {
-        EntryType::Directory => {
-            NodeKind::Directory(Arc::new(StoredDirectory { p: p.clone(), key }))
-        }
+        EntryType::Directory => NodeKind::Directory(Arc::new(StoredDirectory {
+            fs: fs.clone(),
+            key,
+        })),
         EntryType::Symlink => NodeKind::Symlink(Arc::new(StoredSymlink { p: p.clone(), key })),
         file_type => NodeKind::File(Arc::new(StoredFile {
             p: p.clone(),
@@ -169,13 +228,107 @@ pub fn stored_node(p: &Arc<dyn Persistence>, parent: NodeId, entry: &DirEntry) -
     Node::new(entry.id, parent, kind)
 }
 
-/// The root directory of a persistence.
-pub fn stored_root(p: &Arc<dyn Persistence>) -> Node {
+async fn build_dynamic(fs: &FS, key: NodeKey, entry_type: EntryType) -> Result<NodeKind> {
+    let config = fs.persistence().dynamic_config(key).await?;
+    let Some(builder) = fs.builder() else {
+        return Err(Error::InvalidConfig {
+            path: String::new(),
+            detail: format!(
+                "a `{}` node needs a factory registry, and this filesystem has none",
+                config.factory
+            ),
+        });
+    };
+    builder
+        .build(fs, key.id, key.parent, entry_type, &config)
+        .await
+}
+
+fn broken(entry_type: EntryType, error: Error) -> NodeKind {
+    let node = Arc::new(Broken {
+        entry_type,
+        error: error.to_string(),
+        kind: error.kind(),
+    });
+    match entry_type {
+        EntryType::Directory => NodeKind::Directory(node),
+        EntryType::Symlink => NodeKind::Symlink(node),
+        _ => NodeKind::File(node),
+    }
+}
+
+/// A dynamic node that could not be built: every read reports why.
+#[derive(Debug)]
+struct Broken {
+    entry_type: EntryType,
+    error: String,
+    kind: crate::error::ErrorKind,
+}
+
+impl Broken {
+    fn fail<T>(&self) -> Result<T> {
+        Err(match self.kind {
+            crate::error::ErrorKind::Internal => Error::internal(&self.error),
+            _ => Error::InvalidConfig {
+                path: String::new(),
+                detail: self.error.clone(),
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Directory for Broken {
+    async fn get(&self, _name: &str) -> Result<Option<Node>> {
+        self.fail()
+    }
+
+    async fn entries(&self) -> Result<Vec<(String, Node)>> {
+        self.fail()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[async_trait]
+impl File for Broken {
+    fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    async fn versions(&self) -> Result<Vec<FileVersion>> {
+        self.fail()
+    }
+
+    async fn reader(&self, _version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>> {
+        self.fail()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[async_trait]
+impl Symlink for Broken {
+    async fn target(&self) -> Result<String> {
+        self.fail()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The root directory of a filesystem.
+pub fn stored_root(fs: &FS) -> Node {
     Node::new(
         NodeId::ROOT,
         NodeId::ROOT,
         NodeKind::Directory(Arc::new(StoredDirectory {
-            p: p.clone(),
+            fs: fs.clone(),
             key: NodeKey::ROOT,
         })),
     )
@@ -184,56 +337,97 @@ pub fn stored_root(p: &Arc<dyn Persistence>) -> Node {
 /// A directory stored by a [`Persistence`].
 #[derive(Debug)]
 pub struct StoredDirectory {
-    p: Arc<dyn Persistence>,
+    fs: FS,
     key: NodeKey,
+}
+
+impl StoredDirectory {
+    fn p(&self) -> &Arc<dyn Persistence> {
+        self.fs.persistence()
+    }
+
+    async fn dynamic_entry(&self, name: &str) -> Result<Option<DirEntry>> {
+        match self.p().dir_get(self.key, name).await? {
+            Some(entry) => Ok(entry.factory.is_some().then_some(entry)),
+            None => Err(Error::not_found("")),
+        }
+    }
 }
 
 #[async_trait]
 impl Directory for StoredDirectory {
     async fn get(&self, name: &str) -> Result<Option<Node>> {
-        Ok(self
-            .p
-            .dir_get(self.key, name)
-            .await?
-            .map(|entry| stored_node(&self.p, self.key.id, &entry)))
+        match self.p().dir_get(self.key, name).await? {
+            Some(entry) => Ok(Some(stored_node(&self.fs, self.key.id, &entry).await)),
+            None => Ok(None),
+        }
     }
 
     async fn entries(&self) -> Result<Vec<(String, Node)>> {
-        let entries = self.p.dir_entries(self.key).await?;
-        Ok(entries
-            .into_iter()
-            .map(|entry| {
-                let node = stored_node(&self.p, self.key.id, &entry);
-                (entry.name, node)
-            })
-            .collect())
+        let entries = self.p().dir_entries(self.key).await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let node = stored_node(&self.fs, self.key.id, &entry).await;
+            out.push((entry.name, node));
+        }
+        Ok(out)
     }
 
     async fn create_directory(&self, name: &str) -> Result<Node> {
-        let id = self.p.create_directory(self.key, name).await?;
-        let entry = DirEntry {
-            name: name.to_string(),
-            id,
-            entry_type: EntryType::Directory,
-        };
-        Ok(stored_node(&self.p, self.key.id, &entry))
+        let id = self.p().create_directory(self.key, name).await?;
+        let entry = DirEntry::new(name, id, EntryType::Directory);
+        Ok(stored_node(&self.fs, self.key.id, &entry).await)
     }
 
     async fn create_symlink(&self, name: &str, target: &str) -> Result<Node> {
-        let id = self.p.create_symlink(self.key, name, target).await?;
-        let entry = DirEntry {
-            name: name.to_string(),
-            id,
-            entry_type: EntryType::Symlink,
+        let id = self.p().create_symlink(self.key, name, target).await?;
+        let entry = DirEntry::new(name, id, EntryType::Symlink);
+        Ok(stored_node(&self.fs, self.key.id, &entry).await)
+    }
+
+    async fn create_dynamic(
+        &self,
+        name: &str,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> Result<()> {
+        self.p()
+            .create_dynamic(self.key, name, entry_type, factory, config)
+            .await
+            .map(drop)
+    }
+
+    async fn update_dynamic(&self, name: &str, config: &[u8]) -> Result<()> {
+        let Some(entry) = self.dynamic_entry(name).await? else {
+            return Err(Error::InvalidConfig {
+                path: String::new(),
+                detail: "not a dynamic node; only `pond mknod` nodes have a configuration".into(),
+            });
         };
-        Ok(stored_node(&self.p, self.key.id, &entry))
+        let key = NodeKey {
+            parent: self.key.id,
+            id: entry.id,
+        };
+        self.p().update_dynamic(key, config).await
+    }
+
+    async fn dynamic_config(&self, name: &str) -> Result<Option<NodeConfig>> {
+        let Some(entry) = self.dynamic_entry(name).await? else {
+            return Ok(None);
+        };
+        let key = NodeKey {
+            parent: self.key.id,
+            id: entry.id,
+        };
+        self.p().dynamic_config(key).await.map(Some)
     }
 
     async fn create_file(&self, name: &str, entry_type: EntryType) -> Result<Box<dyn FileWriter>> {
         if !entry_type.is_file() {
             return Err(Error::internal(format!("create_file with {entry_type}")));
         }
-        self.p
+        self.p()
             .file_writer(WriteTarget::New {
                 dir: self.key,
                 name: name.to_string(),
@@ -243,15 +437,16 @@ impl Directory for StoredDirectory {
     }
 
     async fn remove(&self, name: &str) -> Result<()> {
-        self.p.dir_remove(self.key, name).await.map(drop)
+        self.p().dir_remove(self.key, name).await.map(drop)
     }
 
     async fn attach(&self, name: &str, node: &Node) -> Result<()> {
-        let stored = match node.kind() {
-            NodeKind::Directory(d) => d.as_any().is::<StoredDirectory>(),
-            NodeKind::File(f) => f.as_any().is::<StoredFile>(),
-            NodeKind::Symlink(s) => s.as_any().is::<StoredSymlink>(),
-        };
+        let stored = node.factory().is_none()
+            && match node.kind() {
+                NodeKind::Directory(d) => d.as_any().is::<StoredDirectory>(),
+                NodeKind::File(f) => f.as_any().is::<StoredFile>(),
+                NodeKind::Symlink(s) => s.as_any().is::<StoredSymlink>(),
+            };
         if !stored {
             return Err(Error::unsupported("moving a dynamic node"));
         }
@@ -259,7 +454,7 @@ impl Directory for StoredDirectory {
             parent: node.parent(),
             id: node.id(),
         };
-        self.p
+        self.p()
             .dir_attach(self.key, name, key, node.entry_type())
             .await
     }

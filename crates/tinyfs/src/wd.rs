@@ -8,7 +8,7 @@ use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
 use crate::fs::FS;
 use crate::glob::{Pattern, Segment};
-use crate::node::{AsyncReadSeek, DirEntry, FileVersion, FileWriter, Node, NodeKind};
+use crate::node::{AsyncReadSeek, DirEntry, FileVersion, FileWriter, Node, NodeConfig, NodeKind};
 use crate::node_id::NodeId;
 use crate::path::{Component, IntoPath, Path, validate_name};
 
@@ -315,6 +315,78 @@ impl WD {
         }
     }
 
+    /// Makes the dynamic node `path`, of `entry_type`, built by `factory` from `config`.
+    /// The caller validates `config`; the parent must exist; nothing may be at `path`.
+    pub async fn create_dynamic(
+        &self,
+        path: impl IntoPath,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> Result<()> {
+        let path = path.into_path()?;
+        refuse_version(&path, "create a node at")?;
+        match self.walk(&path, false).await? {
+            Lookup::Found {
+                parents,
+                name,
+                node,
+            } => Err(Error::AlreadyExists {
+                path: if parents.is_empty() {
+                    "/".into()
+                } else {
+                    child_path(&parents, &name)
+                },
+                detail: Some(node.entry_type().to_string()),
+            }),
+            Lookup::Missing { parents, name } => {
+                let here = child_path(&parents, &name);
+                validate_name(&name)?;
+                let dir = parents
+                    .last()
+                    .and_then(|f| f.node.as_dir())
+                    .expect("parent is a dir");
+                dir.create_dynamic(&name, entry_type, factory, config)
+                    .await
+                    .map_err(|e| e.with_path(&here))
+            }
+        }
+    }
+
+    /// Stores `config` as the next configuration of the dynamic node at `path` (a symlink
+    /// at the end is not followed).
+    pub async fn update_dynamic(&self, path: impl IntoPath, config: &[u8]) -> Result<()> {
+        let path = path.into_path()?;
+        refuse_version(&path, "change")?;
+        let (parents, name, _) = self.found(&path, false).await?;
+        let here = child_path(&parents, &name);
+        let dir = parents
+            .last()
+            .and_then(|f| f.node.as_dir())
+            .ok_or_else(|| Error::invalid_path(&path, "the root is not a dynamic node"))?;
+        dir.update_dynamic(&name, config)
+            .await
+            .map_err(|e| e.with_path(&here))
+    }
+
+    /// The stored configuration of the node at `path`, or `None` if it is not a stored
+    /// dynamic node (symlinks followed).
+    pub async fn dynamic_config(&self, path: impl IntoPath) -> Result<Option<NodeConfig>> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path.without_version(), true).await?;
+        if node.factory().is_none() {
+            return Ok(None);
+        }
+        let here = child_path(&parents, &name);
+        let dir = parents
+            .last()
+            .and_then(|f| f.node.as_dir())
+            .ok_or_else(|| Error::internal("a dynamic node without a parent"))?;
+        dir.dynamic_config(&name)
+            .await
+            .map_err(|e| e.with_path(&here))
+    }
+
     /// Makes the directory `path` and any missing parents. Existing directories on the way
     /// (and at `path`) are fine; anything else there is [`Error::NotADirectory`].
     pub async fn create_dir_all(&self, path: impl IntoPath) -> Result<WD> {
@@ -560,6 +632,7 @@ impl WD {
                 name,
                 id: node.id(),
                 entry_type: node.entry_type(),
+                factory: node.factory().map(String::from),
             })
             .collect())
     }
@@ -574,7 +647,10 @@ impl WD {
         }
         let (parents, name, node) = self.found(&path, false).await?;
         let here = child_path(&parents, &name);
+        // A dynamic directory's entries are computed, not held: removing it unlinks its
+        // configuration.
         if let Some(dir) = node.as_dir()
+            && node.factory().is_none()
             && !recursive
             && !dir
                 .entries()
@@ -761,8 +837,10 @@ impl WD {
                     }
                 }
                 Segment::Recursive => {
-                    // Every directory below (without crossing symlinks), with its path
-                    // relative to here; at the end of a pattern, every entry.
+                    // Every directory below, with its path relative to here; at the end of
+                    // a pattern, every entry. It does not cross symlinks (no cycles) nor
+                    // enter stored dynamic directories (a host mount may be a whole disk;
+                    // name one to go inside: `/mnt/**`).
                     if !last {
                         let mut caps = captures.clone();
                         caps.push(String::new());
@@ -778,7 +856,7 @@ impl WD {
                             } else {
                                 format!("{rel}/{name}")
                             };
-                            let is_dir = node.as_dir().is_some();
+                            let is_dir = node.as_dir().is_some() && node.factory().is_none();
                             let mut sub = frames.clone();
                             sub.push(Frame { name, node });
                             let mut caps = captures.clone();

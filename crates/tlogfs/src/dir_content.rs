@@ -7,6 +7,8 @@
 //! {"snapshot":true,"set":[{"name":"a.csv","id":"0190…","type":"file:data"}],"remove":[]}
 //! ```
 //!
+//! An entry for a dynamic node adds `"factory":"<name>"`.
+//!
 //! A small directory (at most [`SNAPSHOT_ENTRIES`] entries) always writes snapshots, so its
 //! state is one row. A large one writes deltas, with a snapshot every
 //! [`SNAPSHOT_INTERVAL`] versions, so reading it never replays more than that many rows
@@ -39,6 +41,9 @@ struct StoredEntry {
     id: String,
     #[serde(rename = "type")]
     entry_type: String,
+    /// A dynamic node's factory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    factory: Option<String>,
 }
 
 /// One version of a directory's content.
@@ -76,6 +81,7 @@ impl DirContent {
             name: e.name.clone(),
             id: e.id.to_string(),
             entry_type: e.entry_type.to_string(),
+            factory: e.factory.clone(),
         };
         let stored = match self {
             DirContent::Snapshot(entries) => Stored {
@@ -115,6 +121,7 @@ impl DirContent {
                     name: e.name,
                     id,
                     entry_type,
+                    factory: e.factory,
                 },
             );
         }
@@ -154,6 +161,7 @@ mod tests {
             name: name.into(),
             id: NodeId::generate(),
             entry_type: EntryType::FileData,
+            factory: None,
         }
     }
 

@@ -303,7 +303,7 @@ impl TlogPersistence {
         let id = NodeId::generate();
         let view = state.view.clone();
         let txn = state.txn_mut()?;
-        link(txn, &view, dir.id, name, id, entry_type)?;
+        link(txn, &view, dir.id, DirEntry::new(name, id, entry_type))?;
         pending(txn, id);
         txn.paths.insert(path);
         state.names.insert(id, (dir.id, name.to_string()));
@@ -451,7 +451,7 @@ impl Persistence for TlogPersistence {
         let path = state.child_path(dir.id, name);
         let view = state.view.clone();
         let txn = state.txn_mut()?;
-        link(txn, &view, dir.id, name, node.id, entry_type)?;
+        link(txn, &view, dir.id, DirEntry::new(name, node.id, entry_type))?;
         txn.paths.insert(path);
         txn.writes.insert(node_key(node.id));
         // Directories are their own partition and do not move; files and symlinks live in
@@ -557,30 +557,134 @@ impl Persistence for TlogPersistence {
         }
         Ok(state.view.symlink(link.parent, link.id)?)
     }
+
+    async fn create_dynamic(
+        &self,
+        dir: NodeKey,
+        name: &str,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> FsResult<NodeId> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let path = state.child_path(dir.id, name);
+        let id = NodeId::generate();
+        let view = state.view.clone();
+        let txn = state.txn_mut()?;
+        let mut entry = DirEntry::new(name, id, entry_type);
+        entry.factory = Some(factory.to_string());
+        link(txn, &view, dir.id, entry)?;
+        let rec = config_rec(1, entry_type, factory, config, &txn.id);
+        txn.nodes.insert(
+            NodeKey { parent: dir.id, id },
+            PendingNode {
+                entry_type,
+                history: None,
+                moved: false,
+                versions: vec![rec],
+                target: None,
+            },
+        );
+        txn.writes.insert(node_key(id));
+        txn.paths.insert(path);
+        state.names.insert(id, (dir.id, name.to_string()));
+        Ok(id)
+    }
+
+    async fn update_dynamic(&self, node: NodeKey, config: &[u8]) -> FsResult<()> {
+        self.check_writable()?;
+        let mut state = lock(&self.inner.state);
+        let last = state
+            .versions(node)?
+            .pop()
+            .ok_or_else(|| tinyfs::Error::internal(format!("node {} has no rows", node.id)))?;
+        let Some(factory) = last.factory else {
+            return Err(tinyfs::Error::internal(format!(
+                "node {} is not a dynamic node",
+                node.id
+            )));
+        };
+        let path = state.path_of(node.id);
+        let txn = state.txn_mut()?;
+        let rec = config_rec(
+            last.meta.version + 1,
+            last.entry_type,
+            &factory,
+            config,
+            &txn.id,
+        );
+        txn.nodes
+            .entry(node)
+            .or_insert(PendingNode {
+                entry_type: last.entry_type,
+                history: Some(node),
+                moved: false,
+                versions: Vec::new(),
+                target: None,
+            })
+            .versions
+            .push(rec);
+        txn.writes.insert(node_key(node.id));
+        txn.paths.insert(path);
+        Ok(())
+    }
+
+    async fn dynamic_config(&self, node: NodeKey) -> FsResult<tinyfs::NodeConfig> {
+        let last = lock(&self.inner.state)
+            .versions(node)?
+            .pop()
+            .ok_or_else(|| tinyfs::Error::internal(format!("node {} has no rows", node.id)))?;
+        match (last.factory, last.body) {
+            (Some(factory), Body::Inline(config)) => Ok(tinyfs::NodeConfig {
+                factory,
+                config: config.to_vec(),
+                version: last.meta.version,
+                modified_micros: last.meta.modified_micros,
+            }),
+            _ => Err(tinyfs::Error::internal(format!(
+                "node {} is not a dynamic node",
+                node.id
+            ))),
+        }
+    }
 }
 
-/// Adds entry `name` → `id` to directory `dir` in the transaction.
-fn link(
-    txn: &mut Txn,
-    view: &View,
-    dir: NodeId,
-    name: &str,
-    id: NodeId,
-    entry_type: EntryType,
-) -> FsResult<()> {
+/// Adds `entry` to directory `dir` in the transaction.
+fn link(txn: &mut Txn, view: &View, dir: NodeId, entry: DirEntry) -> FsResult<()> {
     let pending = txn.dir_mut(view, dir)?;
-    if pending.entries.contains_key(name) {
+    let name = entry.name.clone();
+    if pending.entries.contains_key(&name) {
         return Err(tinyfs::Error::already_exists(""));
     }
-    let entry = DirEntry {
-        name: name.to_string(),
-        id,
-        entry_type,
-    };
-    pending.entries.insert(name.to_string(), entry.clone());
-    pending.changes.insert(name.to_string(), Some(entry));
-    txn.writes.insert(entry_key(dir, name));
+    pending.entries.insert(name.clone(), entry.clone());
+    pending.changes.insert(name.clone(), Some(entry));
+    txn.writes.insert(entry_key(dir, &name));
     Ok(())
+}
+
+/// A configuration version of a dynamic node, as a stored version record (configurations
+/// are small: always inline).
+fn config_rec(
+    version: u64,
+    entry_type: EntryType,
+    factory: &str,
+    config: &[u8],
+    txn_id: &str,
+) -> VersionRec {
+    VersionRec {
+        meta: FileVersion {
+            version,
+            size: config.len() as u64,
+            blake3: blake3::hash(config),
+            modified_micros: micros_now(),
+            event_time: None,
+        },
+        entry_type,
+        factory: Some(factory.to_string()),
+        body: Body::Inline(config.into()),
+        txn_id: txn_id.to_string(),
+    }
 }
 
 /// Streams one body: in memory up to the inline limit, then into `content/.incoming`.
@@ -688,6 +792,7 @@ impl FileWriter for TlogWriter {
                 event_time,
             },
             entry_type: EntryType::FileData,
+            factory: None,
             body,
             txn_id: txn.id.clone(),
         };
@@ -699,7 +804,7 @@ impl FileWriter for TlogWriter {
                 entry_type,
             } => {
                 let id = NodeId::generate();
-                link(txn, &view, dir.id, name, id, *entry_type)?;
+                link(txn, &view, dir.id, DirEntry::new(name, id, *entry_type))?;
                 rec.entry_type = *entry_type;
                 txn.nodes.insert(
                     NodeKey { parent: dir.id, id },

@@ -64,6 +64,8 @@ pub struct VersionRec {
     pub meta: FileVersion,
     /// The file's type at this version.
     pub entry_type: EntryType,
+    /// For a dynamic node, its factory; the body is then its configuration.
+    pub factory: Option<String>,
     /// The body.
     pub body: Body,
     /// The transaction that wrote it.
@@ -77,7 +79,7 @@ impl VersionRec {
             node_id: node,
             version: self.meta.version as i64,
             entry_type: self.entry_type,
-            factory: None,
+            factory: self.factory.clone(),
             content: match &self.body {
                 Body::Inline(bytes) => Some(bytes.to_vec()),
                 Body::External(_) => None,
@@ -112,6 +114,7 @@ impl VersionRec {
                 event_time: row.event_time,
             },
             entry_type: row.entry_type,
+            factory: row.factory,
             body,
             txn_id: row.txn_id,
         })

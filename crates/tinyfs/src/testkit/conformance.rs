@@ -51,6 +51,7 @@ cases!(
     version_numbering,
     transaction_misuse,
     many_entries_stay_sorted,
+    dynamic_nodes_store_and_build,
 );
 
 fn meta() -> TxnMeta {
@@ -1050,4 +1051,177 @@ async fn many_entries_stay_sorted(fs: FS) {
     assert_eq!(names(&root, "/d").await, expected);
     assert_eq!(root.read_file("/d/f0123").await.unwrap(), b"f0123");
     assert_eq!(root.glob("/d/f01*").await.unwrap().len(), 100);
+}
+
+/// Builds `echo` nodes: a read-only directory with one file, `config`, holding the node's
+/// configuration.
+#[derive(Debug)]
+struct EchoBuilder;
+
+#[derive(Debug)]
+struct EchoDir {
+    id: crate::NodeId,
+    config: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct EchoFile(Vec<u8>);
+
+#[async_trait::async_trait]
+impl crate::NodeBuilder for EchoBuilder {
+    async fn build(
+        &self,
+        _fs: &FS,
+        id: crate::NodeId,
+        _parent: crate::NodeId,
+        entry_type: EntryType,
+        config: &crate::NodeConfig,
+    ) -> crate::Result<crate::NodeKind> {
+        assert_eq!(entry_type, EntryType::Directory);
+        if config.factory != "echo" {
+            return Err(crate::Error::InvalidConfig {
+                path: String::new(),
+                detail: format!("unknown factory `{}`", config.factory),
+            });
+        }
+        Ok(crate::NodeKind::Directory(std::sync::Arc::new(EchoDir {
+            id,
+            config: config.config.clone(),
+        })))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Directory for EchoDir {
+    async fn get(&self, name: &str) -> crate::Result<Option<crate::Node>> {
+        Ok(self
+            .entries()
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, node)| node))
+    }
+
+    async fn entries(&self) -> crate::Result<Vec<(String, crate::Node)>> {
+        let file = crate::NodeKind::File(std::sync::Arc::new(EchoFile(self.config.clone())));
+        let id = crate::NodeId::derived(&[&self.id.as_u128().to_be_bytes(), b"config"]);
+        Ok(vec![("config".into(), crate::Node::new(id, self.id, file))])
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::File for EchoFile {
+    fn entry_type(&self) -> EntryType {
+        EntryType::FileData
+    }
+
+    async fn versions(&self) -> crate::Result<Vec<crate::FileVersion>> {
+        Ok(vec![crate::FileVersion {
+            version: 1,
+            size: self.0.len() as u64,
+            blake3: blake3::hash(&self.0),
+            modified_micros: 0,
+            event_time: None,
+        }])
+    }
+
+    async fn reader(&self, _version: Option<u64>) -> crate::Result<Box<dyn crate::AsyncReadSeek>> {
+        Ok(Box::new(std::io::Cursor::new(self.0.clone())))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+async fn dynamic_nodes_store_and_build(fs: FS) {
+    let (tx, root) = begin(&fs).await;
+    root.create_dir("/d").await.unwrap();
+    root.create_dynamic("/d/e", EntryType::Directory, "echo", b"one")
+        .await
+        .unwrap();
+    fails(
+        root.create_dynamic("/d/e", EntryType::Directory, "echo", b"x")
+            .await,
+        ErrorKind::AlreadyExists,
+        "/d/e",
+    );
+    fails(
+        root.create_dynamic("/nope/e", EntryType::Directory, "echo", b"x")
+            .await,
+        ErrorKind::NotFound,
+        "/nope",
+    );
+    tx.commit().await.unwrap();
+
+    // Listing shows the factory; the configuration reads back, versioned.
+    let root = fs.root();
+    let listed = root.list("/d").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].entry_type, EntryType::Directory);
+    assert_eq!(listed[0].factory.as_deref(), Some("echo"));
+    let config = root.dynamic_config("/d/e").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            config.factory.as_str(),
+            config.config.as_slice(),
+            config.version
+        ),
+        ("echo", &b"one"[..], 1)
+    );
+    assert_eq!(root.dynamic_config("/d").await.unwrap(), None);
+
+    // Without a builder the node is there but cannot be read, and says why.
+    fails(root.list("/d/e").await, ErrorKind::InvalidConfig, "echo");
+    // A builder makes it live; `**` does not enter it, naming it does.
+    let built = fs.with_builder(std::sync::Arc::new(EchoBuilder)).root();
+    assert_eq!(built.read_file("/d/e/config").await.unwrap(), b"one");
+    let all: Vec<String> = built
+        .glob("/**")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.path)
+        .collect();
+    assert_eq!(all, ["/d", "/d/e"]);
+    let inside: Vec<String> = built
+        .glob("/d/e/**")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.path)
+        .collect();
+    assert_eq!(inside, ["/d/e/config"]);
+    fails(
+        built.write_file("/d/e/x", EntryType::FileData, b"x").await,
+        ErrorKind::ReadOnly,
+        "/d/e/x",
+    );
+
+    // Overwrite stores the next version; rollback discards one.
+    let (tx, root) = begin(&fs).await;
+    root.update_dynamic("/d/e", b"two").await.unwrap();
+    fails(
+        root.update_dynamic("/d", b"x").await,
+        ErrorKind::InvalidConfig,
+        "/d",
+    );
+    tx.commit().await.unwrap();
+    let (tx, root) = begin(&fs).await;
+    root.update_dynamic("/d/e", b"three").await.unwrap();
+    tx.rollback();
+    let config = fs.root().dynamic_config("/d/e").await.unwrap().unwrap();
+    assert_eq!((config.config.as_slice(), config.version), (&b"two"[..], 2));
+    let built = fs.with_builder(std::sync::Arc::new(EchoBuilder)).root();
+    assert_eq!(built.read_file("/d/e/config").await.unwrap(), b"two");
+
+    // Removing it unlinks the configuration.
+    let (tx, root) = begin(&fs).await;
+    root.remove("/d/e", false).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(fs.root().list("/d").await.unwrap().is_empty());
 }
