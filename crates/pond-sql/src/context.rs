@@ -22,9 +22,9 @@ use futures::TryStreamExt;
 use tinyfs::WD;
 
 use crate::error::{Error, Result};
+use crate::file_table::{FileTable, Scope, file_table};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
 use crate::read::TableStream;
-use crate::table::PondTable;
 
 const CATALOG: &str = "pond";
 const SCHEMA: &str = "public";
@@ -89,9 +89,13 @@ impl SchemaProvider for PondSchema {
         {
             return Ok(Some(t.clone()));
         }
-        match PondTable::open(&self.wd, name, &self.store).await {
+        let scope = Scope::new(self.wd.clone(), self.store.clone());
+        let opened = match file_table(&self.wd, name).await {
+            Ok(table) => table.provider(&scope).await,
+            Err(e) => Err(e),
+        };
+        match opened {
             Ok(table) => {
-                let table: Arc<dyn TableProvider> = Arc::new(table);
                 self.opened
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
@@ -160,9 +164,15 @@ impl PondSession {
         &self.ctx
     }
 
-    /// The pond table at `path`, its versions registered with this session.
-    pub async fn table(&self, path: &str) -> Result<PondTable> {
-        PondTable::open(&self.schema.wd, path, &self.schema.store).await
+    /// The table side of the pond file at `path` (see [`file_table`]).
+    pub async fn file_table(&self, path: &str) -> Result<Arc<dyn FileTable>> {
+        file_table(&self.schema.wd, path).await
+    }
+
+    /// Where this session opens tables: its pond and object store, outside any derived
+    /// node.
+    pub fn scope(&self) -> Scope {
+        Scope::new(self.schema.wd.clone(), self.schema.store.clone())
     }
 
     /// Registers `table` as `name`.

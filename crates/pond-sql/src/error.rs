@@ -107,7 +107,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(path: impl std::fmt::Display, detail: impl std::fmt::Display) -> Self {
+    /// An [`Error::InvalidInput`] for `path`.
+    pub fn invalid(path: impl std::fmt::Display, detail: impl std::fmt::Display) -> Self {
         Error::InvalidInput {
             path: path.to_string(),
             detail: detail.to_string(),

@@ -349,7 +349,8 @@ async fn export_one(
         file.sync_all().await.with_context(io)?;
         return Ok(bytes(n));
     }
-    let table = pond_sql::read_table(root, path).await?;
+    let session = pond_sql::PondSession::new(root.clone())?;
+    let table = session.file_table(path).await?.read(&session).await?;
     let mut rows = 0u64;
     let mut batches = table.batches;
     match format {

@@ -2,8 +2,6 @@
 
 use std::io::Write;
 
-use std::sync::Arc;
-
 use anyhow::{Result, anyhow, bail};
 use tinyfs::{EntryType, WD};
 
@@ -38,7 +36,13 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
             continue;
         }
         let meta = root.symlink_metadata(path.as_str()).await?;
+        let node = root.get(path.as_str()).await.ok().flatten();
+        let computed = node
+            .as_ref()
+            .and_then(|n| n.as_file())
+            .is_some_and(|f| pond_sql::is_dynamic(f.as_ref()));
         let (size, versions, modified) = match meta.entry_type {
+            t if t.is_file() && computed => ("-".into(), "-".into(), "-".into()),
             t if t.is_file() => (
                 meta.size.to_string(),
                 format!("v{}", meta.versions),
@@ -46,8 +50,9 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
             ),
             _ => ("-".into(), "-".into(), "-".into()),
         };
-        let target = match meta.entry_type {
-            EntryType::Symlink => format!(" -> {}", root.readlink(path.as_str()).await?),
+        let target = match (meta.entry_type, node.as_ref().and_then(|n| n.factory())) {
+            (EntryType::Symlink, _) => format!(" -> {}", root.readlink(path.as_str()).await?),
+            (_, Some(factory)) => format!(" ({factory})"),
             _ => String::new(),
         };
         writeln!(
@@ -105,9 +110,12 @@ pub(crate) async fn cat(
         return copy_to_stdout(&root, path).await;
     }
     let session = pond_sql::PondSession::new(root.clone())?;
-    let table = session.table(path).await?;
-    let timestamp_column = table.timestamp_column().map(String::from);
-    let mut df = session.context().read_table(Arc::new(table))?;
+    let table = session.file_table(path).await?;
+    let scope = session.scope();
+    let timestamp_column = table.timestamp_column(&scope).await?;
+    let mut df = session
+        .context()
+        .read_table(table.provider(&scope).await?)?;
     if query.time_start.is_some() || query.time_end.is_some() {
         let column = timestamp_column.ok_or_else(|| {
             anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}")
@@ -182,19 +190,48 @@ pub(crate) async fn query(
 pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Result<()> {
     let pond = ctx.read(as_of).await?;
     let root = pond.fs().root();
-    let meta = root.metadata(path).await?;
-    let canonical = root
-        .canonicalize(&tinyfs::Path::parse(path)?.without_version())
-        .await?;
+    let bare = tinyfs::Path::parse(path)?.without_version();
+    let canonical = root.canonicalize(&bare).await?;
+    let node = root.resolve(&bare).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "path:      {canonical}")?;
-    writeln!(out, "type:      {}", meta.entry_type)?;
-    writeln!(out, "node:      {}", meta.id)?;
-    if meta.entry_type == EntryType::Directory {
-        let entries = root.list(path).await?;
-        writeln!(out, "entries:   {}", entries.len())?;
+    writeln!(out, "type:      {}", node.entry_type())?;
+    writeln!(out, "node:      {}", node.id())?;
+    if let Some(config) = root.dynamic_config(&bare).await? {
+        writeln!(out, "factory:   {}", config.factory)?;
+        writeln!(
+            out,
+            "config:    v{} written {}",
+            config.version,
+            micros(config.modified_micros)
+        )?;
+        for line in String::from_utf8_lossy(&config.config).lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    let file = match node.kind() {
+        tinyfs::NodeKind::Directory(dir) => {
+            match dir.entries().await {
+                Ok(entries) => writeln!(out, "entries:   {}", entries.len())?,
+                Err(e) => writeln!(out, "entries:   unavailable: {}", e.with_path(&canonical))?,
+            }
+            return Ok(());
+        }
+        tinyfs::NodeKind::File(file) => file.clone(),
+        tinyfs::NodeKind::Symlink(_) => return Ok(()),
+    };
+    if pond_sql::is_dynamic(file.as_ref()) {
+        // Computed on read: no stored versions or size; its schema comes from its plan.
+        let session = pond_sql::PondSession::new(root.clone())?;
+        let table = session.file_table(&canonical).await?;
+        let scope = session.scope();
+        if let Some(column) = table.timestamp_column(&scope).await? {
+            writeln!(out, "timestamp: {column}")?;
+        }
+        write_schema(&mut out, table.schema(&scope).await?.as_ref())?;
         return Ok(());
     }
+    let meta = root.metadata(path).await?;
     let version = meta.version.unwrap_or(0);
     writeln!(out, "versions:  {} (showing v{version})", meta.versions)?;
     writeln!(out, "size:      {} ({} bytes)", bytes(meta.size), meta.size)?;
@@ -233,11 +270,7 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
             writeln!(out, "range:     {} to {}{scope}", micros(lo), micros(hi))?;
         }
     }
-    writeln!(out, "schema:")?;
-    for field in schema.fields() {
-        let null = if field.is_nullable() { "" } else { " not null" };
-        writeln!(out, "  {}: {}{null}", field.name(), field.data_type())?;
-    }
+    write_schema(&mut out, &schema)?;
     if entry_type == EntryType::FileSeries && versions.len() > 1 {
         writeln!(out, "versions:")?;
         for v in &versions {
@@ -255,6 +288,15 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
                 bytes(v.version.size)
             )?;
         }
+    }
+    Ok(())
+}
+
+fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Result<()> {
+    writeln!(out, "schema:")?;
+    for field in schema.fields() {
+        let null = if field.is_nullable() { "" } else { " not null" };
+        writeln!(out, "  {}: {}{null}", field.name(), field.data_type())?;
     }
     Ok(())
 }

@@ -1,0 +1,267 @@
+//! [`FileTable`]: a pond file seen as a table, static or dynamic.
+//!
+//! Every structured file is both bytes (the tinyfs [`File`]) and a table. [`file_table`]
+//! finds the table side of a node: a stored `file:table` or `file:series` is read by
+//! [`PondTable`]; a dynamic file (a csvdir entry, a derived table) is a [`DynamicTable`],
+//! the one adapter that makes any [`FileTable`] a tinyfs file too, its bytes being the table
+//! materialized as Parquet. Nothing else in pond asks what kind of file it holds.
+//!
+//! Tables are opened within a [`Scope`]: the pond being read, the object store the
+//! session's scans read bodies through, and the chain of derived nodes being planned, so
+//! that a node reading itself (directly or through others) is an error naming the cycle.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::common::Statistics;
+use datafusion::datasource::TableProvider;
+use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, NodeId, NodeKind, Path, WD};
+
+use crate::context::PondSession;
+use crate::error::{Error, Result};
+use crate::object_store::PondObjectStore;
+use crate::read::{TableStream, read_table};
+use crate::table::PondTable;
+
+/// A pond file as a table.
+///
+/// The provider's scan honours projection, filters and limit; `schema` and `statistics`
+/// come from metadata only (Parquet footers, oplog columns, or a logical plan), never
+/// from reading rows.
+#[async_trait]
+pub trait FileTable: Send + Sync + fmt::Debug {
+    /// `file:table` or `file:series`.
+    fn entry_type(&self) -> EntryType;
+
+    /// The table as DataFusion reads it, opened in `scope`.
+    async fn provider(&self, scope: &Scope) -> Result<Arc<dyn TableProvider>>;
+
+    /// The event-time column `--time-start` and `--time-end` filter on, if any.
+    async fn timestamp_column(&self, scope: &Scope) -> Result<Option<String>>;
+
+    /// The schema, from metadata.
+    async fn schema(&self, scope: &Scope) -> Result<SchemaRef> {
+        Ok(self.provider(scope).await?.schema())
+    }
+
+    /// Row count and per-column statistics, where known without reading rows.
+    async fn statistics(&self, scope: &Scope) -> Result<Option<Statistics>> {
+        Ok(self.provider(scope).await?.statistics())
+    }
+
+    /// Every row, in the table's natural order (a series' versions oldest first), read
+    /// by `session`.
+    async fn read(&self, session: &PondSession) -> Result<TableStream> {
+        let provider = self.provider(&session.scope()).await?;
+        let df = session.context().read_table(provider).map_err(Error::Sql)?;
+        crate::context::stream(df).await
+    }
+}
+
+/// Where tables are opened: the pond (at the version read), the store scans read bodies
+/// through, and the derived nodes being planned, outermost first.
+#[derive(Clone)]
+pub struct Scope {
+    wd: WD,
+    store: Arc<PondObjectStore>,
+    chain: Vec<(NodeId, String)>,
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scope {
+    pub(crate) fn new(wd: WD, store: Arc<PondObjectStore>) -> Self {
+        Scope {
+            wd,
+            store,
+            chain: Vec::new(),
+        }
+    }
+
+    /// The pond, as this scope reads it.
+    pub fn wd(&self) -> &WD {
+        &self.wd
+    }
+
+    /// The object store that serves pond bodies to the session's scans.
+    pub fn store(&self) -> &Arc<PondObjectStore> {
+        &self.store
+    }
+
+    /// The path of the derived node being planned, or `/` outside any.
+    pub fn current(&self) -> &str {
+        self.chain.last().map(|(_, p)| p.as_str()).unwrap_or("/")
+    }
+
+    /// This scope inside node `id` at `path`: an error naming the cycle if the node is
+    /// already being planned.
+    pub fn enter(&self, id: NodeId, path: &str) -> Result<Scope> {
+        if let Some(at) = self.chain.iter().position(|(n, _)| *n == id) {
+            let mut cycle: Vec<&str> = self.chain[at..].iter().map(|(_, p)| p.as_str()).collect();
+            cycle.push(path);
+            return Err(Error::invalid(
+                path,
+                format!("derived nodes form a cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+        let mut inner = self.clone();
+        inner.chain.push((id, path.to_string()));
+        Ok(inner)
+    }
+}
+
+/// The table side of the file at `path` (symlinks followed; `name@vN` for one version of a
+/// stored table). A file that is not a table, or a directory, is an error saying how to
+/// make it one.
+pub async fn file_table(wd: &WD, path: &str) -> Result<Arc<dyn FileTable>> {
+    let parsed = Path::parse(path)?;
+    let node = wd.resolve(&parsed.without_version()).await?;
+    let file = match node.kind() {
+        NodeKind::File(f) => f,
+        _ => {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "is a {}, not a table; a csvdir or sql-derived node makes tables",
+                    node.entry_type()
+                ),
+            ));
+        }
+    };
+    if let Some(dynamic) = file.as_any().downcast_ref::<DynamicTable>() {
+        if parsed.version().is_some() {
+            return Err(Error::invalid(
+                path,
+                "a dynamic table has no stored versions; name it without @vN",
+            ));
+        }
+        return Ok(dynamic.table.clone());
+    }
+    if !file.entry_type().is_table() {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "is a {}, not a table; import it as one with `pond copy --format table`, or \
+                 present CSV files as tables with a csvdir",
+                file.entry_type()
+            ),
+        ));
+    }
+    Ok(Arc::new(StoredTable {
+        path: path.to_string(),
+        entry_type: file.entry_type(),
+    }))
+}
+
+/// Whether `file` is computed rather than stored (its size is then unknown until read).
+pub fn is_dynamic(file: &dyn File) -> bool {
+    file.as_any().is::<DynamicTable>()
+}
+
+/// A stored `file:table` or `file:series`, by path.
+#[derive(Debug)]
+struct StoredTable {
+    path: String,
+    entry_type: EntryType,
+}
+
+#[async_trait]
+impl FileTable for StoredTable {
+    fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    async fn provider(&self, scope: &Scope) -> Result<Arc<dyn TableProvider>> {
+        Ok(Arc::new(
+            PondTable::open(scope.wd(), &self.path, scope.store()).await?,
+        ))
+    }
+
+    async fn timestamp_column(&self, scope: &Scope) -> Result<Option<String>> {
+        let bare = Path::parse(&self.path)?.without_version();
+        let versions = scope.wd().versions(&bare).await?;
+        Ok(versions
+            .iter()
+            .rev()
+            .find_map(|v| v.event_time.as_ref().map(|t| t.column.clone())))
+    }
+
+    /// Versions in order, each streamed from its body (DataFusion may interleave files
+    /// across partitions; a plain read keeps the order a user wrote).
+    async fn read(&self, session: &PondSession) -> Result<TableStream> {
+        read_table(session.scope().wd(), &self.path).await
+    }
+}
+
+/// A computed table as a tinyfs file: what a factory returns for a table it derives.
+///
+/// As a table it is the wrapped [`FileTable`]; as bytes it is that table materialized as
+/// Parquet on each read. It has one version, describing its configuration (size 0: the
+/// size of a computed table is not known until it is computed).
+#[derive(Debug)]
+pub struct DynamicTable {
+    table: Arc<dyn FileTable>,
+    wd: WD,
+    version: FileVersion,
+}
+
+impl DynamicTable {
+    /// `table`, readable in the pond `wd` reads; `version` is what `versions` reports.
+    pub fn new(table: Arc<dyn FileTable>, wd: WD, version: FileVersion) -> Self {
+        DynamicTable { table, wd, version }
+    }
+
+    /// The table.
+    pub fn table(&self) -> &Arc<dyn FileTable> {
+        &self.table
+    }
+}
+
+#[async_trait]
+impl File for DynamicTable {
+    fn entry_type(&self) -> EntryType {
+        self.table.entry_type()
+    }
+
+    async fn versions(&self) -> tinyfs::Result<Vec<FileVersion>> {
+        Ok(vec![self.version.clone()])
+    }
+
+    async fn reader(&self, version: Option<u64>) -> tinyfs::Result<Box<dyn AsyncReadSeek>> {
+        if let Some(v) = version
+            && v != self.version.version
+        {
+            return Err(tinyfs::Error::VersionNotFound {
+                path: String::new(),
+                version: v,
+                latest: self.version.version,
+            });
+        }
+        let session = PondSession::new(self.wd.clone()).map_err(storage)?;
+        let stream = self.table.read(&session).await.map_err(storage)?;
+        let file = crate::materialize::to_parquet_file(stream)
+            .await
+            .map_err(storage)?;
+        Ok(Box::new(file))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn storage(e: Error) -> tinyfs::Error {
+    tinyfs::Error::Storage {
+        what: "materializing a computed table as Parquet".into(),
+        source: Box::new(e),
+    }
+}
