@@ -90,10 +90,13 @@ impl SchemaProvider for PondSchema {
             return Ok(Some(t.clone()));
         }
         let scope = Scope::new(self.wd.clone(), self.store.clone());
-        let opened = match file_table(&self.wd, name).await {
-            Ok(table) => table.provider(&scope).await,
-            Err(e) => Err(e),
-        };
+        let opened = async {
+            let table = file_table(&self.wd, name).await?;
+            let bare = tinyfs::Path::parse(name)?.without_version();
+            let id = self.wd.resolve(&bare).await?.id();
+            table.provider(&scope.enter(id, name)?).await
+        }
+        .await;
         match opened {
             Ok(table) => {
                 self.opened
@@ -167,6 +170,16 @@ impl PondSession {
     /// The table side of the pond file at `path` (see [`file_table`]).
     pub async fn file_table(&self, path: &str) -> Result<Arc<dyn FileTable>> {
         file_table(&self.schema.wd, path).await
+    }
+
+    /// The table side of the file at `path`, with the scope to open it in (inside the
+    /// node, so a derived node's errors name it and a cycle back to it is caught).
+    pub async fn open(&self, path: &str) -> Result<(Arc<dyn FileTable>, Scope)> {
+        let table = file_table(&self.schema.wd, path).await?;
+        let bare = tinyfs::Path::parse(path)?.without_version();
+        let canonical = self.schema.wd.canonicalize(&bare).await?;
+        let id = self.schema.wd.resolve(&bare).await?.id();
+        Ok((table, self.scope().enter(id, &canonical)?))
     }
 
     /// Where this session opens tables: its pond and object store, outside any derived

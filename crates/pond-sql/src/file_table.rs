@@ -52,10 +52,10 @@ pub trait FileTable: Send + Sync + fmt::Debug {
         Ok(self.provider(scope).await?.statistics())
     }
 
-    /// Every row, in the table's natural order (a series' versions oldest first), read
-    /// by `session`.
-    async fn read(&self, session: &PondSession) -> Result<TableStream> {
-        let provider = self.provider(&session.scope()).await?;
+    /// Every row, in the table's natural order (a series' versions oldest first), opened
+    /// in `scope` and read by `session`.
+    async fn read(&self, session: &PondSession, scope: &Scope) -> Result<TableStream> {
+        let provider = self.provider(scope).await?;
         let df = session.context().read_table(provider).map_err(Error::Sql)?;
         crate::context::stream(df).await
     }
@@ -197,8 +197,8 @@ impl FileTable for StoredTable {
 
     /// Versions in order, each streamed from its body (DataFusion may interleave files
     /// across partitions; a plain read keeps the order a user wrote).
-    async fn read(&self, session: &PondSession) -> Result<TableStream> {
-        read_table(session.scope().wd(), &self.path).await
+    async fn read(&self, _session: &PondSession, scope: &Scope) -> Result<TableStream> {
+        read_table(scope.wd(), &self.path).await
     }
 }
 
@@ -247,7 +247,11 @@ impl File for DynamicTable {
             });
         }
         let session = PondSession::new(self.wd.clone()).map_err(storage)?;
-        let stream = self.table.read(&session).await.map_err(storage)?;
+        let stream = self
+            .table
+            .read(&session, &session.scope())
+            .await
+            .map_err(storage)?;
         let file = crate::materialize::to_parquet_file(stream)
             .await
             .map_err(storage)?;

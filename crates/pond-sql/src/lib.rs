@@ -20,6 +20,7 @@
 //! ```
 
 mod context;
+mod csv;
 mod error;
 mod event_time;
 mod file_table;
@@ -30,6 +31,7 @@ mod read;
 mod table;
 
 pub use context::{PondSession, explain, stream};
+pub use csv::{CsvOptions, csv_to_parquet};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, is_dynamic};

@@ -350,7 +350,8 @@ async fn export_one(
         return Ok(bytes(n));
     }
     let session = pond_sql::PondSession::new(root.clone())?;
-    let table = session.file_table(path).await?.read(&session).await?;
+    let (table, scope) = session.open(path).await?;
+    let table = table.read(&session, &scope).await?;
     let mut rows = 0u64;
     let mut batches = table.batches;
     match format {

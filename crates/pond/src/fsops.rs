@@ -76,3 +76,71 @@ pub(crate) async fn ln(ctx: &Ctx, target: &str, path: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+pub(crate) async fn mknod(
+    ctx: &Ctx,
+    factory: &str,
+    path: &str,
+    config: &std::path::Path,
+    overwrite: bool,
+) -> Result<()> {
+    use anyhow::Context;
+    let bytes = if config.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("standard input")?;
+        buf
+    } else {
+        std::fs::read(config).with_context(|| config.display().to_string())?
+    };
+    let registry = pond_factories::Registry::builtin(None);
+    // Validate before anything is written: the error names the field and its line.
+    let entry_type = registry
+        .validate(factory, &bytes)
+        .with_context(|| format!("{path}: {}", config.display()))?;
+    ctx.write(async |root: &WD| {
+        match root.dynamic_config(path).await {
+            Ok(Some(existing)) if overwrite => {
+                if existing.factory != factory {
+                    bail!(
+                        "{path}: is a {} node; --overwrite keeps the factory (remove it to change)",
+                        existing.factory
+                    );
+                }
+                root.update_dynamic(path, &bytes).await?;
+            }
+            Ok(Some(existing)) => bail!(
+                "{path}: already exists (a {} node); pass --overwrite to store a new configuration",
+                existing.factory
+            ),
+            Ok(None) if overwrite => {
+                bail!("{path}: already exists and is not a dynamic node")
+            }
+            _ => {
+                root.create_dynamic(path, entry_type, factory, &bytes)
+                    .await?
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn factories() -> Result<()> {
+    use std::io::Write;
+    let registry = pond_factories::Registry::builtin(None);
+    let mut out = std::io::stdout().lock();
+    for factory in registry.factories() {
+        writeln!(
+            out,
+            "{} ({}): {}",
+            factory.name(),
+            factory.entry_type(),
+            factory.description()
+        )?;
+        for line in factory.example().lines() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    Ok(())
+}

@@ -190,6 +190,22 @@ enum Command {
         /// The link.
         path: String,
     },
+    /// Make a dynamic node: FACTORY builds it on access from the YAML in --config.
+    Mknod {
+        /// The factory (see `pond factories`).
+        factory: String,
+        /// Where the node goes.
+        path: String,
+        /// The node's YAML configuration (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Replace the configuration of an existing node of the same factory (a new
+        /// configuration version).
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// List the factories mknod can use, each with a configuration example.
+    Factories,
     /// Re-hash every stored body and report mismatches and missing bodies.
     Verify,
     /// Checkpoint the log and remove what no commit references.
@@ -238,13 +254,15 @@ impl Ctx {
         }
     }
 
-    /// Opens the pond to read, at `as_of` or the latest version.
+    /// Opens the pond to read, at `as_of` or the latest version, its dynamic nodes built
+    /// by the built-in factories.
     pub(crate) async fn read(&self, as_of: Option<u64>) -> Result<Pond> {
         let dir = self.dir()?;
-        Ok(match as_of {
+        let pond = match as_of {
             Some(v) => Pond::open_at(dir, v).await?,
             None => Pond::open(dir).await?,
-        })
+        };
+        Ok(with_factories(pond))
     }
 
     /// Runs `change` in one transaction: committed if it succeeds, rolled back otherwise.
@@ -252,7 +270,7 @@ impl Ctx {
         &self,
         change: impl AsyncFnOnce(&WD) -> Result<T>,
     ) -> Result<(T, Option<u64>)> {
-        let pond = Pond::open(self.dir()?).await?;
+        let pond = with_factories(Pond::open(self.dir()?).await?);
         let meta = TxnMeta {
             command: self.command_line.clone(),
             user: user(),
@@ -262,6 +280,11 @@ impl Ctx {
         let version = tx.commit().await?;
         Ok((value, version))
     }
+}
+
+fn with_factories(pond: Pond) -> Pond {
+    let registry = pond_factories::Registry::builtin(Some(pond.cache_dir()));
+    pond.with_node_builder(registry.node_builder())
 }
 
 /// Who is running pond: `$USER`, `$LOGNAME`, else the name of `$HOME`.
@@ -364,6 +387,15 @@ async fn run(cli: Cli) -> Result<bool> {
             }
             fsops::ln(&ctx, &target, &path).await.context("ln")?
         }
+        Command::Mknod {
+            factory,
+            path,
+            config,
+            overwrite,
+        } => fsops::mknod(&ctx, &factory, &path, &config, overwrite)
+            .await
+            .context("mknod")?,
+        Command::Factories => fsops::factories()?,
         Command::Verify => return upkeep::verify(&ctx).await.context("verify"),
         Command::Maintain { grace } => upkeep::maintain(&ctx, grace).await.context("maintain")?,
     }

@@ -110,8 +110,7 @@ pub(crate) async fn cat(
         return copy_to_stdout(&root, path).await;
     }
     let session = pond_sql::PondSession::new(root.clone())?;
-    let table = session.file_table(path).await?;
-    let scope = session.scope();
+    let (table, scope) = session.open(path).await?;
     let timestamp_column = table.timestamp_column(&scope).await?;
     let mut df = session
         .context()
@@ -223,8 +222,7 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     if pond_sql::is_dynamic(file.as_ref()) {
         // Computed on read: no stored versions or size; its schema comes from its plan.
         let session = pond_sql::PondSession::new(root.clone())?;
-        let table = session.file_table(&canonical).await?;
-        let scope = session.scope();
+        let (table, scope) = session.open(&canonical).await?;
         if let Some(column) = table.timestamp_column(&scope).await? {
             writeln!(out, "timestamp: {column}")?;
         }

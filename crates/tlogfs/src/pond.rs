@@ -136,6 +136,17 @@ impl Pond {
         &self.fs
     }
 
+    /// This pond with `builder` building its dynamic nodes (see [`tinyfs::NodeBuilder`]).
+    pub fn with_node_builder(mut self, builder: Arc<dyn tinyfs::NodeBuilder>) -> Pond {
+        self.fs = self.fs.with_builder(builder);
+        self
+    }
+
+    /// Where disposable caches live (csvdir materializations): deleting it loses nothing.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.join("cache")
+    }
+
     /// The storage.
     pub fn persistence(&self) -> &TlogPersistence {
         &self.persistence

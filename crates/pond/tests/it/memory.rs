@@ -87,7 +87,11 @@ fn a_series_larger_than_memory_streams() {
         ]);
     }
     // The same query on a one-row series: what the process needs without the data.
-    std::fs::write(pond.host("one.csv"), "timestamp,value\n2024-01-01T00:00:00,1\n").unwrap();
+    std::fs::write(
+        pond.host("one.csv"),
+        "timestamp,value\n2024-01-01T00:00:00,1\n",
+    )
+    .unwrap();
     pond.ok(&["copy", "--format", "series", "one.csv", "/one.series"]);
     let query = |path: &str| {
         let child = pond
@@ -112,8 +116,13 @@ fn a_series_larger_than_memory_streams() {
     eprintln!(
         "peak resident memory: {peak} bytes, {baseline} for one row; series decoded: {DECODED_BYTES} bytes"
     );
-    let total: u64 = (0..ROWS_PER_VERSION * VERSIONS).map(|i| (i % 1000) as u64).sum();
-    assert_eq!(out, format!("n,total\n{},{total}.0\n", ROWS_PER_VERSION * VERSIONS));
+    let total: u64 = (0..ROWS_PER_VERSION * VERSIONS)
+        .map(|i| (i % 1000) as u64)
+        .sum();
+    assert_eq!(
+        out,
+        format!("n,total\n{},{total}.0\n", ROWS_PER_VERSION * VERSIONS)
+    );
     // Collecting the series would need all of it resident at once; streaming needs a few
     // batches and column chunks per partition.
     assert!(

@@ -1,0 +1,500 @@
+//! `csvdir`: CSV files matching a pond glob, each presented as a Parquet table.
+//!
+//! ```yaml
+//! source: /incoming/**/*.csv       # pond glob of file:data (a hostmount works)
+//! delimiter: ","                   # optional
+//! has_header: true                 # optional
+//! null_values: ["", "NA"]          # optional
+//! schema:                          # optional; inferred over the whole file otherwise
+//!   - {name: timestamp, type: timestamp}
+//!   - {name: level, type: float64}
+//! entry_type: series               # table (default) or series
+//! timestamp_column: timestamp      # optional, for a series: found by name otherwise
+//! ```
+//!
+//! Each match appears as `<name without .csv>`. The first read converts the CSV into
+//! Parquet in the pond's `cache/csvdir/`, named by a key of (source node, version, BLAKE3,
+//! configuration); later reads open the cached Parquet, with the full pushdown of a
+//! Parquet scan. A new source version, or a changed host file under a hostmount, has a new
+//! hash and so a new key: invalidation is exact, with no time-to-live. An in-memory LRU of
+//! opened tables sits in front. Deleting `cache/` loses nothing but time.
+
+use std::any::Any;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use async_trait::async_trait;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use pond_sql::{CsvOptions, DynamicTable, FileTable, Scope};
+use serde::Deserialize;
+use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{Error, Result};
+use crate::registry::{BuildContext, Factory, Registry, parse_config};
+
+/// The configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvDirConfig {
+    /// A pond glob of CSV files.
+    pub source: String,
+    /// The field delimiter, one character.
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// Whether the first line names the columns.
+    #[serde(default)]
+    pub has_header: Option<bool>,
+    /// Values read as null.
+    #[serde(default)]
+    pub null_values: Option<Vec<String>>,
+    /// The columns, in order; inferred when absent.
+    #[serde(default)]
+    pub schema: Option<Vec<ColumnConfig>>,
+    /// `table` or `series`.
+    #[serde(default)]
+    pub entry_type: Option<Kind>,
+    /// A series' timestamp column.
+    #[serde(default)]
+    pub timestamp_column: Option<String>,
+}
+
+/// One column of a given schema.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnConfig {
+    /// The column name.
+    pub name: String,
+    /// `string`, `int64`, `float64`, `boolean`, `date` or `timestamp`.
+    #[serde(rename = "type")]
+    pub data_type: ColumnType,
+}
+
+/// The types a csvdir schema can name.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum ColumnType {
+    String,
+    Int64,
+    Float64,
+    Boolean,
+    Date,
+    Timestamp,
+}
+
+/// What each CSV becomes.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A `file:table`.
+    Table,
+    /// A `file:series`.
+    Series,
+}
+
+impl CsvDirConfig {
+    fn options(&self) -> CsvOptions {
+        let defaults = CsvOptions::default();
+        CsvOptions {
+            delimiter: self
+                .delimiter
+                .map(|c| c as u8)
+                .unwrap_or(defaults.delimiter),
+            has_header: self.has_header.unwrap_or(defaults.has_header),
+            null_values: self.null_values.clone().unwrap_or(defaults.null_values),
+            schema: self.schema.as_ref().map(|columns| {
+                Arc::new(Schema::new(
+                    columns
+                        .iter()
+                        .map(|c| {
+                            let t = match c.data_type {
+                                ColumnType::String => DataType::Utf8,
+                                ColumnType::Int64 => DataType::Int64,
+                                ColumnType::Float64 => DataType::Float64,
+                                ColumnType::Boolean => DataType::Boolean,
+                                ColumnType::Date => DataType::Date32,
+                                ColumnType::Timestamp => {
+                                    DataType::Timestamp(TimeUnit::Microsecond, None)
+                                }
+                            };
+                            Field::new(&c.name, t, true)
+                        })
+                        .collect::<Vec<_>>(),
+                ))
+            }),
+        }
+    }
+
+    fn entry_type(&self) -> EntryType {
+        match self.entry_type {
+            Some(Kind::Series) => EntryType::FileSeries,
+            _ => EntryType::FileTable,
+        }
+    }
+}
+
+fn config(bytes: &[u8]) -> Result<CsvDirConfig> {
+    let config: CsvDirConfig = parse_config("csvdir", bytes)?;
+    let invalid = |detail: String| Error::InvalidConfig {
+        factory: "csvdir".into(),
+        detail,
+    };
+    tinyfs::glob::Pattern::parse(&config.source).map_err(|e| invalid(format!("source: {e}")))?;
+    if let Some(d) = config.delimiter
+        && !d.is_ascii()
+    {
+        return Err(invalid(format!(
+            "delimiter: {d:?} is not one ASCII character"
+        )));
+    }
+    if config.timestamp_column.is_some() && config.entry_type != Some(Kind::Series) {
+        return Err(invalid(
+            "timestamp_column: only with entry_type: series".into(),
+        ));
+    }
+    Ok(config)
+}
+
+/// The `csvdir` factory.
+#[derive(Debug)]
+pub struct CsvDirFactory;
+
+#[async_trait]
+impl Factory for CsvDirFactory {
+    fn name(&self) -> &'static str {
+        "csvdir"
+    }
+
+    fn description(&self) -> &'static str {
+        "CSV files matching a pond glob, each as a table or series (converted once, cached)"
+    }
+
+    fn example(&self) -> &'static str {
+        "source: /incoming/*.csv\nentry_type: series\n"
+    }
+
+    fn entry_type(&self) -> EntryType {
+        EntryType::Directory
+    }
+
+    fn validate(&self, _registry: &Registry, bytes: &[u8]) -> Result<()> {
+        config(bytes).map(drop)
+    }
+
+    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
+        let config = config(&ctx.config.config)?;
+        Ok(NodeKind::Directory(Arc::new(CsvDir {
+            fs: ctx.fs,
+            id: ctx.id,
+            config: Arc::new(config),
+            config_hash: blake3::hash(&ctx.config.config),
+            cache: ctx.registry.cache().clone(),
+        })))
+    }
+}
+
+/// A built csvdir.
+#[derive(Debug)]
+struct CsvDir {
+    fs: FS,
+    id: NodeId,
+    config: Arc<CsvDirConfig>,
+    config_hash: blake3::Hash,
+    cache: Arc<CsvCache>,
+}
+
+/// The table name for a matched CSV path.
+fn table_name(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    match base.len().checked_sub(4) {
+        Some(cut) if base[cut..].eq_ignore_ascii_case(".csv") && cut > 0 => base[..cut].into(),
+        _ => base.into(),
+    }
+}
+
+#[async_trait]
+impl Directory for CsvDir {
+    async fn get(&self, name: &str) -> tinyfs::Result<Option<Node>> {
+        Ok(self
+            .entries()
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, node)| node))
+    }
+
+    async fn entries(&self) -> tinyfs::Result<Vec<(String, Node)>> {
+        let root = self.fs.root();
+        let mut out: Vec<(String, Node)> = Vec::new();
+        let mut sources: Vec<String> = Vec::new();
+        for m in root.glob(&self.config.source).await? {
+            let Some(file) = m.node.as_file() else {
+                continue;
+            };
+            if file.entry_type() != EntryType::FileData {
+                continue;
+            }
+            let name = table_name(&m.path);
+            if let Some(i) = out.iter().position(|(n, _)| *n == name) {
+                return Err(tinyfs::Error::InvalidConfig {
+                    path: String::new(),
+                    detail: format!(
+                        "{} and {} would both be the table {name:?}; narrow the source glob",
+                        sources[i], m.path
+                    ),
+                });
+            }
+            let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), m.path.as_bytes()]);
+            let table = Arc::new(CsvTable {
+                source: m.path.clone(),
+                source_node: m.node.clone(),
+                config: self.config.clone(),
+                config_hash: self.config_hash,
+                cache: self.cache.clone(),
+            });
+            let versions = file.versions().await.map_err(|e| e.with_path(&m.path))?;
+            let latest = versions
+                .last()
+                .cloned()
+                .ok_or_else(|| tinyfs::Error::internal("a file without versions"))?;
+            let version = FileVersion {
+                size: 0,
+                event_time: None,
+                ..latest
+            };
+            let node = Node::new(
+                id,
+                self.id,
+                NodeKind::File(Arc::new(DynamicTable::new(table, root.clone(), version))),
+            );
+            out.push((name, node));
+            sources.push(m.path);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// One CSV file as a table.
+#[derive(Debug)]
+struct CsvTable {
+    source: String,
+    source_node: Node,
+    config: Arc<CsvDirConfig>,
+    config_hash: blake3::Hash,
+    cache: Arc<CsvCache>,
+}
+
+impl CsvTable {
+    /// The cache key of the source's latest version under this configuration.
+    async fn key(&self) -> pond_sql::Result<String> {
+        let file = self
+            .source_node
+            .as_file()
+            .ok_or_else(|| pond_sql::Error::invalid(&self.source, "not a file"))?;
+        let versions = file.versions().await?;
+        let latest = versions
+            .last()
+            .ok_or_else(|| pond_sql::Error::invalid(&self.source, "no versions"))?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.source_node.id().as_u128().to_be_bytes());
+        hasher.update(&latest.version.to_le_bytes());
+        hasher.update(latest.blake3.as_bytes());
+        hasher.update(self.config_hash.as_bytes());
+        Ok(hasher.finalize().to_hex().to_string())
+    }
+}
+
+#[async_trait]
+impl FileTable for CsvTable {
+    fn entry_type(&self) -> EntryType {
+        self.config.entry_type()
+    }
+
+    async fn provider(&self, _scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
+        let key = self.key().await?;
+        self.cache.table(&key, self).await
+    }
+
+    async fn timestamp_column(&self, scope: &Scope) -> pond_sql::Result<Option<String>> {
+        if self.config.entry_type() != EntryType::FileSeries {
+            return Ok(None);
+        }
+        let schema = self.provider(scope).await?.schema();
+        pond_sql::find_timestamp_column(
+            &schema,
+            self.config.timestamp_column.as_deref(),
+            &self.source,
+        )
+        .map(Some)
+    }
+}
+
+/// Opened csvdir tables: an LRU in memory in front of Parquet files on disk.
+pub struct CsvCache {
+    dir: Option<PathBuf>,
+    memory: Mutex<lru::LruCache<String, Arc<dyn TableProvider>>>,
+    /// Where conversions go when there is no cache directory: removed with the process.
+    scratch: Mutex<Option<tempfile::TempDir>>,
+}
+
+impl std::fmt::Debug for CsvCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many opened tables the in-memory LRU keeps.
+const MEMORY_ENTRIES: usize = 64;
+
+impl CsvCache {
+    /// A cache writing Parquet under `dir/csvdir/` (a temporary directory when `None`).
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        CsvCache {
+            dir: dir.map(|d| d.join("csvdir")),
+            memory: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(MEMORY_ENTRIES).expect("non-zero"),
+            )),
+            scratch: Mutex::new(None),
+        }
+    }
+
+    fn dir(&self) -> pond_sql::Result<PathBuf> {
+        if let Some(dir) = &self.dir {
+            return Ok(dir.clone());
+        }
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        if scratch.is_none() {
+            *scratch = Some(tempfile::tempdir().map_err(|source| pond_sql::Error::Io {
+                path: "a temporary cache directory".into(),
+                source,
+            })?);
+        }
+        Ok(scratch.as_ref().expect("set above").path().to_path_buf())
+    }
+
+    /// Drops every table held in memory (the disk cache stays).
+    pub fn clear_memory(&self) {
+        self.memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    async fn table(&self, key: &str, csv: &CsvTable) -> pond_sql::Result<Arc<dyn TableProvider>> {
+        if let Some(t) = self
+            .memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
+            return Ok(t.clone());
+        }
+        let dir = self.dir()?;
+        let path = dir.join(format!("{key}.parquet"));
+        let io = |path: &std::path::Path, source| pond_sql::Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if !tokio::fs::try_exists(&path)
+            .await
+            .map_err(|e| io(&path, e))?
+        {
+            convert(csv, &dir, &path).await?;
+        }
+        let table = open_parquet(&path).await?;
+        self.memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .put(key.to_string(), table.clone());
+        Ok(table)
+    }
+}
+
+/// Converts the CSV into `dest`, through a temporary file in `dir` renamed into place, so a
+/// crash leaves no partial cache entry.
+async fn convert(
+    csv: &CsvTable,
+    dir: &std::path::Path,
+    dest: &std::path::Path,
+) -> pond_sql::Result<()> {
+    let io = |path: &std::path::Path, source| pond_sql::Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| io(dir, e))?;
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let spool = dir.join(format!(".{unique}.csv"));
+    let partial = dir.join(format!(".{unique}.parquet"));
+    let result = async {
+        let file = csv
+            .source_node
+            .as_file()
+            .ok_or_else(|| pond_sql::Error::invalid(&csv.source, "not a file"))?;
+        let mut reader = file
+            .reader(None)
+            .await
+            .map_err(|e| e.with_path(&csv.source))?;
+        let mut out = tokio::fs::File::create(&spool)
+            .await
+            .map_err(|e| io(&spool, e))?;
+        tokio::io::copy(&mut reader, &mut out)
+            .await
+            .map_err(|e| io(&spool, e))?;
+        out.flush().await.map_err(|e| io(&spool, e))?;
+        drop(out);
+        let (spool2, partial2, shown) = (spool.clone(), partial.clone(), csv.source.clone());
+        let options = csv.config.options();
+        tokio::task::spawn_blocking(move || {
+            pond_sql::csv_to_parquet(&spool2, &shown, &options, &partial2)
+        })
+        .await
+        .map_err(|e| pond_sql::Error::invalid(&csv.source, format!("conversion: {e}")))??;
+        tokio::fs::rename(&partial, dest)
+            .await
+            .map_err(|e| io(dest, e))
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    let _ = tokio::fs::remove_file(&partial).await;
+    result
+}
+
+async fn open_parquet(path: &std::path::Path) -> pond_sql::Result<Arc<dyn TableProvider>> {
+    let shown = path.display().to_string();
+    let df = |source| pond_sql::Error::DataFusion {
+        path: shown.clone(),
+        source,
+    };
+    let url = ListingTableUrl::parse(
+        path.to_str()
+            .ok_or_else(|| pond_sql::Error::invalid(&shown, "the cache path is not UTF-8"))?,
+    )
+    .map_err(df)?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    // The schema comes from the footer; the session is only the reader's runtime.
+    let state = SessionContext::new().state();
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .infer_schema(&state)
+        .await
+        .map_err(df)?;
+    Ok(Arc::new(ListingTable::try_new(config).map_err(df)?))
+}

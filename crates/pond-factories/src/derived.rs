@@ -1,0 +1,281 @@
+//! `sql-derived-table` and `sql-derived-series`: a read-only SQL query over pond tables.
+//!
+//! ```yaml
+//! patterns:
+//!   raw: /sensors/*.series
+//! query: |
+//!   SELECT date_trunc('hour', timestamp) AS timestamp, avg(level) AS level
+//!   FROM raw GROUP BY 1
+//! timestamp_column: timestamp   # series only; default: the inputs' when the query keeps it
+//! ```
+//!
+//! Each pattern name is a table in the node's own catalog — never text substituted into
+//! the SQL. For a derived table a pattern must match exactly one table; for a derived
+//! series every match is an input (their rows together, columns merged by name), and a
+//! series input brings all its versions. Inputs may be derived nodes themselves.
+//!
+//! The node is a view: its provider returns the query's logical plan, so DataFusion
+//! inlines a chain of derived nodes and pushes filters and projections down to the stored
+//! tables' Parquet scans. A node that reads itself, directly or through others, is an
+//! error naming the cycle. The SQL is read-only: one query, no DDL, DML, `COPY` or `SET`,
+//! and no table functions that read host files (none are registered).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::prelude::{SQLOptions, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+use pond_sql::{DynamicTable, FileTable, Scope, file_table};
+use serde::Deserialize;
+use tinyfs::{EntryType, FileVersion, NodeKind};
+
+use crate::error::{Error, Result};
+use crate::registry::{BuildContext, Factory, Registry, parse_config};
+
+/// The configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedConfig {
+    /// Table name → pond glob.
+    pub patterns: BTreeMap<String, String>,
+    /// The query.
+    pub query: String,
+    /// A series' timestamp column.
+    #[serde(default)]
+    pub timestamp_column: Option<String>,
+}
+
+/// The `sql-derived-table` or `sql-derived-series` factory.
+#[derive(Debug)]
+pub struct DerivedFactory {
+    entry_type: EntryType,
+}
+
+impl DerivedFactory {
+    /// `sql-derived-table`.
+    pub fn table() -> Self {
+        DerivedFactory {
+            entry_type: EntryType::FileTable,
+        }
+    }
+
+    /// `sql-derived-series`.
+    pub fn series() -> Self {
+        DerivedFactory {
+            entry_type: EntryType::FileSeries,
+        }
+    }
+
+    fn config(&self, bytes: &[u8]) -> Result<DerivedConfig> {
+        let config: DerivedConfig = parse_config(self.name(), bytes)?;
+        let invalid = |detail: String| Error::InvalidConfig {
+            factory: self.name().into(),
+            detail,
+        };
+        if config.patterns.is_empty() {
+            return Err(invalid("patterns: name at least one input".into()));
+        }
+        if self.entry_type == EntryType::FileTable && config.timestamp_column.is_some() {
+            return Err(invalid(
+                "timestamp_column: only a sql-derived-series has one".into(),
+            ));
+        }
+        let statements =
+            DFParser::parse_sql(&config.query).map_err(|e| invalid(format!("query: {e}")))?;
+        match statements.iter().collect::<Vec<_>>().as_slice() {
+            [Statement::Statement(s)]
+                if matches!(**s, datafusion::sql::sqlparser::ast::Statement::Query(_)) => {}
+            [_] => {
+                return Err(invalid(
+                    "query: only a query (SELECT, WITH, VALUES) is allowed; node SQL is read-only"
+                        .into(),
+                ));
+            }
+            _ => return Err(invalid("query: write exactly one statement".into())),
+        }
+        Ok(config)
+    }
+}
+
+#[async_trait]
+impl Factory for DerivedFactory {
+    fn name(&self) -> &'static str {
+        match self.entry_type {
+            EntryType::FileSeries => "sql-derived-series",
+            _ => "sql-derived-table",
+        }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.entry_type {
+            EntryType::FileSeries => {
+                "a series computed by SQL over every match and version of its input patterns"
+            }
+            _ => "a table computed by SQL over tables named by globs (one match each)",
+        }
+    }
+
+    fn example(&self) -> &'static str {
+        match self.entry_type {
+            EntryType::FileSeries => {
+                "patterns:\n  raw: /sensors/*.series\nquery: |\n  SELECT date_trunc('hour', timestamp) AS timestamp, avg(level) AS level\n  FROM raw GROUP BY 1\n"
+            }
+            _ => {
+                "patterns:\n  sites: /sites.table\nquery: SELECT site, name FROM sites WHERE active\n"
+            }
+        }
+    }
+
+    fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    fn validate(&self, _registry: &Registry, bytes: &[u8]) -> Result<()> {
+        self.config(bytes).map(drop)
+    }
+
+    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
+        let config = self.config(&ctx.config.config)?;
+        let table = Arc::new(DerivedTable {
+            entry_type: self.entry_type,
+            config,
+        });
+        let version = FileVersion {
+            version: ctx.config.version,
+            size: 0,
+            blake3: blake3::hash(&ctx.config.config),
+            modified_micros: ctx.config.modified_micros,
+            event_time: None,
+        };
+        Ok(NodeKind::File(Arc::new(DynamicTable::new(
+            table,
+            ctx.fs.root(),
+            version,
+        ))))
+    }
+}
+
+/// A derived node's table: its query planned over its inputs.
+#[derive(Debug)]
+pub struct DerivedTable {
+    entry_type: EntryType,
+    config: DerivedConfig,
+}
+
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+impl DerivedTable {
+    /// The inputs of pattern `name`: (path, table), checked against the node's kind.
+    async fn inputs(
+        &self,
+        scope: &Scope,
+        name: &str,
+        pattern: &str,
+    ) -> pond_sql::Result<Vec<(String, Arc<dyn FileTable>, tinyfs::NodeId)>> {
+        let here = scope.current().to_string();
+        let matches: Vec<_> = scope
+            .wd()
+            .glob(pattern)
+            .await?
+            .into_iter()
+            .filter(|m| m.node.as_file().is_some())
+            .collect();
+        if matches.is_empty() {
+            return Err(pond_sql::Error::invalid(
+                &here,
+                format!("pattern {name} ({pattern}) matches no file"),
+            ));
+        }
+        if self.entry_type == EntryType::FileTable && matches.len() > 1 {
+            let paths: Vec<&str> = matches.iter().map(|m| m.path.as_str()).collect();
+            return Err(pond_sql::Error::invalid(
+                &here,
+                format!(
+                    "pattern {name} ({pattern}) must match one table, and matches {}: {}",
+                    matches.len(),
+                    paths.join(", ")
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(matches.len());
+        for m in matches {
+            let table = file_table(scope.wd(), &m.path).await?;
+            out.push((m.path, table, m.node.id()));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl FileTable for DerivedTable {
+    fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    async fn provider(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
+        let here = scope.current().to_string();
+        let df_err = |source| pond_sql::Error::DataFusion {
+            path: here.clone(),
+            source,
+        };
+        let ctx = SessionContext::new();
+        for (name, pattern) in &self.config.patterns {
+            let mut plans = Vec::new();
+            for (path, table, id) in self.inputs(scope, name, pattern).await? {
+                let provider = table.provider(&scope.enter(id, &path)?).await?;
+                let plan =
+                    LogicalPlanBuilder::scan(path.as_str(), provider_as_source(provider), None)
+                        .and_then(|b| b.build())
+                        .map_err(df_err)?;
+                plans.push(plan);
+            }
+            let mut plans = plans.into_iter();
+            let mut union = LogicalPlanBuilder::from(plans.next().expect("at least one match"));
+            for plan in plans {
+                union = union.union_by_name(plan).map_err(df_err)?;
+            }
+            let plan = union.build().map_err(df_err)?;
+            ctx.register_table(name.as_str(), Arc::new(ViewTable::new(plan, None)))
+                .map_err(df_err)?;
+        }
+        let df = ctx
+            .sql_with_options(&self.config.query, read_only())
+            .await
+            .map_err(df_err)?;
+        Ok(Arc::new(ViewTable::new(
+            df.into_unoptimized_plan(),
+            Some(self.config.query.clone()),
+        )))
+    }
+
+    async fn timestamp_column(&self, scope: &Scope) -> pond_sql::Result<Option<String>> {
+        if self.entry_type != EntryType::FileSeries {
+            return Ok(None);
+        }
+        if let Some(column) = &self.config.timestamp_column {
+            return Ok(Some(column.clone()));
+        }
+        let schema = self.provider(scope).await?.schema();
+        for (name, pattern) in &self.config.patterns {
+            for (path, table, id) in self.inputs(scope, name, pattern).await? {
+                if let Some(column) = table.timestamp_column(&scope.enter(id, &path)?).await?
+                    && schema.field_with_name(&column).is_ok()
+                {
+                    return Ok(Some(column));
+                }
+            }
+        }
+        // Else a column of the result found as an import finds one (by name or type).
+        Ok(pond_sql::find_timestamp_column(&schema, None, scope.current()).ok())
+    }
+}

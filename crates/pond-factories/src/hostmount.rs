@@ -1,0 +1,293 @@
+//! `hostmount`: a read-only, live mirror of a host directory.
+//!
+//! ```yaml
+//! directory: /srv/instruments
+//! ```
+//!
+//! Every read goes to the host: a file added there is listed at once. Files are
+//! `file:data` with one version (size and modification time from the host, BLAKE3 computed
+//! when asked, cached by path, size and mtime). Host symlinks are not shown, so no path can
+//! leave the mounted directory (names are single components; `..` is resolved by the pond
+//! path, above the mount). Node ids derive from the mount's id and the relative path, so
+//! they are stable across reads. Every change fails with a read-only error.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::UNIX_EPOCH;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tinyfs::{AsyncReadSeek, Directory, EntryType, File, FileVersion, Node, NodeId, NodeKind};
+
+use crate::error::{Error, Result};
+use crate::registry::{BuildContext, Factory, Registry, parse_config};
+
+/// The configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostmountConfig {
+    /// The host directory, absolute.
+    pub directory: PathBuf,
+}
+
+/// The `hostmount` factory.
+#[derive(Debug)]
+pub struct HostmountFactory;
+
+fn config(bytes: &[u8]) -> Result<HostmountConfig> {
+    let config: HostmountConfig = parse_config("hostmount", bytes)?;
+    if !config.directory.is_absolute() {
+        return Err(Error::InvalidConfig {
+            factory: "hostmount".into(),
+            detail: format!(
+                "directory: {} is not an absolute path",
+                config.directory.display()
+            ),
+        });
+    }
+    Ok(config)
+}
+
+#[async_trait]
+impl Factory for HostmountFactory {
+    fn name(&self) -> &'static str {
+        "hostmount"
+    }
+
+    fn description(&self) -> &'static str {
+        "a read-only, live mirror of a host directory and its subdirectories"
+    }
+
+    fn example(&self) -> &'static str {
+        "directory: /srv/instruments\n"
+    }
+
+    fn entry_type(&self) -> EntryType {
+        EntryType::Directory
+    }
+
+    fn validate(&self, _registry: &Registry, bytes: &[u8]) -> Result<()> {
+        config(bytes).map(drop)
+    }
+
+    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
+        let config = config(&ctx.config.config)?;
+        Ok(NodeKind::Directory(Arc::new(HostDir {
+            mount: Arc::new(Mount {
+                id: ctx.id,
+                root: config.directory,
+                hashes: Mutex::new(HashMap::new()),
+            }),
+            id: ctx.id,
+            rel: PathBuf::new(),
+        })))
+    }
+}
+
+/// One mount: its root and a cache of file hashes.
+#[derive(Debug)]
+struct Mount {
+    id: NodeId,
+    root: PathBuf,
+    /// (relative path) → (size, mtime ns, hash).
+    hashes: Mutex<HashMap<PathBuf, (u64, i128, blake3::Hash)>>,
+}
+
+impl Mount {
+    fn node_id(&self, rel: &Path) -> NodeId {
+        NodeId::derived(&[
+            &self.id.as_u128().to_be_bytes(),
+            rel.as_os_str().as_encoded_bytes(),
+        ])
+    }
+
+    fn node(self: &Arc<Self>, parent: NodeId, rel: PathBuf, meta: &std::fs::Metadata) -> Node {
+        let id = self.node_id(&rel);
+        let kind = if meta.is_dir() {
+            NodeKind::Directory(Arc::new(HostDir {
+                mount: self.clone(),
+                id,
+                rel,
+            }))
+        } else {
+            NodeKind::File(Arc::new(HostFile {
+                mount: self.clone(),
+                rel,
+            }))
+        };
+        Node::new(id, parent, kind)
+    }
+}
+
+/// An I/O error on host path `path`; the pond path is filled in by the caller.
+fn host_error(path: &Path, e: std::io::Error) -> tinyfs::Error {
+    let kind = e.kind();
+    tinyfs::Error::io(
+        "",
+        std::io::Error::new(kind, format!("host path {}: {e}", path.display())),
+    )
+}
+
+/// A directory of the mount.
+#[derive(Debug)]
+struct HostDir {
+    mount: Arc<Mount>,
+    id: NodeId,
+    rel: PathBuf,
+}
+
+impl HostDir {
+    fn host(&self) -> PathBuf {
+        if self.rel.as_os_str().is_empty() {
+            self.mount.root.clone()
+        } else {
+            self.mount.root.join(&self.rel)
+        }
+    }
+}
+
+/// Whether the host entry is shown: directories and regular files, not symlinks or
+/// devices.
+fn shown(meta: &std::fs::Metadata) -> bool {
+    meta.is_dir() || meta.is_file()
+}
+
+#[async_trait]
+impl Directory for HostDir {
+    async fn get(&self, name: &str) -> tinyfs::Result<Option<Node>> {
+        let dir = self.host();
+        let path = dir.join(name);
+        let meta = match tokio::fs::symlink_metadata(&path).await {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // The directory itself missing is an error, not an absent entry.
+                tokio::fs::metadata(&dir)
+                    .await
+                    .map_err(|e| host_error(&dir, e))?;
+                return Ok(None);
+            }
+            Err(e) => return Err(host_error(&path, e)),
+        };
+        if !shown(&meta) {
+            return Ok(None);
+        }
+        Ok(Some(self.mount.node(self.id, self.rel.join(name), &meta)))
+    }
+
+    async fn entries(&self) -> tinyfs::Result<Vec<(String, Node)>> {
+        let dir = self.host();
+        let mut read = tokio::fs::read_dir(&dir)
+            .await
+            .map_err(|e| host_error(&dir, e))?;
+        let mut out = Vec::new();
+        while let Some(entry) = read.next_entry().await.map_err(|e| host_error(&dir, e))? {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not UTF-8: no pond path can name it
+            };
+            if tinyfs::validate_name(&name).is_err() {
+                continue;
+            }
+            let meta = match entry.metadata().await {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // just removed
+                Err(e) => return Err(host_error(&entry.path(), e)),
+            };
+            if shown(&meta) {
+                let node = self.mount.node(self.id, self.rel.join(&name), &meta);
+                out.push((name, node));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A file of the mount.
+#[derive(Debug)]
+struct HostFile {
+    mount: Arc<Mount>,
+    rel: PathBuf,
+}
+
+#[async_trait]
+impl File for HostFile {
+    fn entry_type(&self) -> EntryType {
+        EntryType::FileData
+    }
+
+    async fn versions(&self) -> tinyfs::Result<Vec<FileVersion>> {
+        let path = self.mount.root.join(&self.rel);
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| host_error(&path, e))?;
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        let size = meta.len();
+        let cached = self
+            .mount
+            .hashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.rel)
+            .filter(|(s, m, _)| *s == size && *m == mtime_ns)
+            .map(|(_, _, h)| *h);
+        let hash = match cached {
+            Some(hash) => hash,
+            None => {
+                let file = path.clone();
+                let hash = tokio::task::spawn_blocking(move || {
+                    let mut hasher = blake3::Hasher::new();
+                    hasher.update_reader(std::fs::File::open(&file)?)?;
+                    Ok::<_, std::io::Error>(hasher.finalize())
+                })
+                .await
+                .map_err(|e| tinyfs::Error::internal(format!("hashing: {e}")))?
+                .map_err(|e| host_error(&path, e))?;
+                self.mount
+                    .hashes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(self.rel.clone(), (size, mtime_ns, hash));
+                hash
+            }
+        };
+        Ok(vec![FileVersion {
+            version: 1,
+            size,
+            blake3: hash,
+            modified_micros: (mtime_ns / 1000) as i64,
+            event_time: None,
+        }])
+    }
+
+    async fn reader(&self, version: Option<u64>) -> tinyfs::Result<Box<dyn AsyncReadSeek>> {
+        if let Some(v) = version
+            && v != 1
+        {
+            return Err(tinyfs::Error::VersionNotFound {
+                path: String::new(),
+                version: v,
+                latest: 1,
+            });
+        }
+        let path = self.mount.root.join(&self.rel);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| host_error(&path, e))?;
+        Ok(Box::new(file))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,38 @@
+//! pond-factories: dynamic nodes, computed on access from a YAML configuration stored in
+//! the pond's log.
+//!
+//! A [`Registry`] maps a factory name to a [`Factory`]: a typed configuration (validated
+//! before anything is written; an error names the bad field and its line) and a node
+//! constructor. Installed on a [`tinyfs::FS`] with [`Registry::install`], it builds every
+//! stored dynamic node the filesystem reaches. The built-in factories
+//! ([`register_builtin_factories`]):
+//!
+//! - `hostmount` — a read-only, live mirror of a host directory ([`hostmount`]).
+//! - `csvdir` — CSV files matching a pond glob, each as a table, converted once into a
+//!   Parquet cache keyed by the source's version and hash ([`csvdir`]).
+//! - `sql-derived-table` / `sql-derived-series` — a read-only SQL query over pond tables
+//!   named by globs, planned as a view so chains inline ([`derived`]).
+//! - `dynamic-dir` — a directory of other dynamic nodes ([`dynamic_dir`]).
+//!
+//! ```no_run
+//! # async fn demo(fs: tinyfs::FS) -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = pond_factories::Registry::builtin(Some("pond/cache".into()));
+//! let config = b"directory: /srv/instruments\n";
+//! let entry_type = registry.validate("hostmount", config)?;
+//! let tx = fs.begin(tinyfs::TxnMeta::default()).await?;
+//! tx.root().create_dynamic("/mnt", entry_type, "hostmount", config).await?;
+//! tx.commit().await?;
+//! let fs = registry.install(&fs);
+//! let host_files = fs.root().list("/mnt").await?;
+//! # Ok(()) }
+//! ```
+
+pub mod csvdir;
+pub mod derived;
+pub mod dynamic_dir;
+mod error;
+pub mod hostmount;
+mod registry;
+
+pub use error::{Error, Result};
+pub use registry::{BuildContext, Factory, Registry, parse_config, register_builtin_factories};
