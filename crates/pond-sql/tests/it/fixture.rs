@@ -8,6 +8,16 @@
 //! | `/sst.series` | `sea_surface_temperature.csv`, timestamp column `time (UTC)` |
 //! | `/mixed.series` | column `v` as integers (v1), then as text (v2): not mergeable |
 //! | `/raw.csv` | `titanic.csv` as `file:data` |
+//! | `/csv/in/*.csv` | `file:data`: `lincoln_weather_quoted.csv`; `crlf.csv` (CRLF, `NA`, no final newline) |
+//! | `/csv/tables` | csvdir over `/csv/in/*.csv` |
+//! | `/derived/hourly.series` | sql-derived-series: hourly mean of `/sst.series` |
+//! | `/derived/warm.series` | sql-derived-series: the hours of `hourly` above 10 °C |
+//! | `/derived/fahrenheit.series` | sql-derived-series: `warm` in °F |
+//! | `/derived/ewr.series` → `/derived/ewr_cold.series` | derived from `/weather.series` (three versions): EWR rows, then those below 40 °F |
+//! | `/derived/classes.table` | sql-derived-table: passengers per class of `/titanic.table` |
+//! | `/derived/loop_a.table` ⇄ `/derived/loop_b.table` | each reads the other: a cycle |
+//!
+//! Reads through [`session`], which builds dynamic nodes with pond's factories.
 
 use std::path::{Path, PathBuf};
 
@@ -122,5 +132,81 @@ pub async fn build(dir: &Path) -> Pond {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+
+    let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
+    let root = tx.root();
+    root.create_dir_all("/csv/in").await.unwrap();
+    root.create_dir("/derived").await.unwrap();
+    let lincoln = std::fs::read(testdata("lincoln_weather_quoted.csv")).unwrap();
+    root.write_file("/csv/in/lincoln.csv", EntryType::FileData, &lincoln)
+        .await
+        .unwrap();
+    root.write_file(
+        "/csv/in/crlf.csv",
+        EntryType::FileData,
+        b"id,reading\r\n1,2.5\r\n2,NA\r\n3,4",
+    )
+    .await
+    .unwrap();
+    let nodes: [(&str, &str, &str); 9] = [
+        ("csvdir", "/csv/tables", "source: /csv/in/*.csv\n"),
+        (
+            "sql-derived-series",
+            "/derived/hourly.series",
+            "patterns:\n  sst: /sst.series\nquery: |\n  SELECT date_trunc('hour', \"time (UTC)\") AS timestamp,\n         avg(\"temperature (celsius)\") AS temperature\n  FROM sst GROUP BY 1\n",
+        ),
+        (
+            "sql-derived-series",
+            "/derived/warm.series",
+            "patterns:\n  hourly: /derived/hourly.series\nquery: SELECT timestamp, temperature FROM hourly WHERE temperature > 10\n",
+        ),
+        (
+            "sql-derived-series",
+            "/derived/fahrenheit.series",
+            "patterns:\n  warm: /derived/warm.series\nquery: SELECT timestamp, temperature * 1.8 + 32 AS fahrenheit FROM warm\n",
+        ),
+        (
+            "sql-derived-series",
+            "/derived/ewr.series",
+            "patterns:\n  w: /weather.series\nquery: SELECT time_hour, temp, humid FROM w WHERE origin = 'EWR'\n",
+        ),
+        (
+            "sql-derived-series",
+            "/derived/ewr_cold.series",
+            "patterns:\n  e: /derived/ewr.series\nquery: SELECT time_hour, temp FROM e WHERE temp < 40\n",
+        ),
+        (
+            "sql-derived-table",
+            "/derived/classes.table",
+            "patterns:\n  t: /titanic.table\nquery: SELECT class, count(*) AS passengers FROM t GROUP BY 1 ORDER BY 1\n",
+        ),
+        (
+            "sql-derived-table",
+            "/derived/loop_a.table",
+            "patterns:\n  b: /derived/loop_b.table\nquery: SELECT * FROM b\n",
+        ),
+        (
+            "sql-derived-table",
+            "/derived/loop_b.table",
+            "patterns:\n  a: /derived/loop_a.table\nquery: SELECT * FROM a\n",
+        ),
+    ];
+    let registry = pond_factories::Registry::builtin(None);
+    for (factory, path, config) in nodes {
+        let entry_type = registry
+            .validate(factory, config.as_bytes())
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        root.create_dynamic(path, entry_type, factory, config.as_bytes())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
     pond
+}
+
+/// A session over `pond` whose dynamic nodes are built by pond's factories, caching
+/// csvdir conversions in `cache`.
+pub fn session(pond: &Pond, cache: &Path) -> pond_sql::PondSession {
+    let registry = pond_factories::Registry::builtin(Some(cache.to_path_buf()));
+    pond_sql::PondSession::new(registry.install(pond.fs()).root()).unwrap()
 }

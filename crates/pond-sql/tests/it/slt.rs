@@ -82,8 +82,8 @@ impl sqllogictest::AsyncDB for PondDb {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqllogictest_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let pond = crate::fixture::build(dir.path()).await;
-    let root = pond.fs().root();
+    let pond = crate::fixture::build(&dir.path().join("pond")).await;
+    let cache = dir.path().join("cache");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -93,7 +93,7 @@ async fn sqllogictest_suite() {
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
     for file in files {
-        let session = PondSession::new(root.clone()).unwrap();
+        let session = crate::fixture::session(&pond, &cache);
         // Plans are compared line by line: only the physical plan, with a fixed
         // parallelism so they read the same on every machine.
         for setting in [
