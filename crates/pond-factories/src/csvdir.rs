@@ -333,12 +333,27 @@ impl FileTable for CsvTable {
             return Ok(None);
         }
         let schema = self.provider(scope).await?.schema();
+        if self.config.timestamp_column.is_none() {
+            let mut timestamps = schema
+                .fields()
+                .iter()
+                .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, _)));
+            if let (Some(only), None) = (timestamps.next(), timestamps.next()) {
+                return Ok(Some(only.name().clone()));
+            }
+        }
         pond_sql::find_timestamp_column(
             &schema,
             self.config.timestamp_column.as_deref(),
             &self.source,
         )
         .map(Some)
+        .map_err(|e| {
+            pond_sql::Error::invalid(
+                &self.source,
+                format!("{e} (in a csvdir, set timestamp_column in its configuration)"),
+            )
+        })
     }
 }
 

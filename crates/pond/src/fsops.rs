@@ -97,7 +97,7 @@ pub(crate) async fn mknod(
     let entry_type = registry
         .validate(factory, &bytes)
         .with_context(|| format!("{path}: {}", config.display()))?;
-    ctx.write(async |root: &WD| {
+    let done = ctx.write(async |root: &WD| {
         match root.dynamic_config(path).await {
             Ok(Some(existing)) if overwrite => {
                 if existing.factory != factory {
@@ -123,6 +123,14 @@ pub(crate) async fn mknod(
         Ok(())
     })
     .await?;
+    use std::io::Write;
+    let what = if overwrite { "configured" } else { "made" };
+    if let ((), Some(v)) = done {
+        writeln!(
+            std::io::stdout(),
+            "{what} {path} ({factory}, a {entry_type}) in pond version {v}"
+        )?;
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod copy;
 mod crash;
+mod factories;
 mod memory;
 mod race;
 mod support;

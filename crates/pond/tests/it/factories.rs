@@ -1,0 +1,179 @@
+//! Dynamic nodes through the command line: host mounts stay live and read-only, csvdir
+//! converts once and invalidates exactly, and a rejected configuration changes nothing.
+
+use crate::support::{TestPond, write};
+
+fn mount(pond: &TestPond, at: &str, host: &std::path::Path) {
+    let config = pond.host(&format!("{}.yaml", at.trim_start_matches('/')));
+    write(
+        &config,
+        format!("directory: {}\n", host.display()).as_bytes(),
+    );
+    pond.ok(&[
+        "mknod",
+        "hostmount",
+        at,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn hostmount_is_a_live_read_only_mirror() {
+    let pond = TestPond::new();
+    let host = pond.host("instruments");
+    std::fs::create_dir_all(host.join("2024")).unwrap();
+    write(&host.join("a.csv"), b"t,v\n1,2\n");
+    write(&host.join("2024/b.csv"), b"t,v\n3,4\n");
+    std::fs::write(pond.host("outside.txt"), b"secret").unwrap();
+    std::os::unix::fs::symlink(pond.host("outside.txt"), host.join("escape.txt")).unwrap();
+    std::os::unix::fs::symlink(pond.dir.path(), host.join("up")).unwrap();
+    mount(&pond, "/mnt", &host);
+
+    // Host symlinks are not shown, so nothing outside the directory can be reached.
+    assert_eq!(pond.ok(&["list", "/mnt"]), "/mnt/2024\n/mnt/a.csv\n");
+    assert!(
+        pond.fails(&["cat", "/mnt/escape.txt"])
+            .contains("/mnt/escape.txt: no such file")
+    );
+    assert!(
+        pond.fails(&["cat", "/mnt/up/outside.txt"])
+            .contains("no such file")
+    );
+    assert_eq!(pond.ok(&["cat", "/mnt/2024/b.csv"]), "t,v\n3,4\n");
+    assert_eq!(pond.ok(&["cat", "/mnt/2024/../a.csv"]), "t,v\n1,2\n");
+
+    // Live: a host change shows at once; node ids are stable across reads.
+    let id = |path: &str| {
+        pond.ok(&["describe", path])
+            .lines()
+            .find_map(|l| l.strip_prefix("node:").map(|v| v.trim().to_string()))
+            .unwrap()
+    };
+    let before = id("/mnt/a.csv");
+    write(&host.join("c.csv"), b"t,v\n5,6\n");
+    assert_eq!(pond.ok(&["list", "/mnt/*.csv"]), "/mnt/a.csv\n/mnt/c.csv\n");
+    assert_eq!(id("/mnt/a.csv"), before);
+
+    // Read-only: every change fails naming the path, and the host is untouched.
+    let csv = pond.host("new.csv");
+    write(&csv, b"x\n1\n");
+    let err = pond.fails(&["copy", csv.to_str().unwrap(), "/mnt/new.csv"]);
+    assert!(err.contains("/mnt/new.csv: read-only"), "{err}");
+    assert!(
+        pond.fails(&["mkdir", "/mnt/d"])
+            .contains("/mnt/d: read-only")
+    );
+    assert!(
+        pond.fails(&["rm", "/mnt/a.csv"])
+            .contains("/mnt/a.csv: read-only")
+    );
+    assert!(host.join("a.csv").exists() && !host.join("new.csv").exists());
+
+    // A missing host directory is an error on access, naming both paths.
+    std::fs::rename(&host, pond.host("moved")).unwrap();
+    let err = pond.fails(&["list", "/mnt"]);
+    assert!(
+        err.contains("/mnt: host path") && err.contains("instruments"),
+        "{err}"
+    );
+    // The mount itself can still be described and removed.
+    assert!(
+        pond.ok(&["describe", "/mnt"])
+            .contains("factory:   hostmount")
+    );
+    pond.ok(&["rm", "/mnt"]);
+    assert_eq!(pond.ok(&["list", "/"]), "");
+}
+
+#[test]
+fn csvdir_converts_once_and_invalidates_exactly() {
+    let pond = TestPond::new();
+    let csv = pond.host("a.csv");
+    write(
+        &csv,
+        b"t,v\n2024-01-01T00:00:00Z,1\n2024-01-02T00:00:00Z,NA\n",
+    );
+    pond.ok(&["mkdir", "/in"]);
+    pond.ok(&["copy", csv.to_str().unwrap(), "/in/a.csv"]);
+    let config = pond.host("csv.yaml");
+    write(&config, b"source: /in/*.csv\nentry_type: series\n");
+    pond.ok(&[
+        "mknod",
+        "csvdir",
+        "/tables",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let cache = pond.path().join("cache/csvdir");
+    let cached = || -> Vec<_> {
+        let mut names: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert!(cached().is_empty(), "nothing is converted before a read");
+
+    let sum = [
+        "cat",
+        "--sql",
+        "SELECT count(*) AS n, sum(v) AS s FROM source",
+        "/tables/a",
+    ];
+    assert_eq!(pond.ok(&sum), "n,s\n2,1\n");
+    let first = cached();
+    assert_eq!(first.len(), 1);
+    let modified = std::fs::metadata(cache.join(&first[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(pond.ok(&sum), "n,s\n2,1\n");
+    assert_eq!(cached(), first, "a second read converts nothing");
+    let again = std::fs::metadata(cache.join(&first[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(modified, again);
+
+    // A new source version is a new key.
+    write(
+        &csv,
+        b"t,v\n2024-01-01T00:00:00Z,1\n2024-01-02T00:00:00Z,2\n",
+    );
+    pond.ok(&["copy", csv.to_str().unwrap(), "/in/a.csv"]);
+    assert_eq!(pond.ok(&sum), "n,s\n2,3\n");
+    assert_eq!(cached().len(), 2);
+
+    // The cache is disposable, and the table is a series with time-range options.
+    std::fs::remove_dir_all(pond.path().join("cache")).unwrap();
+    let day = ["cat", "--time-start", "2024-01-02", "/tables/a"];
+    assert_eq!(pond.ok(&day), "t,v\n2024-01-02T00:00:00,2\n");
+}
+
+#[test]
+fn a_rejected_configuration_changes_nothing() {
+    let pond = TestPond::new();
+    let log = || pond.ok(&["log"]);
+    let before = log();
+    let bad = pond.host("bad.yaml");
+    write(&bad, b"source: /in/*.csv\ndelimiter: ';'\nheader: true\n");
+    let err = pond.fails(&["mknod", "csvdir", "/t", "--config", bad.to_str().unwrap()]);
+    assert!(
+        err.contains("unknown field `header`") && err.contains("line 3"),
+        "{err}"
+    );
+    let err = pond.fails(&["mknod", "nosuch", "/t", "--config", bad.to_str().unwrap()]);
+    assert!(err.contains("csvdir, dynamic-dir, hostmount"), "{err}");
+    write(&bad, b"patterns: {a: /a.table}\nquery: DELETE FROM a\n");
+    let err = pond.fails(&[
+        "mknod",
+        "sql-derived-table",
+        "/t",
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(log(), before);
+    assert_eq!(pond.ok(&["list", "/"]), "");
+}
