@@ -7,6 +7,9 @@
 //! target/release/pond-bench latency      # one small transaction, whole process
 //! target/release/pond-bench import FILE  # CSV → series: time, and bytes vs the CSV
 //! target/release/pond-bench inline       # inline bodies vs content/ files, by size
+//! target/release/pond-bench series FILE  # 30-version series vs DataFusion ListingTable
+//! target/release/pond-bench chain FILE   # 3 derived series vs by hand vs materialized
+//! target/release/pond-bench csvdir CSV   # csvdir cached read vs first read
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -20,6 +23,7 @@ use clap::{Parser, Subcommand};
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
+mod dynamic;
 mod series;
 
 #[derive(Debug, Parser)]
@@ -58,6 +62,18 @@ enum Bench {
         /// Copies of the file in the large series for `describe` (75 × 13 MB ≈ 1 GB).
         #[arg(long, default_value_t = 75)]
         copies: usize,
+    },
+    /// A chain of 3 derived series with a selective filter ÷ the same query by hand (time
+    /// and peak memory), and ÷ materializing every level to Parquet.
+    Chain {
+        /// The Parquet file (vega_flights_3m.parquet), split into a 30-version series.
+        parquet: PathBuf,
+    },
+    /// A csvdir table's cached read ÷ its first read (which converts the CSV).
+    Csvdir {
+        /// The CSV (~100 MB, with a numeric `delay` column), or a Parquet file to write out
+        /// as one (vega_flights_3m.parquet makes about 100 MB).
+        csv: PathBuf,
     },
 }
 
@@ -349,5 +365,7 @@ async fn main() -> Result<()> {
         Bench::Import { csv } => import(&bin, &csv),
         Bench::Inline => inline().await,
         Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
+        Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,
+        Bench::Csvdir { csv } => dynamic::csvdir(&bin, &csv).await,
     }
 }

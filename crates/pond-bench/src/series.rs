@@ -50,7 +50,11 @@ async fn parquet_context(name: &str, path: &Path) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-async fn split(source: &Path, dir: &Path, parts: usize) -> Result<Vec<std::path::PathBuf>> {
+pub(crate) async fn split(
+    source: &Path,
+    dir: &Path,
+    parts: usize,
+) -> Result<Vec<std::path::PathBuf>> {
     let ctx = parquet_context("src", source).await?;
     let bounds = ctx
         .sql("SELECT CAST(min(date) AS BIGINT) AS lo, CAST(max(date) AS BIGINT) AS hi FROM (SELECT arrow_cast(date, 'Timestamp(Microsecond, None)') AS date FROM src)")
@@ -108,7 +112,11 @@ fn write_parquet(batches: &[arrow::array::RecordBatch], dest: &Path) -> Result<(
     Ok(())
 }
 
-async fn import_all(pond: &Pond, files: &[std::path::PathBuf], dest: &str) -> Result<()> {
+pub(crate) async fn import_all(
+    pond: &Pond,
+    files: &[std::path::PathBuf],
+    dest: &str,
+) -> Result<()> {
     for file in files {
         let tx = pond.fs().begin(TxnMeta::default()).await?;
         let options = ImportOptions {

@@ -24,9 +24,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
+use datafusion::catalog::{MemoryCatalogProviderList, TableProvider};
 use datafusion::datasource::provider_as_source;
+use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{SQLOptions, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
@@ -167,6 +168,23 @@ pub struct DerivedTable {
     config: DerivedConfig,
 }
 
+/// A context for planning one node's query: the functions of a default session (built
+/// once per process, then cloned: building them is most of a session's cost) and an
+/// empty catalog of its own, so a node sees only its inputs.
+fn node_context() -> SessionContext {
+    static BASE: std::sync::LazyLock<SessionState> =
+        std::sync::LazyLock::new(|| SessionStateBuilder::new().with_default_features().build());
+    let config = BASE
+        .config()
+        .clone()
+        .with_create_default_catalog_and_schema(true);
+    let state = SessionStateBuilder::new_from_existing(BASE.clone())
+        .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
+        .with_config(config)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 fn read_only() -> SQLOptions {
     SQLOptions::new()
         .with_allow_ddl(false)
@@ -228,7 +246,7 @@ impl FileTable for DerivedTable {
             path: here.clone(),
             source,
         };
-        let ctx = SessionContext::new();
+        let ctx = node_context();
         for (name, pattern) in &self.config.patterns {
             let mut plans = Vec::new();
             for (path, table, id) in self.inputs(scope, name, pattern).await? {

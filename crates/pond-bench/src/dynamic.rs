@@ -1,0 +1,306 @@
+//! Benchmarks of dynamic nodes: a chain of derived series against the same query written
+//! by hand and against materializing every level; csvdir's cached read against its first.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::TryStreamExt;
+use pond_factories::Registry;
+use pond_sql::PondSession;
+use tinyfs::{EntryType, TxnMeta};
+use tlogfs::Pond;
+
+use crate::series::{import_all, split};
+use crate::{median, ms};
+
+/// Three levels: a filter, another, and a projection with a third.
+const LEVELS: [(&str, &str); 3] = [
+    (
+        "/d/long.series",
+        "patterns: {f: /flights.series}\nquery: SELECT date, delay, distance, origin, destination FROM f WHERE distance > 100\n",
+    ),
+    (
+        "/d/late.series",
+        "patterns: {l: /d/long.series}\nquery: SELECT date, delay, origin, destination FROM l WHERE delay > 0\n",
+    ),
+    (
+        "/d/away.series",
+        "patterns: {l: /d/late.series}\nquery: SELECT date, origin, delay FROM l WHERE destination <> origin\n",
+    ),
+];
+
+/// The selective query: one week, one origin.
+const WHERE: &str =
+    "date >= '2001-03-01T00:00:00' AND date < '2001-03-08T00:00:00' AND origin = 'SFO'";
+
+fn chain_query() -> String {
+    format!(
+        "SELECT origin, count(*) AS n, avg(delay) AS d FROM \"/d/away.series\" WHERE {WHERE} GROUP BY origin"
+    )
+}
+
+fn hand_query() -> String {
+    format!(
+        "SELECT origin, count(*) AS n, avg(delay) AS d FROM \"/flights.series\" WHERE distance > 100 AND delay > 0 AND destination <> origin AND {WHERE} GROUP BY origin"
+    )
+}
+
+async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<arrow::array::RecordBatch>> {
+    Ok(ctx
+        .sql(sql)
+        .await?
+        .execute_stream()
+        .await?
+        .try_collect()
+        .await?)
+}
+
+/// The median times of queries `a` and `b`, run alternately `runs` times each, each in a
+/// fresh session (planning included, as a command pays it). Alternating spreads the
+/// machine's drift over both.
+async fn time_pair(fs: &tinyfs::FS, a: &str, b: &str, runs: usize) -> Result<(Duration, Duration)> {
+    let mut samples = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        for (sql, out) in [(a, &mut samples.0), (b, &mut samples.1)] {
+            let start = Instant::now();
+            let session = PondSession::new(fs.root())?;
+            collect(session.context(), sql).await?;
+            out.push(start.elapsed());
+        }
+    }
+    Ok((median(samples.0), median(samples.1)))
+}
+
+/// The peak resident memory of `pond ARGS`, sampled from /proc while it runs.
+fn peak_rss(bin: &Path, pond_dir: &Path, args: &[&str]) -> Result<u64> {
+    let mut child = Command::new(bin)
+        .arg("--pond")
+        .arg(pond_dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("running {}", bin.display()))?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kb * 1024);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if !status.success() {
+        bail!("pond {args:?} failed");
+    }
+    Ok(peak)
+}
+
+pub(crate) async fn chain(bin: &Path, source: &Path) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let parts_dir = work.path().join("parts");
+    std::fs::create_dir_all(&parts_dir)?;
+    let files = split(source, &parts_dir, 30).await?;
+    let pond_dir = work.path().join("pond");
+    let pond = Pond::init(&pond_dir).await?;
+    import_all(&pond, &files, "/flights.series").await?;
+    let registry = Registry::builtin(Some(pond.cache_dir()));
+    let tx = pond.fs().begin(TxnMeta::default()).await?;
+    tx.root().create_dir("/d").await?;
+    for (path, config) in LEVELS {
+        let entry_type = registry.validate("sql-derived-series", config.as_bytes())?;
+        tx.root()
+            .create_dynamic(path, entry_type, "sql-derived-series", config.as_bytes())
+            .await?;
+    }
+    tx.commit().await?;
+    let fs = registry.install(pond.fs());
+    println!(
+        "series: {} in 30 versions; a chain of 3 derived series over it",
+        source.display()
+    );
+
+    // Same answer both ways, then time each.
+    let session = PondSession::new(fs.root())?;
+    let a = arrow::util::pretty::pretty_format_batches(
+        &collect(session.context(), &chain_query()).await?,
+    )?
+    .to_string();
+    let b = arrow::util::pretty::pretty_format_batches(
+        &collect(session.context(), &hand_query()).await?,
+    )?
+    .to_string();
+    if a != b {
+        bail!("the chain and the hand-written query disagree:\n{a}\n{b}");
+    }
+    let runs = 41;
+    let (chained, hand) = time_pair(&fs, &chain_query(), &hand_query(), runs).await?;
+    println!(
+        "selective query (one week, one origin), median of {runs}: chain {}  by hand {}",
+        ms(chained),
+        ms(hand)
+    );
+    println!(
+        "  time ratio chain / by hand: {:.3} (goal <= 1.05)",
+        chained.as_secs_f64() / hand.as_secs_f64()
+    );
+    let mut chain_mem = Vec::new();
+    let mut hand_mem = Vec::new();
+    for _ in 0..5 {
+        chain_mem.push(peak_rss(bin, &pond_dir, &["query", &chain_query()])?);
+        hand_mem.push(peak_rss(bin, &pond_dir, &["query", &hand_query()])?);
+    }
+    chain_mem.sort();
+    hand_mem.sort();
+    let (cm, hm) = (chain_mem[2], hand_mem[2]);
+    println!(
+        "peak resident memory of `pond query`, median of 5: chain {:.1} MiB  by hand {:.1} MiB",
+        cm as f64 / 1_048_576.0,
+        hm as f64 / 1_048_576.0
+    );
+    println!("  memory ratio: {:.3} (goal <= 1.2)", cm as f64 / hm as f64);
+
+    // Materializing each level to Parquet and reading it back, then the same query.
+    let mut samples = Vec::new();
+    for run in 0..3 {
+        let start = Instant::now();
+        let session = PondSession::new(fs.root())?;
+        let mut ctx = session.context().clone();
+        let mut input = "\"/flights.series\"".to_string();
+        for (i, (_, config)) in LEVELS.iter().enumerate() {
+            let query = config
+                .split_once("query: ")
+                .map(|(_, q)| q.trim())
+                .context("a query")?;
+            let from = query.split(" FROM ").nth(1).context("FROM")?;
+            let table = from.split_whitespace().next().context("a table")?;
+            let sql = query.replacen(&format!("FROM {table}"), &format!("FROM {input}"), 1);
+            let out = work.path().join(format!("level{run}-{i}.parquet"));
+            ctx.sql(&sql)
+                .await?
+                .write_parquet(
+                    out.to_str().context("UTF-8")?,
+                    DataFrameWriteOptions::new().with_single_file_output(true),
+                    None,
+                )
+                .await?;
+            ctx = SessionContext::new();
+            ctx.register_parquet(
+                "level",
+                out.to_str().context("UTF-8")?,
+                ParquetReadOptions::default(),
+            )
+            .await?;
+            input = "level".into();
+        }
+        collect(
+            &ctx,
+            &format!(
+                "SELECT origin, count(*) AS n, avg(delay) AS d FROM level WHERE {WHERE} GROUP BY origin"
+            ),
+        )
+        .await?;
+        samples.push(start.elapsed());
+    }
+    let materialized = median(samples);
+    println!(
+        "materializing each level to Parquet and querying the last, median of 3: {}",
+        ms(materialized)
+    );
+    println!(
+        "  speed-up of the chain: {:.1}x (goal >= 4x)",
+        materialized.as_secs_f64() / chained.as_secs_f64()
+    );
+    Ok(())
+}
+
+pub(crate) async fn csvdir(bin: &Path, source: &Path) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    // A Parquet source is written out as CSV first (vega_flights_3m: about 100 MB).
+    let csv = if source.extension().is_some_and(|e| e == "parquet") {
+        let out = work.path().join("flights.csv");
+        let ctx = SessionContext::new();
+        ctx.read_parquet(
+            source.to_str().context("UTF-8")?,
+            ParquetReadOptions::default(),
+        )
+        .await?
+        .write_csv(
+            out.to_str().context("UTF-8")?,
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await?;
+        out
+    } else {
+        source.to_path_buf()
+    };
+    let csv = csv.as_path();
+    let pond_dir = work.path().join("pond");
+    let pond = Pond::init(&pond_dir).await?;
+    let tx = pond.fs().begin(TxnMeta::default()).await?;
+    let root = tx.root();
+    root.create_dir("/raw").await?;
+    let mut writer = root
+        .file_writer("/raw/big.csv", EntryType::FileData)
+        .await?;
+    let mut file = tokio::fs::File::open(csv).await?;
+    tokio::io::copy(&mut file, &mut writer).await?;
+    writer.finish().await?;
+    let config = b"source: /raw/*.csv\n";
+    let entry_type = Registry::builtin(None).validate("csvdir", config)?;
+    root.create_dynamic("/t", entry_type, "csvdir", config)
+        .await?;
+    tx.commit().await?;
+    let size = std::fs::metadata(csv)?.len();
+    println!("csvdir over {} ({} MB)", csv.display(), size >> 20);
+    let args = [
+        "cat",
+        "--sql",
+        "SELECT count(*) AS n, avg(delay) AS d FROM source",
+        "/t/big",
+    ];
+    let run = || -> Result<Duration> {
+        let start = Instant::now();
+        let status = Command::new(bin)
+            .arg("--pond")
+            .arg(&pond_dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("pond {args:?} failed");
+        }
+        Ok(start.elapsed())
+    };
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(pond_dir.join("cache"));
+        first.push(run()?);
+        for _ in 0..3 {
+            second.push(run()?);
+        }
+    }
+    let (first, second) = (median(first), median(second));
+    println!(
+        "whole-process `pond cat --sql`: first read (converts) {}  later reads (cached Parquet) {}",
+        ms(first),
+        ms(second)
+    );
+    println!(
+        "  ratio later / first: {:.3} (goal <= 0.2)",
+        second.as_secs_f64() / first.as_secs_f64()
+    );
+    Ok(())
+}
