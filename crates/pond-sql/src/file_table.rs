@@ -18,7 +18,7 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::common::Statistics;
 use datafusion::datasource::TableProvider;
-use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, NodeId, NodeKind, Path, WD};
+use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, NodeId, Path, WD};
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
@@ -125,19 +125,10 @@ impl Scope {
 pub async fn file_table(wd: &WD, path: &str) -> Result<Arc<dyn FileTable>> {
     let parsed = Path::parse(path)?;
     let node = wd.resolve(&parsed.without_version()).await?;
-    let file = match node.kind() {
-        NodeKind::File(f) => f,
-        _ => {
-            return Err(Error::invalid(
-                path,
-                format!(
-                    "is a {}, not a table; a csvdir or sql-derived node makes tables",
-                    node.entry_type()
-                ),
-            ));
-        }
-    };
-    if let Some(dynamic) = file.as_any().downcast_ref::<DynamicTable>() {
+    if let Some(dynamic) = node
+        .as_file()
+        .and_then(|f| f.as_any().downcast_ref::<DynamicTable>())
+    {
         if parsed.version().is_some() {
             return Err(Error::invalid(
                 path,
@@ -146,19 +137,9 @@ pub async fn file_table(wd: &WD, path: &str) -> Result<Arc<dyn FileTable>> {
         }
         return Ok(dynamic.table.clone());
     }
-    if !file.entry_type().is_table() {
-        return Err(Error::invalid(
-            path,
-            format!(
-                "is a {}, not a table; import it as one with `pond copy --format table`, or \
-                 present CSV files as tables with a csvdir",
-                file.entry_type()
-            ),
-        ));
-    }
     Ok(Arc::new(StoredTable {
         path: path.to_string(),
-        entry_type: file.entry_type(),
+        entry_type: crate::read::table_type(wd, path).await?,
     }))
 }
 

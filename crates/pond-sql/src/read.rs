@@ -40,24 +40,45 @@ pub struct TableVersion {
     pub schema: SchemaRef,
 }
 
-/// The entry type of the file at `path`, checked to be a table or series; anything else is
-/// an error that says how to make it one.
+/// The entry type of the file at `path` as a table: a `file:table` or `file:series`, or a
+/// `file:data` whose bytes are Parquet (a host file under a mount, say), read as a
+/// `file:table`. Anything else is an error that says how to make it one.
 pub async fn table_type(wd: &WD, path: &str) -> Result<EntryType> {
     let parsed = Path::parse(path)?;
     let node = wd.resolve(&parsed.without_version()).await?;
     match node.kind() {
         NodeKind::File(f) if f.entry_type().is_table() => Ok(f.entry_type()),
+        NodeKind::File(_) if is_parquet(wd, &parsed).await? => Ok(EntryType::FileTable),
         NodeKind::File(f) => Err(Error::invalid(
             path,
             format!(
-                "is a {}, not a table; import it as one with `pond copy --format table`",
+                "is a {}, not a table; import it as one with `pond copy --format table`, or \
+                 present CSV files as tables with a csvdir",
                 f.entry_type()
             ),
         )),
         _ => Err(Error::invalid(
             path,
-            format!("is a {}, not a table", node.entry_type()),
+            format!(
+                "is a {}, not a table; a csvdir or sql-derived node makes tables",
+                node.entry_type()
+            ),
         )),
+    }
+}
+
+/// Whether the file version `path` names begins with Parquet's magic bytes.
+async fn is_parquet(wd: &WD, path: &Path) -> Result<bool> {
+    use tokio::io::AsyncReadExt;
+    let mut reader = wd.open(path).await?;
+    let mut magic = [0u8; 4];
+    match reader.read_exact(&mut magic).await {
+        Ok(_) => Ok(&magic == b"PAR1"),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(Error::Io {
+            path: path.to_string(),
+            source: e,
+        }),
     }
 }
 
@@ -75,6 +96,9 @@ async fn open_version(
             source,
         })
 }
+
+/// How many version footers are read at once.
+const FOOTER_READS: usize = 16;
 
 /// The versions that make up the table at `path`: the named or latest version of a
 /// `file:table`; the named version, or all, of a `file:series`. Footers only.
@@ -96,15 +120,20 @@ pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<Table
         (None, EntryType::FileSeries) => all,
         (None, _) => all.into_iter().last().into_iter().collect(),
     };
-    let mut out = Vec::new();
-    for version in chosen {
-        let builder = open_version(wd, &parsed, &version).await?;
-        out.push(TableVersion {
-            version,
-            metadata: builder.metadata().clone(),
-            schema: builder.schema().clone(),
-        });
-    }
+    // Footers are small reads of many files: read several at once, keeping the order.
+    let parsed = &parsed;
+    let out = stream::iter(chosen)
+        .map(|version| async move {
+            let builder = open_version(wd, parsed, &version).await?;
+            Ok::<_, Error>(TableVersion {
+                metadata: builder.metadata().clone(),
+                schema: builder.schema().clone(),
+                version,
+            })
+        })
+        .buffered(FOOTER_READS)
+        .try_collect()
+        .await?;
     Ok((entry_type, out))
 }
 

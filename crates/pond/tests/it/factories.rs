@@ -55,6 +55,28 @@ fn hostmount_is_a_live_read_only_mirror() {
     assert_eq!(pond.ok(&["list", "/mnt/*.csv"]), "/mnt/a.csv\n/mnt/c.csv\n");
     assert_eq!(id("/mnt/a.csv"), before);
 
+    // A host Parquet file reads as a table; a CSV says how to make it one.
+    pond.ok(&[
+        "copy",
+        "--format",
+        "table",
+        host.join("a.csv").to_str().unwrap(),
+        "/a.table",
+    ]);
+    pond.ok(&["export", "/a.table", host.join("2024").to_str().unwrap()]);
+    let sql = [
+        "cat",
+        "--sql",
+        "SELECT sum(v) AS s FROM source",
+        "/mnt/2024/a.table",
+    ];
+    assert_eq!(pond.ok(&sql), "s\n2\n");
+    let err = pond.fails(&["cat", "--sql", "SELECT 1", "/mnt/a.csv"]);
+    assert!(
+        err.contains("/mnt/a.csv: is a file:data, not a table") && err.contains("csvdir"),
+        "{err}"
+    );
+
     // Read-only: every change fails naming the path, and the host is untouched.
     let csv = pond.host("new.csv");
     write(&csv, b"x\n1\n");
@@ -83,7 +105,7 @@ fn hostmount_is_a_live_read_only_mirror() {
             .contains("factory:   hostmount")
     );
     pond.ok(&["rm", "/mnt"]);
-    assert_eq!(pond.ok(&["list", "/"]), "");
+    assert_eq!(pond.ok(&["list", "/"]), "/a.table\n");
 }
 
 #[test]
