@@ -14,7 +14,7 @@ use pond_sql::PondSession;
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
-use crate::series::{import_all, split};
+use crate::series::flights_pond;
 use crate::{median, ms};
 
 /// Three levels: a filter, another, and a projection with a third.
@@ -108,12 +108,7 @@ fn peak_rss(bin: &Path, pond_dir: &Path, args: &[&str]) -> Result<u64> {
 
 pub(crate) async fn chain(bin: &Path, source: &Path) -> Result<()> {
     let work = tempfile::tempdir()?;
-    let parts_dir = work.path().join("parts");
-    std::fs::create_dir_all(&parts_dir)?;
-    let files = split(source, &parts_dir, 30).await?;
-    let pond_dir = work.path().join("pond");
-    let pond = Pond::init(&pond_dir).await?;
-    import_all(&pond, &files, "/flights.series").await?;
+    let (pond, pond_dir, _) = flights_pond(source, work.path()).await?;
     let registry = Registry::builtin(Some(pond.cache_dir()));
     let tx = pond.fs().begin(TxnMeta::default()).await?;
     tx.root().create_dir("/d").await?;

@@ -50,11 +50,7 @@ async fn parquet_context(name: &str, path: &Path) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-pub(crate) async fn split(
-    source: &Path,
-    dir: &Path,
-    parts: usize,
-) -> Result<Vec<std::path::PathBuf>> {
+async fn split(source: &Path, dir: &Path, parts: usize) -> Result<Vec<std::path::PathBuf>> {
     let ctx = parquet_context("src", source).await?;
     let bounds = ctx
         .sql("SELECT CAST(min(date) AS BIGINT) AS lo, CAST(max(date) AS BIGINT) AS hi FROM (SELECT arrow_cast(date, 'Timestamp(Microsecond, None)') AS date FROM src)")
@@ -112,11 +108,7 @@ fn write_parquet(batches: &[arrow::array::RecordBatch], dest: &Path) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn import_all(
-    pond: &Pond,
-    files: &[std::path::PathBuf],
-    dest: &str,
-) -> Result<()> {
+async fn import_all(pond: &Pond, files: &[std::path::PathBuf], dest: &str) -> Result<()> {
     for file in files {
         let tx = pond.fs().begin(TxnMeta::default()).await?;
         let options = ImportOptions {
@@ -129,14 +121,24 @@ pub(crate) async fn import_all(
     Ok(())
 }
 
-pub(crate) async fn run(bin: &Path, source: &Path, copies: usize) -> Result<()> {
-    let work = tempfile::tempdir()?;
-    let parts_dir = work.path().join("parts");
+/// A pond in `work` holding `source` as `/flights.series`, 30 versions split by date;
+/// returns it, its directory, and the directory of the 30 Parquet files.
+pub(crate) async fn flights_pond(
+    source: &Path,
+    work: &Path,
+) -> Result<(Pond, std::path::PathBuf, std::path::PathBuf)> {
+    let parts_dir = work.join("parts");
     std::fs::create_dir_all(&parts_dir)?;
     let files = split(source, &parts_dir, 30).await?;
-    let pond_dir = work.path().join("pond");
+    let pond_dir = work.join("pond");
     let pond = Pond::init(&pond_dir).await?;
     import_all(&pond, &files, "/flights.series").await?;
+    Ok((pond, pond_dir, parts_dir))
+}
+
+pub(crate) async fn run(bin: &Path, source: &Path, copies: usize) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let (pond, pond_dir, parts_dir) = flights_pond(source, work.path()).await?;
     println!(
         "series: {} split into 30 versions by date",
         source.display()

@@ -1,6 +1,7 @@
 //! [`WD`]: a working directory, and every path operation.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -8,7 +9,9 @@ use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
 use crate::fs::FS;
 use crate::glob::{Pattern, Segment};
-use crate::node::{AsyncReadSeek, DirEntry, FileVersion, FileWriter, Node, NodeConfig, NodeKind};
+use crate::node::{
+    AsyncReadSeek, DirEntry, Directory, FileVersion, FileWriter, Node, NodeConfig, NodeKind,
+};
 use crate::node_id::NodeId;
 use crate::path::{Component, IntoPath, Path, validate_name};
 
@@ -100,6 +103,14 @@ fn child_path(frames: &[Frame], name: &str) -> String {
     }
     p.push_str(name);
     p
+}
+
+/// The directory of the last of `frames` (walks only ever push directories).
+fn parent_dir(frames: &[Frame]) -> &Arc<dyn Directory> {
+    frames
+        .last()
+        .and_then(|f| f.node.as_dir())
+        .expect("parent is a dir")
 }
 
 fn refuse_version(path: &Path, op: &str) -> Result<()> {
@@ -277,56 +288,10 @@ impl WD {
         })
     }
 
-    /// Makes the directory `path`. Its parent must exist; [`Error::AlreadyExists`] if
-    /// anything is at `path`.
-    pub async fn create_dir(&self, path: impl IntoPath) -> Result<WD> {
-        let path = path.into_path()?;
-        refuse_version(&path, "create a directory at")?;
-        match self.walk(&path, true).await? {
-            Lookup::Found {
-                parents,
-                name,
-                node,
-            } => Err(Error::AlreadyExists {
-                path: if parents.is_empty() {
-                    "/".into()
-                } else {
-                    child_path(&parents, &name)
-                },
-                detail: Some(node.entry_type().to_string()),
-            }),
-            Lookup::Missing { mut parents, name } => {
-                let here = child_path(&parents, &name);
-                validate_name(&name)?;
-                let dir = parents
-                    .last()
-                    .and_then(|f| f.node.as_dir())
-                    .expect("parent is a dir");
-                let node = dir
-                    .create_directory(&name)
-                    .await
-                    .map_err(|e| e.with_path(&here))?;
-                parents.push(Frame { name, node });
-                Ok(WD {
-                    fs: self.fs.clone(),
-                    frames: parents,
-                })
-            }
-        }
-    }
-
-    /// Makes the dynamic node `path`, of `entry_type`, built by `factory` from `config`.
-    /// The caller validates `config`; the parent must exist; nothing may be at `path`.
-    pub async fn create_dynamic(
-        &self,
-        path: impl IntoPath,
-        entry_type: EntryType,
-        factory: &str,
-        config: &[u8],
-    ) -> Result<()> {
-        let path = path.into_path()?;
-        refuse_version(&path, "create a node at")?;
-        match self.walk(&path, false).await? {
+    /// Where `path` would be made, if nothing is there yet: the parent's frames, the new
+    /// name (checked) and its full path; [`Error::AlreadyExists`] otherwise.
+    async fn vacant(&self, path: &Path, follow_last: bool) -> Result<(Vec<Frame>, String, String)> {
+        match self.walk(path, follow_last).await? {
             Lookup::Found {
                 parents,
                 name,
@@ -342,15 +307,44 @@ impl WD {
             Lookup::Missing { parents, name } => {
                 let here = child_path(&parents, &name);
                 validate_name(&name)?;
-                let dir = parents
-                    .last()
-                    .and_then(|f| f.node.as_dir())
-                    .expect("parent is a dir");
-                dir.create_dynamic(&name, entry_type, factory, config)
-                    .await
-                    .map_err(|e| e.with_path(&here))
+                Ok((parents, name, here))
             }
         }
+    }
+
+    /// Makes the directory `path`. Its parent must exist; [`Error::AlreadyExists`] if
+    /// anything is at `path`.
+    pub async fn create_dir(&self, path: impl IntoPath) -> Result<WD> {
+        let path = path.into_path()?;
+        refuse_version(&path, "create a directory at")?;
+        let (mut parents, name, here) = self.vacant(&path, true).await?;
+        let node = parent_dir(&parents)
+            .create_directory(&name)
+            .await
+            .map_err(|e| e.with_path(&here))?;
+        parents.push(Frame { name, node });
+        Ok(WD {
+            fs: self.fs.clone(),
+            frames: parents,
+        })
+    }
+
+    /// Makes the dynamic node `path`, of `entry_type`, built by `factory` from `config`.
+    /// The caller validates `config`; the parent must exist; nothing may be at `path`.
+    pub async fn create_dynamic(
+        &self,
+        path: impl IntoPath,
+        entry_type: EntryType,
+        factory: &str,
+        config: &[u8],
+    ) -> Result<()> {
+        let path = path.into_path()?;
+        refuse_version(&path, "create a node at")?;
+        let (parents, name, here) = self.vacant(&path, false).await?;
+        parent_dir(&parents)
+            .create_dynamic(&name, entry_type, factory, config)
+            .await
+            .map_err(|e| e.with_path(&here))
     }
 
     /// Stores `config` as the next configuration of the dynamic node at `path` (a symlink
@@ -488,10 +482,7 @@ impl WD {
             Lookup::Missing { parents, name } => {
                 let here = child_path(&parents, &name);
                 validate_name(&name)?;
-                let dir = parents
-                    .last()
-                    .and_then(|f| f.node.as_dir())
-                    .expect("parent is a dir");
+                let dir = parent_dir(&parents);
                 dir.create_file(&name, entry_type)
                     .await
                     .map_err(|e| e.with_path(&here))
@@ -660,10 +651,7 @@ impl WD {
         {
             return Err(Error::NotEmpty { path: here });
         }
-        let parent = parents
-            .last()
-            .and_then(|f| f.node.as_dir())
-            .expect("parent is a dir");
+        let parent = parent_dir(&parents);
         parent.remove(&name).await.map_err(|e| e.with_path(&here))
     }
 
@@ -702,14 +690,8 @@ impl WD {
                 format!("cannot move {src_here} into itself"),
             ));
         }
-        let src_dir = src_parents
-            .last()
-            .and_then(|f| f.node.as_dir())
-            .expect("parent is a dir");
-        let dst_dir = dst_parents
-            .last()
-            .and_then(|f| f.node.as_dir())
-            .expect("parent is a dir");
+        let src_dir = parent_dir(&src_parents);
+        let dst_dir = parent_dir(&dst_parents);
         // Attach first: a destination that refuses leaves the source untouched.
         dst_dir
             .attach(&dst_name, &node)
@@ -734,28 +716,12 @@ impl WD {
                 "a symlink cannot point at a version",
             ));
         }
-        match self.walk(&path, false).await? {
-            Lookup::Found {
-                parents,
-                name,
-                node,
-            } => Err(Error::AlreadyExists {
-                path: child_path(&parents, &name),
-                detail: Some(node.entry_type().to_string()),
-            }),
-            Lookup::Missing { parents, name } => {
-                let here = child_path(&parents, &name);
-                validate_name(&name)?;
-                let dir = parents
-                    .last()
-                    .and_then(|f| f.node.as_dir())
-                    .expect("parent is a dir");
-                dir.create_symlink(&name, target)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.with_path(&here))
-            }
-        }
+        let (parents, name, here) = self.vacant(&path, false).await?;
+        parent_dir(&parents)
+            .create_symlink(&name, target)
+            .await
+            .map(drop)
+            .map_err(|e| e.with_path(&here))
     }
 
     /// The target of the symlink at `path`.

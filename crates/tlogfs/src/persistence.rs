@@ -288,13 +288,14 @@ impl TlogPersistence {
         Ok(())
     }
 
-    /// Links a new node `name` of `entry_type` into `dir`; `pending` records the node's
-    /// own state in the transaction.
+    /// Links a new node `name` of `entry_type` (made by `factory`, if dynamic) into `dir`;
+    /// `pending` records the node's own state in the transaction.
     fn create_node(
         &self,
         dir: NodeKey,
         name: &str,
         entry_type: EntryType,
+        factory: Option<&str>,
         pending: impl FnOnce(&mut Txn, NodeId),
     ) -> FsResult<NodeId> {
         self.check_writable()?;
@@ -303,7 +304,9 @@ impl TlogPersistence {
         let id = NodeId::generate();
         let view = state.view.clone();
         let txn = state.txn_mut()?;
-        link(txn, &view, dir.id, DirEntry::new(name, id, entry_type))?;
+        let mut entry = DirEntry::new(name, id, entry_type);
+        entry.factory = factory.map(String::from);
+        link(txn, &view, dir.id, entry)?;
         pending(txn, id);
         txn.paths.insert(path);
         state.names.insert(id, (dir.id, name.to_string()));
@@ -395,7 +398,7 @@ impl Persistence for TlogPersistence {
     }
 
     async fn create_directory(&self, dir: NodeKey, name: &str) -> FsResult<NodeId> {
-        self.create_node(dir, name, EntryType::Directory, |txn, id| {
+        self.create_node(dir, name, EntryType::Directory, None, |txn, id| {
             txn.dirs.insert(
                 id,
                 PendingDir {
@@ -407,7 +410,7 @@ impl Persistence for TlogPersistence {
     }
 
     async fn create_symlink(&self, dir: NodeKey, name: &str, target: &str) -> FsResult<NodeId> {
-        self.create_node(dir, name, EntryType::Symlink, |txn, id| {
+        self.create_node(dir, name, EntryType::Symlink, None, |txn, id| {
             txn.nodes.insert(
                 NodeKey { parent: dir.id, id },
                 PendingNode {
@@ -566,30 +569,20 @@ impl Persistence for TlogPersistence {
         factory: &str,
         config: &[u8],
     ) -> FsResult<NodeId> {
-        self.check_writable()?;
-        let mut state = lock(&self.inner.state);
-        let path = state.child_path(dir.id, name);
-        let id = NodeId::generate();
-        let view = state.view.clone();
-        let txn = state.txn_mut()?;
-        let mut entry = DirEntry::new(name, id, entry_type);
-        entry.factory = Some(factory.to_string());
-        link(txn, &view, dir.id, entry)?;
-        let rec = config_rec(1, entry_type, factory, config, &txn.id);
-        txn.nodes.insert(
-            NodeKey { parent: dir.id, id },
-            PendingNode {
-                entry_type,
-                history: None,
-                moved: false,
-                versions: vec![rec],
-                target: None,
-            },
-        );
-        txn.writes.insert(node_key(id));
-        txn.paths.insert(path);
-        state.names.insert(id, (dir.id, name.to_string()));
-        Ok(id)
+        self.create_node(dir, name, entry_type, Some(factory), |txn, id| {
+            let rec = config_rec(1, entry_type, factory, config, &txn.id);
+            txn.nodes.insert(
+                NodeKey { parent: dir.id, id },
+                PendingNode {
+                    entry_type,
+                    history: None,
+                    moved: false,
+                    versions: vec![rec],
+                    target: None,
+                },
+            );
+            txn.writes.insert(node_key(id));
+        })
     }
 
     async fn update_dynamic(&self, node: NodeKey, config: &[u8]) -> FsResult<()> {
