@@ -14,10 +14,13 @@
 //!
 //! Each match appears as `<name without .csv>`. The first read converts the CSV into
 //! Parquet in the pond's `cache/csvdir/`, named by a key of (source node, version, BLAKE3,
-//! configuration); later reads open the cached Parquet, with the full pushdown of a
-//! Parquet scan. A new source version, or a changed host file under a hostmount, has a new
-//! hash and so a new key: invalidation is exact, with no time-to-live. An in-memory LRU of
-//! opened tables sits in front. Deleting `cache/` loses nothing but time.
+//! configuration, conversion format); later reads open the cached Parquet, with the full
+//! pushdown of a Parquet scan. A new source version, or a changed host file under a
+//! hostmount, has a new hash and so a new key, with no time-to-live to guess. (A host file
+//! rewritten between the key's hash and the conversion's read is converted under the old
+//! key; the next read sees the new hash.) A damaged entry is converted again. An in-memory
+//! LRU of opened tables sits in front. Old entries are not pruned yet; deleting `cache/`
+//! loses nothing but time.
 
 use std::any::Any;
 use std::num::NonZeroUsize;
@@ -147,7 +150,14 @@ fn config(bytes: &[u8]) -> Result<CsvDirConfig> {
         factory: "csvdir".into(),
         detail,
     };
-    tinyfs::glob::Pattern::parse(&config.source).map_err(|e| invalid(format!("source: {e}")))?;
+    let pattern = tinyfs::glob::Pattern::parse(&config.source)
+        .map_err(|e| invalid(format!("source: {e}")))?;
+    if !pattern.is_absolute() {
+        return Err(invalid(format!(
+            "source: {} is relative; write the pond path from / (a node has no working directory)",
+            config.source
+        )));
+    }
     if let Some(d) = config.delimiter
         && !d.is_ascii()
     {
@@ -211,72 +221,107 @@ struct CsvDir {
     cache: Arc<CsvCache>,
 }
 
-/// The table name for a matched CSV path.
+/// The table name for a matched CSV path: its last component without `.csv`.
 fn table_name(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
-    match base.len().checked_sub(4) {
-        Some(cut) if base[cut..].eq_ignore_ascii_case(".csv") && cut > 0 => base[..cut].into(),
+    let cut = base.len().saturating_sub(4);
+    match base.get(cut..) {
+        Some(ext) if cut > 0 && ext.eq_ignore_ascii_case(".csv") => base[..cut].into(),
         _ => base.into(),
+    }
+}
+
+tokio::task_local! {
+    /// The csvdirs whose source is being matched, innermost last: a source that reaches
+    /// back into one of them is an error, not an endless walk.
+    static LISTING: Vec<NodeId>;
+}
+
+impl CsvDir {
+    /// The source's CSV files, each with its table name: `only` keeps one name.
+    async fn sources(
+        &self,
+        only: Option<&str>,
+    ) -> tinyfs::Result<Vec<(String, tinyfs::GlobMatch)>> {
+        let mut chain = LISTING.try_with(|l| l.clone()).unwrap_or_default();
+        if chain.contains(&self.id) {
+            return Err(tinyfs::Error::InvalidConfig {
+                path: String::new(),
+                detail: format!(
+                    "the csvdir source {} reaches back into the csvdir itself",
+                    self.config.source
+                ),
+            });
+        }
+        chain.push(self.id);
+        let root = self.fs.root();
+        let matches = LISTING.scope(chain, root.glob(&self.config.source)).await?;
+        let mut out: Vec<(String, tinyfs::GlobMatch)> = Vec::new();
+        for m in matches {
+            if m.node.as_file().map(|f| f.entry_type()) != Some(EntryType::FileData) {
+                continue;
+            }
+            let name = table_name(&m.path);
+            if let Some((_, other)) = out.iter().find(|(n, _)| *n == name) {
+                return Err(tinyfs::Error::InvalidConfig {
+                    path: String::new(),
+                    detail: format!(
+                        "{} and {} would both be the table {name:?}; narrow the source glob",
+                        other.path, m.path
+                    ),
+                });
+            }
+            out.push((name, m));
+        }
+        if let Some(only) = only {
+            out.retain(|(n, _)| n == only);
+        }
+        Ok(out)
+    }
+
+    /// The table node for source `m`.
+    async fn node(&self, m: tinyfs::GlobMatch) -> tinyfs::Result<Node> {
+        let file = m
+            .node
+            .as_file()
+            .ok_or_else(|| tinyfs::Error::internal("a csvdir source is not a file"))?;
+        let versions = file.versions().await.map_err(|e| e.with_path(&m.path))?;
+        let latest = versions
+            .last()
+            .cloned()
+            .ok_or_else(|| tinyfs::Error::internal("a file without versions"))?;
+        let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), m.path.as_bytes()]);
+        let table = Arc::new(CsvTable {
+            source: m.path,
+            source_node: m.node,
+            config: self.config.clone(),
+            config_hash: self.config_hash,
+            cache: self.cache.clone(),
+        });
+        // The entry's version is its source's: a new source version is a new table.
+        let version = FileVersion {
+            size: 0,
+            event_time: None,
+            ..latest
+        };
+        let file = DynamicTable::new(table, self.fs.root(), version);
+        Ok(Node::new(id, self.id, NodeKind::File(Arc::new(file))))
     }
 }
 
 #[async_trait]
 impl Directory for CsvDir {
     async fn get(&self, name: &str) -> tinyfs::Result<Option<Node>> {
-        Ok(self
-            .entries()
-            .await?
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, node)| node))
+        match self.sources(Some(name)).await?.pop() {
+            Some((_, m)) => self.node(m).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn entries(&self) -> tinyfs::Result<Vec<(String, Node)>> {
-        let root = self.fs.root();
-        let mut out: Vec<(String, Node)> = Vec::new();
-        let mut sources: Vec<String> = Vec::new();
-        for m in root.glob(&self.config.source).await? {
-            let Some(file) = m.node.as_file() else {
-                continue;
-            };
-            if file.entry_type() != EntryType::FileData {
-                continue;
-            }
-            let name = table_name(&m.path);
-            if let Some(i) = out.iter().position(|(n, _)| *n == name) {
-                return Err(tinyfs::Error::InvalidConfig {
-                    path: String::new(),
-                    detail: format!(
-                        "{} and {} would both be the table {name:?}; narrow the source glob",
-                        sources[i], m.path
-                    ),
-                });
-            }
-            let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), m.path.as_bytes()]);
-            let table = Arc::new(CsvTable {
-                source: m.path.clone(),
-                source_node: m.node.clone(),
-                config: self.config.clone(),
-                config_hash: self.config_hash,
-                cache: self.cache.clone(),
-            });
-            let versions = file.versions().await.map_err(|e| e.with_path(&m.path))?;
-            let latest = versions
-                .last()
-                .cloned()
-                .ok_or_else(|| tinyfs::Error::internal("a file without versions"))?;
-            let version = FileVersion {
-                size: 0,
-                event_time: None,
-                ..latest
-            };
-            let node = Node::new(
-                id,
-                self.id,
-                NodeKind::File(Arc::new(DynamicTable::new(table, root.clone(), version))),
-            );
-            out.push((name, node));
-            sources.push(m.path);
+        let mut out = Vec::new();
+        for (name, m) in self.sources(None).await? {
+            out.push((name, self.node(m).await?));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
@@ -309,6 +354,7 @@ impl CsvTable {
             .last()
             .ok_or_else(|| pond_sql::Error::invalid(&self.source, "no versions"))?;
         let mut hasher = blake3::Hasher::new();
+        hasher.update(CACHE_FORMAT.as_bytes());
         hasher.update(&self.source_node.id().as_u128().to_be_bytes());
         hasher.update(&latest.version.to_le_bytes());
         hasher.update(latest.blake3.as_bytes());
@@ -373,6 +419,10 @@ impl std::fmt::Debug for CsvCache {
     }
 }
 
+/// Part of every cache key: change it when the conversion changes what it writes, so old
+/// conversions are not served.
+const CACHE_FORMAT: &str = "csvdir-parquet-1";
+
 /// How many opened tables the in-memory LRU keeps.
 const MEMORY_ENTRIES: usize = 64;
 
@@ -431,7 +481,15 @@ impl CsvCache {
         {
             convert(csv, &dir, &path).await?;
         }
-        let table = open_parquet(&path).await?;
+        let table = match open_parquet(&path).await {
+            Ok(table) => table,
+            Err(_) => {
+                // A damaged entry (the cache is disposable): convert again.
+                let _ = tokio::fs::remove_file(&path).await;
+                convert(csv, &dir, &path).await?;
+                open_parquet(&path).await?
+            }
+        };
         self.memory
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -483,7 +541,10 @@ async fn convert(
         .map_err(|e| pond_sql::Error::invalid(&csv.source, format!("conversion: {e}")))??;
         tokio::fs::rename(&partial, dest)
             .await
-            .map_err(|e| io(dest, e))
+            .map_err(|e| io(dest, e))?;
+        // The rename is durable with its directory.
+        let dir = tokio::fs::File::open(dir).await.map_err(|e| io(dir, e))?;
+        dir.sync_all().await.map_err(|e| io(dest, e))
     }
     .await;
     let _ = tokio::fs::remove_file(&spool).await;
@@ -511,5 +572,29 @@ async fn open_parquet(path: &std::path::Path) -> pond_sql::Result<Arc<dyn TableP
         .infer_schema(&state)
         .await
         .map_err(df)?;
-    Ok(Arc::new(ListingTable::try_new(config).map_err(df)?))
+    let table = ListingTable::try_new(config).map_err(df)?;
+    // Conversions always have columns: none means the file is not what was written.
+    if table.schema().fields().is_empty() {
+        return Err(pond_sql::Error::invalid(
+            &shown,
+            "no Parquet schema in a cache entry",
+        ));
+    }
+    Ok(Arc::new(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_drop_the_csv_extension_only() {
+        assert_eq!(table_name("/in/a.csv"), "a");
+        assert_eq!(table_name("/in/B.CSV"), "B");
+        assert_eq!(table_name("/in/.csv"), ".csv");
+        assert_eq!(table_name("/in/readings"), "readings");
+        // Multi-byte names near the end must not be cut inside a character.
+        assert_eq!(table_name("/in/été"), "été");
+        assert_eq!(table_name("/in/señor.csv"), "señor");
+    }
 }

@@ -81,6 +81,15 @@ impl DerivedFactory {
         if config.patterns.is_empty() {
             return Err(invalid("patterns: name at least one input".into()));
         }
+        for (name, pattern) in &config.patterns {
+            let parsed = tinyfs::glob::Pattern::parse(pattern)
+                .map_err(|e| invalid(format!("patterns: {name}: {e}")))?;
+            if !parsed.is_absolute() {
+                return Err(invalid(format!(
+                    "patterns: {name}: {pattern} is relative; write the pond path from / (a node has no working directory)"
+                )));
+            }
+        }
         if self.entry_type == EntryType::FileTable && config.timestamp_column.is_some() {
             return Err(invalid(
                 "timestamp_column: only a sql-derived-series has one".into(),

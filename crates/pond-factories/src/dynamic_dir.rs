@@ -128,7 +128,8 @@ impl DynamicDir {
             ..self.base.clone()
         };
         let kind = self.registry.build(&self.fs, id, self.id, &config).await?;
-        Ok(Node::new(id, self.id, kind))
+        // Marked dynamic, so `**` does not walk into a host mount declared here.
+        Ok(Node::dynamic(id, self.id, kind, &entry.factory))
     }
 }
 

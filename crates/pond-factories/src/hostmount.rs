@@ -6,15 +6,18 @@
 //!
 //! Every read goes to the host: a file added there is listed at once. Files are
 //! `file:data` with one version (size and modification time from the host, BLAKE3 computed
-//! when asked, cached by path, size and mtime). Host symlinks are not shown, so no path can
-//! leave the mounted directory (names are single components; `..` is resolved by the pond
-//! path, above the mount). Node ids derive from the mount's id and the relative path, so
-//! they are stable across reads. Every change fails with a read-only error.
+//! when asked, cached for the process by path, size and mtime). Host symlinks are not
+//! shown, so no pond path can leave the mounted directory (names are single components;
+//! `..` is resolved by the pond path, above the mount). What this does not stop: a process
+//! that can write the mounted directory swapping a directory for a symlink between pond's
+//! check and its read; mount directories whose writers you trust. Node ids derive from the
+//! mount's id and the relative path, so they are stable across reads. Every change fails
+//! with a read-only error.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::UNIX_EPOCH;
 
 use async_trait::async_trait;
@@ -78,7 +81,6 @@ impl Factory for HostmountFactory {
             mount: Arc::new(Mount {
                 id: ctx.id,
                 root: config.directory,
-                hashes: Mutex::new(HashMap::new()),
             }),
             id: ctx.id,
             rel: PathBuf::new(),
@@ -86,14 +88,20 @@ impl Factory for HostmountFactory {
     }
 }
 
-/// One mount: its root and a cache of file hashes.
+/// One mount: its id and root.
 #[derive(Debug)]
 struct Mount {
     id: NodeId,
     root: PathBuf,
-    /// (relative path) → (size, mtime ns, hash).
-    hashes: Mutex<HashMap<PathBuf, (u64, i128, blake3::Hash)>>,
 }
+
+/// Host file hashes by path, with the size and mtime (ns) they were computed at: kept for
+/// the process, as mounts are built anew on every walk through them.
+static HASHES: LazyLock<Mutex<HashMap<PathBuf, HashedAt>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A file's size and mtime (ns) when hashed, and its hash.
+type HashedAt = (u64, i128, blake3::Hash);
 
 impl Mount {
     fn node_id(&self, rel: &Path) -> NodeId {
@@ -233,12 +241,10 @@ impl File for HostFile {
             .map(|d| d.as_nanos() as i128)
             .unwrap_or(0);
         let size = meta.len();
-        let cached = self
-            .mount
-            .hashes
+        let cached = HASHES
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&self.rel)
+            .get(&path)
             .filter(|(s, m, _)| *s == size && *m == mtime_ns)
             .map(|(_, _, h)| *h);
         let hash = match cached {
@@ -253,11 +259,10 @@ impl File for HostFile {
                 .await
                 .map_err(|e| tinyfs::Error::internal(format!("hashing: {e}")))?
                 .map_err(|e| host_error(&path, e))?;
-                self.mount
-                    .hashes
+                HASHES
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(self.rel.clone(), (size, mtime_ns, hash));
+                    .insert(path.clone(), (size, mtime_ns, hash));
                 hash
             }
         };

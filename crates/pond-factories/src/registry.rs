@@ -90,8 +90,8 @@ pub fn register_builtin_factories(registry: &mut Registry) {
 }
 
 impl Registry {
-    /// An empty registry; csvdir materializations are cached under `cache_dir` (and in
-    /// memory only, when `None`).
+    /// An empty registry; csvdir materializations are cached under `cache_dir` (in a
+    /// temporary directory removed with the process, when `None`).
     pub fn new(cache_dir: Option<PathBuf>) -> Self {
         Registry {
             factories: BTreeMap::new(),

@@ -56,17 +56,19 @@ pub fn csv_to_parquet(
         path: shown.to_string(),
         source,
     };
-    let alternatives: Vec<String> = options
-        .null_values
-        .iter()
-        .map(|v| regex::escape(v))
-        .collect();
-    let nulls = regex::Regex::new(&format!("^({})$", alternatives.join("|")))
-        .map_err(|e| Error::invalid(shown, format!("null_values: {e}")))?;
-    let format = Format::default()
+    let mut format = Format::default()
         .with_header(options.has_header)
-        .with_delimiter(options.delimiter)
-        .with_null_regex(nulls);
+        .with_delimiter(options.delimiter);
+    if !options.null_values.is_empty() {
+        let alternatives: Vec<String> = options
+            .null_values
+            .iter()
+            .map(|v| regex::escape(v))
+            .collect();
+        let nulls = regex::Regex::new(&format!("^({})$", alternatives.join("|")))
+            .map_err(|e| Error::invalid(shown, format!("null_values: {e}")))?;
+        format = format.with_null_regex(nulls);
+    }
     let schema = match &options.schema {
         Some(schema) => schema.clone(),
         None => {

@@ -186,8 +186,9 @@ impl FileTable for StoredTable {
 /// A computed table as a tinyfs file: what a factory returns for a table it derives.
 ///
 /// As a table it is the wrapped [`FileTable`]; as bytes it is that table materialized as
-/// Parquet on each read. It has one version, describing its configuration (size 0: the
-/// size of a computed table is not known until it is computed).
+/// Parquet on each read. It has the one version its factory gives it — a derived node's
+/// configuration version, a csvdir entry's source version — with size 0: the size of a
+/// computed table is not known until it is computed.
 #[derive(Debug)]
 pub struct DynamicTable {
     table: Arc<dyn FileTable>,

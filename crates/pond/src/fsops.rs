@@ -98,27 +98,27 @@ pub(crate) async fn mknod(
         .validate(factory, &bytes)
         .with_context(|| format!("{path}: {}", config.display()))?;
     let done = ctx.write(async |root: &WD| {
-        match root.dynamic_config(path).await {
-            Ok(Some(existing)) if overwrite => {
-                if existing.factory != factory {
-                    bail!(
-                        "{path}: is a {} node; --overwrite keeps the factory (remove it to change)",
-                        existing.factory
-                    );
-                }
-                root.update_dynamic(path, &bytes).await?;
-            }
-            Ok(Some(existing)) => bail!(
-                "{path}: already exists (a {} node); pass --overwrite to store a new configuration",
-                existing.factory
-            ),
-            Ok(None) if overwrite => {
-                bail!("{path}: already exists and is not a dynamic node")
-            }
-            _ => {
+        let existing = match root.dynamic_config(path).await {
+            Ok(existing) => Some(existing),
+            Err(e) if e.kind() == tinyfs::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        match (existing, overwrite) {
+            (None, false) => {
                 root.create_dynamic(path, entry_type, factory, &bytes)
                     .await?
             }
+            (None, true) => bail!("{path}: no such node to overwrite; leave out --overwrite to make it"),
+            (Some(None), _) => bail!("{path}: already exists and is not a dynamic node"),
+            (Some(Some(existing)), false) => bail!(
+                "{path}: already exists (a {} node); pass --overwrite to store a new configuration",
+                existing.factory
+            ),
+            (Some(Some(existing)), true) if existing.factory != factory => bail!(
+                "{path}: is a {} node; --overwrite keeps the factory (remove it to change)",
+                existing.factory
+            ),
+            (Some(Some(_)), true) => root.update_dynamic(path, &bytes).await?,
         }
         Ok(())
     })

@@ -35,8 +35,25 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
             writeln!(out, "{path}")?;
             continue;
         }
-        let meta = root.symlink_metadata(path.as_str()).await?;
         let node = root.get(path.as_str()).await.ok().flatten();
+        let meta = match root.symlink_metadata(path.as_str()).await {
+            Ok(meta) => meta,
+            // A dynamic node that cannot be built is listed with the reason.
+            Err(e) if node.as_ref().is_some_and(|n| n.factory().is_some()) => {
+                let node = node.as_ref().expect("checked");
+                let factory = node.factory().unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<11} {:>10} {:>4}  {:<19}  {path} ({factory}: {e})",
+                    node.entry_type(),
+                    "-",
+                    "-",
+                    "-"
+                )?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let computed = node
             .as_ref()
             .and_then(|n| n.as_file())
@@ -94,13 +111,18 @@ pub(crate) async fn cat(
         bail!("{path}: is a directory (list it with `pond list {path}`)");
     }
     if entry_type == EntryType::FileData && query.is_plain() {
-        if let Some(f) = format {
-            bail!(
+        // A data file prints as its bytes; one whose bytes are Parquet can print as rows.
+        let parquet = format.is_some() && pond_sql::table_type(&root, path).await.is_ok();
+        match (format, parquet) {
+            (None, _) | (Some(OutputFormat::Parquet), true) => {
+                return copy_to_stdout(&root, path).await;
+            }
+            (Some(_), true) => {}
+            (Some(f), false) => bail!(
                 "{path}: --format {} is for tables and series; this is a file:data, printed as its bytes",
                 format!("{f:?}").to_lowercase()
-            );
+            ),
         }
-        return copy_to_stdout(&root, path).await;
     }
     if entry_type == EntryType::FileTable
         && format == Some(OutputFormat::Parquet)

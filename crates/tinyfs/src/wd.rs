@@ -347,12 +347,12 @@ impl WD {
             .map_err(|e| e.with_path(&here))
     }
 
-    /// Stores `config` as the next configuration of the dynamic node at `path` (a symlink
-    /// at the end is not followed).
+    /// Stores `config` as the next configuration of the dynamic node at `path` (symlinks
+    /// followed, as [`dynamic_config`](WD::dynamic_config) does).
     pub async fn update_dynamic(&self, path: impl IntoPath, config: &[u8]) -> Result<()> {
         let path = path.into_path()?;
         refuse_version(&path, "change")?;
-        let (parents, name, _) = self.found(&path, false).await?;
+        let (parents, name, _) = self.found(&path, true).await?;
         let here = child_path(&parents, &name);
         let dir = parents
             .last()

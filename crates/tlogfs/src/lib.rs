@@ -17,7 +17,8 @@
 //!
 //! The table has one row per node version, partitioned by `part_id`: a directory's rows are
 //! in its own partition, a file's or symlink's rows in the partition of the directory that
-//! holds it. The columns are documented in the `oplog` module.
+//! holds it, and so are a dynamic node's (its `factory` set, its YAML configuration the
+//! content; a dynamic directory has no entries of its own to store). The columns are documented in the `oplog` module.
 //!
 //! Every commit writes one small Parquet file per node it changed, named
 //! `part_id=<part>/<node>-<pond version>-<unique>.parquet`. Opening a version reads its file

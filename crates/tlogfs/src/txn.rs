@@ -6,7 +6,7 @@
 //!
 //! Conflict detection works on keys recorded in each commit's info:
 //! `e:<dir>/<name>` for a directory entry set or removed, `l:<dir>` for a directory listed,
-//! `n:<node>` for a file written or a node moved. A transaction conflicts with a commit that
+//! `n:<node>` for a file written, a dynamic node's configuration written, or a node moved. A transaction conflicts with a commit that
 //! landed after its base if the commit *wrote* a key this transaction read or wrote (a
 //! listing `l:D` reads every `e:D/…`).
 

@@ -167,6 +167,12 @@ fn csvdir_converts_once_and_invalidates_exactly() {
     assert_eq!(pond.ok(&sum), "n,s\n2,3\n");
     assert_eq!(cached().len(), 2);
 
+    // A damaged entry is converted again.
+    for name in cached() {
+        std::fs::write(cache.join(name), b"").unwrap();
+    }
+    assert_eq!(pond.ok(&sum), "n,s\n2,3\n");
+
     // The cache is disposable, and the table is a series with time-range options.
     std::fs::remove_dir_all(pond.path().join("cache")).unwrap();
     let day = ["cat", "--time-start", "2024-01-02", "/tables/a"];
@@ -198,4 +204,59 @@ fn a_rejected_configuration_changes_nothing() {
     assert!(err.contains("read-only"), "{err}");
     assert_eq!(log(), before);
     assert_eq!(pond.ok(&["list", "/"]), "");
+}
+
+#[test]
+fn loops_and_overwrites_fail_cleanly() {
+    let pond = TestPond::new();
+    // A csvdir whose source reaches back into itself is an error, not an endless walk.
+    let config = pond.host("self.yaml");
+    write(&config, b"source: /csv/*\n");
+    pond.ok(&[
+        "mknod",
+        "csvdir",
+        "/csv",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let err = pond.fails(&["list", "/csv"]);
+    assert!(err.contains("reaches back into the csvdir itself"), "{err}");
+    // ... and it does not stop the rest of the pond from listing.
+    assert_eq!(pond.ok(&["list", "/"]), "/csv\n");
+
+    // --overwrite needs a node to overwrite, of the same factory.
+    let err = pond.fails(&[
+        "mknod",
+        "--overwrite",
+        "csvdir",
+        "/other",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(err.contains("/other: no such node to overwrite"), "{err}");
+    let mount = pond.host("mount.yaml");
+    write(
+        &mount,
+        format!("directory: {}\n", pond.dir.path().display()).as_bytes(),
+    );
+    let err = pond.fails(&[
+        "mknod",
+        "--overwrite",
+        "hostmount",
+        "/csv",
+        "--config",
+        mount.to_str().unwrap(),
+    ]);
+    assert!(err.contains("/csv: is a csvdir node"), "{err}");
+
+    // A relative glob has no working directory to start from.
+    write(&config, b"source: in/*.csv\n");
+    let err = pond.fails(&[
+        "mknod",
+        "csvdir",
+        "/rel",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(err.contains("source: in/*.csv is relative"), "{err}");
 }
