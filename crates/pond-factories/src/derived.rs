@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::view::ViewTable;
-use datafusion::catalog::{MemoryCatalogProviderList, TableProvider};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, TableProvider,
+};
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlanBuilder;
@@ -183,14 +186,15 @@ pub struct DerivedTable {
 fn node_context() -> SessionContext {
     static BASE: std::sync::LazyLock<SessionState> =
         std::sync::LazyLock::new(|| SessionStateBuilder::new().with_default_features().build());
-    let config = BASE
-        .config()
-        .clone()
-        .with_create_default_catalog_and_schema(true);
-    let state = SessionStateBuilder::new_from_existing(BASE.clone())
-        .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
-        .with_config(config)
-        .build();
+    let mut state = BASE.clone();
+    let options = &state.config().options().catalog;
+    let schema = MemorySchemaProvider::new();
+    let catalog = MemoryCatalogProvider::new();
+    // Registering in a new, empty memory catalog cannot fail.
+    let _ = catalog.register_schema(&options.default_schema, Arc::new(schema));
+    let catalogs = MemoryCatalogProviderList::new();
+    catalogs.register_catalog(options.default_catalog.clone(), Arc::new(catalog));
+    state.register_catalog_list(Arc::new(catalogs));
     SessionContext::new_with_state(state)
 }
 
