@@ -5,6 +5,7 @@
 //! is built on, directly: one pass to infer types over the whole file (or none, with a
 //! given schema), one to read.
 
+use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -40,19 +41,14 @@ impl Default for CsvOptions {
     }
 }
 
-/// Converts the CSV file `source` to Parquet at `dest`; returns the rows written. `shown`
-/// names the source in errors. Blocking: call from a blocking thread.
-pub fn csv_to_parquet(
+/// A CSV reader over the host file `source`: its schema (given, or inferred over the
+/// whole file) and batches. `shown` names the source in errors. Blocking.
+pub(crate) fn open_csv(
     source: &Path,
     shown: &str,
     options: &CsvOptions,
-    dest: &Path,
-) -> Result<u64> {
-    let io = |path: &Path, source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let arrow_err = |source| Error::Arrow {
+) -> Result<(SchemaRef, CsvReader)> {
+    let io = |source| Error::Io {
         path: shown.to_string(),
         source,
     };
@@ -72,36 +68,63 @@ pub fn csv_to_parquet(
     let schema = match &options.schema {
         Some(schema) => schema.clone(),
         None => {
-            let file = std::fs::File::open(source).map_err(|e| io(source, e))?;
+            let file = std::fs::File::open(source).map_err(io)?;
             let (schema, _) = format
-                .infer_schema(std::io::BufReader::new(file), None)
-                .map_err(arrow_err)?;
+                .infer_schema(BufReader::new(file), None)
+                .map_err(|e| arrow_error(shown, e))?;
             Arc::new(schema)
         }
     };
     if schema.fields().is_empty() {
         return Err(Error::invalid(shown, "no columns: is the file empty?"));
     }
-    let file = std::fs::File::open(source).map_err(|e| io(source, e))?;
+    let file = std::fs::File::open(source).map_err(io)?;
     let reader = ReaderBuilder::new(schema.clone())
         .with_format(format)
         .with_batch_size(64 * 1024)
-        .build(std::io::BufReader::new(file))
-        .map_err(arrow_err)?;
-    let out = std::fs::File::create(dest).map_err(|e| io(dest, e))?;
+        .build(BufReader::new(file))
+        .map_err(|e| arrow_error(shown, e))?;
+    Ok((schema, reader))
+}
+
+/// The batches of a CSV file.
+pub(crate) type CsvReader = arrow::csv::Reader<BufReader<std::fs::File>>;
+
+/// An Arrow error reading the CSV `shown`.
+pub(crate) fn arrow_error(shown: &str, source: arrow::error::ArrowError) -> Error {
+    Error::Arrow {
+        path: shown.to_string(),
+        source,
+    }
+}
+
+/// Converts the CSV file `source` to Parquet at `dest`; returns the rows written. `shown`
+/// names the source in errors. Blocking: call from a blocking thread.
+pub fn csv_to_parquet(
+    source: &Path,
+    shown: &str,
+    options: &CsvOptions,
+    dest: &Path,
+) -> Result<u64> {
+    let (schema, reader) = open_csv(source, shown, options)?;
+    let io = |source| Error::Io {
+        path: dest.display().to_string(),
+        source,
+    };
     let parquet = |source| Error::Parquet {
         path: dest.display().to_string(),
         source,
     };
+    let out = std::fs::File::create(dest).map_err(io)?;
     let mut writer =
         ArrowWriter::try_new(out, schema, Some(writer_properties())).map_err(parquet)?;
     let mut rows = 0u64;
     for batch in reader {
-        let batch = batch.map_err(arrow_err)?;
+        let batch = batch.map_err(|e| arrow_error(shown, e))?;
         rows += batch.num_rows() as u64;
         writer.write(&batch).map_err(parquet)?;
     }
     let out = writer.into_inner().map_err(parquet)?;
-    out.sync_all().map_err(|e| io(dest, e))?;
+    out.sync_all().map_err(io)?;
     Ok(rows)
 }

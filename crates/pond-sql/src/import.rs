@@ -2,10 +2,7 @@
 //! over the whole file; empty and `NA` are null), Parquet validated and stored as it is.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow::csv::ReaderBuilder;
-use arrow::csv::reader::Format;
 use futures::StreamExt;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -15,11 +12,9 @@ use parquet::file::properties::WriterProperties;
 use tinyfs::{EntryType, FileVersion, WD};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+use crate::csv::{CsvOptions, arrow_error, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
-
-/// Values read as null in CSV: empty fields and `NA`.
-pub const CSV_NULL_REGEX: &str = "^(NA|)$";
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -135,31 +130,10 @@ async fn import_csv(
     options: &ImportOptions,
     on_rows: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Imported> {
-    // DataFusion 55's CSV scan applies `null_regex` when inferring types but not when
-    // reading, so `NA` in a float column fails to parse. The conversion drives arrow-csv,
-    // the reader DataFusion's scan is built on, directly: one pass to infer types over the
-    // whole file, one to read.
+    // CSV is read as csvdir reads it (see `crate::csv`): whole-file type inference, empty
+    // and `NA` as null.
     let shown = source.display().to_string();
-    let io = |e| Error::Io {
-        path: shown.clone(),
-        source: e,
-    };
-    let arrow_err = |source| Error::Arrow {
-        path: shown.clone(),
-        source,
-    };
-    let nulls = regex::Regex::new(CSV_NULL_REGEX).expect("a valid regex");
-    let format = Format::default()
-        .with_header(true)
-        .with_null_regex(nulls.clone());
-    let file = std::fs::File::open(source).map_err(io)?;
-    let (schema, _) = format
-        .infer_schema(std::io::BufReader::new(file), None)
-        .map_err(arrow_err)?;
-    let schema = Arc::new(schema);
-    if schema.fields().is_empty() {
-        return Err(Error::invalid(&shown, "no columns: is the file empty?"));
-    }
+    let (schema, reader) = open_csv(source, &shown, &CsvOptions::default())?;
     let mut range = match options.entry_type {
         EntryType::FileSeries => Some(EventTimeRange::new(find_timestamp_column(
             &schema,
@@ -168,12 +142,6 @@ async fn import_csv(
         )?)),
         _ => None,
     };
-    let file = std::fs::File::open(source).map_err(io)?;
-    let reader = ReaderBuilder::new(schema.clone())
-        .with_format(format)
-        .with_batch_size(64 * 1024)
-        .build(std::io::BufReader::new(file))
-        .map_err(arrow_err)?;
     let mut writer = wd.file_writer(dest, options.entry_type).await?;
     let mut rows = 0u64;
     {
@@ -184,7 +152,7 @@ async fn import_csv(
                     source,
                 })?;
         for batch in reader {
-            let batch = batch.map_err(arrow_err)?;
+            let batch = batch.map_err(|e| arrow_error(&shown, e))?;
             if let Some(range) = range.as_mut() {
                 range.update(&batch, &shown)?;
             }

@@ -35,7 +35,7 @@ pub use csv::{CsvOptions, csv_to_parquet};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, is_dynamic};
-pub use import::{CSV_NULL_REGEX, ImportOptions, Imported, import_file, writer_properties};
+pub use import::{ImportOptions, Imported, import_file, writer_properties};
 pub use materialize::to_parquet_file;
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};
