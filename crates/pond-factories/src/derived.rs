@@ -34,7 +34,7 @@ use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{SQLOptions, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
-use pond_sql::{DynamicTable, FileTable, Scope, file_table};
+use pond_sql::{DynamicTable, FileTable, Scope, file_table_of};
 use serde::Deserialize;
 use tinyfs::{EntryType, FileVersion, NodeKind};
 
@@ -240,7 +240,7 @@ impl DerivedTable {
         }
         let mut out = Vec::with_capacity(matches.len());
         for m in matches {
-            let table = file_table(scope.wd(), &m.path).await?;
+            let table = file_table_of(scope.wd(), &m.path, &m.node).await?;
             out.push((m.path, table, m.node.id()));
         }
         Ok(out)

@@ -22,7 +22,7 @@ use futures::TryStreamExt;
 use tinyfs::WD;
 
 use crate::error::{Error, Result};
-use crate::file_table::{FileTable, Scope, file_table};
+use crate::file_table::{FileTable, Scope, file_table_of};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
 use crate::read::TableStream;
 
@@ -91,10 +91,10 @@ impl SchemaProvider for PondSchema {
         }
         let scope = Scope::new(self.wd.clone(), self.store.clone());
         let opened = async {
-            let table = file_table(&self.wd, name).await?;
             let bare = tinyfs::Path::parse(name)?.without_version();
-            let id = self.wd.resolve(&bare).await?.id();
-            table.provider(&scope.enter(id, name)?).await
+            let node = self.wd.resolve(&bare).await?;
+            let table = file_table_of(&self.wd, name, &node).await?;
+            table.provider(&scope.enter(node.id(), name)?).await
         }
         .await;
         match opened {
@@ -167,19 +167,14 @@ impl PondSession {
         &self.ctx
     }
 
-    /// The table side of the pond file at `path` (see [`file_table`]).
-    pub async fn file_table(&self, path: &str) -> Result<Arc<dyn FileTable>> {
-        file_table(&self.schema.wd, path).await
-    }
-
     /// The table side of the file at `path`, with the scope to open it in (inside the
     /// node, so a derived node's errors name it and a cycle back to it is caught).
     pub async fn open(&self, path: &str) -> Result<(Arc<dyn FileTable>, Scope)> {
-        let table = file_table(&self.schema.wd, path).await?;
         let bare = tinyfs::Path::parse(path)?.without_version();
+        let node = self.schema.wd.resolve(&bare).await?;
+        let table = file_table_of(&self.schema.wd, path, &node).await?;
         let canonical = self.schema.wd.canonicalize(&bare).await?;
-        let id = self.schema.wd.resolve(&bare).await?.id();
-        Ok((table, self.scope().enter(id, &canonical)?))
+        Ok((table, self.scope().enter(node.id(), &canonical)?))
     }
 
     /// Where this session opens tables: its pond and object store, outside any derived

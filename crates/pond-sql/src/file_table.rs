@@ -18,7 +18,7 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::common::Statistics;
 use datafusion::datasource::TableProvider;
-use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, NodeId, Path, WD};
+use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, Node, NodeId, Path, WD};
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
@@ -125,6 +125,12 @@ impl Scope {
 pub async fn file_table(wd: &WD, path: &str) -> Result<Arc<dyn FileTable>> {
     let parsed = Path::parse(path)?;
     let node = wd.resolve(&parsed.without_version()).await?;
+    file_table_of(wd, path, &node).await
+}
+
+/// [`file_table`] of `node`, already resolved from `path`.
+pub async fn file_table_of(wd: &WD, path: &str, node: &Node) -> Result<Arc<dyn FileTable>> {
+    let parsed = Path::parse(path)?;
     if let Some(dynamic) = node
         .as_file()
         .and_then(|f| f.as_any().downcast_ref::<DynamicTable>())

@@ -34,7 +34,7 @@ pub use context::{PondSession, explain, stream};
 pub use csv::{CsvOptions, csv_to_parquet};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
-pub use file_table::{DynamicTable, FileTable, Scope, file_table, is_dynamic};
+pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};
 pub use import::{ImportOptions, Imported, import_file, writer_properties};
 pub use materialize::to_parquet_file;
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};

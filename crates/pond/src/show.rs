@@ -133,12 +133,11 @@ pub(crate) async fn cat(
     }
     let session = pond_sql::PondSession::new(root.clone())?;
     let (table, scope) = session.open(path).await?;
-    let timestamp_column = table.timestamp_column(&scope).await?;
     let mut df = session
         .context()
         .read_table(table.provider(&scope).await?)?;
     if query.time_start.is_some() || query.time_end.is_some() {
-        let column = timestamp_column.ok_or_else(|| {
+        let column = table.timestamp_column(&scope).await?.ok_or_else(|| {
             anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}")
         })?;
         let ts = datafusion::prelude::ident(&column);
