@@ -452,14 +452,6 @@ impl CsvCache {
         Ok(scratch.as_ref().expect("set above").path().to_path_buf())
     }
 
-    /// Drops every table held in memory (the disk cache stays).
-    pub fn clear_memory(&self) {
-        self.memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-
     async fn table(&self, key: &str, csv: &CsvTable) -> pond_sql::Result<Arc<dyn TableProvider>> {
         if let Some(t) = self
             .memory

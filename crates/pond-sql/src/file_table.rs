@@ -207,11 +207,6 @@ impl DynamicTable {
     pub fn new(table: Arc<dyn FileTable>, wd: WD, version: FileVersion) -> Self {
         DynamicTable { table, wd, version }
     }
-
-    /// The table.
-    pub fn table(&self) -> &Arc<dyn FileTable> {
-        &self.table
-    }
 }
 
 #[async_trait]

@@ -36,7 +36,6 @@ pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};
 pub use import::{ImportOptions, Imported, import_file, writer_properties};
-pub use materialize::to_parquet_file;
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};
 pub use table::PondTable;

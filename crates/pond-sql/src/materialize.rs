@@ -11,7 +11,7 @@ use crate::read::TableStream;
 /// Writes `table` to an anonymous temporary file as Parquet (zstd, as imports are) and
 /// returns the file positioned at its start. Streams: memory holds one row group at a
 /// time, not the table; the file is gone when the handle is dropped.
-pub async fn to_parquet_file(mut table: TableStream) -> Result<tokio::fs::File> {
+pub(crate) async fn to_parquet_file(mut table: TableStream) -> Result<tokio::fs::File> {
     let io = |source| Error::Io {
         path: "a temporary file".into(),
         source,
