@@ -245,10 +245,16 @@ async fn build_dynamic(fs: &FS, key: NodeKey, entry_type: EntryType) -> Result<N
 }
 
 fn broken(entry_type: EntryType, error: Error) -> NodeKind {
+    let kind = error.kind();
+    // The reason without its (still empty) path: the reader's path is added when it fails.
+    let error = match error {
+        Error::InvalidConfig { detail, .. } => detail,
+        other => other.to_string(),
+    };
     let node = Arc::new(Broken {
         entry_type,
-        error: error.to_string(),
-        kind: error.kind(),
+        error,
+        kind,
     });
     match entry_type {
         EntryType::Directory => NodeKind::Directory(node),

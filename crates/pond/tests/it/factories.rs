@@ -260,3 +260,91 @@ fn loops_and_overwrites_fail_cleanly() {
     ]);
     assert!(err.contains("source: in/*.csv is relative"), "{err}");
 }
+
+#[test]
+fn unbuildable_nested_and_piped_nodes() {
+    let pond = TestPond::new();
+    // A node whose factory this pond binary does not know (written by another program)
+    // is listed with the reason, and can still be removed.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let stored = tlogfs::Pond::open(&pond.path()).await.unwrap();
+        let tx = stored.fs().begin(tinyfs::TxnMeta::default()).await.unwrap();
+        tx.root()
+            .create_dynamic("/old", tinyfs::EntryType::FileTable, "retired", b"x: 1\n")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    });
+    let listed = pond.ok(&["list", "-l", "/"]);
+    assert!(
+        listed.contains("/old (retired: ") && listed.contains("no factory \"retired\""),
+        "{listed}"
+    );
+    let err = pond.fails(&["cat", "/old"]);
+    assert!(
+        err.contains("/old: invalid configuration: no factory \"retired\""),
+        "{err}"
+    );
+    pond.ok(&["rm", "/old"]);
+
+    // A configuration can come from standard input; a host mount inside a dynamic-dir is
+    // not entered by `**`, and is when named.
+    let host = pond.host("h");
+    std::fs::create_dir_all(&host).unwrap();
+    write(&host.join("a.csv"), b"id,note\n1,NA\n2,x\n");
+    let yaml = format!(
+        "entries:\n  - name: m\n    factory: hostmount\n    config: {{directory: {}}}\n",
+        host.display()
+    );
+    let mut child = pond
+        .command(&["mknod", "dynamic-dir", "/views", "--config", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), yaml.as_bytes()).unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(pond.ok(&["list", "/**"]), "/views\n");
+    assert_eq!(pond.ok(&["list", "/views/**"]), "/views/m\n");
+    assert_eq!(pond.ok(&["list", "/views/m/**"]), "/views/m/a.csv\n");
+
+    // `null_values: []` keeps NA as text; the default reads it as null.
+    for (name, extra) in [("plain", ""), ("literal", "null_values: []\n")] {
+        let config = pond.host(&format!("{name}.yaml"));
+        write(
+            &config,
+            format!("source: /views/m/*.csv\n{extra}").as_bytes(),
+        );
+        pond.ok(&[
+            "mknod",
+            "csvdir",
+            &format!("/{name}"),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+    }
+    let nulls = |dir: &str| {
+        pond.ok(&[
+            "cat",
+            "--sql",
+            "SELECT count(note) AS n FROM source",
+            &format!("/{dir}/a"),
+        ])
+    };
+    assert_eq!(nulls("plain"), "n\n1\n");
+    assert_eq!(nulls("literal"), "n\n2\n");
+
+    // A host Parquet file prints as rows when a table format is asked for.
+    pond.ok(&[
+        "copy",
+        "--format",
+        "table",
+        host.join("a.csv").to_str().unwrap(),
+        "/a.table",
+    ]);
+    pond.ok(&["export", "/a.table", host.to_str().unwrap()]);
+    assert_eq!(
+        pond.ok(&["cat", "--format", "csv", "/views/m/a.table"]),
+        "id,note\n1,\n2,x\n"
+    );
+}
