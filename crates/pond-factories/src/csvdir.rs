@@ -10,6 +10,7 @@
 //!   - {name: level, type: float64}
 //! entry_type: series               # table (default) or series
 //! timestamp_column: timestamp      # optional, for a series: found by name otherwise
+//! timezone: Europe/Oslo            # optional: the zone of times without an offset (UTC)
 //! ```
 //!
 //! Each match appears as `<name without .csv>`. The first read converts the CSV into
@@ -67,6 +68,9 @@ pub struct CsvDirConfig {
     /// A series' timestamp column.
     #[serde(default)]
     pub timestamp_column: Option<String>,
+    /// The time zone of times written without an offset (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// One column of a given schema.
@@ -133,6 +137,7 @@ impl CsvDirConfig {
                         .collect::<Vec<_>>(),
                 ))
             }),
+            timezone: self.timezone.clone(),
         }
     }
 
@@ -164,6 +169,9 @@ fn config(bytes: &[u8]) -> Result<CsvDirConfig> {
         return Err(invalid(format!(
             "delimiter: {d:?} is not one ASCII character"
         )));
+    }
+    if let Some(zone) = &config.timezone {
+        pond_sql::check_timezone(zone).map_err(|e| invalid(format!("timezone: {e}")))?;
     }
     if config.timestamp_column.is_some() && config.entry_type != Some(Kind::Series) {
         return Err(invalid(

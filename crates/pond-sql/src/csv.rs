@@ -11,11 +11,23 @@ use std::sync::Arc;
 
 use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Format;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 
+use crate::conform::{Conformer, UTC, instant_type, instants};
 use crate::error::{Error, Result};
 use crate::import::writer_properties;
+
+/// `zone` if it names a time zone (IANA, or an offset like `+02:00`), else why not.
+pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
+    zone.parse::<arrow::array::timezone::Tz>()
+        .map(|_| zone.to_string())
+        .map_err(|_| {
+            format!(
+                "unknown time zone {zone:?}: use an IANA name (Europe/Oslo) or an offset (+02:00)"
+            )
+        })
+}
 
 /// How to read a CSV file.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +40,10 @@ pub struct CsvOptions {
     pub null_values: Vec<String>,
     /// The schema; inferred over the whole file when `None`.
     pub schema: Option<SchemaRef>,
+    /// The time zone of timestamps written without an offset (an IANA name such as
+    /// `Europe/Oslo`, or `+02:00`); UTC when `None`. A timestamp with an offset (`Z`,
+    /// `+02:00`) is taken at that offset whatever this says.
+    pub timezone: Option<String>,
 }
 
 impl Default for CsvOptions {
@@ -37,12 +53,18 @@ impl Default for CsvOptions {
             has_header: true,
             null_values: vec![String::new(), "NA".into()],
             schema: None,
+            timezone: None,
         }
     }
 }
 
 /// A CSV reader over the host file `source`: its schema (given, or inferred over the
 /// whole file) and batches. `shown` names the source in errors. Blocking.
+///
+/// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by default,
+/// an offset in the text wins), in microseconds (nanoseconds if the text has them). Their
+/// type is labelled with that zone; [`crate::conform::instants`] relabels it UTC, which
+/// changes no value.
 pub(crate) fn open_csv(
     source: &Path,
     shown: &str,
@@ -78,6 +100,27 @@ pub(crate) fn open_csv(
     if schema.fields().is_empty() {
         return Err(Error::invalid(shown, "no columns: is the file empty?"));
     }
+    let zone = match &options.timezone {
+        Some(zone) => check_timezone(zone).map_err(|e| Error::invalid(shown, e))?,
+        None => UTC.to_string(),
+    };
+    let schema: SchemaRef = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(unit, None) => {
+                    let DataType::Timestamp(unit, _) = instant_type(*unit) else {
+                        unreachable!("an instant is a timestamp")
+                    };
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(DataType::Timestamp(unit, Some(zone.as_str().into())))
+                }
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
     let file = std::fs::File::open(source).map_err(io)?;
     let reader = ReaderBuilder::new(schema.clone())
         .with_format(format)
@@ -116,11 +159,13 @@ pub fn csv_to_parquet(
         source,
     };
     let out = std::fs::File::create(dest).map_err(io)?;
+    let mut conformer = Conformer::new(instants(&schema), shown);
     let mut writer =
-        ArrowWriter::try_new(out, schema, Some(writer_properties())).map_err(parquet)?;
+        ArrowWriter::try_new(out, conformer.schema().clone(), Some(writer_properties()))
+            .map_err(parquet)?;
     let mut rows = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| arrow_error(shown, e))?;
+        let batch = conformer.conform(&batch.map_err(|e| arrow_error(shown, e))?)?;
         rows += batch.num_rows() as u64;
         writer.write(&batch).map_err(parquet)?;
     }

@@ -89,12 +89,16 @@ pub fn find_timestamp_column(
     ))
 }
 
-/// Accumulates the least and greatest event time over batches.
+/// Accumulates the least and greatest event time over batches, and whether the rows came
+/// in time order (non-decreasing, any null times last).
 #[derive(Debug)]
 pub struct EventTimeRange {
     column: String,
     min: Option<i64>,
     max: Option<i64>,
+    last: Option<i64>,
+    seen_null: bool,
+    sorted: bool,
 }
 
 impl EventTimeRange {
@@ -104,7 +108,20 @@ impl EventTimeRange {
             column: column.into(),
             min: None,
             max: None,
+            last: None,
+            seen_null: false,
+            sorted: true,
         }
+    }
+
+    /// The least and greatest time so far, if any.
+    pub fn bounds(&self) -> Option<(i64, i64)> {
+        Some((self.min?, self.max?))
+    }
+
+    /// Whether every row so far came in time order, null times last.
+    pub fn is_sorted(&self) -> bool {
+        self.sorted
     }
 
     /// Takes in one batch (which must have the column).
@@ -127,6 +144,19 @@ impl EventTimeRange {
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()
             .expect("cast to microseconds");
+        if self.sorted {
+            for value in micros.iter() {
+                match value {
+                    None => self.seen_null = true,
+                    Some(_) if self.seen_null => self.sorted = false,
+                    Some(v) if self.last.is_some_and(|l| v < l) => self.sorted = false,
+                    Some(v) => self.last = Some(v),
+                }
+                if !self.sorted {
+                    break;
+                }
+            }
+        }
         if micros.null_count() == micros.len() {
             return Ok(());
         }
@@ -212,10 +242,13 @@ mod tests {
         .unwrap();
         let mut range = EventTimeRange::new("t");
         range.update(&batch, "/s").unwrap();
+        assert!(!range.is_sorted(), "20, null, 10 is not in time order");
         let r = range.finish().unwrap();
         assert_eq!((r.min_micros, r.max_micros), (10_000_000, 20_000_000));
         let mut range = EventTimeRange::new("d");
         range.update(&batch, "/s").unwrap();
+        range.update(&batch.slice(2, 1), "/s").unwrap();
+        assert!(range.is_sorted(), "1, 2, 3, then 3 again, is in order");
         assert_eq!(range.finish().unwrap().max_micros, 3 * 86_400_000_000);
         assert!(EventTimeRange::new("t").finish().is_none());
     }

@@ -1,20 +1,35 @@
 //! Importing host files as tables and series: CSV converted to Parquet (types inferred
-//! over the whole file; empty and `NA` are null), Parquet validated and stored as it is.
+//! over the whole file; empty and `NA` are null), Parquet validated and stored.
+//!
+//! A series import is an append, and follows the rules of [`crate::conform`]: the batch is
+//! fitted to the series' schema (or refused, naming the column, value and row), its
+//! timestamps stored as UTC instants, its rows in time order (a batch that is not is
+//! sorted, spilling to disk beyond a memory budget), and a batch identical to a version
+//! the series already has is refused. Nothing is written unless the whole file converts.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
-use parquet::arrow::AsyncArrowWriter;
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::ProjectionMask;
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter, ParquetRecordBatchStreamBuilder};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
 use tinyfs::{EntryType, FileVersion, WD};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::csv::{CsvOptions, arrow_error, open_csv};
+use crate::conform::{Conformer, append_schema, instants, merge_versions};
+use crate::csv::{CsvOptions, arrow_error, check_timezone, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
+use crate::read::table_versions;
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -23,17 +38,23 @@ pub struct ImportOptions {
     pub entry_type: EntryType,
     /// For a series, its timestamp column; found by name when `None`.
     pub timestamp_column: Option<String>,
+    /// The time zone of input timestamps written without an offset (UTC when `None`).
+    pub timezone: Option<String>,
+    /// Skip, rather than refuse, a series batch identical to a version it already has.
+    pub skip_duplicate: bool,
 }
 
 /// What an import wrote.
 #[derive(Clone, Debug)]
 pub struct Imported {
-    /// The new version.
+    /// The new version; or, when `skipped`, the existing version the batch is identical to.
     pub version: FileVersion,
     /// How many rows it has.
     pub rows: u64,
-    /// Whether the source was converted from CSV (else it was Parquet, stored as is).
+    /// Whether the source was converted (else it was Parquet, stored as is).
     pub converted: bool,
+    /// Whether nothing was written because an identical version exists (`skip_duplicate`).
+    pub skipped: bool,
 }
 
 /// The writer settings for Parquet that pond writes.
@@ -41,6 +62,36 @@ pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build()
+}
+
+/// The writer settings for a series version of `schema`, whose rows are in order of
+/// `column`: the footer says so (Parquet's `sorting_columns`), which is how a reader knows
+/// it may merge versions without sorting.
+pub fn series_writer_properties(schema: &Schema, column: &str) -> Result<WriterProperties> {
+    let mut builder =
+        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    if let Some(index) = leaf_index(schema, column)? {
+        builder = builder.set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: index as i32,
+            descending: false,
+            nulls_first: false,
+        }]));
+    }
+    Ok(builder.build())
+}
+
+/// The Parquet leaf column index of the top-level column `column` of `schema`.
+pub(crate) fn leaf_index(schema: &Schema, column: &str) -> Result<Option<usize>> {
+    let descriptor = ArrowSchemaConverter::new()
+        .convert(schema)
+        .map_err(|source| Error::Parquet {
+            path: column.to_string(),
+            source,
+        })?;
+    Ok(descriptor
+        .columns()
+        .iter()
+        .position(|c| c.path().parts() == [column.to_string()]))
 }
 
 async fn is_parquet(source: &Path) -> Result<bool> {
@@ -61,6 +112,144 @@ async fn is_parquet(source: &Path) -> Result<bool> {
     Ok(&head == b"PAR1" && &tail == b"PAR1")
 }
 
+/// What a series already is: its schema (every version's, merged), timestamp column and
+/// versions.
+struct Existing {
+    schema: SchemaRef,
+    column: Option<String>,
+    /// Each version, and its row count.
+    versions: Vec<(FileVersion, u64)>,
+}
+
+async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
+    let Some(node) = wd.get(dest).await? else {
+        return Ok(None);
+    };
+    match node.as_file() {
+        Some(file) if file.entry_type() == EntryType::FileSeries => {}
+        _ => return Ok(None),
+    }
+    let (_, versions) = table_versions(wd, dest).await?;
+    if versions.is_empty() {
+        return Ok(None);
+    }
+    let schema = merge_versions(
+        dest,
+        versions
+            .iter()
+            .map(|v| (v.version.version, v.schema.as_ref())),
+    )?;
+    let column = versions
+        .iter()
+        .rev()
+        .find_map(|v| v.version.event_time.as_ref().map(|t| t.column.clone()));
+    Ok(Some(Existing {
+        schema,
+        column,
+        versions: versions
+            .into_iter()
+            .map(|v| {
+                let rows = v.metadata.file_metadata().num_rows() as u64;
+                (v.version, rows)
+            })
+            .collect(),
+    }))
+}
+
+/// A host file being imported: CSV or Parquet.
+struct Source<'a> {
+    path: &'a Path,
+    shown: String,
+    parquet: bool,
+    timezone: Option<String>,
+    schema: SchemaRef,
+}
+
+impl<'a> Source<'a> {
+    async fn open(path: &'a Path, timezone: Option<String>) -> Result<Source<'a>> {
+        let shown = path.display().to_string();
+        if let Some(zone) = &timezone {
+            check_timezone(zone).map_err(|e| Error::invalid(&shown, e))?;
+        }
+        let parquet = is_parquet(path).await?;
+        let mut source = Source {
+            path,
+            shown,
+            parquet,
+            timezone,
+            schema: Arc::new(Schema::empty()),
+        };
+        source.schema = source.batches().await?.0;
+        Ok(source)
+    }
+
+    fn csv_options(&self) -> CsvOptions {
+        CsvOptions {
+            timezone: self.timezone.clone(),
+            ..CsvOptions::default()
+        }
+    }
+
+    /// The file's schema and batches, timestamps as instants (naive Parquet timestamps
+    /// taken in the source's zone). Each call reads the file again.
+    async fn batches(&self) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch>>)> {
+        if !self.parquet {
+            // CSV is read as csvdir reads it (see `crate::csv`). The reader is blocking,
+            // in batches of 64 Ki rows.
+            let (schema, reader) = open_csv(self.path, &self.shown, &self.csv_options())?;
+            let shown = self.shown.clone();
+            let batches = stream::iter(reader).map(move |b| b.map_err(|e| arrow_error(&shown, e)));
+            return Ok((schema, batches.boxed()));
+        }
+        let shown = self.shown.clone();
+        let file = tokio::fs::File::open(self.path)
+            .await
+            .map_err(|source| Error::Io {
+                path: shown.clone(),
+                source,
+            })?;
+        let stream = ParquetRecordBatchStreamBuilder::new(file)
+            .await
+            .and_then(|b| b.build())
+            .map_err(|source| Error::Parquet {
+                path: shown.clone(),
+                source,
+            })?;
+        let schema = stream.schema().clone();
+        let zone = self.timezone.clone();
+        let localized = localized_schema(&schema, zone.as_deref());
+        let mut conformer = Conformer::new(localized.clone(), shown.clone());
+        let batches = stream
+            .map_err(move |source| Error::Parquet {
+                path: shown.clone(),
+                source,
+            })
+            .and_then(move |batch| std::future::ready(conformer.conform(&batch)));
+        Ok((localized, batches.boxed()))
+    }
+}
+
+/// `schema` with naive timestamps labelled with `zone` (a cast to it reads them as local
+/// times there), when one is given.
+fn localized_schema(schema: &SchemaRef, zone: Option<&str>) -> SchemaRef {
+    let Some(zone) = zone else {
+        return schema.clone();
+    };
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(unit, None) => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(*unit, Some(zone.into()))),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// Imports the host file `source` (CSV, or Parquet by its magic bytes) as the next version
 /// of the table or series at `dest` (created if missing). `on_rows` is told how many rows
 /// have been read so far. Nothing is written unless the whole file converts.
@@ -77,33 +266,96 @@ pub async fn import_file(
             format!("cannot import as {}", options.entry_type),
         ));
     }
-    let mut options = options.clone();
-    options.timestamp_column = series_column(wd, dest, &options).await?;
-    if is_parquet(source).await? {
-        import_parquet(wd, source, dest, &options, on_rows).await
+    let series = options.entry_type == EntryType::FileSeries;
+    let existing = if series {
+        existing_series(wd, dest).await?
     } else {
-        import_csv(wd, source, dest, &options, on_rows).await
+        None
+    };
+    let column = series_column(dest, options, existing.as_ref())?;
+    let source = Source::open(source, options.timezone.clone()).await?;
+    let shown = source.shown.clone();
+    let target = if series {
+        append_schema(
+            existing.as_ref().map(|e| e.schema.as_ref()),
+            &source.schema,
+            dest,
+        )?
+    } else {
+        instants(&source.schema)
+    };
+    if !series && source.parquet && target == source.schema {
+        return store_as_is(wd, &source, dest, on_rows).await;
     }
+    let column = match series {
+        true => Some(find_timestamp_column(&target, column.as_deref(), &shown)?),
+        false => None,
+    };
+    let properties = match &column {
+        Some(column) => series_writer_properties(&target, column)?,
+        None => writer_properties(),
+    };
+    let plan = Plan {
+        dest,
+        entry_type: options.entry_type,
+        target,
+        properties,
+        column,
+    };
+    let mut written = plan.write(wd, &source, false, on_rows).await?;
+    if written.range.as_ref().is_some_and(|r| !r.is_sorted()) {
+        // Not in time order: read it again, sorted. The unsorted body was never finished,
+        // so it left nothing behind.
+        drop(written);
+        written = plan.write(wd, &source, true, on_rows).await?;
+    }
+    if let (Some(existing), Some(range)) = (&existing, &written.range)
+        && let Some(same) =
+            duplicate_of(wd, dest, existing, range, &plan, &source, written.rows).await?
+    {
+        if options.skip_duplicate {
+            return Ok(Imported {
+                version: same,
+                rows: written.rows,
+                converted: true,
+                skipped: true,
+            });
+        }
+        return Err(Error::invalid(
+            dest,
+            format!(
+                "{shown} has the same rows as version {}; nothing was appended (--skip-duplicate skips batches a series already has)",
+                same.version
+            ),
+        ));
+    }
+    let Written {
+        mut writer,
+        range,
+        rows,
+        ..
+    } = written;
+    if let Some(range) = range {
+        writer.set_event_time(finish_range(range, &shown)?);
+    }
+    let version = writer.finish().await?;
+    Ok(Imported {
+        version,
+        rows,
+        converted: true,
+        skipped: false,
+    })
 }
 
 /// The timestamp column a new version of the series at `dest` must use: the one its
 /// versions already use, which an explicit choice may not contradict.
-async fn series_column(wd: &WD, dest: &str, options: &ImportOptions) -> Result<Option<String>> {
-    if options.entry_type != EntryType::FileSeries {
-        return Ok(options.timestamp_column.clone());
-    }
-    let existing = match wd.get(dest).await? {
-        Some(node) => match node.as_file() {
-            Some(file) if file.entry_type() == EntryType::FileSeries => file
-                .versions()
-                .await?
-                .last()
-                .and_then(|v| v.event_time.as_ref().map(|t| t.column.clone())),
-            _ => None,
-        },
-        None => None,
-    };
-    match (&options.timestamp_column, existing) {
+fn series_column(
+    dest: &str,
+    options: &ImportOptions,
+    existing: Option<&Existing>,
+) -> Result<Option<String>> {
+    let used = existing.and_then(|e| e.column.clone());
+    match (&options.timestamp_column, used) {
         (Some(asked), Some(used)) if *asked != used => Err(Error::invalid(
             dest,
             format!("its versions use timestamp column {used:?}, not {asked:?}"),
@@ -123,115 +375,252 @@ fn finish_range(range: EventTimeRange, shown: &str) -> Result<tinyfs::EventTime>
     })
 }
 
-async fn import_csv(
+/// The version of the series with exactly the rows of the batch just written, if any.
+/// Only a version with the same row count and time range can be one, and those (found
+/// from the log and footers) are compared row by row in the new schema.
+async fn duplicate_of(
     wd: &WD,
-    source: &Path,
     dest: &str,
-    options: &ImportOptions,
-    on_rows: &mut (dyn FnMut(u64) + Send),
-) -> Result<Imported> {
-    // CSV is read as csvdir reads it (see `crate::csv`): whole-file type inference, empty
-    // and `NA` as null.
-    let shown = source.display().to_string();
-    let (schema, reader) = open_csv(source, &shown, &CsvOptions::default())?;
-    let mut range = match options.entry_type {
-        EntryType::FileSeries => Some(EventTimeRange::new(find_timestamp_column(
-            &schema,
-            options.timestamp_column.as_deref(),
-            &shown,
-        )?)),
-        _ => None,
+    existing: &Existing,
+    range: &EventTimeRange,
+    plan: &Plan<'_>,
+    source: &Source<'_>,
+    rows: u64,
+) -> Result<Option<FileVersion>> {
+    let Some(bounds) = range.bounds() else {
+        return Ok(None);
     };
-    let mut writer = wd.file_writer(dest, options.entry_type).await?;
-    let mut rows = 0u64;
-    {
-        let mut parquet =
-            AsyncArrowWriter::try_new(&mut writer, schema.clone(), Some(writer_properties()))
-                .map_err(|source| Error::Parquet {
-                    path: dest.to_string(),
-                    source,
-                })?;
-        for batch in reader {
-            let batch = batch.map_err(|e| arrow_error(&shown, e))?;
-            if let Some(range) = range.as_mut() {
-                range.update(&batch, &shown)?;
+    let candidates: Vec<&FileVersion> = existing
+        .versions
+        .iter()
+        .filter(|(v, n)| {
+            *n == rows
+                && v.event_time
+                    .as_ref()
+                    .is_some_and(|t| (t.min_micros, t.max_micros) == bounds)
+        })
+        .map(|(v, _)| v)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let batch = plan.collect(source).await?;
+    for candidate in candidates {
+        let at = format!("{dest}@v{}", candidate.version);
+        let stored = crate::read::read_table(wd, &at).await?;
+        let mut conformer = Conformer::new(plan.target.clone(), at.as_str());
+        let stored: Vec<RecordBatch> = stored
+            .batches
+            .and_then(|b| std::future::ready(conformer.conform(&b)))
+            .try_collect()
+            .await?;
+        let stored = arrow::compute::concat_batches(&plan.target, &stored).map_err(|source| {
+            Error::Arrow {
+                path: at.clone(),
+                source,
             }
-            rows += batch.num_rows() as u64;
-            on_rows(rows);
-            parquet
-                .write(&batch)
-                .await
-                .map_err(|source| Error::Parquet {
-                    path: dest.to_string(),
-                    source,
-                })?;
-        }
-        parquet.close().await.map_err(|source| Error::Parquet {
-            path: dest.to_string(),
-            source,
         })?;
+        if stored == batch {
+            return Ok(Some(candidate.clone()));
+        }
     }
-    if let Some(range) = range {
-        writer.set_event_time(finish_range(range, &shown)?);
-    }
-    let version = writer.finish().await?;
-    Ok(Imported {
-        version,
-        rows,
-        converted: true,
-    })
+    Ok(None)
 }
 
-async fn import_parquet(
+/// A body written but not yet finished: dropping `writer` leaves no version.
+struct Written {
+    writer: Box<dyn tinyfs::FileWriter>,
+    range: Option<EventTimeRange>,
+    rows: u64,
+}
+
+/// What one import writes: where, in which schema, with which settings.
+struct Plan<'a> {
+    dest: &'a str,
+    entry_type: EntryType,
+    target: SchemaRef,
+    properties: WriterProperties,
+    /// A series' timestamp column.
+    column: Option<String>,
+}
+
+impl Plan<'_> {
+    /// `source` in the target schema and time order, as one batch.
+    async fn collect(&self, source: &Source<'_>) -> Result<RecordBatch> {
+        let batches: Vec<RecordBatch> = self.batches(source, true).await?.try_collect().await?;
+        arrow::compute::concat_batches(&self.target, &batches)
+            .map_err(|e| arrow_error(&source.shown, e))
+    }
+
+    /// `source` in the target schema, sorted by time if `sort` (and this is a series).
+    async fn batches(
+        &self,
+        source: &Source<'_>,
+        sort: bool,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let (_, batches) = source.batches().await?;
+        let mut conformer = Conformer::new(self.target.clone(), source.shown.as_str());
+        let batches = batches.and_then(move |b| std::future::ready(conformer.conform(&b)));
+        Ok(match (&self.column, sort) {
+            (Some(column), true) => sort_by_time(self.target.clone(), batches.boxed(), column)?,
+            _ => batches.boxed(),
+        })
+    }
+
+    /// Reads `source`, conforms it to the target schema, sorts it by time if `sort`, and
+    /// writes it as a body not yet finished.
+    async fn write(
+        &self,
+        wd: &WD,
+        source: &Source<'_>,
+        sort: bool,
+        on_rows: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<Written> {
+        let dest = self.dest;
+        let parquet = |source| Error::Parquet {
+            path: dest.to_string(),
+            source,
+        };
+        let mut batches = self.batches(source, sort).await?;
+        let mut writer = wd.file_writer(dest, self.entry_type).await?;
+        let mut range = self.column.as_deref().map(EventTimeRange::new);
+        let mut rows = 0u64;
+        {
+            let mut out = AsyncArrowWriter::try_new(
+                &mut writer,
+                self.target.clone(),
+                Some(self.properties.clone()),
+            )
+            .map_err(parquet)?;
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                if let Some(range) = range.as_mut() {
+                    range.update(&batch, &source.shown)?;
+                }
+                rows += batch.num_rows() as u64;
+                on_rows(rows);
+                out.write(&batch).await.map_err(parquet)?;
+            }
+            out.close().await.map_err(parquet)?;
+        }
+        Ok(Written {
+            writer,
+            range,
+            rows,
+        })
+    }
+}
+
+/// A Parquet table stored byte for byte.
+async fn store_as_is(
     wd: &WD,
-    source: &Path,
+    source: &Source<'_>,
     dest: &str,
-    options: &ImportOptions,
     on_rows: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Imported> {
-    let shown = source.display().to_string();
     let io = |e| Error::Io {
-        path: shown.clone(),
+        path: source.shown.clone(),
         source: e,
     };
-    let pq = |source| Error::Parquet {
-        path: shown.clone(),
-        source,
-    };
-    let file = tokio::fs::File::open(source).await.map_err(io)?;
-    let builder = ParquetRecordBatchStreamBuilder::new(file)
+    let file = tokio::fs::File::open(source.path).await.map_err(io)?;
+    let rows = ParquetRecordBatchStreamBuilder::new(file)
         .await
-        .map_err(pq)?;
-    let rows = builder.metadata().file_metadata().num_rows() as u64;
-    let schema = builder.schema().clone();
-    let mut event_time = None;
-    if options.entry_type == EntryType::FileSeries {
-        let column = find_timestamp_column(&schema, options.timestamp_column.as_deref(), &shown)?;
-        let index = schema.index_of(&column).expect("found above");
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-        let mut stream = builder.with_projection(mask).build().map_err(pq)?;
-        let mut range = EventTimeRange::new(column);
-        let mut seen = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(pq)?;
-            seen += batch.num_rows() as u64;
-            on_rows(seen);
-            range.update(&batch, &shown)?;
-        }
-        event_time = Some(finish_range(range, &shown)?);
-    }
-    let mut writer = wd.file_writer(dest, options.entry_type).await?;
-    let mut file = tokio::fs::File::open(source).await.map_err(io)?;
+        .map_err(|source_error| Error::Parquet {
+            path: source.shown.clone(),
+            source: source_error,
+        })?
+        .metadata()
+        .file_metadata()
+        .num_rows() as u64;
+    let mut writer = wd.file_writer(dest, EntryType::FileTable).await?;
+    let mut file = tokio::fs::File::open(source.path).await.map_err(io)?;
     tokio::io::copy(&mut file, &mut writer).await.map_err(io)?;
-    writer.flush().await.map_err(io)?;
-    if let Some(range) = event_time {
-        writer.set_event_time(range);
-    }
+    tokio::io::AsyncWriteExt::flush(&mut writer)
+        .await
+        .map_err(io)?;
     on_rows(rows);
     let version = writer.finish().await?;
     Ok(Imported {
         version,
         rows,
         converted: false,
+        skipped: false,
     })
+}
+
+/// How much memory sorting a batch may use before it spills to disk.
+const SORT_MEMORY: usize = 256 << 20;
+
+/// `batches` sorted by `column`, nulls last, equal times in input order; DataFusion's
+/// sort, spilling to the system temp directory beyond [`SORT_MEMORY`].
+fn sort_by_time(
+    schema: SchemaRef,
+    batches: BoxStream<'static, Result<RecordBatch>>,
+    column: &str,
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use datafusion::prelude::{SessionConfig, SessionContext, col};
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(SORT_MEMORY, 1.0)
+        .build_arc()
+        .map_err(Error::Sql)?;
+    let ctx =
+        SessionContext::new_with_config_rt(SessionConfig::new().with_target_partitions(1), runtime);
+    let once = OneShot {
+        schema: schema.clone(),
+        batches: Mutex::new(Some(batches)),
+    };
+    let table =
+        datafusion::catalog::streaming::StreamingTable::try_new(schema, vec![Arc::new(once)])
+            .map_err(Error::Sql)?;
+    let column = column.to_string();
+    let sorted = stream::once(async move {
+        let df = ctx.read_table(Arc::new(table))?;
+        let df = df.sort(vec![
+            col(datafusion::common::Column::from_name(column)).sort(true, false),
+        ])?;
+        df.execute_stream().await
+    })
+    .map_ok(|s| s.map_err(Error::Sql))
+    .map_err(Error::Sql)
+    .try_flatten();
+    Ok(sorted.boxed())
+}
+
+/// A stream DataFusion reads once.
+struct OneShot {
+    schema: SchemaRef,
+    batches: Mutex<Option<BoxStream<'static, Result<RecordBatch>>>>,
+}
+
+impl std::fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShot").finish_non_exhaustive()
+    }
+}
+
+impl PartitionStream for OneShot {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batches = self
+            .batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let stream = match batches {
+            Some(b) => b
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+                .boxed(),
+            None => stream::once(async {
+                Err(datafusion::error::DataFusionError::Internal(
+                    "a one-shot stream read twice".into(),
+                ))
+            })
+            .boxed(),
+        };
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
 }

@@ -12,6 +12,8 @@
 //! let options = pond_sql::ImportOptions {
 //!     entry_type: tinyfs::EntryType::FileSeries,
 //!     timestamp_column: None,
+//!     timezone: None,
+//!     skip_duplicate: false,
 //! };
 //! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_| {}).await?;
 //! let table = pond_sql::read_table(wd, "/weather.series").await?;
@@ -19,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod conform;
 mod context;
 mod csv;
 mod error;
@@ -30,12 +33,17 @@ mod object_store;
 mod read;
 mod table;
 
+pub use conform::{
+    Conformer, UTC, append_schema, instant_type, instants, merge_versions, read_type, widen,
+};
 pub use context::{PondSession, explain, stream};
-pub use csv::{CsvOptions, csv_to_parquet};
+pub use csv::{CsvOptions, check_timezone, csv_to_parquet};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};
-pub use import::{ImportOptions, Imported, import_file, writer_properties};
+pub use import::{
+    ImportOptions, Imported, import_file, series_writer_properties, writer_properties,
+};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};
 pub use table::PondTable;

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, new_null_array};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{AsyncReadSeek, EntryType, FileVersion, NodeKind, Path, WD};
 
+use crate::conform::{Conformer, merge_versions};
 use crate::error::{Error, Result};
 
 /// A table being read: its schema, and its batches in order.
@@ -137,46 +138,16 @@ pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<Table
     Ok((entry_type, out))
 }
 
-/// Merges version schemas by column name, in order of first appearance. A column missing
-/// from a version reads as null there; the same name with two types is an error.
+/// Merges version schemas by column name, in order of first appearance, by the read rules
+/// of [`crate::conform`]: a column missing from a version reads as null there, and one
+/// stored with different types reads as the type that holds both.
 pub fn merge_schemas(path: &str, versions: &[TableVersion]) -> Result<SchemaRef> {
-    let mut fields: Vec<Field> = Vec::new();
-    for v in versions {
-        for field in v.schema.fields() {
-            match fields.iter().find(|f| f.name() == field.name()) {
-                Some(existing) if existing.data_type() != field.data_type() => {
-                    return Err(Error::SchemaMismatch {
-                        path: path.to_string(),
-                        version: v.version.version,
-                        column: field.name().clone(),
-                        found: field.data_type().to_string(),
-                        expected: existing.data_type().to_string(),
-                    });
-                }
-                Some(_) => {}
-                None => fields.push(field.as_ref().clone().with_nullable(true)),
-            }
-        }
-    }
-    Ok(Arc::new(Schema::new(fields)))
-}
-
-fn conform(batch: RecordBatch, schema: &SchemaRef, path: &str) -> Result<RecordBatch> {
-    if batch.schema().fields() == schema.fields() {
-        return Ok(batch);
-    }
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| match batch.column_by_name(f.name()) {
-            Some(c) => c.clone(),
-            None => new_null_array(f.data_type(), batch.num_rows()),
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Arrow {
-        path: path.to_string(),
-        source,
-    })
+    merge_versions(
+        path,
+        versions
+            .iter()
+            .map(|v| (v.version.version, v.schema.as_ref())),
+    )
 }
 
 /// Reads the table at `path` (see [`table_versions`]) as one stream of batches.
@@ -202,12 +173,9 @@ pub async fn read_table(wd: &WD, path: &str) -> Result<TableStream> {
                     source,
                 })
                 .and_then({
-                    let path = path.to_string();
-                    move |batch| {
-                        let schema = schema.clone();
-                        let path = path.clone();
-                        async move { conform(batch, &schema, &path) }
-                    }
+                    let mut conformer =
+                        Conformer::new(schema, format!("{path}@v{}", v.version.version));
+                    move |batch| std::future::ready(conformer.conform(&batch))
                 }),
         );
     }

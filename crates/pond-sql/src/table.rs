@@ -41,6 +41,10 @@ struct TableFile {
     meta: ObjectMeta,
     /// Row count and per-column min, max and nulls, from the footer, in the table schema.
     statistics: Arc<Statistics>,
+    /// Whether the footer says the rows are in time order (Parquet `sorting_columns`).
+    sorted: bool,
+    /// Whether some rows have no time (they sort last).
+    null_times: bool,
 }
 
 /// A pond table or series, readable by DataFusion.
@@ -67,19 +71,25 @@ impl PondTable {
             .as_file()
             .ok_or_else(|| Error::invalid(path, "not a file"))?
             .clone();
+        let timestamp_column = versions
+            .iter()
+            .rev()
+            .find_map(|v| v.version.event_time.as_ref().map(|t| t.column.clone()));
         let mut files = Vec::with_capacity(versions.len());
         for v in &versions {
-            let statistics =
-                DFParquetMetadata::statistics_from_parquet_metadata(&v.metadata, &schema).map_err(
-                    |source| Error::DataFusion {
-                        path: format!("{canonical}@v{}", v.version.version),
-                        source,
-                    },
-                )?;
+            let at = || format!("{canonical}@v{}", v.version.version);
+            let statistics = version_statistics(v, &schema)
+                .map_err(|source| Error::DataFusion { path: at(), source })?;
+            let (sorted, null_times) = match &timestamp_column {
+                Some(column) => time_order(v, column, &statistics)?,
+                None => (false, false),
+            };
             files.push(TableFile {
                 meta: store.register(&canonical, file.clone(), v.version.clone()),
                 statistics: Arc::new(statistics),
                 version: v.version.clone(),
+                sorted,
+                null_times,
             });
         }
         let statistics =
@@ -88,10 +98,6 @@ impl PondTable {
                     path: canonical.clone(),
                     source,
                 })?;
-        let timestamp_column = files
-            .iter()
-            .rev()
-            .find_map(|f| f.version.event_time.as_ref().map(|t| t.column.clone()));
         Ok(PondTable {
             path: canonical,
             entry_type,
@@ -136,6 +142,104 @@ impl PondTable {
             })
             .collect()
     }
+}
+
+/// A version's footer statistics in the table schema: its own columns' (cast where the
+/// table reads a column as a wider type), and all-null for columns it lacks.
+fn version_statistics(
+    v: &crate::read::TableVersion,
+    table: &SchemaRef,
+) -> datafusion::error::Result<Statistics> {
+    use datafusion::common::stats::{ColumnStatistics, Precision};
+    let own = DFParquetMetadata::statistics_from_parquet_metadata(&v.metadata, &v.schema)?;
+    let rows = own.num_rows;
+    let columns = table
+        .fields()
+        .iter()
+        .map(|field| match v.schema.index_of(field.name()) {
+            Err(_) => ColumnStatistics {
+                null_count: rows,
+                ..ColumnStatistics::new_unknown()
+            },
+            Ok(i) => {
+                let stats = own.column_statistics[i].clone();
+                if v.schema.field(i).data_type() == field.data_type() {
+                    return stats;
+                }
+                let cast = |p: Precision<ScalarValue>| match p {
+                    Precision::Exact(value) => value
+                        .cast_to(field.data_type())
+                        .map_or(Precision::Absent, Precision::Exact),
+                    _ => Precision::Absent,
+                };
+                ColumnStatistics {
+                    null_count: stats.null_count,
+                    max_value: cast(stats.max_value),
+                    min_value: cast(stats.min_value),
+                    ..ColumnStatistics::new_unknown()
+                }
+            }
+        })
+        .collect();
+    Ok(Statistics {
+        num_rows: rows,
+        total_byte_size: own.total_byte_size,
+        column_statistics: columns,
+    })
+}
+
+/// Whether version `v` is in order of `column` by its footer, and whether some of its
+/// rows have no time.
+fn time_order(
+    v: &crate::read::TableVersion,
+    column: &str,
+    statistics: &Statistics,
+) -> Result<(bool, bool)> {
+    use datafusion::common::stats::Precision;
+    let Some(leaf) = crate::import::leaf_index(&v.schema, column)? else {
+        return Ok((false, false));
+    };
+    let sorted = v.metadata.row_groups().iter().all(|rg| {
+        rg.sorting_columns()
+            .and_then(|c| c.first())
+            .is_some_and(|c| c.column_idx as usize == leaf && !c.descending && !c.nulls_first)
+    });
+    let nulls = v
+        .schema
+        .index_of(column)
+        .ok()
+        .and_then(|i| statistics.column_statistics.get(i))
+        .map(|c| !matches!(c.null_count, Precision::Exact(0)))
+        .unwrap_or(true);
+    Ok((sorted, nulls))
+}
+
+/// Versions in groups that each read in time order, one after another: a version joins
+/// the first group whose last version ends no later than it starts (and has no rows
+/// without a time); otherwise it starts a group. Appends in time order make one group;
+/// each batch of late data at most one more.
+fn time_ordered_groups<'a>(files: &[&'a TableFile]) -> Vec<Vec<&'a TableFile>> {
+    let mut groups: Vec<Vec<&TableFile>> = Vec::new();
+    for f in files {
+        let Some(t) = &f.version.event_time else {
+            groups.push(vec![f]);
+            continue;
+        };
+        let fits = groups.iter_mut().find(|g| {
+            let last = g.last().expect("groups are not empty");
+            !last.null_times
+                && last
+                    .version
+                    .event_time
+                    .as_ref()
+                    .is_some_and(|l| l.max_micros <= t.min_micros)
+        });
+        match fits {
+            Some(group) => group.push(f),
+            None => groups.push(vec![f]),
+        }
+    }
+    groups
 }
 
 /// The closed interval `[lo, hi]` of microseconds the conjunction of `filters` allows for
@@ -256,18 +360,40 @@ impl TableProvider for PondTable {
         }
         let format = ParquetFormat::default().with_options(state.default_table_options().parquet);
         let source = format.file_source(self.schema.clone().into());
-        let group: FileGroup = kept
-            .iter()
-            .map(|f| {
-                PartitionedFile::new_from_meta(f.meta.clone()).with_statistics(f.statistics.clone())
-            })
-            .collect();
+        let file = |f: &&TableFile| {
+            PartitionedFile::new_from_meta(f.meta.clone()).with_statistics(f.statistics.clone())
+        };
+        // A series whose every version is in time order is declared so: each group reads in
+        // time order, and a query ordered by time merges the groups instead of sorting.
+        let ordering = match &self.timestamp_column {
+            Some(column) if kept.iter().all(|f| f.sorted) => {
+                let expr = datafusion::physical_expr::expressions::col(column, &self.schema)?;
+                datafusion::physical_expr::LexOrdering::new(vec![
+                    datafusion::physical_expr::PhysicalSortExpr::new(
+                        expr,
+                        arrow::compute::SortOptions {
+                            descending: false,
+                            nulls_first: false,
+                        },
+                    ),
+                ])
+            }
+            _ => None,
+        };
+        let groups: Vec<FileGroup> = match &ordering {
+            Some(_) => time_ordered_groups(&kept)
+                .iter()
+                .map(|g| g.iter().map(file).collect())
+                .collect(),
+            None => vec![kept.iter().map(file).collect()],
+        };
         let statistics =
             Statistics::try_merge_iter(kept.iter().map(|f| f.statistics.as_ref()), &self.schema)?;
         let config =
             FileScanConfigBuilder::new(ObjectStoreUrl::parse(POND_OBJECT_STORE_URL)?, source)
-                .with_file_groups(vec![group])
+                .with_file_groups(groups)
                 .with_statistics(statistics)
+                .with_output_ordering(ordering.into_iter().collect())
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
                 .build();

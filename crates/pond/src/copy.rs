@@ -32,6 +32,15 @@ fn progress(len: Option<u64>, what: &str) -> ProgressBar {
     bar.with_message(what.to_string())
 }
 
+/// What `copy` was asked.
+pub(crate) struct CopyOptions {
+    pub(crate) format: CopyFormat,
+    pub(crate) timestamp_column: Option<String>,
+    pub(crate) timezone: Option<String>,
+    pub(crate) skip_duplicate: bool,
+    pub(crate) recursive: bool,
+}
+
 /// One host file to copy, and where it goes.
 struct Job {
     source: Option<PathBuf>,
@@ -39,18 +48,23 @@ struct Job {
     dest: String,
 }
 
-pub(crate) async fn copy(
-    ctx: &Ctx,
-    format: CopyFormat,
-    timestamp_column: Option<String>,
-    recursive: bool,
-    args: &[String],
-) -> Result<()> {
+pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> Result<()> {
     let (sources, dest) = args.split_at(args.len() - 1);
     let dest = dest[0].as_str();
-    if timestamp_column.is_some() && format != CopyFormat::Series {
+    let format = options.format;
+    if options.timestamp_column.is_some() && format != CopyFormat::Series {
         bail!("--timestamp-column is for --format series");
     }
+    if options.skip_duplicate && format != CopyFormat::Series {
+        bail!("--skip-duplicate is for --format series");
+    }
+    if options.timezone.is_some() && format == CopyFormat::Data {
+        bail!("--timezone is for --format table and series (data files are copied as bytes)");
+    }
+    if let Some(zone) = &options.timezone {
+        pond_sql::check_timezone(zone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
+    }
+    let recursive = options.recursive;
     let (lines, version) = ctx
         .write(async |root: &WD| {
             let dest_is_dir = matches!(
@@ -68,7 +82,7 @@ pub(crate) async fn copy(
             }
             let mut lines = Vec::new();
             for job in jobs {
-                lines.push(copy_one(root, &job, format, timestamp_column.as_deref()).await?);
+                lines.push(copy_one(root, &job, options).await?);
             }
             Ok(lines)
         })
@@ -163,13 +177,9 @@ async fn plan(
     Ok(())
 }
 
-async fn copy_one(
-    root: &WD,
-    job: &Job,
-    format: CopyFormat,
-    timestamp_column: Option<&str>,
-) -> Result<String> {
+async fn copy_one(root: &WD, job: &Job, copy: &CopyOptions) -> Result<String> {
     let ctx = || format!("{} to {}", job.shown, job.dest);
+    let format = copy.format;
     match format {
         CopyFormat::Data => {
             let (reader, len): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = match &job.source
@@ -214,7 +224,9 @@ async fn copy_one(
                 } else {
                     EntryType::FileTable
                 },
-                timestamp_column: timestamp_column.map(String::from),
+                timestamp_column: copy.timestamp_column.clone(),
+                timezone: copy.timezone.clone(),
+                skip_duplicate: copy.skip_duplicate,
             };
             let bar = progress(None, &job.shown);
             let imported = pond_sql::import_file(root, source, &job.dest, &options, &mut |rows| {
@@ -223,12 +235,18 @@ async fn copy_one(
             .await
             .with_context(ctx)?;
             bar.finish_and_clear();
+            if imported.skipped {
+                return Ok(format!(
+                    "skipped {}: identical to {}@v{}",
+                    job.shown, job.dest, imported.version.version
+                ));
+            }
             let mut line = format!(
-                "copied {} to {} (v{}, {} rows, {}",
+                "copied {} to {} (v{}, {}, {}",
                 job.shown,
                 job.dest,
                 imported.version.version,
-                imported.rows,
+                crate::output::count(imported.rows, "row"),
                 bytes(imported.version.size)
             );
             if let Some(t) = &imported.version.event_time {
@@ -371,16 +389,14 @@ async fn export_one(
         }
         ExportFormat::Csv => {
             let file = std::fs::File::create(host).with_context(io)?;
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(file);
+            let mut writer = crate::output::csv_writer(file);
             while let Some(batch) = batches.next().await {
                 let batch = batch?;
                 rows += batch.num_rows() as u64;
-                writer.write(&batch)?;
+                writer.write(&crate::output::for_display(&batch)?)?;
             }
             writer.into_inner().sync_all().with_context(io)?;
         }
     }
-    Ok(format!("{rows} rows"))
+    Ok(crate::output::count(rows, "row"))
 }

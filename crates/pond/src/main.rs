@@ -82,6 +82,13 @@ enum Command {
         /// The event-time column of a series (default: found by name).
         #[arg(long, value_name = "NAME")]
         timestamp_column: Option<String>,
+        /// The time zone of input times written without an offset (IANA name such as
+        /// Europe/Oslo, or +02:00; default UTC). Times with an offset keep it.
+        #[arg(long, value_name = "ZONE")]
+        timezone: Option<String>,
+        /// Skip a batch identical to a version the series already has, instead of refusing it.
+        #[arg(long)]
+        skip_duplicate: bool,
         /// Copy host directories and everything in them.
         #[arg(short = 'r', long)]
         recursive: bool,
@@ -247,6 +254,10 @@ pub(crate) struct Ctx {
 impl Ctx {
     fn dir(&self) -> Result<&std::path::Path> {
         match &self.pond {
+            Some(p) if is_url(p) => bail!(
+                "{}: pond stores a pond in a local directory only; give a path (a URL such as s3://bucket/pond is not supported yet)",
+                p.display()
+            ),
             Some(p) => Ok(p),
             None => {
                 bail!("no pond given: pass --pond DIR or set POND=DIR (make one with `pond init`)")
@@ -280,6 +291,18 @@ impl Ctx {
         let version = tx.commit().await?;
         Ok((value, version))
     }
+}
+
+/// Whether `path` is written as a URL (`scheme://...`) rather than a local path; `file://`
+/// URLs are not accepted either, so a pond is never made in a directory named `file:`.
+fn is_url(path: &std::path::Path) -> bool {
+    let text = path.to_string_lossy();
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 fn with_factories(pond: Pond) -> Pond {
@@ -324,11 +347,20 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::Copy {
             format,
             timestamp_column,
+            timezone,
+            skip_duplicate,
             recursive,
             args,
-        } => copy::copy(&ctx, format, timestamp_column, recursive, &args)
-            .await
-            .context("copy")?,
+        } => {
+            let options = copy::CopyOptions {
+                format,
+                timestamp_column,
+                timezone,
+                skip_duplicate,
+                recursive,
+            };
+            copy::copy(&ctx, &options, &args).await.context("copy")?
+        }
         Command::Export {
             format,
             as_of,

@@ -2,8 +2,12 @@
 
 use std::io::{IsTerminal, Write};
 
+use std::sync::Arc;
+
 use anyhow::Result;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::StreamExt;
 use pond_sql::TableStream;
 
@@ -54,6 +58,54 @@ pub(crate) fn when(us: i64) -> String {
         .unwrap_or_else(|| format!("{us}µs"))
 }
 
+/// `n` things, singular for one: `1 row`, `2 rows`.
+pub(crate) fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// `batch` with every UTC timestamp column as RFC 3339 text ending in `Z`
+/// (`2024-01-01T06:00:00Z`, fractions only when present), for the text formats; other
+/// columns, and timestamps in other zones or none, as they are.
+pub(crate) fn for_display(batch: &RecordBatch) -> Result<RecordBatch> {
+    let utc = |t: &DataType| matches!(t, DataType::Timestamp(_, Some(tz)) if matches!(tz.as_ref(), "UTC" | "+00:00" | "Z"));
+    if !batch.schema().fields().iter().any(|f| utc(f.data_type())) {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default()
+        .with_null("")
+        .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.fZ"));
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !utc(field.data_type()) {
+            fields.push(field.clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+        let text: StringArray = (0..column.len())
+            .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+            .collect();
+        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+        columns.push(Arc::new(text));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// A CSV writer with pond's header and time format.
+pub(crate) fn csv_writer<W: Write>(out: W) -> arrow::csv::Writer<W> {
+    arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(out)
+}
+
 /// A byte count for people: `812 B`, `1.2 MiB`.
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -81,7 +133,7 @@ pub(crate) async fn print_table(table: TableStream, format: OutputFormat) -> Res
         OutputFormat::Table => {
             let mut all = Vec::new();
             while let Some(batch) = batches.next().await {
-                all.push(batch?);
+                all.push(for_display(&batch?)?);
             }
             let text = if all.is_empty() {
                 arrow::util::pretty::pretty_format_batches(&[
@@ -93,12 +145,10 @@ pub(crate) async fn print_table(table: TableStream, format: OutputFormat) -> Res
             writeln!(stdout.lock(), "{text}")?;
         }
         OutputFormat::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(stdout.lock());
+            let mut writer = csv_writer(stdout.lock());
             let mut wrote = false;
             while let Some(batch) = batches.next().await {
-                writer.write(&batch?)?;
+                writer.write(&for_display(&batch?)?)?;
                 wrote = true;
             }
             if !wrote {
@@ -108,7 +158,7 @@ pub(crate) async fn print_table(table: TableStream, format: OutputFormat) -> Res
         OutputFormat::Json => {
             let mut writer = arrow::json::LineDelimitedWriter::new(stdout.lock());
             while let Some(batch) = batches.next().await {
-                writer.write(&batch?)?;
+                writer.write(&for_display(&batch?)?)?;
             }
             writer.finish()?;
         }

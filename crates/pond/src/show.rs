@@ -131,26 +131,65 @@ pub(crate) async fn cat(
         // A table's Parquet is its body: print it unchanged.
         return copy_to_stdout(&root, path).await;
     }
+    let start = query
+        .time_start
+        .as_deref()
+        .map(timestamp_micros)
+        .transpose()?;
+    let end = query
+        .time_end
+        .as_deref()
+        .map(timestamp_micros)
+        .transpose()?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        bail!(
+            "--time-start {} is not before --time-end {}: the range is empty",
+            query.time_start.as_deref().unwrap_or_default(),
+            query.time_end.as_deref().unwrap_or_default()
+        );
+    }
     let session = pond_sql::PondSession::new(root.clone())?;
     let (table, scope) = session.open(path).await?;
     let mut df = session
         .context()
         .read_table(table.provider(&scope).await?)?;
-    if query.time_start.is_some() || query.time_end.is_some() {
-        let column = table.timestamp_column(&scope).await?.ok_or_else(|| {
+    // A series prints in time order when no query says otherwise (a merge of its
+    // time-ordered versions, not a sort, for a stored series); a table in stored order.
+    let column = match entry_type {
+        EntryType::FileSeries => table.timestamp_column(&scope).await?,
+        _ if start.is_some() || end.is_some() => table.timestamp_column(&scope).await?,
+        _ => None,
+    };
+    if start.is_some() || end.is_some() {
+        let column = column.as_deref().ok_or_else(|| {
             anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}")
         })?;
-        let ts = datafusion::prelude::ident(&column);
-        if let Some(t) = &query.time_start {
-            df = df.filter(ts.clone().gt_eq(timestamp_literal(t)?))?;
+        let ts = datafusion::prelude::ident(column);
+        if let Some(t) = start {
+            df = df.filter(ts.clone().gt_eq(timestamp_literal(t)))?;
         }
-        if let Some(t) = &query.time_end {
-            df = df.filter(ts.lt(timestamp_literal(t)?))?;
+        if let Some(t) = end {
+            df = df.filter(ts.lt(timestamp_literal(t)))?;
         }
     }
-    session.register("source", df.into_view())?;
-    let sql = query.sql.as_deref().unwrap_or("SELECT * FROM source");
-    run_sql(&session, sql, format, query.explain).await
+    if query.sql.is_none()
+        && entry_type == EntryType::FileSeries
+        && let Some(column) = &column
+    {
+        df = df.sort(vec![datafusion::prelude::ident(column).sort(true, false)])?;
+    } else if query.is_plain() && !query.explain {
+        let table = table.read(&session, &scope).await?;
+        return print_table(table, table_format(format)).await;
+    }
+    match &query.sql {
+        Some(sql) => {
+            session.register("source", df.into_view())?;
+            run_sql(&session, sql, format, query.explain).await
+        }
+        None => print_frame(df, format, query.explain).await,
+    }
 }
 
 async fn copy_to_stdout(root: &WD, path: &str) -> Result<()> {
@@ -161,8 +200,16 @@ async fn copy_to_stdout(root: &WD, path: &str) -> Result<()> {
     Ok(())
 }
 
-/// `T` (RFC 3339, a naive date-time taken as UTC, or a date) as a timestamp literal.
-fn timestamp_literal(t: &str) -> Result<datafusion::prelude::Expr> {
+/// Microseconds since the epoch as a UTC timestamp literal.
+fn timestamp_literal(micros: i64) -> datafusion::prelude::Expr {
+    datafusion::prelude::lit(datafusion::common::ScalarValue::TimestampMicrosecond(
+        Some(micros),
+        Some(pond_sql::UTC.into()),
+    ))
+}
+
+/// `T` (RFC 3339, a naive date-time taken as UTC, or a date) in microseconds since the epoch.
+fn timestamp_micros(t: &str) -> Result<i64> {
     let micros = if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         dt.timestamp_micros()
     } else if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S") {
@@ -175,9 +222,7 @@ fn timestamp_literal(t: &str) -> Result<datafusion::prelude::Expr> {
     } else {
         bail!("{t:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01)");
     };
-    Ok(datafusion::prelude::lit(
-        datafusion::common::ScalarValue::TimestampMicrosecond(Some(micros), None),
-    ))
+    Ok(micros)
 }
 
 async fn run_sql(
@@ -186,7 +231,15 @@ async fn run_sql(
     format: Option<OutputFormat>,
     explain: bool,
 ) -> Result<()> {
-    let df = session.sql(sql).await?;
+    print_frame(session.sql(sql).await?, format, explain).await
+}
+
+/// Prints `df`'s rows in `format`, or its plan.
+async fn print_frame(
+    df: datafusion::dataframe::DataFrame,
+    format: Option<OutputFormat>,
+    explain: bool,
+) -> Result<()> {
     if explain {
         let plan = pond_sql::explain(df).await?;
         write!(std::io::stdout().lock(), "{plan}")?;
