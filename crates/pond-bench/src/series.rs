@@ -114,6 +114,8 @@ async fn import_all(pond: &Pond, files: &[std::path::PathBuf], dest: &str) -> Re
         let options = ImportOptions {
             entry_type: EntryType::FileSeries,
             timestamp_column: Some("date".into()),
+            timezone: None,
+            skip_duplicate: false,
         };
         pond_sql::import_file(&tx.root(), file, dest, &options, &mut |_| {}).await?;
         tx.commit().await?;

@@ -71,6 +71,12 @@ pub fn series_writer_properties(schema: &Schema, column: &str) -> Result<WriterP
     let mut builder =
         WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
     if let Some(index) = leaf_index(schema, column)? {
+        // Times in order differ little from one to the next: delta encoding stores them in
+        // a few bits each, where a dictionary of distinct times cannot help.
+        let path = parquet::schema::types::ColumnPath::from(column);
+        builder = builder
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, parquet::basic::Encoding::DELTA_BINARY_PACKED);
         builder = builder.set_sorting_columns(Some(vec![SortingColumn {
             column_idx: index as i32,
             descending: false,
@@ -288,7 +294,12 @@ pub async fn import_file(
         return store_as_is(wd, &source, dest, on_rows).await;
     }
     let column = match series {
-        true => Some(find_timestamp_column(&target, column.as_deref(), &shown)?),
+        // The batch itself must have the series' timestamp column.
+        true => Some(find_timestamp_column(
+            &instants(&source.schema),
+            column.as_deref(),
+            &shown,
+        )?),
         false => None,
     };
     let properties = match &column {

@@ -35,6 +35,8 @@ async fn import(root: &WD, source: &Path, dest: &str, entry_type: EntryType, col
     let options = ImportOptions {
         entry_type,
         timestamp_column: column.map(String::from),
+        timezone: None,
+        skip_duplicate: false,
     };
     pond_sql::import_file(root, source, dest, &options, &mut |_| {})
         .await
