@@ -19,18 +19,23 @@ pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
     for problem in &report.missing {
         writeln!(out, "MISSING  {problem}")?;
     }
+    for problem in &report.damaged {
+        writeln!(out, "DAMAGED  {problem}")?;
+    }
     writeln!(
         out,
-        "verified {} file versions ({}): {}",
+        "verified {} file versions ({}) and {} log files: {}",
         report.versions,
         bytes(report.bytes),
+        report.log_files,
         if report.is_ok() {
             "all intact".to_string()
         } else {
             format!(
-                "{} mismatched, {} missing",
+                "{} mismatched, {} missing, {} damaged log files",
                 report.mismatched.len(),
-                report.missing.len()
+                report.missing.len(),
+                report.damaged.len()
             )
         }
     )?;

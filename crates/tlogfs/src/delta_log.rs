@@ -57,14 +57,18 @@ fn find_checkpoint(delta_log: &Path, version: Option<u64>) -> Result<Option<u64>
         .find(|c| checkpoint_path(delta_log, *c).exists()))
 }
 
-fn read_checkpoint(path: &Path, files: &mut BTreeSet<String>) -> Result<()> {
+pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeSet<String>) -> Result<()> {
     let name = path.display().to_string();
     let parquet = |source| Error::Parquet {
         file: name.clone(),
         source,
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(&name, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true),
+    )
+    .map_err(parquet)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), ["add.path"]);
     for batch in builder.with_projection(mask).build().map_err(parquet)? {
         let batch = batch.map_err(|e| Error::Corrupt {
@@ -105,7 +109,14 @@ fn apply_commit(text: &str, file: &Path, files: &mut BTreeSet<String>) -> Result
             detail: e.to_string(),
         })?;
         if let Some(path) = action.pointer("/add/path").and_then(|p| p.as_str()) {
-            files.insert(decode(path));
+            let path = decode(path);
+            if crate::view::parse_data_file_name(&path).is_none() {
+                return Err(Error::Corrupt {
+                    file: file.display().to_string(),
+                    detail: format!("adds {path:?}, which is not a pond data file name"),
+                });
+            }
+            files.insert(path);
         }
         if let Some(path) = action.pointer("/remove/path").and_then(|p| p.as_str()) {
             files.remove(&decode(path));

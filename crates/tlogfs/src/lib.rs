@@ -82,11 +82,13 @@ mod content_store;
 mod delta_log;
 mod dir_content;
 mod error;
+mod integrity;
 mod log_table;
 mod oplog;
 mod persistence;
 mod pond;
 mod txn;
+mod verify_log;
 mod view;
 
 pub use content_store::{ContentStore, StoredBody};

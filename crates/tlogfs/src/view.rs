@@ -342,7 +342,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Reads every row of the data file at `path` (`name` for errors).
 pub fn read_rows(path: &Path, name: &str) -> Result<Vec<OplogRow>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    // The oplog's schema is fixed: the Arrow schema embedded in the footer is not needed,
+    // and a damaged one must not be decoded (arrow's IPC reader panics on some damage).
+    let options =
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
         .and_then(|b| b.build())
         .map_err(|source| Error::Parquet {
             file: name.to_string(),

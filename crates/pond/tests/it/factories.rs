@@ -204,6 +204,15 @@ fn a_rejected_configuration_changes_nothing() {
     assert!(err.contains("read-only"), "{err}");
     assert_eq!(log(), before);
     assert_eq!(pond.ok(&["list", "/"]), "");
+    let valid = pond.host("valid.yaml");
+    write(&valid, b"source: /raw/*.csv\n");
+    pond.ok(&[
+        "mknod",
+        "csvdir",
+        "/csv",
+        "--config",
+        valid.to_str().unwrap(),
+    ]);
 }
 
 #[test]
@@ -222,6 +231,15 @@ fn loops_and_overwrites_fail_cleanly() {
     ]);
     assert!(err.contains("reaches back into the csvdir itself"), "{err}");
     assert_eq!(pond.ok(&["list", "/"]), "");
+    let valid = pond.host("valid.yaml");
+    write(&valid, b"source: /raw/*.csv\n");
+    pond.ok(&[
+        "mknod",
+        "csvdir",
+        "/csv",
+        "--config",
+        valid.to_str().unwrap(),
+    ]);
 
     // --overwrite needs a node to overwrite, of the same factory.
     let err = pond.fails(&[

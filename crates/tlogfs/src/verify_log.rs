@@ -1,0 +1,244 @@
+//! `verify` of the log itself: every commit file, checkpoint and data file, checked
+//! against what the `integrity` module records of it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tinyfs::NodeId;
+
+use crate::error::Result;
+use crate::integrity::{FILE_HASH_TAG, Seal, check_seal, hash_file};
+use crate::pond::VerifyReport;
+use crate::view::parse_data_file_name;
+
+/// What one commit says of other files.
+#[derive(Default)]
+struct Records {
+    /// Data file → its recorded BLAKE3 (`None` for files written before hashes were).
+    data: BTreeMap<String, Option<String>>,
+    /// Pond version → the BLAKE3 its successor recorded of its commit file.
+    commits: HashMap<u64, String>,
+    /// Pond version → the BLAKE3 its successor recorded of its checkpoint.
+    checkpoints: HashMap<u64, String>,
+}
+
+/// Checks the log under `log_dir` up to pond version `latest`, adding what it finds to
+/// `report`; `names` maps nodes to their paths, for saying what a data file holds. Returns
+/// the data files found damaged (their rows cannot be trusted). Blocking.
+pub(crate) fn check(
+    log_dir: &Path,
+    latest: u64,
+    names: &HashMap<NodeId, String>,
+    report: &mut VerifyReport,
+) -> Result<HashSet<String>> {
+    let delta_log = log_dir.join("_delta_log");
+    let mut records = Records::default();
+    let mut sealed_before = false;
+    for version in 0..=latest {
+        let path = delta_log.join(format!("{version:020}.json"));
+        let shown = format!("log/_delta_log/{version:020}.json (pond version {version})");
+        report.log_files += 1;
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => {
+                    report.damaged.push(format!("{shown}: not UTF-8 text"));
+                    continue;
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.damaged.push(format!("{shown}: missing"));
+                continue;
+            }
+            Err(e) => return Err(crate::error::Error::io(path.display(), e)),
+        };
+        let mut pond_commit = false;
+        let mut has_previous = false;
+        let mut parsed = true;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else {
+                parsed = false;
+                break;
+            };
+            if let Some(pond) = action.pointer("/commitInfo/pond") {
+                pond_commit = true;
+                if let Some(previous) = pond.get("previous") {
+                    has_previous = true;
+                    let base = previous.get("version").and_then(|v| v.as_u64());
+                    let text = |key: &str| previous.get(key).and_then(|h| h.as_str());
+                    if let (Some(base), Some(hash)) = (base, text("commit")) {
+                        records.commits.insert(base, hash.to_string());
+                    }
+                    if let (Some(base), Some(hash)) = (base, text("checkpoint")) {
+                        records.checkpoints.insert(base, hash.to_string());
+                    }
+                }
+            }
+            if let Some(add) = action.get("add")
+                && let Some(file) = add.get("path").and_then(|p| p.as_str())
+            {
+                let hash = add
+                    .pointer(&format!("/tags/{FILE_HASH_TAG}"))
+                    .and_then(|h| h.as_str())
+                    .map(String::from);
+                records.data.insert(decode(file), hash);
+            }
+        }
+        if !parsed {
+            report.damaged.push(format!("{shown}: not valid JSON"));
+            continue;
+        }
+        match check_seal(&text) {
+            Seal::Intact => sealed_before = true,
+            Seal::Broken => report
+                .damaged
+                .push(format!("{shown}: does not match its recorded BLAKE3")),
+            // pond seals every commit it writes now: one without a seal after a sealed
+            // one (or with the record of its predecessor) had its seal damaged.
+            Seal::Absent if pond_commit && (sealed_before || has_previous) => report
+                .damaged
+                .push(format!("{shown}: its BLAKE3 record is damaged")),
+            Seal::Absent => {}
+        }
+    }
+    for (version, expected) in &records.commits {
+        let path = delta_log.join(format!("{version:020}.json"));
+        if let Some(actual) = hash_file(&path)?
+            && actual.to_hex().as_str() != expected
+        {
+            let shown = format!("log/_delta_log/{version:020}.json (pond version {version})");
+            if !report.damaged.iter().any(|d| d.starts_with(&shown)) {
+                report.damaged.push(format!(
+                    "{shown}: does not match the BLAKE3 pond version {} recorded",
+                    version + 1
+                ));
+            }
+        }
+    }
+    check_checkpoints(&delta_log, &records, report)?;
+    let mut broken = HashSet::new();
+    for (file, expected) in &records.data {
+        report.log_files += 1;
+        let path = log_dir.join(file);
+        let holds = match parse_data_file_name(file).and_then(|(_, node, _)| names.get(&node)) {
+            Some(p) => format!(" (holds {p})"),
+            None => String::new(),
+        };
+        let problem = match (hash_file(&path)?, expected) {
+            (None, _) => Some("missing".to_string()),
+            (Some(actual), Some(expected)) if actual.to_hex().as_str() != expected => {
+                Some("does not match its recorded BLAKE3".to_string())
+            }
+            (Some(_), Some(_)) => None,
+            // Written before data files' hashes were recorded: decode it whole.
+            (Some(_), None) => decode_parquet(&path).err(),
+        };
+        if let Some(problem) = problem {
+            report.damaged.push(format!("log/{file}{holds}: {problem}"));
+            broken.insert(file.clone());
+        }
+    }
+    Ok(broken)
+}
+
+fn check_checkpoints(delta_log: &Path, records: &Records, report: &mut VerifyReport) -> Result<()> {
+    let entries = std::fs::read_dir(delta_log)
+        .map_err(|e| crate::error::Error::io(delta_log.display(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| crate::error::Error::io(delta_log.display(), e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(version) = name
+            .strip_suffix(".checkpoint.parquet")
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        report.log_files += 1;
+        let shown = format!("log/_delta_log/{name} (checkpoint of pond version {version})");
+        let problem = match (records.checkpoints.get(&version), hash_file(&entry.path())?) {
+            (_, None) => continue,
+            (Some(expected), Some(actual)) => (actual.to_hex().as_str() != expected)
+                .then(|| "does not match its recorded BLAKE3".to_string()),
+            // Not yet recorded by a later commit: decode it whole.
+            (None, Some(_)) => decode_parquet(&entry.path()).err(),
+        };
+        if let Some(problem) = problem {
+            report.damaged.push(format!("{shown}: {problem}"));
+        }
+    }
+    let last = delta_log.join("_last_checkpoint");
+    if let Ok(text) = std::fs::read_to_string(&last) {
+        report.log_files += 1;
+        if let Err(problem) = check_last_checkpoint(delta_log, &text) {
+            report
+                .damaged
+                .push(format!("log/_delta_log/_last_checkpoint: {problem}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `_last_checkpoint` (`text`) describes a checkpoint that exists, exactly: its
+/// version, its actions, its bytes and its data files.
+fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<(), String> {
+    let info: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| "not valid JSON".to_string())?;
+    let field = |key: &str| {
+        info.get(key)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| format!("has no {key}"))
+    };
+    let version = field("version")?;
+    let path = delta_log.join(format!("{version:020}.checkpoint.parquet"));
+    let bytes = std::fs::metadata(&path)
+        .map_err(|_| {
+            format!("names the checkpoint of pond version {version}, which does not exist")
+        })?
+        .len();
+    let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+    let actions = ParquetRecordBatchReaderBuilder::try_new_with_options(
+        file,
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true),
+    )
+    .map_err(|e| format!("its checkpoint does not decode: {e}"))?
+    .metadata()
+    .file_metadata()
+    .num_rows() as u64;
+    let mut files = std::collections::BTreeSet::new();
+    crate::delta_log::read_checkpoint(&path, &mut files).map_err(|e| e.to_string())?;
+    let expected = [
+        ("size", actions),
+        ("sizeInBytes", bytes),
+        ("numOfAddFiles", files.len() as u64),
+    ];
+    for (key, actual) in expected {
+        if field(key)? != actual {
+            return Err(format!(
+                "says {key} {} but the checkpoint of pond version {version} has {actual}",
+                field(key)?
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the Parquet file at `path` to the end: why it does not decode, if it does not.
+fn decode_parquet(path: &Path) -> std::result::Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let options =
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .and_then(|b| b.build())
+        .map_err(|e| format!("does not decode: {e}"))?;
+    for batch in reader {
+        batch.map_err(|e| format!("does not decode: {e}"))?;
+    }
+    Ok(())
+}
+
+fn decode(path: &str) -> String {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}
