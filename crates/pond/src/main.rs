@@ -165,11 +165,22 @@ enum Command {
         /// The file or directory; `name@vN` for version N.
         path: String,
     },
-    /// Show the history of changes, newest first.
+    /// Show the history of changes, newest first; with PATH, only the commits that
+    /// added, changed or removed it.
     Log {
         /// Show only the last N.
         #[arg(short = 'n', value_name = "N")]
         limit: Option<usize>,
+        /// One path's history.
+        path: Option<String>,
+    },
+    /// List the paths added, removed and changed from pond version A to B (default: the
+    /// latest); for a series, the versions and rows added.
+    Diff {
+        /// The earlier pond version.
+        a: u64,
+        /// The later pond version (default: the latest).
+        b: Option<u64>,
     },
     /// Remove entries.
     Rm {
@@ -404,7 +415,10 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::Describe { as_of, path } => show::describe(&ctx, as_of, &path)
             .await
             .context("describe")?,
-        Command::Log { limit } => show::log(&ctx, limit).await.context("log")?,
+        Command::Log { limit, path } => show::log(&ctx, limit, path.as_deref())
+            .await
+            .context("log")?,
+        Command::Diff { a, b } => show::diff(&ctx, a, b).await.context("diff")?,
         Command::Rm { recursive, paths } => {
             fsops::rm(&ctx, recursive, &paths).await.context("rm")?
         }

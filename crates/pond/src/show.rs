@@ -364,6 +364,43 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     Ok(())
 }
 
+pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
+    let pond = ctx.read(None).await?;
+    let to = b.unwrap_or(pond.version());
+    let changes = pond.diff(a, Some(to)).await?;
+    let after = tlogfs::Pond::open_at(pond.dir(), to).await?;
+    let root = after.fs().root();
+    let mut out = std::io::stdout().lock();
+    for c in changes {
+        let mut detail = String::new();
+        let (was, is) = c.versions;
+        if c.entry_type.is_file() && c.change != tlogfs::Change::Removed && is > was {
+            detail = if is - was == 1 {
+                format!("  v{is}")
+            } else {
+                format!("  v{}..v{is}", was + 1)
+            };
+            if c.entry_type == EntryType::FileSeries
+                && let Ok((_, versions)) = pond_sql::table_versions(&root, &c.path).await
+            {
+                let rows: i64 = versions
+                    .iter()
+                    .filter(|v| v.version.version > was)
+                    .map(|v| v.metadata.file_metadata().num_rows())
+                    .sum();
+                detail.push_str(&format!(", {}", crate::output::count(rows as u64, "row")));
+            }
+        }
+        let mark = match c.change {
+            tlogfs::Change::Added => "+",
+            tlogfs::Change::Removed => "-",
+            tlogfs::Change::Changed => "~",
+        };
+        writeln!(out, "{mark} {:<11} {}{detail}", c.entry_type, c.path)?;
+    }
+    Ok(())
+}
+
 fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Result<()> {
     writeln!(out, "schema:")?;
     for field in schema.fields() {
@@ -373,8 +410,35 @@ fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Resu
     Ok(())
 }
 
-pub(crate) async fn log(ctx: &Ctx, limit: Option<usize>) -> Result<()> {
+pub(crate) async fn log(ctx: &Ctx, limit: Option<usize>, path: Option<&str>) -> Result<()> {
     let pond = ctx.read(None).await?;
+    if let Some(path) = path {
+        let canonical = match pond.fs().root().canonicalize(path).await {
+            Ok(p) => p,
+            // A path that no longer exists still has a history.
+            Err(_) => tinyfs::Path::parse(path)?.without_version().to_string(),
+        };
+        let mut out = std::io::stdout().lock();
+        for (entry, change) in pond.path_history(&canonical, limit).await? {
+            writeln!(
+                out,
+                "v{:<5} {}  {:<8}  {:<7}  {}",
+                entry.version,
+                entry
+                    .timestamp_ms
+                    .map(|ms| when(ms.saturating_mul(1000)))
+                    .unwrap_or_default(),
+                if entry.user.is_empty() {
+                    "-"
+                } else {
+                    entry.user.as_str()
+                },
+                change.change,
+                entry.command
+            )?;
+        }
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     for entry in pond.history(limit).await? {
         let at = entry

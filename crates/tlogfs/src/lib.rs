@@ -82,6 +82,7 @@ mod content_store;
 mod delta_log;
 mod dir_content;
 mod error;
+mod history;
 mod integrity;
 mod log_table;
 mod oplog;
@@ -93,6 +94,7 @@ mod view;
 
 pub use content_store::{ContentStore, StoredBody};
 pub use error::{Error, Result};
+pub use history::{Change, PathChange};
 pub use log_table::CHECKPOINT_INTERVAL;
 pub use oplog::{OplogRow, file_schema, table_schema};
 pub use persistence::{INLINE_MAX, TlogPersistence};
