@@ -158,13 +158,9 @@ pub fn read_type(a: &DataType, b: &DataType) -> Option<DataType> {
 /// batch has text (parsed, value by value, when the batch is conformed); `None` otherwise.
 fn append_type(series: &DataType, batch: &DataType) -> Option<DataType> {
     widen(series, batch).or_else(|| {
-        if is_text(series) && can_cast_types(batch, series) {
-            Some(series.clone())
-        } else if is_text(batch) && can_cast_types(batch, series) {
-            Some(series.clone())
-        } else {
-            None
-        }
+        // Everything has a text form; text is parsed value by value when conformed.
+        ((is_text(series) || is_text(batch)) && can_cast_types(batch, series))
+            .then(|| series.clone())
     })
 }
 

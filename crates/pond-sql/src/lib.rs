@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 
-mod conform;
+pub mod conform;
 mod context;
 mod csv;
 mod error;
