@@ -342,12 +342,13 @@ pub fn merge_versions<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use arrow::array::{Float64Array, Int64Array, StringArray};
 
     use super::*;
 
-    fn schema(fields: &[(&str, DataType)]) -> Schema {
+    /// A schema of nullable columns, for tests.
+    pub(crate) fn schema(fields: &[(&str, DataType)]) -> Schema {
         Schema::new(
             fields
                 .iter()

@@ -184,18 +184,9 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Date32Array, Int64Array, TimestampSecondArray};
-    use arrow::datatypes::Field;
 
     use super::*;
-
-    fn schema(fields: &[(&str, DataType)]) -> Schema {
-        Schema::new(
-            fields
-                .iter()
-                .map(|(n, t)| Field::new(*n, t.clone(), true))
-                .collect::<Vec<_>>(),
-        )
-    }
+    use crate::conform::tests::schema;
 
     #[test]
     fn finds_common_names_and_explains_failures() {
