@@ -114,7 +114,7 @@ async fn import_all(pond: &Pond, files: &[std::path::PathBuf], dest: &str) -> Re
         let options = ImportOptions {
             entry_type: EntryType::FileSeries,
             timestamp_column: Some("date".into()),
-            timezone: None,
+            csv: pond_sql::CsvOptions::default(),
             skip_duplicate: false,
         };
         pond_sql::import_file(&tx.root(), file, dest, &options, &mut |_| {}).await?;

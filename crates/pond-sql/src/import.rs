@@ -38,8 +38,9 @@ pub struct ImportOptions {
     pub entry_type: EntryType,
     /// For a series, its timestamp column; found by name when `None`.
     pub timestamp_column: Option<String>,
-    /// The time zone of input timestamps written without an offset (UTC when `None`).
-    pub timezone: Option<String>,
+    /// How to read CSV input: delimiter, null values, and the time zone of timestamps
+    /// written without an offset (which a Parquet input's naive timestamps are taken in too).
+    pub csv: CsvOptions,
     /// Skip, rather than refuse, a series batch identical to a version it already has.
     pub skip_duplicate: bool,
 }
@@ -167,14 +168,14 @@ struct Source<'a> {
     path: &'a Path,
     shown: String,
     parquet: bool,
-    timezone: Option<String>,
+    csv: CsvOptions,
     schema: SchemaRef,
 }
 
 impl<'a> Source<'a> {
-    async fn open(path: &'a Path, timezone: Option<String>) -> Result<Source<'a>> {
+    async fn open(path: &'a Path, csv: CsvOptions) -> Result<Source<'a>> {
         let shown = path.display().to_string();
-        if let Some(zone) = &timezone {
+        if let Some(zone) = &csv.timezone {
             check_timezone(zone).map_err(|e| Error::invalid(&shown, e))?;
         }
         let parquet = is_parquet(path).await?;
@@ -182,18 +183,11 @@ impl<'a> Source<'a> {
             path,
             shown,
             parquet,
-            timezone,
+            csv,
             schema: Arc::new(Schema::empty()),
         };
         source.schema = source.batches().await?.0;
         Ok(source)
-    }
-
-    fn csv_options(&self) -> CsvOptions {
-        CsvOptions {
-            timezone: self.timezone.clone(),
-            ..CsvOptions::default()
-        }
     }
 
     /// The file's schema and batches, timestamps as instants (naive Parquet timestamps
@@ -202,7 +196,7 @@ impl<'a> Source<'a> {
         if !self.parquet {
             // CSV is read as csvdir reads it (see `crate::csv`). The reader is blocking,
             // in batches of 64 Ki rows.
-            let (schema, reader) = open_csv(self.path, &self.shown, &self.csv_options())?;
+            let (schema, reader) = open_csv(self.path, &self.shown, &self.csv)?;
             let shown = self.shown.clone();
             let batches = stream::iter(reader).map(move |b| b.map_err(|e| arrow_error(&shown, e)));
             return Ok((schema, batches.boxed()));
@@ -222,7 +216,7 @@ impl<'a> Source<'a> {
                 source,
             })?;
         let schema = stream.schema().clone();
-        let zone = self.timezone.clone();
+        let zone = self.csv.timezone.clone();
         let localized = localized_schema(&schema, zone.as_deref());
         let mut conformer = Conformer::new(localized.clone(), shown.clone());
         let batches = stream
@@ -279,7 +273,7 @@ pub async fn import_file(
         None
     };
     let column = series_column(dest, options, existing.as_ref())?;
-    let source = Source::open(source, options.timezone.clone()).await?;
+    let source = Source::open(source, options.csv.clone()).await?;
     let shown = source.shown.clone();
     let target = if series {
         append_schema(

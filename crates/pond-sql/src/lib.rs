@@ -12,7 +12,7 @@
 //! let options = pond_sql::ImportOptions {
 //!     entry_type: tinyfs::EntryType::FileSeries,
 //!     timestamp_column: None,
-//!     timezone: None,
+//!     csv: pond_sql::CsvOptions::default(),
 //!     skip_duplicate: false,
 //! };
 //! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_| {}).await?;

@@ -36,7 +36,7 @@ fn progress(len: Option<u64>, what: &str) -> ProgressBar {
 pub(crate) struct CopyOptions {
     pub(crate) format: CopyFormat,
     pub(crate) timestamp_column: Option<String>,
-    pub(crate) timezone: Option<String>,
+    pub(crate) csv: pond_sql::CsvOptions,
     pub(crate) skip_duplicate: bool,
     pub(crate) recursive: bool,
 }
@@ -58,10 +58,12 @@ pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> R
     if options.skip_duplicate && format != CopyFormat::Series {
         bail!("--skip-duplicate is for --format series");
     }
-    if options.timezone.is_some() && format == CopyFormat::Data {
-        bail!("--timezone is for --format table and series (data files are copied as bytes)");
+    if format == CopyFormat::Data && options.csv != pond_sql::CsvOptions::default() {
+        bail!(
+            "--timezone, --delimiter and --null-value are for --format table and series (data files are copied as bytes)"
+        );
     }
-    if let Some(zone) = &options.timezone {
+    if let Some(zone) = &options.csv.timezone {
         pond_sql::check_timezone(zone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
     }
     let recursive = options.recursive;
@@ -225,7 +227,7 @@ async fn copy_one(root: &WD, job: &Job, copy: &CopyOptions) -> Result<String> {
                     EntryType::FileTable
                 },
                 timestamp_column: copy.timestamp_column.clone(),
-                timezone: copy.timezone.clone(),
+                csv: copy.csv.clone(),
                 skip_duplicate: copy.skip_duplicate,
             };
             let bar = progress(None, &job.shown);

@@ -89,6 +89,12 @@ enum Command {
         /// Skip a batch identical to a version the series already has, instead of refusing it.
         #[arg(long)]
         skip_duplicate: bool,
+        /// The CSV field delimiter: one character, or `tab`.
+        #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+        delimiter: u8,
+        /// A CSV value read as null (repeat for several; default: empty and NA).
+        #[arg(long = "null-value", value_name = "TEXT")]
+        null_values: Vec<String>,
         /// Copy host directories and everything in them.
         #[arg(short = 'r', long)]
         recursive: bool,
@@ -234,6 +240,14 @@ enum Command {
     },
 }
 
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "\\t" | "\t" | "tab" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err(format!("{text:?} is not one ASCII character (or `tab`)")),
+    }
+}
+
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -360,13 +374,26 @@ async fn run(cli: Cli) -> Result<bool> {
             timestamp_column,
             timezone,
             skip_duplicate,
+            delimiter,
+            null_values,
             recursive,
             args,
         } => {
+            let defaults = pond_sql::CsvOptions::default();
+            let csv = pond_sql::CsvOptions {
+                delimiter,
+                null_values: if null_values.is_empty() {
+                    defaults.null_values.clone()
+                } else {
+                    null_values
+                },
+                timezone,
+                ..defaults
+            };
             let options = copy::CopyOptions {
                 format,
                 timestamp_column,
-                timezone,
+                csv,
                 skip_duplicate,
                 recursive,
             };

@@ -35,7 +35,7 @@ async fn import(root: &WD, source: &Path, dest: &str, entry_type: EntryType, col
     let options = ImportOptions {
         entry_type,
         timestamp_column: column.map(String::from),
-        timezone: None,
+        csv: pond_sql::CsvOptions::default(),
         skip_duplicate: false,
     };
     pond_sql::import_file(root, source, dest, &options, &mut |_| {})
