@@ -6,10 +6,10 @@
 //! `add.path` column of the latest checkpoint at or before the version, then the commit
 //! files after it.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use arrow::array::{Array, StringArray, StructArray};
+use arrow::array::{Array, MapArray, StringArray, StructArray};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub(crate) struct LogFiles {
     pub(crate) version: u64,
-    pub(crate) files: BTreeSet<String>,
+    /// Each data file, with the BLAKE3 its `add` recorded (none for older files).
+    pub(crate) files: BTreeMap<String, Option<blake3::Hash>>,
 }
 
 fn commit_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
@@ -57,7 +58,10 @@ fn find_checkpoint(delta_log: &Path, version: Option<u64>) -> Result<Option<u64>
         .find(|c| checkpoint_path(delta_log, *c).exists()))
 }
 
-pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeSet<String>) -> Result<()> {
+pub(crate) fn read_checkpoint(
+    path: &Path,
+    files: &mut BTreeMap<String, Option<blake3::Hash>>,
+) -> Result<()> {
     let name = path.display().to_string();
     let parquet = |source| Error::Parquet {
         file: name.clone(),
@@ -69,7 +73,7 @@ pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeSet<String>) -> Resu
         parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true),
     )
     .map_err(parquet)?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), ["add.path"]);
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["add.path", "add.tags"]);
     for batch in builder.with_projection(mask).build().map_err(parquet)? {
         let batch = batch.map_err(|e| Error::Corrupt {
             file: name.clone(),
@@ -87,13 +91,30 @@ pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeSet<String>) -> Resu
         else {
             continue;
         };
+        let tags = add
+            .column_by_name("tags")
+            .and_then(|t| t.as_any().downcast_ref::<MapArray>());
         for i in 0..add.len() {
             if add.is_valid(i) && paths.is_valid(i) {
-                files.insert(decode(paths.value(i)));
+                let hash = tags.and_then(|t| tag_hash(t, i));
+                files.insert(decode(paths.value(i)), hash);
             }
         }
     }
     Ok(())
+}
+
+/// The BLAKE3 in row `i` of an `add.tags` map, if recorded.
+fn tag_hash(tags: &MapArray, i: usize) -> Option<blake3::Hash> {
+    if tags.is_null(i) {
+        return None;
+    }
+    let entries = tags.value(i);
+    let keys = entries.column(0).as_any().downcast_ref::<StringArray>()?;
+    let values = entries.column(1).as_any().downcast_ref::<StringArray>()?;
+    (0..keys.len())
+        .find(|&k| keys.value(k) == crate::integrity::FILE_HASH_TAG && values.is_valid(k))
+        .and_then(|k| blake3::Hash::from_hex(values.value(k)).ok())
 }
 
 fn decode(path: &str) -> String {
@@ -102,7 +123,11 @@ fn decode(path: &str) -> String {
         .into_owned()
 }
 
-fn apply_commit(text: &str, file: &Path, files: &mut BTreeSet<String>) -> Result<()> {
+fn apply_commit(
+    text: &str,
+    file: &Path,
+    files: &mut BTreeMap<String, Option<blake3::Hash>>,
+) -> Result<()> {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let action: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Corrupt {
             file: file.display().to_string(),
@@ -116,7 +141,11 @@ fn apply_commit(text: &str, file: &Path, files: &mut BTreeSet<String>) -> Result
                     detail: format!("adds {path:?}, which is not a pond data file name"),
                 });
             }
-            files.insert(path);
+            let hash = action
+                .pointer(&format!("/add/tags/{}", crate::integrity::FILE_HASH_TAG))
+                .and_then(|h| h.as_str())
+                .and_then(|h| blake3::Hash::from_hex(h).ok());
+            files.insert(path, hash);
         }
         if let Some(path) = action.pointer("/remove/path").and_then(|p| p.as_str()) {
             files.remove(&decode(path));
@@ -128,7 +157,7 @@ fn apply_commit(text: &str, file: &Path, files: &mut BTreeSet<String>) -> Result
 /// The data files of pond `version`, or of the latest version, of the log in `log_dir`.
 pub(crate) fn read(log_dir: &Path, version: Option<u64>) -> Result<LogFiles> {
     let delta_log = log_dir.join("_delta_log");
-    let mut files = BTreeSet::new();
+    let mut files = BTreeMap::new();
     let checkpoint = find_checkpoint(&delta_log, version)?;
     if let Some(c) = checkpoint {
         read_checkpoint(&checkpoint_path(&delta_log, c), &mut files)?;

@@ -87,8 +87,12 @@ impl Error {
             Error::NotAPond { .. } | Error::NoSuchVersion { .. } => ErrorKind::NotFound,
             Error::PondExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict { .. } => ErrorKind::Conflict,
-            Error::Delta { .. } | Error::Parquet { .. } | Error::Io { .. } => ErrorKind::Io,
-            Error::Corrupt { .. } | Error::Internal(_) => ErrorKind::Internal,
+            // Damage on disk is the storage failing, not a bug in pond.
+            Error::Delta { .. }
+            | Error::Parquet { .. }
+            | Error::Io { .. }
+            | Error::Corrupt { .. } => ErrorKind::Io,
+            Error::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -118,7 +122,6 @@ impl From<Error> for tinyfs::Error {
             Error::Conflict { path, detail } => tinyfs::Error::Conflict { path, detail },
             Error::Io { path, source } => tinyfs::Error::Io { path, source },
             Error::Internal(detail) => tinyfs::Error::Internal(detail),
-            Error::Corrupt { .. } => tinyfs::Error::Internal(e.to_string()),
             other => tinyfs::Error::Storage {
                 what: "pond storage".into(),
                 source: Box::new(other),

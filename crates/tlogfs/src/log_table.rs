@@ -1,7 +1,7 @@
 //! The Delta table under `log/`: creating it, loading versions, writing data files and
 //! committing them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use deltalake::TableProperty;
@@ -28,7 +28,7 @@ pub const CHECKPOINT_INTERVAL: u64 = 100;
 pub struct LogTable {
     dir: PathBuf,
     version: u64,
-    files: BTreeSet<String>,
+    files: BTreeMap<String, Option<blake3::Hash>>,
 }
 
 /// The outcome of one commit attempt.
@@ -79,7 +79,7 @@ impl LogTable {
         Ok(LogTable {
             dir: dir.to_path_buf(),
             version: 0,
-            files: BTreeSet::new(),
+            files: BTreeMap::new(),
         })
     }
 
@@ -113,7 +113,11 @@ impl LogTable {
 
     /// A view of the loaded version.
     pub fn view(&self) -> Result<View> {
-        View::new(self.version, &self.dir, self.files.iter().cloned())
+        View::new(
+            self.version,
+            &self.dir,
+            self.files.iter().map(|(p, h)| (p.clone(), *h)),
+        )
     }
 
     /// Writes a Delta checkpoint of the loaded version, unless it has one: a checkpoint,
@@ -244,7 +248,8 @@ impl LogTable {
         }
         sync_dir(&delta_log)?;
         self.version = version;
-        self.files.extend(adds.into_iter().map(|a| a.path));
+        self.files
+            .extend(adds.iter().map(|a| (a.path.clone(), add_hash(a))));
         if (version + 1).is_multiple_of(CHECKPOINT_INTERVAL) {
             self.checkpoint().await?;
         }
@@ -281,6 +286,15 @@ impl LogTable {
         }
         Ok(Some(record))
     }
+}
+
+/// The BLAKE3 an `add` pond wrote records of its data file.
+pub(crate) fn add_hash(add: &Add) -> Option<blake3::Hash> {
+    add.tags
+        .as_ref()?
+        .get(integrity::FILE_HASH_TAG)?
+        .as_deref()
+        .and_then(|h| blake3::Hash::from_hex(h).ok())
 }
 
 /// What a commit file says about one pond version.

@@ -210,7 +210,9 @@ impl TlogPersistence {
                 Attempt::Committed(version) => {
                     // The new version is `head` plus what this commit added; building it
                     // from those avoids re-reading the whole file list from the log.
-                    let paths = adds.iter().map(|a| a.path.clone());
+                    let paths = adds
+                        .iter()
+                        .map(|a| (a.path.clone(), crate::log_table::add_hash(a)));
                     let view = Arc::new(head.with_added(version, paths)?);
                     lock(&self.inner.state).view = view;
                     return Ok(Some(version));

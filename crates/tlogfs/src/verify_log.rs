@@ -205,7 +205,7 @@ fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<()
     .metadata()
     .file_metadata()
     .num_rows() as u64;
-    let mut files = std::collections::BTreeSet::new();
+    let mut files = std::collections::BTreeMap::new();
     crate::delta_log::read_checkpoint(&path, &mut files).map_err(|e| e.to_string())?;
     let expected = [
         ("size", actions),

@@ -139,6 +139,8 @@ pub struct View {
     version: u64,
     log_dir: PathBuf,
     index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
+    /// Each data file's recorded BLAKE3, checked before it is decoded.
+    hashes: HashMap<String, blake3::Hash>,
     dirs: Mutex<HashMap<NodeId, Arc<DirState>>>,
     files: Mutex<HashMap<(NodeId, NodeId), FileHistory>>,
 }
@@ -149,10 +151,14 @@ impl View {
     pub fn new(
         version: u64,
         log_dir: &Path,
-        files: impl IntoIterator<Item = String>,
+        files: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
     ) -> Result<Self> {
         let mut index: HashMap<(NodeId, NodeId), Vec<IndexedFile>> = HashMap::new();
-        for path in files {
+        let mut hashes = HashMap::new();
+        for (path, hash) in files {
+            if let Some(hash) = hash {
+                hashes.insert(path.clone(), hash);
+            }
             let (part, node, file_version) =
                 parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
                     file: path.clone(),
@@ -170,6 +176,7 @@ impl View {
             version,
             log_dir: log_dir.to_path_buf(),
             index,
+            hashes,
             dirs: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
         })
@@ -180,10 +187,14 @@ impl View {
     pub fn with_added(
         &self,
         version: u64,
-        added: impl IntoIterator<Item = String>,
+        added: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
     ) -> Result<Self> {
         let mut index = self.index.clone();
-        for path in added {
+        let mut hashes = self.hashes.clone();
+        for (path, hash) in added {
+            if let Some(hash) = hash {
+                hashes.insert(path.clone(), hash);
+            }
             let (part, node, file_version) =
                 parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
                     file: path.clone(),
@@ -200,6 +211,7 @@ impl View {
             version,
             log_dir: self.log_dir.clone(),
             index,
+            hashes,
             dirs: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
         })
@@ -219,7 +231,7 @@ impl View {
 
     /// Reads one data file's rows.
     pub fn read_rows(&self, path: &str) -> Result<Vec<OplogRow>> {
-        read_rows(&self.log_dir.join(path), path)
+        read_rows(&self.log_dir.join(path), path, self.hashes.get(path))
     }
 
     /// The state of directory `dir`.
@@ -340,8 +352,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Reads every row of the data file at `path` (`name` for errors).
-pub fn read_rows(path: &Path, name: &str) -> Result<Vec<OplogRow>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+pub fn read_rows(
+    path: &Path,
+    name: &str,
+    expected: Option<&blake3::Hash>,
+) -> Result<Vec<OplogRow>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+    // A damaged file is refused before it is decoded: its rows would be wrong, and some
+    // damage makes the Parquet decoder panic.
+    if let Some(expected) = expected
+        && blake3::hash(&bytes) != *expected
+    {
+        return Err(Error::Corrupt {
+            file: name.to_string(),
+            detail: "does not match its recorded BLAKE3 (run `pond verify`)".into(),
+        });
+    }
+    let file = bytes::Bytes::from(bytes);
     // The oplog's schema is fixed: the Arrow schema embedded in the footer is not needed,
     // and a damaged one must not be decoded (arrow's IPC reader panics on some damage).
     let options =
