@@ -275,7 +275,15 @@ pub async fn import_file(
     let column = series_column(dest, options, existing.as_ref())?;
     let source = Source::open(source, options.csv.clone()).await?;
     let shown = source.shown.clone();
-    let target = if series {
+    let column = match series {
+        true => Some(batch_time_column(
+            &source.schema,
+            column.as_deref(),
+            &shown,
+        )?),
+        false => None,
+    };
+    let mut target = if series {
         append_schema(
             existing.as_ref().map(|e| e.schema.as_ref()),
             &source.schema,
@@ -287,15 +295,12 @@ pub async fn import_file(
     if !series && source.parquet && target == source.schema {
         return store_as_is(wd, &source, dest, on_rows).await;
     }
-    let column = match series {
-        // The batch itself must have the series' timestamp column.
-        true => Some(find_timestamp_column(
-            &instants(&source.schema),
-            column.as_deref(),
-            &shown,
-        )?),
-        false => None,
-    };
+    if let Some(column) = &column {
+        // A time column read as text (one value did not parse as a time) is parsed as
+        // times, so the value that does not parse is named with its row.
+        target = as_time_column(&target, column);
+        find_timestamp_column(&target, Some(column), &shown)?;
+    }
     let properties = match &column {
         Some(column) => series_writer_properties(&target, column)?,
         None => writer_properties(),
@@ -350,6 +355,58 @@ pub async fn import_file(
         converted: true,
         skipped: false,
     })
+}
+
+/// The timestamp column of a series batch of `schema`: `asked` (the series' own, or the one
+/// the user named), which the batch must have; else found by name, a text column with a
+/// timestamp name counting (its values are parsed, and a bad one named).
+fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Result<String> {
+    let instants = instants(schema);
+    if let Some(name) = asked {
+        if schema
+            .field_with_name(name)
+            .is_ok_and(|f| is_text(f.data_type()))
+        {
+            return Ok(name.to_string());
+        }
+        return find_timestamp_column(&instants, Some(name), shown);
+    }
+    find_timestamp_column(&instants, None, shown).or_else(|e| {
+        schema
+            .fields()
+            .iter()
+            .find(|f| {
+                is_text(f.data_type())
+                    && crate::event_time::COMMON_NAMES
+                        .iter()
+                        .any(|n| f.name().eq_ignore_ascii_case(n))
+            })
+            .map(|f| f.name().clone())
+            .ok_or(e)
+    })
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// `schema` with `column`, if it is text, as UTC instants.
+fn as_time_column(schema: &SchemaRef, column: &str) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.name() == column && is_text(f.data_type()) {
+                true => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(crate::conform::instant_type(
+                        arrow::datatypes::TimeUnit::Microsecond,
+                    )),
+                false => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// The timestamp column a new version of the series at `dest` must use: the one its
