@@ -52,16 +52,17 @@ pub fn as_instant(field: &Field) -> Field {
     }
 }
 
-/// `schema` with every timestamp column an instant.
-pub fn instants(schema: &Schema) -> SchemaRef {
+/// `schema` with `f` applied to every field, its metadata kept.
+pub(crate) fn map_fields(schema: &Schema, f: impl Fn(&Field) -> Field) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(
-        schema
-            .fields()
-            .iter()
-            .map(|f| as_instant(f))
-            .collect::<Vec<_>>(),
+        schema.fields().iter().map(|x| f(x)).collect::<Vec<_>>(),
         schema.metadata().clone(),
     ))
+}
+
+/// `schema` with every timestamp column an instant.
+pub fn instants(schema: &Schema) -> SchemaRef {
+    map_fields(schema, as_instant)
 }
 
 fn int_width(t: &DataType) -> Option<(bool, u8)> {
@@ -95,7 +96,8 @@ fn is_float(t: &DataType) -> bool {
     matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
 }
 
-fn is_text(t: &DataType) -> bool {
+/// Whether `t` is a text type.
+pub(crate) fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
@@ -202,13 +204,7 @@ pub fn append_schema(series: Option<&Schema>, batch: &Schema, path: &str) -> Res
 }
 
 fn nullable(schema: &Schema) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    ))
+    map_fields(schema, |f| f.clone().with_nullable(true))
 }
 
 /// Fits batches to a target schema: columns reordered, missing ones null, types cast. A

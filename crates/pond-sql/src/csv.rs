@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Format;
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 
-use crate::conform::{Conformer, UTC, instant_type, instants};
+use crate::conform::{Conformer, UTC, instant_type, instants, map_fields};
 use crate::error::{Error, Result};
 use crate::import::writer_properties;
 
@@ -104,23 +104,16 @@ pub(crate) fn open_csv(
         Some(zone) => check_timezone(zone).map_err(|e| Error::invalid(shown, e))?,
         None => UTC.to_string(),
     };
-    let schema: SchemaRef = Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Timestamp(unit, None) => {
-                    let DataType::Timestamp(unit, _) = instant_type(*unit) else {
-                        unreachable!("an instant is a timestamp")
-                    };
-                    f.as_ref()
-                        .clone()
-                        .with_data_type(DataType::Timestamp(unit, Some(zone.as_str().into())))
-                }
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ));
+    let schema = map_fields(&schema, |f| match f.data_type() {
+        DataType::Timestamp(unit, None) => {
+            let DataType::Timestamp(unit, _) = instant_type(*unit) else {
+                unreachable!("an instant is a timestamp")
+            };
+            f.clone()
+                .with_data_type(DataType::Timestamp(unit, Some(zone.as_str().into())))
+        }
+        _ => f.clone(),
+    });
     let file = std::fs::File::open(source).map_err(io)?;
     let reader = ReaderBuilder::new(schema.clone())
         .with_format(format)

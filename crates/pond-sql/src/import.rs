@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -25,7 +25,9 @@ use parquet::file::properties::WriterProperties;
 use tinyfs::{EntryType, FileVersion, WD};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::conform::{Conformer, append_schema, instants, merge_versions};
+use crate::conform::{
+    Conformer, append_schema, instant_type, instants, is_text, map_fields, merge_versions,
+};
 use crate::csv::{CsvOptions, arrow_error, check_timezone, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
@@ -187,6 +189,10 @@ impl<'a> Source<'a> {
             schema: Arc::new(Schema::empty()),
         };
         source.schema = source.batches().await?.0;
+        // A CSV's types were inferred reading it whole: later reads take them as given.
+        if !source.parquet {
+            source.csv.schema = Some(source.schema.clone());
+        }
         Ok(source)
     }
 
@@ -235,19 +241,12 @@ fn localized_schema(schema: &SchemaRef, zone: Option<&str>) -> SchemaRef {
     let Some(zone) = zone else {
         return schema.clone();
     };
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Timestamp(unit, None) => f
-                    .as_ref()
-                    .clone()
-                    .with_data_type(DataType::Timestamp(*unit, Some(zone.into()))),
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
+    map_fields(schema, |f| match f.data_type() {
+        DataType::Timestamp(unit, None) => f
+            .clone()
+            .with_data_type(DataType::Timestamp(*unit, Some(zone.into()))),
+        _ => f.clone(),
+    })
 }
 
 /// Imports the host file `source` (CSV, or Parquet by its magic bytes) as the next version
@@ -386,27 +385,16 @@ fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Resul
     })
 }
 
-fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-}
-
 /// `schema` with `column`, if it is text, as UTC instants.
-fn as_time_column(schema: &SchemaRef, column: &str) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.name() == column && is_text(f.data_type()) {
-                true => f
-                    .as_ref()
-                    .clone()
-                    .with_data_type(crate::conform::instant_type(
-                        arrow::datatypes::TimeUnit::Microsecond,
-                    )),
-                false => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
+fn as_time_column(schema: &Schema, column: &str) -> SchemaRef {
+    map_fields(schema, |f| {
+        match f.name() == column && is_text(f.data_type()) {
+            true => f
+                .clone()
+                .with_data_type(instant_type(TimeUnit::Microsecond)),
+            false => f.clone(),
+        }
+    })
 }
 
 /// The timestamp column a new version of the series at `dest` must use: the one its

@@ -33,9 +33,7 @@ mod object_store;
 mod read;
 mod table;
 
-pub use conform::{
-    Conformer, UTC, append_schema, instant_type, instants, merge_versions, read_type, widen,
-};
+pub use conform::UTC;
 pub use context::{PondSession, explain, stream};
 pub use csv::{CsvOptions, check_timezone, csv_to_parquet};
 pub use error::{Error, Result};

@@ -196,7 +196,15 @@ fn time_order(
     statistics: &Statistics,
 ) -> Result<(bool, bool)> {
     use datafusion::common::stats::Precision;
-    let Some(leaf) = crate::import::leaf_index(&v.schema, column)? else {
+    // The footer's own schema descriptor gives the leaf: no schema conversion per version.
+    let Some(leaf) = v
+        .metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().parts() == [column.to_string()])
+    else {
         return Ok((false, false));
     };
     let sorted = v.metadata.row_groups().iter().all(|rg| {

@@ -117,7 +117,8 @@ fn tag_hash(tags: &MapArray, i: usize) -> Option<blake3::Hash> {
         .and_then(|k| blake3::Hash::from_hex(values.value(k)).ok())
 }
 
-fn decode(path: &str) -> String {
+/// A data file path as `add.path` writes it (percent-encoded), decoded.
+pub(crate) fn decode(path: &str) -> String {
     percent_encoding::percent_decode_str(path)
         .decode_utf8_lossy()
         .into_owned()

@@ -82,7 +82,7 @@ pub(crate) fn check(
                     .pointer(&format!("/tags/{FILE_HASH_TAG}"))
                     .and_then(|h| h.as_str())
                     .map(String::from);
-                records.data.insert(decode(file), hash);
+                records.data.insert(crate::delta_log::decode(file), hash);
             }
         }
         if !parsed {
@@ -235,10 +235,4 @@ fn decode_parquet(path: &Path) -> std::result::Result<(), String> {
         batch.map_err(|e| format!("does not decode: {e}"))?;
     }
     Ok(())
-}
-
-fn decode(path: &str) -> String {
-    percent_encoding::percent_decode_str(path)
-        .decode_utf8_lossy()
-        .into_owned()
 }
