@@ -97,7 +97,7 @@ pub(crate) fn read_checkpoint(
         for i in 0..add.len() {
             if add.is_valid(i) && paths.is_valid(i) {
                 let hash = tags.and_then(|t| tag_hash(t, i));
-                files.insert(decode(paths.value(i)), hash);
+                files.insert(data_file(paths.value(i), path)?, hash);
             }
         }
     }
@@ -115,6 +115,19 @@ fn tag_hash(tags: &MapArray, i: usize) -> Option<blake3::Hash> {
     (0..keys.len())
         .find(|&k| keys.value(k) == crate::integrity::FILE_HASH_TAG && values.is_valid(k))
         .and_then(|k| blake3::Hash::from_hex(values.value(k)).ok())
+}
+
+/// The data file an `add` in the log file `log_file` names (`path` as written, encoded):
+/// a damaged name is an error naming the log file it came from.
+fn data_file(path: &str, log_file: &Path) -> Result<String> {
+    let path = decode(path);
+    if crate::view::parse_data_file_name(&path).is_none() {
+        return Err(Error::Corrupt {
+            file: log_file.display().to_string(),
+            detail: format!("adds {path:?}, which is not a pond data file name"),
+        });
+    }
+    Ok(path)
 }
 
 /// A data file path as `add.path` writes it (percent-encoded), decoded.
@@ -135,13 +148,7 @@ fn apply_commit(
             detail: e.to_string(),
         })?;
         if let Some(path) = action.pointer("/add/path").and_then(|p| p.as_str()) {
-            let path = decode(path);
-            if crate::view::parse_data_file_name(&path).is_none() {
-                return Err(Error::Corrupt {
-                    file: file.display().to_string(),
-                    detail: format!("adds {path:?}, which is not a pond data file name"),
-                });
-            }
+            let path = data_file(path, file)?;
             let hash = action
                 .pointer(&format!("/add/tags/{}", crate::integrity::FILE_HASH_TAG))
                 .and_then(|h| h.as_str())

@@ -199,3 +199,31 @@ fn verify_reports_every_single_bit_flip_in_any_stored_file() {
     }
     assert!(missed.is_empty(), "verify missed: {missed:?}");
 }
+
+#[test]
+fn a_read_refuses_a_damaged_log_file_naming_it() {
+    let pond = TestPond::new();
+    pond.ok(&["mkdir", "/a"]);
+    pond.ok(&["mkdir", "/b"]);
+    // After a checkpoint, hashes come from it rather than from the commit files.
+    pond.ok(&["maintain"]);
+    let mut files = Vec::new();
+    files_below(
+        &pond
+            .path()
+            .join("log/part_id=00000000000000000000000000000000"),
+        &mut files,
+    );
+    files.sort();
+    let newest = files.last().unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(newest, bytes).unwrap();
+    let err = pond.fails(&["list", "/"]);
+    let name = newest.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        err.contains(&name) && err.contains("does not match its recorded BLAKE3"),
+        "{err}"
+    );
+    assert!(!err.contains("bug in pond"), "{err}");
+}
