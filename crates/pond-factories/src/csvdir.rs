@@ -310,6 +310,7 @@ impl CsvDir {
         let version = FileVersion {
             size: 0,
             event_time: None,
+            members: None,
             ..latest
         };
         let file = DynamicTable::new(table, self.fs.root(), version);

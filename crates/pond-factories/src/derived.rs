@@ -164,6 +164,7 @@ impl Factory for DerivedFactory {
             blake3: blake3::hash(&ctx.config.config),
             modified_micros: ctx.config.modified_micros,
             event_time: None,
+            members: None,
         };
         Ok(NodeKind::File(Arc::new(DynamicTable::new(
             table,

@@ -272,6 +272,7 @@ impl File for HostFile {
             blake3: hash,
             modified_micros: (mtime_ns / 1000) as i64,
             event_time: None,
+            members: None,
         }])
     }
 

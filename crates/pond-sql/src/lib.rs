@@ -4,7 +4,8 @@
 //! side: importing host CSV and Parquet files as tables and series ([`import_file`]),
 //! finding a series' event-time column and range ([`find_timestamp_column`],
 //! [`EventTimeRange`]), and reading a table or every version of a series as one stream of
-//! Arrow batches with schemas merged by column name ([`read_table`]).
+//! Arrow batches with schemas merged by column name ([`read_table`]), and putting paths
+//! back as an earlier pond version had them ([`undo`]).
 //!
 //! ```no_run
 //! # async fn demo(wd: &tinyfs::WD) -> pond_sql::Result<()> {
@@ -32,6 +33,7 @@ mod materialize;
 mod object_store;
 mod read;
 mod table;
+pub mod undo;
 
 pub use conform::UTC;
 pub use context::{PondSession, explain, stream};
@@ -45,3 +47,4 @@ pub use import::{
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};
 pub use table::PondTable;
+pub use undo::{Restored, restore_path, restore_paths};

@@ -102,7 +102,8 @@ async fn open_version(
 const FOOTER_READS: usize = 16;
 
 /// The versions that make up the table at `path`: the named or latest version of a
-/// `file:table`; the named version, or all, of a `file:series`. Footers only.
+/// `file:table`; the named version of a `file:series`, or its members (every version
+/// appended, less those an undo or compaction replaced). Footers only.
 pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<TableVersion>)> {
     let entry_type = table_type(wd, path).await?;
     let parsed = Path::parse(path)?;
@@ -118,7 +119,12 @@ pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<Table
                 },
             )?]
         }
-        (None, EntryType::FileSeries) => all,
+        (None, EntryType::FileSeries) => {
+            let members = tinyfs::series_members(&all);
+            all.into_iter()
+                .filter(|v| members.contains(v.version))
+                .collect()
+        }
         (None, _) => all.into_iter().last().into_iter().collect(),
     };
     // Footers are small reads of many files: read several at once, keeping the order.

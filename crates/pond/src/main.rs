@@ -4,6 +4,7 @@ mod copy;
 mod fsops;
 mod output;
 mod show;
+mod undo;
 mod upkeep;
 
 use std::io::Write;
@@ -187,6 +188,23 @@ enum Command {
         a: u64,
         /// The later pond version (default: the latest).
         b: Option<u64>,
+    },
+    /// Undo the commit that made pond version N: a new commit puts every path it changed
+    /// back as it was before (refused when a later commit changed one of them). History
+    /// stays: `--as-of` still reads what was undone.
+    Revert {
+        /// The pond version whose commit to undo.
+        version: u64,
+    },
+    /// Bring PATH back as it was at pond version N, as a new change: a file's body then
+    /// is its next version, a series is the versions it had then, a removed file or
+    /// directory is put back with its history.
+    Restore {
+        /// The pond version to restore from.
+        #[arg(long, value_name = "N")]
+        as_of: u64,
+        /// The file or directory.
+        path: String,
     },
     /// Remove entries.
     Rm {
@@ -446,6 +464,10 @@ async fn run(cli: Cli) -> Result<bool> {
             .await
             .context("log")?,
         Command::Diff { a, b } => show::diff(&ctx, a, b).await.context("diff")?,
+        Command::Revert { version } => undo::revert(&ctx, version).await.context("revert")?,
+        Command::Restore { as_of, path } => undo::restore(&ctx, &path, as_of)
+            .await
+            .context("restore")?,
         Command::Rm { recursive, paths } => {
             fsops::rm(&ctx, recursive, &paths).await.context("rm")?
         }

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Result, anyhow, bail};
 use tinyfs::{EntryType, WD};
 
-use crate::output::{bytes, has_wildcards, micros, print_table, table_format, when};
+use crate::output::{bytes, count, has_wildcards, micros, print_table, table_format, when};
 use crate::{Ctx, OutputFormat};
 
 /// What `list` shows, as paths: a directory's entries, a glob's matches, or one file.
@@ -305,7 +305,19 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     }
     let meta = root.metadata(path).await?;
     let version = meta.version.unwrap_or(0);
-    writeln!(out, "versions:  {} (showing v{version})", meta.versions)?;
+    let mut members = String::new();
+    if meta.entry_type == EntryType::FileSeries {
+        let all = root.versions(tinyfs::Path::parse(path)?.without_version()).await?;
+        let set = tinyfs::series_members(&all);
+        if set.len() != all.len() as u64 {
+            members = format!("; the series is v{set}");
+        }
+    }
+    writeln!(
+        out,
+        "versions:  {} (showing v{version}{members})",
+        meta.versions
+    )?;
     writeln!(out, "size:      {} ({} bytes)", bytes(meta.size), meta.size)?;
     if let Some(hash) = meta.blake3 {
         writeln!(out, "blake3:    {}", hash.to_hex())?;
@@ -323,7 +335,7 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         .map(|v| v.metadata.file_metadata().num_rows())
         .sum();
     let scope = if entry_type == EntryType::FileSeries && versions.len() > 1 {
-        format!(" (all {} versions)", versions.len())
+        format!(" (in {} versions)", versions.len())
     } else {
         String::new()
     };
@@ -354,9 +366,9 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
                 .unwrap_or_default();
             writeln!(
                 out,
-                "  v{:<4} {:>10} rows  {:>10}  {range}",
+                "  v{:<4} {:>15}  {:>10}  {range}",
                 v.version.version,
-                v.metadata.file_metadata().num_rows(),
+                count(v.metadata.file_metadata().num_rows() as u64, "row"),
                 bytes(v.version.size)
             )?;
         }
@@ -368,8 +380,8 @@ pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
     let pond = ctx.read(None).await?;
     let to = b.unwrap_or(pond.version());
     let changes = pond.diff(a, Some(to)).await?;
-    let after = tlogfs::Pond::open_at(pond.dir(), to).await?;
-    let root = after.fs().root();
+    let (before, after) = (ctx.read(Some(a)).await?, ctx.read(Some(to)).await?);
+    let (before, after) = (before.fs().root(), after.fs().root());
     let mut out = std::io::stdout().lock();
     for c in changes {
         let mut detail = String::new();
@@ -380,15 +392,22 @@ pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
             } else {
                 format!("  v{}..v{is}", was + 1)
             };
-            if c.entry_type == EntryType::FileSeries
-                && let Ok((_, versions)) = pond_sql::table_versions(&root, &c.path).await
-            {
-                let rows: i64 = versions
-                    .iter()
-                    .filter(|v| v.version.version > was)
-                    .map(|v| v.metadata.file_metadata().num_rows())
-                    .sum();
-                detail.push_str(&format!(", {}", crate::output::count(rows as u64, "row")));
+            if c.entry_type == EntryType::FileSeries {
+                let (old, new) = (
+                    series_rows(&before, &c.path).await?,
+                    series_rows(&after, &c.path).await?,
+                );
+                let (sign, n) = if new >= old {
+                    ("+", new - old)
+                } else {
+                    ("-", old - new)
+                };
+                detail.push_str(&format!(", {sign}{}", count(n, "row")));
+                let all = after.versions(c.path.as_str()).await?;
+                let members = tinyfs::series_members(&all);
+                if members.len() != all.len() as u64 {
+                    detail.push_str(&format!(" (the series is v{members})"));
+                }
             }
         }
         let mark = match c.change {
@@ -399,6 +418,18 @@ pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
         writeln!(out, "{mark} {:<11} {}{detail}", c.entry_type, c.path)?;
     }
     Ok(())
+}
+
+/// The rows of the series at `path` in `root`, from its footers; 0 where it is not one.
+async fn series_rows(root: &WD, path: &str) -> Result<u64> {
+    if !root.exists(path).await.unwrap_or(false) {
+        return Ok(0);
+    }
+    let (_, versions) = pond_sql::table_versions(root, path).await?;
+    Ok(versions
+        .iter()
+        .map(|v| v.metadata.file_metadata().num_rows() as u64)
+        .sum())
 }
 
 fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Result<()> {

@@ -49,6 +49,7 @@ mod node;
 mod node_id;
 mod path;
 mod persistence;
+mod version_set;
 mod wd;
 
 #[cfg(feature = "testkit")]
@@ -68,4 +69,5 @@ pub use persistence::{
     NodeBuilder, NodeKey, Persistence, StoredDirectory, StoredFile, StoredSymlink, TxnMeta,
     WriteTarget, stored_node, stored_root,
 };
+pub use version_set::{ParseVersionSetError, VersionSet, series_members};
 pub use wd::{GlobMatch, MAX_SYMLINKS, Metadata, WD};

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::node::{AsyncReadSeek, DirEntry, EventTime, FileVersion, FileWriter, NodeConfig};
 use crate::node_id::NodeId;
 use crate::persistence::{NodeKey, Persistence, TxnMeta, WriteTarget};
+use crate::version_set::VersionSet;
 
 /// A persistence that keeps everything in memory. Cloning a state is cheap: bodies are
 /// shared.
@@ -300,6 +301,7 @@ impl Persistence for MemoryPersistence {
             target,
             body: Vec::new(),
             event_time: None,
+            members: None,
         }))
     }
 
@@ -374,6 +376,7 @@ struct MemoryWriter {
     target: WriteTarget,
     body: Vec<u8>,
     event_time: Option<EventTime>,
+    members: Option<VersionSet>,
 }
 
 impl AsyncWrite for MemoryWriter {
@@ -400,6 +403,10 @@ impl FileWriter for MemoryWriter {
         self.event_time = Some(event_time);
     }
 
+    fn set_members(&mut self, members: VersionSet) {
+        self.members = Some(members);
+    }
+
     async fn finish(self: Box<Self>) -> Result<FileVersion> {
         let MemoryWriter {
             state,
@@ -407,6 +414,7 @@ impl FileWriter for MemoryWriter {
             target,
             body,
             event_time,
+            members,
         } = *self;
         let mut state = lock(&state);
         if state.pending.as_ref().map(|(_, s)| *s) != Some(serial) {
@@ -419,6 +427,7 @@ impl FileWriter for MemoryWriter {
             blake3: blake3::hash(&body),
             modified_micros: now_micros(),
             event_time,
+            members,
         };
         match target {
             WriteTarget::Version(key) => {

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
 use crate::node_id::NodeId;
+use crate::version_set::VersionSet;
 
 /// One entry of a directory listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +88,11 @@ pub struct FileVersion {
     pub modified_micros: i64,
     /// For a version of a `file:series`, its event-time range, as the writer declared it.
     pub event_time: Option<EventTime>,
+    /// For a version of a `file:series` that resets which versions make up the series (an
+    /// undo, a compaction): exactly those versions, from this one on (this one only if
+    /// listed). `None`, as for every plain append: the series is the versions before and
+    /// this one. See [`series_members`](crate::series_members).
+    pub members: Option<VersionSet>,
 }
 
 /// A reader of a file body: async read with seek.
@@ -103,6 +109,10 @@ pub trait FileWriter: AsyncWrite + Send + Unpin {
     /// Declares the event-time range of the body, recorded with the version (for a
     /// `file:series`; the writer of the body knows its range, the store does not parse it).
     fn set_event_time(&mut self, event_time: EventTime);
+
+    /// Declares the versions that make up the series from this version on (see
+    /// [`FileVersion::members`]); without it the new version joins the series.
+    fn set_members(&mut self, members: VersionSet);
 
     /// Completes the body and records it as the file's next version.
     async fn finish(self: Box<Self>) -> Result<FileVersion>;

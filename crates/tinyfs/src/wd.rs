@@ -243,6 +243,35 @@ impl WD {
         }
     }
 
+    /// The node at `path` itself (a symlink at the end is not followed), or `None` if the
+    /// last component does not exist.
+    pub async fn get_entry(&self, path: impl IntoPath) -> Result<Option<Node>> {
+        let path = path.into_path()?;
+        match self.walk(&path, false).await? {
+            Lookup::Found { node, .. } => Ok(Some(node)),
+            Lookup::Missing { .. } => Ok(None),
+        }
+    }
+
+    /// Links the stored node `node`, with its history, at `path`: nothing may be there
+    /// and its parent must exist. `node` may come from this filesystem at any version (a
+    /// node unlinked since, to put back). A directory cannot be linked inside itself.
+    pub async fn link(&self, path: impl IntoPath, node: &Node) -> Result<()> {
+        let path = path.into_path()?;
+        refuse_version(&path, "link at")?;
+        let (parents, name, here) = self.vacant(&path, false).await?;
+        if parents.iter().any(|f| f.node.id() == node.id()) {
+            return Err(Error::invalid_path(
+                &path,
+                "cannot link a directory inside itself",
+            ));
+        }
+        parent_dir(&parents)
+            .attach(&name, node)
+            .await
+            .map_err(|e| e.with_path(&here))
+    }
+
     /// The node at `path`, symlinks followed.
     pub async fn resolve(&self, path: impl IntoPath) -> Result<Node> {
         let path = path.into_path()?;

@@ -33,6 +33,15 @@ pub enum Error {
         /// The latest version.
         latest: u64,
     },
+    /// A commit that made no change pond can undo (the pond's creation, or a commit
+    /// another program wrote).
+    #[error("pond version {version}: nothing to revert: {why}")]
+    NothingToRevert {
+        /// The pond version.
+        version: u64,
+        /// What the commit was.
+        why: String,
+    },
     /// Another writer changed what this transaction touched.
     #[error("{path}: conflict: {detail}")]
     Conflict {
@@ -87,6 +96,7 @@ impl Error {
             Error::NotAPond { .. } | Error::NoSuchVersion { .. } => ErrorKind::NotFound,
             Error::PondExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::NothingToRevert { .. } => ErrorKind::Unsupported,
             // Damage on disk is the storage failing, not a bug in pond.
             Error::Delta { .. }
             | Error::Parquet { .. }

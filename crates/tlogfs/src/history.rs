@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use tinyfs::{EntryType, NodeKind, WD};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pond::{LogEntry, Pond};
 
 /// How a commit, or a range of commits, changed a path.
@@ -135,6 +135,57 @@ impl Pond {
             }
         }
         Ok(out)
+    }
+}
+
+impl Pond {
+    /// The paths pond version `n`'s commit changed, in order, to undo it: putting each
+    /// back as pond version `n - 1` had it undoes the commit. Refused with
+    /// [`Error::Conflict`] naming the path when a later commit changed one of them, or a
+    /// path above or below it: undoing `n` would undo that too. Reads the commit files
+    /// from `n` on.
+    pub fn revert_paths(&self, n: u64) -> Result<Vec<String>> {
+        let latest = self.version();
+        if n > latest {
+            return Err(Error::NoSuchVersion { version: n, latest });
+        }
+        let entry = match self.log_entry(n)? {
+            Some(entry) if n > 0 && !entry.paths.is_empty() => entry,
+            Some(entry) => {
+                return Err(Error::NothingToRevert {
+                    version: n,
+                    why: format!("it is {}, which changed no path", entry.command),
+                });
+            }
+            None => {
+                return Err(Error::NothingToRevert {
+                    version: n,
+                    why: "its commit file is missing".into(),
+                });
+            }
+        };
+        for later in n + 1..=latest {
+            let Some(other) = self.log_entry(later)? else {
+                continue;
+            };
+            if let Some(path) = entry
+                .paths
+                .iter()
+                .find(|p| other.paths.iter().any(|o| related(o, p)))
+            {
+                return Err(Error::Conflict {
+                    path: path.clone(),
+                    detail: format!(
+                        "changed again by pond version {later} (`{}`), so reverting pond version {n} would undo that too; restore it as of pond version {} instead",
+                        other.command,
+                        n - 1
+                    ),
+                });
+            }
+        }
+        let mut paths = entry.paths;
+        paths.sort();
+        Ok(paths)
     }
 }
 

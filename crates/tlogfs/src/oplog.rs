@@ -12,6 +12,7 @@
 //! | `size` | long, null | a file body's length in bytes |
 //! | `min_event_time` / `max_event_time` | timestamp µs UTC, null | a series version's event-time range |
 //! | `timestamp_column` | string, null | a series version's timestamp column |
+//! | `members` | string, null | for a series version that resets the series (an undo, a compaction), the versions that make it up from then on, as ranges (`1-4,6`); null for a plain append |
 //! | `txn_id` | string | the UUIDv7 of the transaction that wrote the row |
 //! | `written_at` | timestamp µs UTC | when the transaction wrote it |
 
@@ -21,7 +22,7 @@ use arrow::array::{
     Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use tinyfs::{EntryType, EventTime, NodeId};
+use tinyfs::{EntryType, EventTime, NodeId, VersionSet};
 
 use crate::error::{Error, Result};
 
@@ -47,6 +48,8 @@ pub struct OplogRow {
     pub size: Option<i64>,
     /// A series version's event-time range.
     pub event_time: Option<EventTime>,
+    /// The versions that make up a series from this version on, if it resets them.
+    pub members: Option<VersionSet>,
     /// The writing transaction.
     pub txn_id: String,
     /// When it was written, µs since the epoch.
@@ -71,6 +74,7 @@ pub fn file_schema() -> SchemaRef {
             Field::new("min_event_time", utc_micros(), true),
             Field::new("max_event_time", utc_micros(), true),
             Field::new("timestamp_column", DataType::Utf8, true),
+            Field::new("members", DataType::Utf8, true),
             Field::new("txn_id", DataType::Utf8, false),
             Field::new("written_at", utc_micros(), false),
         ]))
@@ -116,6 +120,7 @@ pub fn to_batch(rows: &[OplogRow]) -> Result<RecordBatch> {
         times(&|r| r.event_time.as_ref().map(|e| e.min_micros)),
         times(&|r| r.event_time.as_ref().map(|e| e.max_micros)),
         strings(&|r| r.event_time.as_ref().map(|e| e.column.clone())),
+        strings(&|r| r.members.as_ref().map(|m| m.to_string())),
         strings(&|r| Some(r.txn_id.clone())),
         times(&|r| Some(r.written_at)),
     ];
@@ -146,6 +151,8 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
         .ok_or_else(|| corrupt("no max_event_time"))?;
     let ts_col = col::<StringArray>(batch, "timestamp_column")
         .ok_or_else(|| corrupt("no timestamp_column"))?;
+    // Absent from logs written before series could be reset: every version appended.
+    let members = col::<StringArray>(batch, "members");
     let txn = col::<StringArray>(batch, "txn_id").ok_or_else(|| corrupt("no txn_id"))?;
     let written = col::<TimestampMicrosecondArray>(batch, "written_at")
         .ok_or_else(|| corrupt("no written_at"))?;
@@ -167,6 +174,13 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
             ),
             None => None,
         };
+        let members = match members.and_then(|m| opt_str(m, i)) {
+            Some(text) => Some(
+                text.parse::<VersionSet>()
+                    .map_err(|e| corrupt(&format!("members: {e}")))?,
+            ),
+            None => None,
+        };
         rows.push(OplogRow {
             node_id: node_id
                 .value(i)
@@ -182,6 +196,7 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
             blake3,
             size: (!size.is_null(i)).then(|| size.value(i)),
             event_time,
+            members,
             txn_id: txn.value(i).to_string(),
             written_at: written.value(i),
         });
@@ -209,6 +224,7 @@ mod tests {
                     min_micros: -5,
                     max_micros: 7,
                 }),
+                members: Some("1-4,6".parse().unwrap()),
                 txn_id: "txn".into(),
                 written_at: 42,
             },
@@ -221,6 +237,7 @@ mod tests {
                 blake3: None,
                 size: None,
                 event_time: None,
+                members: None,
                 txn_id: "txn".into(),
                 written_at: 42,
             },

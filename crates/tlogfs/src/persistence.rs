@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tinyfs::{
     AsyncReadSeek, DirEntry, EntryType, EventTime, FileVersion, FileWriter, NodeId, NodeKey,
-    Persistence, TxnMeta, WriteTarget,
+    Persistence, TxnMeta, VersionSet, WriteTarget,
 };
 use tokio::io::AsyncWrite;
 
@@ -543,6 +543,7 @@ impl Persistence for TlogPersistence {
             serial,
             target,
             event_time: None,
+            members: None,
             hasher: blake3::Hasher::new(),
             size: 0,
             buffer: Vec::new(),
@@ -674,6 +675,7 @@ fn config_rec(
             blake3: blake3::hash(config),
             modified_micros: micros_now(),
             event_time: None,
+            members: None,
         },
         entry_type,
         factory: Some(factory.to_string()),
@@ -692,6 +694,7 @@ struct TlogWriter {
     serial: u64,
     target: WriteTarget,
     event_time: Option<EventTime>,
+    members: Option<VersionSet>,
     hasher: blake3::Hasher,
     size: u64,
     buffer: Vec<u8>,
@@ -745,12 +748,17 @@ impl FileWriter for TlogWriter {
         self.event_time = Some(event_time);
     }
 
+    fn set_members(&mut self, members: VersionSet) {
+        self.members = Some(members);
+    }
+
     async fn finish(self: Box<Self>) -> FsResult<FileVersion> {
         let TlogWriter {
             persistence,
             serial,
             target,
             event_time,
+            members,
             hasher,
             size,
             buffer,
@@ -785,6 +793,7 @@ impl FileWriter for TlogWriter {
                 blake3: hash,
                 modified_micros: micros_now(),
                 event_time,
+                members,
             },
             entry_type: EntryType::FileData,
             factory: None,

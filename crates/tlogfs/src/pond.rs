@@ -163,55 +163,58 @@ impl Pond {
 
     /// The last `limit` commits (all if `None`), newest first.
     pub async fn history(&self, limit: Option<usize>) -> Result<Vec<LogEntry>> {
-        let log_dir = Self::log_dir(&self.dir);
-        let latest = self.version();
         let mut out = Vec::new();
-        for version in (0..=latest).rev() {
+        for version in (0..=self.version()).rev() {
             if limit.is_some_and(|n| out.len() >= n) {
                 break;
             }
-            let Some(record) = LogTable::commit_record(&log_dir, version)? else {
-                continue;
-            };
-            let entry = match &record.pond {
-                Some(pond) => {
-                    let strings = |key: &str| -> Vec<String> {
-                        pond.get(key)
-                            .and_then(|v| v.as_array())
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|s| s.as_str().map(String::from))
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    };
-                    LogEntry {
-                        version,
-                        timestamp_ms: record.timestamp_ms,
-                        user: pond
-                            .get("user")
-                            .and_then(|u| u.as_str())
-                            .unwrap_or_default()
-                            .to_string(),
-                        command: strings("command").join(" "),
-                        paths: strings("paths"),
-                    }
-                }
-                None => LogEntry {
-                    version,
-                    timestamp_ms: record.timestamp_ms,
-                    user: String::new(),
-                    command: match record.operation.as_deref() {
-                        Some("CREATE TABLE") => "(pond created)".to_string(),
-                        Some(op) => format!("({})", op.to_lowercase()),
-                        None => "(unknown)".to_string(),
-                    },
-                    paths: Vec::new(),
-                },
-            };
-            out.push(entry);
+            out.extend(self.log_entry(version)?);
         }
         Ok(out)
+    }
+
+    /// The commit that made pond version `version`, if its commit file is there. Reads that
+    /// one file.
+    pub fn log_entry(&self, version: u64) -> Result<Option<LogEntry>> {
+        let Some(record) = LogTable::commit_record(&Self::log_dir(&self.dir), version)? else {
+            return Ok(None);
+        };
+        Ok(Some(match &record.pond {
+            Some(pond) => {
+                let strings = |key: &str| -> Vec<String> {
+                    pond.get(key)
+                        .and_then(|v| v.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                LogEntry {
+                    version,
+                    timestamp_ms: record.timestamp_ms,
+                    user: pond
+                        .get("user")
+                        .and_then(|u| u.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    command: strings("command").join(" "),
+                    paths: strings("paths"),
+                }
+            }
+            None => LogEntry {
+                version,
+                timestamp_ms: record.timestamp_ms,
+                user: String::new(),
+                command: match record.operation.as_deref() {
+                    Some("CREATE TABLE") => "(pond created)".to_string(),
+                    Some(op) => format!("({})", op.to_lowercase()),
+                    None => "(unknown)".to_string(),
+                },
+                paths: Vec::new(),
+            },
+        }))
     }
 
     /// Every node's path in the current tree, for naming nodes in reports.

@@ -166,6 +166,7 @@ impl Txn {
                 blake3: None,
                 size: None,
                 event_time: None,
+                members: None,
                 txn_id: self.id.clone(),
                 written_at,
             });
@@ -206,6 +207,7 @@ fn symlink_row(node: NodeId, target: String, txn_id: &str, written_at: i64) -> O
         blake3: None,
         size: None,
         event_time: None,
+        members: None,
         txn_id: txn_id.to_string(),
         written_at,
     }

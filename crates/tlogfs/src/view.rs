@@ -87,6 +87,7 @@ impl VersionRec {
             blake3: Some(self.meta.blake3),
             size: Some(self.meta.size as i64),
             event_time: self.meta.event_time.clone(),
+            members: self.meta.members.clone(),
             txn_id: self.txn_id.clone(),
             written_at: self.meta.modified_micros,
         }
@@ -112,6 +113,7 @@ impl VersionRec {
                 blake3,
                 modified_micros: row.written_at,
                 event_time: row.event_time,
+                members: row.members,
             },
             entry_type: row.entry_type,
             factory: row.factory,

@@ -30,6 +30,7 @@ cases!(
     version_errors,
     entry_types_are_kept,
     series_versions_keep_event_time,
+    series_versions_keep_members,
     write_errors,
     streaming_writer_and_seek,
     dropped_writer_leaves_nothing,
@@ -38,6 +39,7 @@ cases!(
     remove_errors,
     rename_within_and_across_dirs,
     rename_errors,
+    removed_nodes_link_back,
     symlinks_resolve,
     symlink_errors_and_loops,
     dot_and_dotdot,
@@ -323,6 +325,33 @@ async fn series_versions_keep_event_time(fs: FS) {
     assert_eq!(versions[1].event_time, None);
 }
 
+async fn series_versions_keep_members(fs: FS) {
+    let (tx, root) = begin(&fs).await;
+    for _ in 0..3 {
+        root.write_file("/s", EntryType::FileSeries, b"PAR1")
+            .await
+            .unwrap();
+    }
+    let members: crate::VersionSet = [1, 3].into_iter().collect();
+    let mut w = root
+        .file_writer("/s", EntryType::FileSeries)
+        .await
+        .unwrap();
+    w.set_members(members.clone());
+    w.write_all(b"PAR1").await.unwrap();
+    assert_eq!(w.finish().await.unwrap().members.as_ref(), Some(&members));
+    tx.commit().await.unwrap();
+    let (tx, root) = begin(&fs).await;
+    root.write_file("/s", EntryType::FileSeries, b"PAR1")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let versions = fs.root().versions("/s").await.unwrap();
+    assert_eq!(versions[3].members.as_ref(), Some(&members));
+    assert!(versions.iter().take(3).all(|v| v.members.is_none()));
+    assert_eq!(crate::series_members(&versions).to_string(), "1,3,5");
+}
+
 async fn write_errors(fs: FS) {
     let (_tx, root) = begin(&fs).await;
     root.create_dir("/d").await.unwrap();
@@ -602,6 +631,41 @@ async fn rename_errors(fs: FS) {
     );
     assert_eq!(names(&root, "/").await, ["a", "f", "g"]);
     assert_eq!(names(&root, "/a").await, ["b"]);
+}
+
+async fn removed_nodes_link_back(fs: FS) {
+    let (tx, root) = begin(&fs).await;
+    root.create_dir_all("/d/e").await.unwrap();
+    for body in [b"one".as_slice(), b"two"] {
+        root.write_file("/d/e/f", EntryType::FileData, body)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let (tx, root) = begin(&fs).await;
+    let file = root.get_entry("/d/e/f").await.unwrap().unwrap();
+    let dir = root.get_entry("/d/e").await.unwrap().unwrap();
+    root.remove("/d/e", true).await.unwrap();
+    tx.commit().await.unwrap();
+    let (tx, root) = begin(&fs).await;
+    root.link("/d/e", &dir).await.unwrap();
+    root.link("/d/g", &file).await.unwrap();
+    fails(
+        root.link("/d/g", &file).await,
+        ErrorKind::AlreadyExists,
+        "/d/g",
+    );
+    fails(
+        root.link("/d/e/inner", &dir).await,
+        ErrorKind::InvalidPath,
+        "inside itself",
+    );
+    tx.commit().await.unwrap();
+    let root = fs.root();
+    assert_eq!(root.read_file("/d/e/f").await.unwrap(), b"two");
+    assert_eq!(root.read_file("/d/g@v1").await.unwrap(), b"one");
+    assert_eq!(root.versions("/d/g").await.unwrap().len(), 2);
+    assert_eq!(names(&root, "/d").await, ["e", "g"]);
 }
 
 async fn symlinks_resolve(fs: FS) {
@@ -1126,6 +1190,7 @@ impl crate::File for EchoFile {
             blake3: blake3::hash(&self.0),
             modified_micros: 0,
             event_time: None,
+            members: None,
         }])
     }
 
