@@ -66,3 +66,92 @@ fn sigkill_during_copy_loses_nothing_acknowledged_and_shows_nothing_partial() {
     assert!(pond.ok(&["verify"]).contains("all intact"));
     assert_eq!(pond.ok(&["list"]).lines().count(), listed.len());
 }
+
+/// The three bodies of round `round` (round 0 is the first copy).
+fn bodies(round: usize) -> Vec<Vec<u8>> {
+    (0..3)
+        .map(|f| {
+            (0..3_000_000)
+                .map(|j| ((round * 131 + f * 17 + j * 7) % 251) as u8)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_during_revert_leaves_the_commit_whole_or_undone() {
+    let pond = TestPond::new();
+    let mut rng = Rng::new();
+    pond.ok(&["mkdir", "/d"]);
+    let names = ["a", "b", "c"];
+    let copy_round = |round: usize| {
+        let mut args = vec!["copy".to_string()];
+        for (name, body) in names.iter().zip(bodies(round)) {
+            let dir = pond.host(&format!("round{round}"));
+            std::fs::create_dir_all(&dir).expect("a host directory");
+            let host = dir.join(name);
+            write(&host, &body);
+            args.push(host.to_string_lossy().into_owned());
+        }
+        args.push("/d".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = pond.ok(&args);
+        // The version the copy made: its last line is "committed pond version N".
+        out.lines()
+            .last()
+            .and_then(|l| l.strip_prefix("committed pond version "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("a committed version")
+    };
+    let read = |round_of: &dyn Fn(&str) -> Option<usize>| -> Vec<Option<usize>> {
+        names
+            .iter()
+            .map(|name| round_of(&format!("/d/{name}")))
+            .collect()
+    };
+    let mut killed = 0;
+    // The round whose bodies the files hold: what a revert of the next copy brings back.
+    let mut current = 0;
+    copy_round(0);
+    for round in 1..=12 {
+        let version = copy_round(round);
+        let mut child = pond
+            .command(&["revert", &version.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn pond revert");
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        let acknowledged = out.status.success();
+        // Every file is as before the copy (reverted) or after it (not): never a mix.
+        let (then, now) = (bodies(current), bodies(round));
+        let rounds = read(&|path| {
+            let body = pond.run(&["cat", path]).stdout;
+            let i = names.iter().position(|n| path.ends_with(n)).unwrap();
+            if body == then[i] {
+                Some(current)
+            } else if body == now[i] {
+                Some(round)
+            } else {
+                None
+            }
+        });
+        assert!(
+            rounds.iter().all(|r| *r == Some(current)) || rounds.iter().all(|r| *r == Some(round)),
+            "round {round}: files at rounds {rounds:?} after a killed revert (expected all {current} or all {round})"
+        );
+        if acknowledged {
+            assert_eq!(rounds, [Some(current); 3], "an acknowledged revert is all there");
+        } else if rounds == [Some(round); 3] {
+            killed += 1;
+        }
+        current = rounds[0].expect("checked");
+    }
+    eprintln!("{killed} of 12 reverts killed before committing");
+    assert!(killed > 0, "no kill landed before a revert committed");
+    assert!(pond.ok(&["verify"]).contains("all intact"));
+    pond.ok(&["maintain", "--grace", "0s"]);
+    assert!(pond.ok(&["verify"]).contains("all intact"));
+}
