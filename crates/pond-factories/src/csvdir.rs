@@ -11,6 +11,7 @@
 //! entry_type: series               # table (default) or series
 //! timestamp_column: timestamp      # optional, for a series: found by name otherwise
 //! timezone: Europe/Oslo            # optional: the zone of times without an offset (UTC)
+//! decimal: ","                     # optional: the decimal separator (.)
 //! ```
 //!
 //! Each match appears as `<name without .csv>`. The first read converts the CSV into
@@ -71,6 +72,9 @@ pub struct CsvDirConfig {
     /// The time zone of times written without an offset (default UTC).
     #[serde(default)]
     pub timezone: Option<String>,
+    /// The decimal separator: `.` (the default) or `,` (then the delimiter is not `,`).
+    #[serde(default)]
+    pub decimal: Option<char>,
 }
 
 /// One column of a given schema.
@@ -138,6 +142,8 @@ impl CsvDirConfig {
                 ))
             }),
             timezone: self.timezone.clone(),
+            decimal: self.decimal.map(|c| c as u8).unwrap_or(defaults.decimal),
+            time: None,
         }
     }
 
@@ -172,6 +178,20 @@ fn config(bytes: &[u8]) -> Result<CsvDirConfig> {
     }
     if let Some(zone) = &config.timezone {
         pond_sql::check_timezone(zone).map_err(|e| invalid(format!("timezone: {e}")))?;
+    }
+    match (config.decimal, config.delimiter.unwrap_or(',')) {
+        (None | Some('.'), _) => {}
+        (Some(','), ',') => {
+            return Err(invalid(
+                "decimal: a decimal comma needs another delimiter (such as \";\")".into(),
+            ));
+        }
+        (Some(','), _) => {}
+        (Some(other), _) => {
+            return Err(invalid(format!(
+                "decimal: {other:?} is not a decimal separator (. or ,)"
+            )));
+        }
     }
     if config.timestamp_column.is_some() && config.entry_type != Some(Kind::Series) {
         return Err(invalid(
@@ -430,7 +450,7 @@ impl std::fmt::Debug for CsvCache {
 
 /// Part of every cache key: change it when the conversion changes what it writes, so old
 /// conversions are not served.
-const CACHE_FORMAT: &str = "csvdir-parquet-1";
+const CACHE_FORMAT: &str = "csvdir-parquet-2";
 
 /// How many opened tables the in-memory LRU keeps.
 const MEMORY_ENTRIES: usize = 64;

@@ -203,9 +203,7 @@ impl<'a> Source<'a> {
             // CSV is read as csvdir reads it (see `crate::csv`). The reader is blocking,
             // in batches of 64 Ki rows.
             let (schema, reader) = open_csv(self.path, &self.shown, &self.csv)?;
-            let shown = self.shown.clone();
-            let batches = stream::iter(reader).map(move |b| b.map_err(|e| arrow_error(&shown, e)));
-            return Ok((schema, batches.boxed()));
+            return Ok((schema, stream::iter(reader).boxed()));
         }
         let shown = self.shown.clone();
         let file = tokio::fs::File::open(self.path)

@@ -25,6 +25,7 @@
 pub mod conform;
 mod context;
 mod csv;
+mod csv_infer;
 mod error;
 mod event_time;
 mod file_table;
@@ -37,7 +38,7 @@ pub mod undo;
 
 pub use conform::UTC;
 pub use context::{PondSession, explain, stream};
-pub use csv::{CsvOptions, check_timezone, csv_to_parquet};
+pub use csv::{CsvOptions, CsvTime, check_timezone, csv_to_parquet};
 pub use error::{Error, Result};
 pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};

@@ -154,7 +154,9 @@ async fn rewrite(now: &WD, then: &WD, path: &str, was: &Node) -> Result<Restored
     };
     let mut reader = then.open(at.as_str()).await?;
     let mut writer = now.file_writer(path, was.entry_type()).await?;
-    tokio::io::copy(&mut reader, &mut writer).await.map_err(io)?;
+    tokio::io::copy(&mut reader, &mut writer)
+        .await
+        .map_err(io)?;
     tokio::io::AsyncWriteExt::flush(&mut writer)
         .await
         .map_err(io)?;
@@ -198,7 +200,11 @@ async fn reset_series(now: &WD, then: &WD, path: &str, members: VersionSet) -> R
 /// Puts every path in `paths` back as `then` has it, in order, in the transaction whose
 /// root is `now`: how a commit is undone (`then` is the pond before it, `paths` what it
 /// changed). Paths already as they were are left out of the result.
-pub async fn restore_paths(now: &WD, then: &WD, paths: &[String]) -> Result<Vec<(String, Restored)>> {
+pub async fn restore_paths(
+    now: &WD,
+    then: &WD,
+    paths: &[String],
+) -> Result<Vec<(String, Restored)>> {
     let mut out = Vec::new();
     for path in paths {
         match restore_path(now, then, path).await? {

@@ -48,6 +48,25 @@ struct Job {
     dest: String,
 }
 
+/// The CSV timestamp column pond parses itself, if `--timestamp-column` joins a date
+/// and a time column (`DATE+TIME`, made into `timestamp`) or `--timestamp-format` gives
+/// its format.
+pub(crate) fn csv_time(column: Option<&str>, format: Option<String>) -> Option<pond_sql::CsvTime> {
+    let column = column?;
+    match column.split_once('+') {
+        Some((date, time)) => Some(pond_sql::CsvTime {
+            columns: vec![date.to_string(), time.to_string()],
+            name: "timestamp".to_string(),
+            format,
+        }),
+        None => format.map(|format| pond_sql::CsvTime {
+            columns: vec![column.to_string()],
+            name: column.to_string(),
+            format: Some(format),
+        }),
+    }
+}
+
 pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> Result<()> {
     let (sources, dest) = args.split_at(args.len() - 1);
     let dest = dest[0].as_str();

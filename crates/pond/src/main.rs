@@ -80,9 +80,17 @@ enum Command {
         /// How to store them.
         #[arg(long, value_enum, default_value_t = CopyFormat::Data)]
         format: CopyFormat,
-        /// The event-time column of a series (default: found by name).
+        /// The event-time column of a series (default: found by name); DATE+TIME joins a
+        /// date column and a time column of a CSV into one named `timestamp`.
         #[arg(long, value_name = "NAME")]
         timestamp_column: Option<String>,
+        /// The format of the CSV timestamp column's text, in strftime syntax (such as
+        /// "%d.%m.%Y %H:%M"; with DATE+TIME, of the two joined by a space).
+        #[arg(long, value_name = "FORMAT", requires = "timestamp_column")]
+        timestamp_format: Option<String>,
+        /// The CSV decimal separator: . or , (a decimal comma needs another --delimiter).
+        #[arg(long, value_name = "CHAR", default_value = ".", value_parser = parse_decimal)]
+        decimal: u8,
         /// The time zone of input times written without an offset (IANA name such as
         /// Europe/Oslo, or +02:00; default UTC). Times with an offset keep it.
         #[arg(long, value_name = "ZONE")]
@@ -266,6 +274,13 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     }
 }
 
+fn parse_decimal(text: &str) -> Result<u8, String> {
+    match text {
+        "." | "," => Ok(text.as_bytes()[0]),
+        _ => Err(format!("{text:?} is not a decimal separator (. or ,)")),
+    }
+}
+
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -390,6 +405,8 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::Copy {
             format,
             timestamp_column,
+            timestamp_format,
+            decimal,
             timezone,
             skip_duplicate,
             delimiter,
@@ -398,6 +415,8 @@ async fn run(cli: Cli) -> Result<bool> {
             args,
         } => {
             let defaults = pond_sql::CsvOptions::default();
+            let time = copy::csv_time(timestamp_column.as_deref(), timestamp_format);
+            let timestamp_column = time.as_ref().map(|t| t.name.clone()).or(timestamp_column);
             let csv = pond_sql::CsvOptions {
                 delimiter,
                 null_values: if null_values.is_empty() {
@@ -406,6 +425,8 @@ async fn run(cli: Cli) -> Result<bool> {
                     null_values
                 },
                 timezone,
+                decimal,
+                time,
                 ..defaults
             };
             let options = copy::CopyOptions {
@@ -465,9 +486,9 @@ async fn run(cli: Cli) -> Result<bool> {
             .context("log")?,
         Command::Diff { a, b } => show::diff(&ctx, a, b).await.context("diff")?,
         Command::Revert { version } => undo::revert(&ctx, version).await.context("revert")?,
-        Command::Restore { as_of, path } => undo::restore(&ctx, &path, as_of)
-            .await
-            .context("restore")?,
+        Command::Restore { as_of, path } => {
+            undo::restore(&ctx, &path, as_of).await.context("restore")?
+        }
         Command::Rm { recursive, paths } => {
             fsops::rm(&ctx, recursive, &paths).await.context("rm")?
         }

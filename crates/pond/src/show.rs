@@ -307,7 +307,9 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     let version = meta.version.unwrap_or(0);
     let mut members = String::new();
     if meta.entry_type == EntryType::FileSeries {
-        let all = root.versions(tinyfs::Path::parse(path)?.without_version()).await?;
+        let all = root
+            .versions(tinyfs::Path::parse(path)?.without_version())
+            .await?;
         let set = tinyfs::series_members(&all);
         if set.len() != all.len() as u64 {
             members = format!("; the series is v{set}");

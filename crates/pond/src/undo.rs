@@ -20,7 +20,10 @@ pub(crate) async fn revert(ctx: &Ctx, n: u64) -> Result<()> {
         .await?;
     let mut out = std::io::stdout().lock();
     match version {
-        Some(v) => writeln!(out, "reverted pond version {n} (`{command}`) in pond version {v}")?,
+        Some(v) => writeln!(
+            out,
+            "reverted pond version {n} (`{command}`) in pond version {v}"
+        )?,
         None => writeln!(
             out,
             "pond version {n} (`{command}`) is undone already: nothing changed"

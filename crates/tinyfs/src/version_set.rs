@@ -192,7 +192,13 @@ mod tests {
             event_time: None,
             members: members.map(|m| m.parse().unwrap()),
         };
-        let versions = [v(1, None), v(2, None), v(3, None), v(4, Some("1-2")), v(5, None)];
+        let versions = [
+            v(1, None),
+            v(2, None),
+            v(3, None),
+            v(4, Some("1-2")),
+            v(5, None),
+        ];
         assert_eq!(series_members(&versions).to_string(), "1-2,5");
         assert_eq!(series_members(&versions[..3]).to_string(), "1-3");
     }

@@ -143,7 +143,11 @@ fn sigkill_during_revert_leaves_the_commit_whole_or_undone() {
             "round {round}: files at rounds {rounds:?} after a killed revert (expected all {current} or all {round})"
         );
         if acknowledged {
-            assert_eq!(rounds, [Some(current); 3], "an acknowledged revert is all there");
+            assert_eq!(
+                rounds,
+                [Some(current); 3],
+                "an acknowledged revert is all there"
+            );
         } else if rounds == [Some(round); 3] {
             killed += 1;
         }

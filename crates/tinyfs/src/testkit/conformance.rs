@@ -333,10 +333,7 @@ async fn series_versions_keep_members(fs: FS) {
             .unwrap();
     }
     let members: crate::VersionSet = [1, 3].into_iter().collect();
-    let mut w = root
-        .file_writer("/s", EntryType::FileSeries)
-        .await
-        .unwrap();
+    let mut w = root.file_writer("/s", EntryType::FileSeries).await.unwrap();
     w.set_members(members.clone());
     w.write_all(b"PAR1").await.unwrap();
     assert_eq!(w.finish().await.unwrap().members.as_ref(), Some(&members));
