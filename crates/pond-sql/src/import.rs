@@ -31,7 +31,7 @@ use crate::conform::{
 use crate::csv::{CsvOptions, arrow_error, check_timezone, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
-use crate::read::table_versions;
+use crate::read::{table_versions, version_footer};
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -86,7 +86,12 @@ pub fn series_writer_properties(schema: &Schema, column: &str) -> Result<WriterP
             nulls_first: false,
         }]));
     }
-    Ok(builder.build())
+    Ok(builder
+        .set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
+            SERIES_SCHEMA_KEY.to_string(),
+            "1".to_string(),
+        )]))
+        .build())
 }
 
 /// The Parquet leaf column index of the top-level column `column` of `schema`.
@@ -121,15 +126,21 @@ async fn is_parquet(source: &Path) -> Result<bool> {
     Ok(&head == b"PAR1" && &tail == b"PAR1")
 }
 
-/// What a series already is: its schema (every version's, merged), timestamp column and
-/// versions.
+/// The footer entry that marks a series version written in the series' whole schema (as
+/// every append since schemas were conformed is): that version's schema is the series'.
+const SERIES_SCHEMA_KEY: &str = "pond.series_schema";
+
+/// What a series already is: its schema, timestamp column and member versions.
 struct Existing {
     schema: SchemaRef,
     column: Option<String>,
-    /// Each version, and its row count.
-    versions: Vec<(FileVersion, u64)>,
+    /// The versions that make up the series, from the log (no footer read).
+    versions: Vec<FileVersion>,
 }
 
+/// What the series at `dest` is, if it is one. Reads the version list and one footer,
+/// whatever the number of versions (every footer for a series whose latest version
+/// predates [`SERIES_SCHEMA_KEY`]).
 async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
     let Some(node) = wd.get(dest).await? else {
         return Ok(None);
@@ -138,30 +149,41 @@ async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
         Some(file) if file.entry_type() == EntryType::FileSeries => {}
         _ => return Ok(None),
     }
-    let (_, versions) = table_versions(wd, dest).await?;
-    if versions.is_empty() {
+    let bare = tinyfs::Path::parse(dest)?.without_version();
+    let all = wd.versions(&bare).await?;
+    let members = tinyfs::series_members(&all);
+    let versions: Vec<FileVersion> = all
+        .into_iter()
+        .filter(|v| members.contains(v.version))
+        .collect();
+    let Some(latest) = versions.last() else {
         return Ok(None);
-    }
-    let schema = merge_versions(
-        dest,
-        versions
-            .iter()
-            .map(|v| (v.version.version, v.schema.as_ref())),
-    )?;
+    };
+    let footer = version_footer(wd, &bare, latest.clone()).await?;
+    let whole = footer
+        .metadata
+        .file_metadata()
+        .key_value_metadata()
+        .is_some_and(|kv| kv.iter().any(|e| e.key == SERIES_SCHEMA_KEY));
+    let schema = if whole {
+        footer.schema.clone()
+    } else {
+        let (_, footers) = table_versions(wd, dest).await?;
+        merge_versions(
+            dest,
+            footers
+                .iter()
+                .map(|v| (v.version.version, v.schema.as_ref())),
+        )?
+    };
     let column = versions
         .iter()
         .rev()
-        .find_map(|v| v.version.event_time.as_ref().map(|t| t.column.clone()));
+        .find_map(|v| v.event_time.as_ref().map(|t| t.column.clone()));
     Ok(Some(Existing {
         schema,
         column,
-        versions: versions
-            .into_iter()
-            .map(|v| {
-                let rows = v.metadata.file_metadata().num_rows() as u64;
-                (v.version, rows)
-            })
-            .collect(),
+        versions,
     }))
 }
 
@@ -438,17 +460,18 @@ async fn duplicate_of(
     let Some(bounds) = range.bounds() else {
         return Ok(None);
     };
-    let candidates: Vec<&FileVersion> = existing
-        .versions
-        .iter()
-        .filter(|(v, n)| {
-            *n == rows
-                && v.event_time
-                    .as_ref()
-                    .is_some_and(|t| (t.min_micros, t.max_micros) == bounds)
-        })
-        .map(|(v, _)| v)
-        .collect();
+    let bare = tinyfs::Path::parse(dest)?.without_version();
+    let mut candidates = Vec::new();
+    for v in existing.versions.iter().filter(|v| {
+        v.event_time
+            .as_ref()
+            .is_some_and(|t| (t.min_micros, t.max_micros) == bounds)
+    }) {
+        let footer = version_footer(wd, &bare, v.clone()).await?;
+        if footer.metadata.file_metadata().num_rows() as u64 == rows {
+            candidates.push(v);
+        }
+    }
     if candidates.is_empty() {
         return Ok(None);
     }

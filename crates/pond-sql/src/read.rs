@@ -89,6 +89,8 @@ async fn open_version(
     version: &FileVersion,
 ) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncReadSeek>>> {
     let at = Path::parse(&format!("{}@v{}", path.without_version(), version.version))?;
+    // Counted by tests that bound what a command opens.
+    tracing::trace!(target: "pond_sql::footer", path = %at, "reading a footer");
     let reader = wd.open(&at).await?;
     ParquetRecordBatchStreamBuilder::new(reader)
         .await
@@ -96,6 +98,20 @@ async fn open_version(
             path: at.to_string(),
             source,
         })
+}
+
+/// The footer of `version` of the file at `path`.
+pub(crate) async fn version_footer(
+    wd: &WD,
+    path: &Path,
+    version: FileVersion,
+) -> Result<TableVersion> {
+    let builder = open_version(wd, path, &version).await?;
+    Ok(TableVersion {
+        metadata: builder.metadata().clone(),
+        schema: builder.schema().clone(),
+        version,
+    })
 }
 
 /// How many version footers are read at once.
@@ -130,14 +146,7 @@ pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<Table
     // Footers are small reads of many files: read several at once, keeping the order.
     let parsed = &parsed;
     let out = stream::iter(chosen)
-        .map(|version| async move {
-            let builder = open_version(wd, parsed, &version).await?;
-            Ok::<_, Error>(TableVersion {
-                metadata: builder.metadata().clone(),
-                schema: builder.schema().clone(),
-                version,
-            })
-        })
+        .map(|version| version_footer(wd, parsed, version))
         .buffered(FOOTER_READS)
         .try_collect()
         .await?;

@@ -15,8 +15,18 @@ pub(crate) async fn revert(ctx: &Ctx, n: u64) -> Result<()> {
     let command = pond.log_entry(n)?.map(|e| e.command).unwrap_or_default();
     let before = ctx.read(Some(n - 1)).await?;
     let then = before.fs().root();
+    let checked = pond.version();
     let (done, version) = ctx
-        .write(async |root: &WD| Ok(pond_sql::restore_paths(root, &then, &paths).await?))
+        .write(async |root: &WD| {
+            // The later commits were checked up to `checked`: one since could be undone.
+            let base = root.fs().version().await?;
+            if base != checked {
+                bail!(
+                    "the pond changed while reverting (pond version {base} was committed): nothing was changed, run the revert again"
+                );
+            }
+            Ok(pond_sql::restore_paths(root, &then, &paths).await?)
+        })
         .await?;
     let mut out = std::io::stdout().lock();
     match version {

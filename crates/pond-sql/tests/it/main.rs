@@ -1,6 +1,7 @@
 //! pond-sql integration tests: the sqllogictest suite in `tests/slt/*.slt`, run over a
 //! pond on disk filled from `testdata/`, and what a query shows about time travel.
 
+mod appends;
 mod fixture;
 mod slt;
 mod time_travel;

@@ -1,0 +1,88 @@
+//! What an append to a long series reads: the version list and one footer, not one
+//! footer per version. Footer reads are counted from pond-sql's trace events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tinyfs::{EntryType, TxnMeta};
+use tlogfs::Pond;
+
+/// Counts the `pond_sql::footer` events of the thread it is the default on.
+struct FooterCounter(Arc<AtomicUsize>);
+
+impl tracing::Subscriber for FooterCounter {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "pond_sql::footer"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+async fn append(pond: &Pond, csv: &std::path::Path) -> pond_sql::Imported {
+    let options = pond_sql::ImportOptions {
+        entry_type: EntryType::FileSeries,
+        timestamp_column: None,
+        csv: pond_sql::CsvOptions::default(),
+        skip_duplicate: false,
+    };
+    let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
+    let imported = pond_sql::import_file(&tx.root(), csv, "/s.series", &options, &mut |_| {})
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    imported
+}
+
+// One thread, so every footer read of the test happens where the counter is the default.
+#[tokio::test(flavor = "current_thread")]
+async fn an_append_reads_one_footer_whatever_the_version_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(&dir.path().join("pond")).await.unwrap();
+    let csv = dir.path().join("day.csv");
+    let versions = 40;
+    for i in 0..versions {
+        let (month, day) = (1 + i / 28, 1 + i % 28);
+        std::fs::write(
+            &csv,
+            format!("time,temp\n2024-{month:02}-{day:02}T00:00:00Z,{i}.5\n"),
+        )
+        .unwrap();
+        append(&pond, &csv).await;
+    }
+    let footers = Arc::new(AtomicUsize::new(0));
+    let _guard = tracing::subscriber::set_default(FooterCounter(footers.clone()));
+
+    // Planning a read of the whole series opens every version's footer: the counter works.
+    let root = pond.fs().root();
+    pond_sql::table_versions(&root, "/s.series").await.unwrap();
+    assert_eq!(footers.swap(0, Ordering::Relaxed), versions as usize);
+
+    // An append that widens the schema reads the latest version's footer only.
+    std::fs::write(&csv, "time,temp,salinity\n2024-03-01T00:00:00Z,1,35.5\n").unwrap();
+    let imported = append(&pond, &csv).await;
+    assert_eq!(imported.version.version, versions as u64 + 1);
+    assert_eq!(footers.swap(0, Ordering::Relaxed), 1);
+
+    // And the next append sees the widened schema from that one footer: its batch without
+    // the new column is conformed to it.
+    std::fs::write(&csv, "time,temp\n2024-03-02T00:00:00Z,2\n").unwrap();
+    append(&pond, &csv).await;
+    assert_eq!(footers.swap(0, Ordering::Relaxed), 1);
+    let (_, all) = pond_sql::table_versions(&pond.fs().root(), "/s.series")
+        .await
+        .unwrap();
+    let latest = all.last().unwrap();
+    assert!(latest.schema.field_with_name("salinity").is_ok());
+    assert!(matches!(
+        latest.schema.field_with_name("temp").unwrap().data_type(),
+        arrow::datatypes::DataType::Float64
+    ));
+}
