@@ -29,10 +29,6 @@ static PATTERNS: LazyLock<RegexSet> = LazyLock::new(|| {
     .expect("valid patterns")
 });
 
-/// A number with a leading zero that is not a decimal fraction: a code, not a quantity.
-static LEADING_ZERO: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^-?0\d").expect("a valid pattern"));
-
 /// A decimal written with a comma.
 static COMMA_DECIMAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^-?((\d*,\d+|\d+,\d*)([eE][-+]?\d+)?|\d+([eE][-+]?\d+))$")
@@ -51,7 +47,7 @@ struct Seen(u16);
 
 impl Seen {
     fn update(&mut self, value: &str, decimal_comma: bool) {
-        if LEADING_ZERO.is_match(value) && !value.contains(['.', ',']) {
+        if is_code(value) {
             self.0 |= TEXT;
             return;
         }
@@ -83,6 +79,13 @@ impl Seen {
             _ => DataType::Utf8,
         }
     }
+}
+
+/// Whether `value` is digits with a leading zero (`007`, `-01`): a code, not a quantity
+/// (`0`, `0.5` and `00.5` are numbers).
+fn is_code(value: &str) -> bool {
+    let digits = value.strip_prefix('-').unwrap_or(value).as_bytes();
+    digits.len() > 1 && digits[0] == b'0' && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// How to read a file for inference.

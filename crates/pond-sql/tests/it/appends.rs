@@ -1,14 +1,20 @@
 //! What an append to a long series reads: the version list and one footer, not one
 //! footer per version. Footer reads are counted from pond-sql's trace events.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::Once;
 
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
-/// Counts the `pond_sql::footer` events of the thread it is the default on.
-struct FooterCounter(Arc<AtomicUsize>);
+thread_local! {
+    /// The `pond_sql::footer` events this thread has emitted.
+    static FOOTERS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts `pond_sql::footer` events per thread. Installed as the global subscriber, so
+/// tests on other threads neither count here nor change which callsites are enabled.
+struct FooterCounter;
 
 impl tracing::Subscriber for FooterCounter {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
@@ -20,10 +26,19 @@ impl tracing::Subscriber for FooterCounter {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, _: &tracing::Event<'_>) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        FOOTERS.with(|n| n.set(n.get() + 1));
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The footers this thread has read since the last call.
+fn footers_read() -> usize {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(FooterCounter).expect("no other subscriber");
+    });
+    FOOTERS.with(|n| n.replace(0))
 }
 
 async fn append(pond: &Pond, csv: &std::path::Path) -> pond_sql::Imported {
@@ -41,7 +56,7 @@ async fn append(pond: &Pond, csv: &std::path::Path) -> pond_sql::Imported {
     imported
 }
 
-// One thread, so every footer read of the test happens where the counter is the default.
+// One thread, so every footer read of the test is counted on it.
 #[tokio::test(flavor = "current_thread")]
 async fn an_append_reads_one_footer_whatever_the_version_count() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,25 +72,24 @@ async fn an_append_reads_one_footer_whatever_the_version_count() {
         .unwrap();
         append(&pond, &csv).await;
     }
-    let footers = Arc::new(AtomicUsize::new(0));
-    let _guard = tracing::subscriber::set_default(FooterCounter(footers.clone()));
+    footers_read();
 
     // Planning a read of the whole series opens every version's footer: the counter works.
     let root = pond.fs().root();
     pond_sql::table_versions(&root, "/s.series").await.unwrap();
-    assert_eq!(footers.swap(0, Ordering::Relaxed), versions as usize);
+    assert_eq!(footers_read(), versions as usize);
 
     // An append that widens the schema reads the latest version's footer only.
     std::fs::write(&csv, "time,temp,salinity\n2024-03-01T00:00:00Z,1,35.5\n").unwrap();
     let imported = append(&pond, &csv).await;
     assert_eq!(imported.version.version, versions as u64 + 1);
-    assert_eq!(footers.swap(0, Ordering::Relaxed), 1);
+    assert_eq!(footers_read(), 1);
 
     // And the next append sees the widened schema from that one footer: its batch without
     // the new column is conformed to it.
     std::fs::write(&csv, "time,temp\n2024-03-02T00:00:00Z,2\n").unwrap();
     append(&pond, &csv).await;
-    assert_eq!(footers.swap(0, Ordering::Relaxed), 1);
+    assert_eq!(footers_read(), 1);
     let (_, all) = pond_sql::table_versions(&pond.fs().root(), "/s.series")
         .await
         .unwrap();
