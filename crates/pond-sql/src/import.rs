@@ -131,17 +131,17 @@ async fn is_parquet(source: &Path) -> Result<bool> {
 const SERIES_SCHEMA_KEY: &str = "pond.series_schema";
 
 /// What a series already is: its schema, timestamp column and member versions.
-struct Existing {
-    schema: SchemaRef,
-    column: Option<String>,
+pub(crate) struct Existing {
+    pub(crate) schema: SchemaRef,
+    pub(crate) column: Option<String>,
     /// The versions that make up the series, from the log (no footer read).
-    versions: Vec<FileVersion>,
+    pub(crate) versions: Vec<FileVersion>,
 }
 
 /// What the series at `dest` is, if it is one. Reads the version list and one footer,
 /// whatever the number of versions (every footer for a series whose latest version
 /// predates [`SERIES_SCHEMA_KEY`]).
-async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
+pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
     let Some(node) = wd.get(dest).await? else {
         return Ok(None);
     };

@@ -13,10 +13,8 @@ use std::fmt;
 use parquet::arrow::AsyncArrowWriter;
 use tinyfs::{EntryType, Node, NodeKind, VersionSet, WD, series_members};
 
-use crate::conform::merge_versions;
 use crate::error::{Error, Result};
-use crate::import::series_writer_properties;
-use crate::read::table_versions;
+use crate::import::{existing_series, series_writer_properties, writer_properties};
 
 /// What putting one path back did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,20 +166,12 @@ async fn rewrite(now: &WD, then: &WD, path: &str, was: &Node) -> Result<Restored
 /// Appends to the series at `path` a version that makes it `members` again: no rows, in
 /// the schema the series had in `then`.
 async fn reset_series(now: &WD, then: &WD, path: &str, members: VersionSet) -> Result<u64> {
-    let (_, versions) = table_versions(then, path).await?;
-    let schema = merge_versions(
-        path,
-        versions
-            .iter()
-            .map(|v| (v.version.version, v.schema.as_ref())),
-    )?;
-    let column = versions
-        .iter()
-        .rev()
-        .find_map(|v| v.version.event_time.as_ref().map(|t| t.column.clone()));
-    let properties = match &column {
-        Some(column) => series_writer_properties(&schema, column)?,
-        None => crate::import::writer_properties(),
+    let Some(series) = existing_series(then, path).await? else {
+        return Err(tinyfs::Error::internal(format!("{path}: a series without members")).into());
+    };
+    let properties = match &series.column {
+        Some(column) => series_writer_properties(&series.schema, column)?,
+        None => writer_properties(),
     };
     let mut writer = now.file_writer(path, EntryType::FileSeries).await?;
     writer.set_members(members);
@@ -189,7 +179,7 @@ async fn reset_series(now: &WD, then: &WD, path: &str, members: VersionSet) -> R
         path: path.to_string(),
         source,
     };
-    AsyncArrowWriter::try_new(&mut writer, schema, Some(properties))
+    AsyncArrowWriter::try_new(&mut writer, series.schema, Some(properties))
         .map_err(parquet)?
         .close()
         .await

@@ -111,16 +111,14 @@ impl Pond {
     }
 
     /// The paths that differ from pond version `from` to `to` (this pond's version if
-    /// `None`), in path order: those the commits in between recorded, compared on both
-    /// sides.
+    /// `None`), in path order: those the commits in between recorded (their commit files
+    /// only are read), compared on both sides.
     pub async fn diff(&self, from: u64, to: Option<u64>) -> Result<Vec<PathChange>> {
         let to = to.unwrap_or(self.version());
         let (low, high) = (from.min(to), from.max(to));
         let mut paths = BTreeSet::new();
-        for entry in self.history(None).await? {
-            if entry.version > low && entry.version <= high {
-                paths.extend(entry.paths);
-            }
+        for version in low + 1..=high {
+            paths.extend(self.log_entry(version)?.into_iter().flat_map(|e| e.paths));
         }
         let before = Pond::open_at(self.dir(), from).await?;
         let after = Pond::open_at(self.dir(), to).await?;
