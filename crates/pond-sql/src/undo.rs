@@ -54,20 +54,10 @@ impl fmt::Display for Restored {
     }
 }
 
-/// The node at `path` in `wd`, a symlink itself; `None` when it, or a directory above
-/// it, does not exist.
-async fn entry(wd: &WD, path: &str) -> Result<Option<Node>> {
-    match wd.get_entry(path).await {
-        Ok(node) => Ok(node),
-        Err(e) if e.kind() == tinyfs::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Puts `path` in `now` (the root of an open transaction) back as `then` (the pond at an
 /// earlier version) has it.
 pub async fn restore_path(now: &WD, then: &WD, path: &str) -> Result<Restored> {
-    let (was, is) = (entry(then, path).await?, entry(now, path).await?);
+    let (was, is) = (then.get_entry(path).await?, now.get_entry(path).await?);
     match (was, is) {
         (None, None) => Ok(Restored::Unchanged),
         (None, Some(_)) => {

@@ -379,10 +379,8 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
 }
 
 pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
-    let pond = ctx.read(None).await?;
-    let to = b.unwrap_or(pond.version());
-    let changes = pond.diff(a, Some(to)).await?;
-    let (before, after) = (ctx.read(Some(a)).await?, ctx.read(Some(to)).await?);
+    let (before, after) = (ctx.read(Some(a)).await?, ctx.read(b).await?);
+    let changes = tlogfs::Pond::diff(&before, &after).await?;
     let (before, after) = (before.fs().root(), after.fs().root());
     let mut out = std::io::stdout().lock();
     for c in changes {

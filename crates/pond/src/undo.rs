@@ -55,12 +55,7 @@ pub(crate) async fn restore(ctx: &Ctx, path: &str, as_of: u64) -> Result<()> {
     }
     let earlier = ctx.read(Some(as_of)).await?;
     let then = earlier.fs().root();
-    let existed = match then.get_entry(path).await {
-        Ok(node) => node.is_some(),
-        Err(e) if e.kind() == tinyfs::ErrorKind::NotFound => false,
-        Err(e) => return Err(e.into()),
-    };
-    if !existed {
+    if then.get_entry(path).await?.is_none() {
         bail!("{path}: did not exist at pond version {as_of}");
     }
     let (what, version) = ctx

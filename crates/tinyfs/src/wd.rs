@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::entry_type::EntryType;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fs::FS;
 use crate::glob::{Pattern, Segment};
 use crate::node::{
@@ -243,13 +243,16 @@ impl WD {
         }
     }
 
-    /// The node at `path` itself (a symlink at the end is not followed), or `None` if the
-    /// last component does not exist.
+    /// The node at `path` itself (a symlink at the end is not followed), or `None` if it,
+    /// or a directory above it, does not exist: what comparing a path across pond versions
+    /// needs.
     pub async fn get_entry(&self, path: impl IntoPath) -> Result<Option<Node>> {
         let path = path.into_path()?;
-        match self.walk(&path, false).await? {
-            Lookup::Found { node, .. } => Ok(Some(node)),
-            Lookup::Missing { .. } => Ok(None),
+        match self.walk(&path, false).await {
+            Ok(Lookup::Found { node, .. }) => Ok(Some(node)),
+            Ok(Lookup::Missing { .. }) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

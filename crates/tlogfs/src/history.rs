@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use tinyfs::{EntryType, NodeKind, WD};
+use tinyfs::{EntryType, NodeId, NodeKind, WD};
 
 use crate::error::{Error, Result};
 use crate::pond::{LogEntry, Pond};
@@ -53,84 +53,116 @@ fn related(a: &str, b: &str) -> bool {
     a == b || below(a, b) || below(b, a)
 }
 
-/// What `path` is in `wd`: its type and, for a stored file, its version count.
-async fn state(wd: &WD, path: &str) -> Result<Option<(EntryType, u64)>> {
-    let Some(node) = wd.get(path).await? else {
-        return Ok(None);
-    };
-    let versions = match node.kind() {
-        NodeKind::File(file) if node.factory().is_none() => file.versions().await?.len() as u64,
-        _ => 0,
-    };
-    Ok(Some((node.entry_type(), versions)))
+/// What a path is at one pond version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct State {
+    id: NodeId,
+    entry_type: EntryType,
+    /// A stored file's version count.
+    versions: u64,
+    /// What it holds: a stored file's latest body, or a dynamic node's configuration.
+    content: Option<blake3::Hash>,
 }
 
-/// How `path` differs from the pond `before` to the pond `after`, if it does.
-async fn compare(before: &Pond, after: &Pond, path: &str) -> Result<Option<PathChange>> {
-    let (was, is) = (
-        state(&before.fs().root(), path).await?,
-        state(&after.fs().root(), path).await?,
-    );
-    let (change, entry_type) = match (was, is) {
+/// What `path` is in `wd` (a symlink itself, not its target), if it is there.
+async fn state(wd: &WD, path: &str) -> Result<Option<State>> {
+    let Some(node) = wd.get_entry(path).await? else {
+        return Ok(None);
+    };
+    let (versions, content) = match (node.kind(), node.factory()) {
+        (_, Some(_)) => (
+            0,
+            wd.dynamic_config(path)
+                .await?
+                .map(|c| blake3::hash(&c.config)),
+        ),
+        (NodeKind::File(file), None) => {
+            let versions = file.versions().await?;
+            (versions.len() as u64, versions.last().map(|v| v.blake3))
+        }
+        _ => (0, None),
+    };
+    Ok(Some(State {
+        id: node.id(),
+        entry_type: node.entry_type(),
+        versions,
+        content,
+    }))
+}
+
+/// How `path` differs from `before` to `after`: `None` where it exists on neither side,
+/// or, if `strict`, where it is the same node holding the same content on both.
+async fn compare(before: &WD, after: &WD, path: &str, strict: bool) -> Result<Option<PathChange>> {
+    let (was, is) = (state(before, path).await?, state(after, path).await?);
+    let (change, entry_type) = match (&was, &is) {
         (None, None) => return Ok(None),
-        (None, Some((t, _))) => (Change::Added, t),
-        (Some((t, _)), None) => (Change::Removed, t),
-        (Some(_), Some((t, _))) => (Change::Changed, t),
+        (Some(w), Some(i)) if strict && w == i => return Ok(None),
+        (None, Some(i)) => (Change::Added, i.entry_type),
+        (Some(w), None) => (Change::Removed, w.entry_type),
+        (Some(_), Some(i)) => (Change::Changed, i.entry_type),
     };
     Ok(Some(PathChange {
         path: path.to_string(),
         change,
         entry_type,
-        versions: (was.map_or(0, |w| w.1), is.map_or(0, |i| i.1)),
+        versions: (was.map_or(0, |w| w.versions), is.map_or(0, |i| i.versions)),
     }))
 }
 
 impl Pond {
     /// The commits that changed `path` (or something above or below it), newest first,
-    /// each with how it changed `path`; at most `limit` of them.
+    /// each with how it changed `path`; at most `limit` of them. Reads commit files
+    /// newest first until it has `limit`, and opens the pond on either side of each
+    /// (once, where two such commits are adjacent).
     pub async fn path_history(
         &self,
         path: &str,
         limit: Option<usize>,
     ) -> Result<Vec<(LogEntry, PathChange)>> {
         let mut out = Vec::new();
-        for entry in self.history(None).await? {
+        // The pond before the last commit compared: the one after the commit below it.
+        let mut below: Option<Pond> = None;
+        for version in (1..=self.version()).rev() {
             if limit.is_some_and(|n| out.len() >= n) {
                 break;
             }
-            if entry.version == 0 || !entry.paths.iter().any(|p| related(p, path)) {
+            let Some(entry) = self.log_entry(version)? else {
+                continue;
+            };
+            if !entry.paths.iter().any(|p| related(p, path)) {
                 continue;
             }
-            let before = Pond::open_at(self.dir(), entry.version - 1).await?;
-            let after = Pond::open_at(self.dir(), entry.version).await?;
-            if let Some(change) = compare(&before, &after, path).await? {
+            let after = match below.take() {
+                Some(pond) if pond.version() == version => pond,
+                _ => Pond::open_at(self.dir(), version).await?,
+            };
+            let before = Pond::open_at(self.dir(), version - 1).await?;
+            let change = compare(&before.fs().root(), &after.fs().root(), path, false).await?;
+            below = Some(before);
+            if let Some(change) = change {
                 out.push((entry, change));
             }
         }
         Ok(out)
     }
 
-    /// The paths that differ from pond version `from` to `to` (this pond's version if
-    /// `None`), in path order: those the commits in between recorded (their commit files
-    /// only are read), compared on both sides.
-    pub async fn diff(&self, from: u64, to: Option<u64>) -> Result<Vec<PathChange>> {
-        let to = to.unwrap_or(self.version());
-        let (low, high) = (from.min(to), from.max(to));
+    /// The paths that differ from pond `before` to pond `after` (the same pond at two
+    /// versions, in either order), in path order: those the commits in between recorded
+    /// (their commit files only are read), compared on both sides; a path that is the same
+    /// node with the same content on both is left out.
+    pub async fn diff(before: &Pond, after: &Pond) -> Result<Vec<PathChange>> {
+        let (low, high) = (
+            before.version().min(after.version()),
+            before.version().max(after.version()),
+        );
         let mut paths = BTreeSet::new();
         for version in low + 1..=high {
-            paths.extend(self.log_entry(version)?.into_iter().flat_map(|e| e.paths));
+            paths.extend(after.log_entry(version)?.into_iter().flat_map(|e| e.paths));
         }
-        let before = Pond::open_at(self.dir(), from).await?;
-        let after = Pond::open_at(self.dir(), to).await?;
+        let (before, after) = (before.fs().root(), after.fs().root());
         let mut out = Vec::new();
         for path in paths {
-            if let Some(change) = compare(&before, &after, &path).await?
-                && !(change.change == Change::Changed
-                    && change.entry_type.is_file()
-                    && change.versions.0 == change.versions.1)
-            {
-                out.push(change);
-            }
+            out.extend(compare(&before, &after, &path, true).await?);
         }
         Ok(out)
     }

@@ -640,6 +640,7 @@ async fn removed_nodes_link_back(fs: FS) {
     }
     tx.commit().await.unwrap();
     let (tx, root) = begin(&fs).await;
+    assert!(root.get_entry("/nope/f").await.unwrap().is_none());
     let file = root.get_entry("/d/e/f").await.unwrap().unwrap();
     let dir = root.get_entry("/d/e").await.unwrap().unwrap();
     root.remove("/d/e", true).await.unwrap();
