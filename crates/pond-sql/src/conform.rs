@@ -65,18 +65,12 @@ pub fn instants(schema: &Schema) -> SchemaRef {
     map_fields(schema, as_instant)
 }
 
+/// An integer type's signedness and width in bits.
 fn int_width(t: &DataType) -> Option<(bool, u8)> {
-    Some(match t {
-        DataType::Int8 => (true, 8),
-        DataType::Int16 => (true, 16),
-        DataType::Int32 => (true, 32),
-        DataType::Int64 => (true, 64),
-        DataType::UInt8 => (false, 8),
-        DataType::UInt16 => (false, 16),
-        DataType::UInt32 => (false, 32),
-        DataType::UInt64 => (false, 64),
-        _ => return None,
-    })
+    t.is_integer()
+        .then(|| t.primitive_width())
+        .flatten()
+        .map(|bytes| (t.is_signed_integer(), 8 * bytes as u8))
 }
 
 fn int_type(signed: bool, bits: u8) -> DataType {
@@ -90,15 +84,6 @@ fn int_type(signed: bool, bits: u8) -> DataType {
         (false, 32) => DataType::UInt32,
         (false, _) => DataType::UInt64,
     }
-}
-
-fn is_float(t: &DataType) -> bool {
-    matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
-}
-
-/// Whether `t` is a text type.
-pub(crate) fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 fn finer(a: TimeUnit, b: TimeUnit) -> TimeUnit {
@@ -120,7 +105,7 @@ pub fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
     }
     match (a, b) {
         (Null, t) | (t, Null) => Some(t.clone()),
-        _ if int_width(a).is_some() && int_width(b).is_some() => {
+        _ if a.is_integer() && b.is_integer() => {
             let ((sa, wa), (sb, wb)) = (int_width(a)?, int_width(b)?);
             match (sa, sb) {
                 (true, true) | (false, false) => Some(int_type(sa, wa.max(wb))),
@@ -132,7 +117,7 @@ pub fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
                 }
             }
         }
-        _ if (int_width(a).is_some() || is_float(a)) && (int_width(b).is_some() || is_float(b)) => {
+        _ if (a.is_integer() || a.is_floating()) && (b.is_integer() || b.is_floating()) => {
             Some(Float64)
         }
         (Timestamp(ua, _), Timestamp(ub, _)) => Some(instant_type(finer(*ua, *ub))),
@@ -140,7 +125,7 @@ pub fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
             Some(instant_type(*u))
         }
         (Date32, Date64) | (Date64, Date32) => Some(Date64),
-        _ if is_text(a) && is_text(b) => Some(Utf8),
+        _ if a.is_string() && b.is_string() => Some(Utf8),
         _ => None,
     }
 }
@@ -161,7 +146,7 @@ pub fn read_type(a: &DataType, b: &DataType) -> Option<DataType> {
 fn append_type(series: &DataType, batch: &DataType) -> Option<DataType> {
     widen(series, batch).or_else(|| {
         // Everything has a text form; text is parsed value by value when conformed.
-        ((is_text(series) || is_text(batch)) && can_cast_types(batch, series))
+        ((series.is_string() || batch.is_string()) && can_cast_types(batch, series))
             .then(|| series.clone())
     })
 }

@@ -3,7 +3,7 @@
 use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Schema, TimeUnit};
-use tinyfs::EventTime;
+use tinyfs::{EventTime, FileVersion};
 
 use crate::error::{Error, Result};
 
@@ -177,6 +177,16 @@ impl EventTimeRange {
             max_micros: self.max?,
         })
     }
+}
+
+/// The timestamp column of a series whose versions, oldest first, are `versions`: the
+/// one the latest version with an event-time range records.
+pub(crate) fn timestamp_column_of<'a>(
+    versions: impl DoubleEndedIterator<Item = &'a FileVersion>,
+) -> Option<String> {
+    versions
+        .rev()
+        .find_map(|v| v.event_time.as_ref().map(|t| t.column.clone()))
 }
 
 #[cfg(test)]

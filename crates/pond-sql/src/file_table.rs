@@ -175,11 +175,8 @@ impl FileTable for StoredTable {
 
     async fn timestamp_column(&self, scope: &Scope) -> Result<Option<String>> {
         let bare = Path::parse(&self.path)?.without_version();
-        let versions = scope.wd().versions(&bare).await?;
-        Ok(versions
-            .iter()
-            .rev()
-            .find_map(|v| v.event_time.as_ref().map(|t| t.column.clone())))
+        let versions = tinyfs::member_versions(scope.wd().versions(&bare).await?);
+        Ok(crate::event_time::timestamp_column_of(versions.iter()))
     }
 
     /// Versions in order, each streamed from its body (DataFusion may interleave files

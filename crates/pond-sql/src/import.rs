@@ -25,13 +25,11 @@ use parquet::file::properties::WriterProperties;
 use tinyfs::{EntryType, FileVersion, WD};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::conform::{
-    Conformer, append_schema, instant_type, instants, is_text, map_fields, merge_versions,
-};
+use crate::conform::{Conformer, append_schema, instant_type, instants, map_fields};
 use crate::csv::{CsvOptions, arrow_error, check_timezone, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
-use crate::read::{table_versions, version_footer};
+use crate::read::{merge_schemas, table_versions, version_footer};
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -150,12 +148,7 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
         _ => return Ok(None),
     }
     let bare = tinyfs::Path::parse(dest)?.without_version();
-    let all = wd.versions(&bare).await?;
-    let members = tinyfs::series_members(&all);
-    let versions: Vec<FileVersion> = all
-        .into_iter()
-        .filter(|v| members.contains(v.version))
-        .collect();
+    let versions = tinyfs::member_versions(wd.versions(&bare).await?);
     let Some(latest) = versions.last() else {
         return Ok(None);
     };
@@ -168,18 +161,9 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
     let schema = if whole {
         footer.schema.clone()
     } else {
-        let (_, footers) = table_versions(wd, dest).await?;
-        merge_versions(
-            dest,
-            footers
-                .iter()
-                .map(|v| (v.version.version, v.schema.as_ref())),
-        )?
+        merge_schemas(dest, &table_versions(wd, dest).await?.1)?
     };
-    let column = versions
-        .iter()
-        .rev()
-        .find_map(|v| v.event_time.as_ref().map(|t| t.column.clone()));
+    let column = crate::event_time::timestamp_column_of(versions.iter());
     Ok(Some(Existing {
         schema,
         column,
@@ -384,7 +368,7 @@ fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Resul
     if let Some(name) = asked {
         if schema
             .field_with_name(name)
-            .is_ok_and(|f| is_text(f.data_type()))
+            .is_ok_and(|f| f.data_type().is_string())
         {
             return Ok(name.to_string());
         }
@@ -395,7 +379,7 @@ fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Resul
             .fields()
             .iter()
             .find(|f| {
-                is_text(f.data_type())
+                f.data_type().is_string()
                     && crate::event_time::COMMON_NAMES
                         .iter()
                         .any(|n| f.name().eq_ignore_ascii_case(n))
@@ -408,7 +392,7 @@ fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Resul
 /// `schema` with `column`, if it is text, as UTC instants.
 fn as_time_column(schema: &Schema, column: &str) -> SchemaRef {
     map_fields(schema, |f| {
-        match f.name() == column && is_text(f.data_type()) {
+        match f.name() == column && f.data_type().is_string() {
             true => f
                 .clone()
                 .with_data_type(instant_type(TimeUnit::Microsecond)),

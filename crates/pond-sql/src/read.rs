@@ -135,12 +135,7 @@ pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<Table
                 },
             )?]
         }
-        (None, EntryType::FileSeries) => {
-            let members = tinyfs::series_members(&all);
-            all.into_iter()
-                .filter(|v| members.contains(v.version))
-                .collect()
-        }
+        (None, EntryType::FileSeries) => tinyfs::member_versions(all),
         (None, _) => all.into_iter().last().into_iter().collect(),
     };
     // Footers are small reads of many files: read several at once, keeping the order.

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::{ScalarValue, Statistics};
@@ -71,17 +71,15 @@ impl PondTable {
             .as_file()
             .ok_or_else(|| Error::invalid(path, "not a file"))?
             .clone();
-        let timestamp_column = versions
-            .iter()
-            .rev()
-            .find_map(|v| v.version.event_time.as_ref().map(|t| t.column.clone()));
+        let timestamp_column =
+            crate::event_time::timestamp_column_of(versions.iter().map(|v| &v.version));
         let mut files = Vec::with_capacity(versions.len());
         for v in &versions {
             let at = || format!("{canonical}@v{}", v.version.version);
             let statistics = version_statistics(v, &schema)
                 .map_err(|source| Error::DataFusion { path: at(), source })?;
             let (sorted, null_times) = match &timestamp_column {
-                Some(column) => time_order(v, column, &statistics)?,
+                Some(column) => time_order(v, column, &schema, &statistics),
                 None => (false, false),
             };
             files.push(TableFile {
@@ -189,12 +187,13 @@ fn version_statistics(
 }
 
 /// Whether version `v` is in order of `column` by its footer, and whether some of its
-/// rows have no time.
+/// rows have no time, by `statistics` (in the table's schema, `table`).
 fn time_order(
     v: &crate::read::TableVersion,
     column: &str,
+    table: &Schema,
     statistics: &Statistics,
-) -> Result<(bool, bool)> {
+) -> (bool, bool) {
     use datafusion::common::stats::Precision;
     // The footer's own schema descriptor gives the leaf: no schema conversion per version.
     let Some(leaf) = v
@@ -205,21 +204,20 @@ fn time_order(
         .iter()
         .position(|c| c.path().parts() == [column.to_string()])
     else {
-        return Ok((false, false));
+        return (false, false);
     };
     let sorted = v.metadata.row_groups().iter().all(|rg| {
         rg.sorting_columns()
             .and_then(|c| c.first())
             .is_some_and(|c| c.column_idx as usize == leaf && !c.descending && !c.nulls_first)
     });
-    let nulls = v
-        .schema
+    let nulls = table
         .index_of(column)
         .ok()
         .and_then(|i| statistics.column_statistics.get(i))
         .map(|c| !matches!(c.null_count, Precision::Exact(0)))
         .unwrap_or(true);
-    Ok((sorted, nulls))
+    (sorted, nulls)
 }
 
 /// Versions in groups that each read in time order, one after another: a version joins

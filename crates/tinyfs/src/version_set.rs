@@ -150,6 +150,15 @@ pub fn series_members(versions: &[FileVersion]) -> VersionSet {
     set
 }
 
+/// The versions, of `versions` (a file's, oldest first), that make up the series.
+pub fn member_versions(versions: Vec<FileVersion>) -> Vec<FileVersion> {
+    let members = series_members(&versions);
+    versions
+        .into_iter()
+        .filter(|v| members.contains(v.version))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +210,10 @@ mod tests {
         ];
         assert_eq!(series_members(&versions).to_string(), "1-2,5");
         assert_eq!(series_members(&versions[..3]).to_string(), "1-3");
+        let kept: Vec<u64> = member_versions(versions.to_vec())
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(kept, [1, 2, 5]);
     }
 }
