@@ -523,7 +523,8 @@ impl Plan<'_> {
     }
 
     /// Reads `source`, conforms it to the target schema, sorts it by time if `sort`, and
-    /// writes it as a body not yet finished.
+    /// writes it as a body not yet finished. Unsorted, it stops at the first batch out of
+    /// time order (the range then says so, and the body is to be dropped).
     async fn write(
         &self,
         wd: &WD,
@@ -540,6 +541,7 @@ impl Plan<'_> {
         let mut writer = wd.file_writer(dest, self.entry_type).await?;
         let mut range = self.column.as_deref().map(EventTimeRange::new);
         let mut rows = 0u64;
+        let mut unsorted = false;
         {
             let mut out = AsyncArrowWriter::try_new(
                 &mut writer,
@@ -551,12 +553,19 @@ impl Plan<'_> {
                 let batch = batch?;
                 if let Some(range) = range.as_mut() {
                     range.update(&batch, &source.shown)?;
+                    if !sort && !range.is_sorted() {
+                        // The caller reads it again, sorted: writing the rest is waste.
+                        unsorted = true;
+                        break;
+                    }
                 }
                 rows += batch.num_rows() as u64;
                 on_rows(rows);
                 out.write(&batch).await.map_err(parquet)?;
             }
-            out.close().await.map_err(parquet)?;
+            if !unsorted {
+                out.close().await.map_err(parquet)?;
+            }
         }
         Ok(Written {
             writer,

@@ -8,6 +8,7 @@ use arrow::datatypes::SchemaRef;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{AsyncReadSeek, EntryType, FileVersion, NodeKind, Path, WD};
 
@@ -160,37 +161,41 @@ pub fn merge_schemas(path: &str, versions: &[TableVersion]) -> Result<SchemaRef>
     )
 }
 
-/// Reads the table at `path` (see [`table_versions`]) as one stream of batches.
+/// Reads the table at `path` (see [`table_versions`]) as one stream of batches. Each
+/// version is opened when the stream reaches it, with the footer already read.
 pub async fn read_table(wd: &WD, path: &str) -> Result<TableStream> {
     let (_, versions) = table_versions(wd, path).await?;
     let schema = merge_schemas(path, &versions)?;
-    let parsed = Path::parse(path)?;
-    let mut streams = Vec::new();
-    for v in &versions {
-        let at = format!("{}@v{}", parsed.without_version(), v.version.version);
-        let stream = open_version(wd, &parsed, &v.version)
-            .await?
-            .build()
-            .map_err(|source| Error::Parquet {
-                path: at.clone(),
-                source,
-            })?;
-        let schema = schema.clone();
-        streams.push(
-            stream
-                .map_err(move |source| Error::Parquet {
+    let (wd, bare, target) = (
+        wd.clone(),
+        Path::parse(path)?.without_version(),
+        schema.clone(),
+    );
+    let batches = stream::iter(versions)
+        .then(move |v| {
+            let (wd, target) = (wd.clone(), target.clone());
+            let at = format!("{bare}@v{}", v.version.version);
+            async move {
+                let parquet = |source| Error::Parquet {
                     path: at.clone(),
                     source,
-                })
-                .and_then({
-                    let mut conformer =
-                        Conformer::new(schema, format!("{path}@v{}", v.version.version));
-                    move |batch| std::future::ready(conformer.conform(&batch))
-                }),
-        );
-    }
-    Ok(TableStream {
-        schema,
-        batches: stream::iter(streams).flatten().boxed(),
-    })
+                };
+                let reader = wd.open(at.as_str()).await?;
+                let metadata = ArrowReaderMetadata::try_new(v.metadata, Default::default())
+                    .map_err(parquet)?;
+                let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
+                    .build()
+                    .map_err(parquet)?;
+                let mut conformer = Conformer::new(target, at.as_str());
+                Ok::<_, Error>(stream.map(move |batch| {
+                    conformer.conform(&batch.map_err(|source| Error::Parquet {
+                        path: at.clone(),
+                        source,
+                    })?)
+                }))
+            }
+        })
+        .try_flatten()
+        .boxed();
+    Ok(TableStream { schema, batches })
 }
