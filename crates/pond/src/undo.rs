@@ -11,8 +11,7 @@ use crate::Ctx;
 /// Undoes the commit of pond version `n` with a new commit.
 pub(crate) async fn revert(ctx: &Ctx, n: u64) -> Result<()> {
     let pond = ctx.read(None).await?;
-    let paths = pond.revert_paths(n)?;
-    let command = pond.log_entry(n)?.map(|e| e.command).unwrap_or_default();
+    let tlogfs::LogEntry { paths, command, .. } = pond.revert_paths(n)?;
     let before = ctx.read(Some(n - 1)).await?;
     let then = before.fs().root();
     let checked = pond.version();

@@ -23,11 +23,13 @@ pub(crate) struct LogFiles {
     pub(crate) files: BTreeMap<String, Option<blake3::Hash>>,
 }
 
-fn commit_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
+/// The commit file of pond `version` in the `_delta_log` directory `delta_log`.
+pub(crate) fn commit_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
     delta_log.join(format!("{version:020}.json"))
 }
 
-fn checkpoint_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
+/// The checkpoint of pond `version` in the `_delta_log` directory `delta_log`.
+pub(crate) fn checkpoint_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
     delta_log.join(format!("{version:020}.checkpoint.parquet"))
 }
 

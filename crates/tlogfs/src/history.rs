@@ -169,12 +169,12 @@ impl Pond {
 }
 
 impl Pond {
-    /// The paths pond version `n`'s commit changed, in order, to undo it: putting each
+    /// The commit of pond version `n`, its paths in order, to undo it: putting each path
     /// back as pond version `n - 1` had it undoes the commit. Refused with
     /// [`Error::Conflict`] naming the path when a later commit changed one of them, or a
     /// path above or below it: undoing `n` would undo that too. Reads the commit files
     /// from `n` on.
-    pub fn revert_paths(&self, n: u64) -> Result<Vec<String>> {
+    pub fn revert_paths(&self, n: u64) -> Result<LogEntry> {
         let latest = self.version();
         if n > latest {
             return Err(Error::NoSuchVersion { version: n, latest });
@@ -213,9 +213,9 @@ impl Pond {
                 });
             }
         }
-        let mut paths = entry.paths;
-        paths.sort();
-        Ok(paths)
+        let mut entry = entry;
+        entry.paths.sort();
+        Ok(entry)
     }
 }
 

@@ -79,10 +79,10 @@ pub(crate) fn hash_file(path: &Path) -> Result<Option<blake3::Hash>> {
 pub(crate) fn previous(delta_log: &Path, base: u64) -> Result<serde_json::Value> {
     let mut out = serde_json::Map::new();
     out.insert("version".into(), base.into());
-    if let Some(h) = hash_file(&delta_log.join(format!("{base:020}.json")))? {
+    if let Some(h) = hash_file(&crate::delta_log::commit_path(delta_log, base))? {
         out.insert("commit".into(), h.to_hex().to_string().into());
     }
-    if let Some(h) = hash_file(&delta_log.join(format!("{base:020}.checkpoint.parquet")))? {
+    if let Some(h) = hash_file(&crate::delta_log::checkpoint_path(delta_log, base))? {
         out.insert("checkpoint".into(), h.to_hex().to_string().into());
     }
     Ok(out.into())

@@ -124,10 +124,7 @@ impl LogTable {
     /// once the next commit has recorded its BLAKE3, is never rewritten.
     pub async fn checkpoint(&self) -> Result<()> {
         let version = self.version;
-        let existing = self
-            .dir
-            .join("_delta_log")
-            .join(format!("{version:020}.checkpoint.parquet"));
+        let existing = crate::delta_log::checkpoint_path(&self.dir.join("_delta_log"), version);
         if existing.exists() {
             return Ok(());
         }
@@ -232,7 +229,7 @@ impl LogTable {
         }
         let text = integrity::seal(&text);
         let staging = delta_log.join(format!(".pond-staging-{}", uuid::Uuid::now_v7().simple()));
-        let target = delta_log.join(format!("{version:020}.json"));
+        let target = crate::delta_log::commit_path(&delta_log, version);
         let io = |path: &Path, e| Error::io(path.display(), e);
         {
             let mut file = std::fs::File::create_new(&staging).map_err(|e| io(&staging, e))?;
@@ -259,7 +256,7 @@ impl LogTable {
     /// What the commit file of pond version `version` of the table in `dir` says, if the
     /// file exists. Reads that one file.
     pub fn commit_record(dir: &Path, version: u64) -> Result<Option<CommitRecord>> {
-        let path = dir.join("_delta_log").join(format!("{version:020}.json"));
+        let path = crate::delta_log::commit_path(&dir.join("_delta_log"), version);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

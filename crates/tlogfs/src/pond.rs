@@ -248,7 +248,7 @@ impl Pond {
                 .into_iter()
                 .filter(|(_, file)| !broken.contains(file))
                 .collect();
-            let mut checked: HashMap<blake3::Hash, bool> = HashMap::new();
+            let mut checked: HashSet<blake3::Hash> = HashSet::new();
             let mut seen: HashSet<(NodeId, i64, blake3::Hash)> = HashSet::new();
             for (node, file) in files {
                 // Damaged data files were reported above; these are read unchecked.
@@ -280,38 +280,28 @@ impl Pond {
                                     .push(format!("{what}: inline body in log/{file}"));
                             }
                         }
-                        None => {
-                            let ok = match checked.get(&hash) {
-                                Some(ok) => *ok,
-                                None => {
-                                    let ok = match content.verify(&hash) {
-                                        Ok(true) => true,
-                                        Ok(false) => {
-                                            report.mismatched.push(format!(
-                                                "{what}: {} does not hash to {}",
-                                                content.path_of(&hash).display(),
-                                                hash.to_hex()
-                                            ));
-                                            false
-                                        }
-                                        Err(Error::Io { source, .. })
-                                            if source.kind() == std::io::ErrorKind::NotFound =>
-                                        {
-                                            report.missing.push(format!(
-                                                "{what}: {} is missing",
-                                                content.path_of(&hash).display()
-                                            ));
-                                            false
-                                        }
-                                        Err(e) => return Err(e),
-                                    };
-                                    report.bytes += row.size.unwrap_or(0) as u64;
-                                    checked.insert(hash, ok);
-                                    ok
+                        // Each body once, however many versions hold it.
+                        None if checked.insert(hash) => {
+                            match content.verify(&hash) {
+                                Ok(true) => {}
+                                Ok(false) => report.mismatched.push(format!(
+                                    "{what}: {} does not hash to {}",
+                                    content.path_of(&hash).display(),
+                                    hash.to_hex()
+                                )),
+                                Err(Error::Io { source, .. })
+                                    if source.kind() == std::io::ErrorKind::NotFound =>
+                                {
+                                    report.missing.push(format!(
+                                        "{what}: {} is missing",
+                                        content.path_of(&hash).display()
+                                    ));
                                 }
-                            };
-                            let _ = ok;
+                                Err(e) => return Err(e),
+                            }
+                            report.bytes += row.size.unwrap_or(0) as u64;
                         }
+                        None => {}
                     }
                 }
             }

@@ -35,12 +35,17 @@ pub(crate) fn check(
     let delta_log = log_dir.join("_delta_log");
     let mut records = Records::default();
     let mut sealed_before = false;
+    // Each commit file's BLAKE3, from the one read of it.
+    let mut read: HashMap<u64, blake3::Hash> = HashMap::new();
     for version in 0..=latest {
-        let path = delta_log.join(format!("{version:020}.json"));
-        let shown = format!("log/_delta_log/{version:020}.json (pond version {version})");
+        let path = crate::delta_log::commit_path(&delta_log, version);
+        let shown = commit_shown(version);
         report.log_files += 1;
         let text = match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(bytes) => match String::from_utf8({
+                read.insert(version, blake3::hash(&bytes));
+                bytes
+            }) {
                 Ok(text) => text,
                 Err(_) => {
                     report.damaged.push(format!("{shown}: not UTF-8 text"));
@@ -103,11 +108,10 @@ pub(crate) fn check(
         }
     }
     for (version, expected) in &records.commits {
-        let path = delta_log.join(format!("{version:020}.json"));
-        if let Some(actual) = hash_file(&path)?
+        if let Some(actual) = read.get(version)
             && actual.to_hex().as_str() != expected
         {
-            let shown = format!("log/_delta_log/{version:020}.json (pond version {version})");
+            let shown = commit_shown(*version);
             if !report.damaged.iter().any(|d| d.starts_with(&shown)) {
                 report.damaged.push(format!(
                     "{shown}: does not match the BLAKE3 pond version {} recorded",
@@ -140,6 +144,11 @@ pub(crate) fn check(
         }
     }
     Ok(broken)
+}
+
+/// A commit file as `verify` names it.
+fn commit_shown(version: u64) -> String {
+    format!("log/_delta_log/{version:020}.json (pond version {version})")
 }
 
 fn check_checkpoints(delta_log: &Path, records: &Records, report: &mut VerifyReport) -> Result<()> {
@@ -190,7 +199,7 @@ fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<()
             .ok_or_else(|| format!("has no {key}"))
     };
     let version = field("version")?;
-    let path = delta_log.join(format!("{version:020}.checkpoint.parquet"));
+    let path = crate::delta_log::checkpoint_path(delta_log, version);
     let bytes = std::fs::metadata(&path)
         .map_err(|_| {
             format!("names the checkpoint of pond version {version}, which does not exist")
