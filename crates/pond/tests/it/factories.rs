@@ -4,18 +4,8 @@
 use crate::support::{TestPond, write};
 
 fn mount(pond: &TestPond, at: &str, host: &std::path::Path) {
-    let config = pond.host(&format!("{}.yaml", at.trim_start_matches('/')));
-    write(
-        &config,
-        format!("directory: {}\n", host.display()).as_bytes(),
-    );
-    pond.ok(&[
-        "mknod",
-        "hostmount",
-        at,
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let config = pond.config(&format!("directory: {}\n", host.display()));
+    pond.ok(&["mknod", "hostmount", at, "--config", &config]);
 }
 
 #[test]
@@ -118,15 +108,8 @@ fn csvdir_converts_once_and_invalidates_exactly() {
     );
     pond.ok(&["mkdir", "/in"]);
     pond.ok(&["copy", csv.to_str().unwrap(), "/in/a.csv"]);
-    let config = pond.host("csv.yaml");
-    write(&config, b"source: /in/*.csv\nentry_type: series\n");
-    pond.ok(&[
-        "mknod",
-        "csvdir",
-        "/tables",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let config = pond.config("source: /in/*.csv\nentry_type: series\n");
+    pond.ok(&["mknod", "csvdir", "/tables", "--config", &config]);
     let cache = pond.path().join("cache/csvdir");
     let cached = || -> Vec<_> {
         let mut names: Vec<_> = std::fs::read_dir(&cache)
@@ -204,15 +187,8 @@ fn a_rejected_configuration_changes_nothing() {
     assert!(err.contains("read-only"), "{err}");
     assert_eq!(log(), before);
     assert_eq!(pond.ok(&["list", "/"]), "");
-    let valid = pond.host("valid.yaml");
-    write(&valid, b"source: /raw/*.csv\n");
-    pond.ok(&[
-        "mknod",
-        "csvdir",
-        "/csv",
-        "--config",
-        valid.to_str().unwrap(),
-    ]);
+    let valid = pond.config("source: /raw/*.csv\n");
+    pond.ok(&["mknod", "csvdir", "/csv", "--config", &valid]);
 }
 
 #[test]
@@ -231,15 +207,8 @@ fn loops_and_overwrites_fail_cleanly() {
     ]);
     assert!(err.contains("reaches back into the csvdir itself"), "{err}");
     assert_eq!(pond.ok(&["list", "/"]), "");
-    let valid = pond.host("valid.yaml");
-    write(&valid, b"source: /raw/*.csv\n");
-    pond.ok(&[
-        "mknod",
-        "csvdir",
-        "/csv",
-        "--config",
-        valid.to_str().unwrap(),
-    ]);
+    let valid = pond.config("source: /raw/*.csv\n");
+    pond.ok(&["mknod", "csvdir", "/csv", "--config", &valid]);
 
     // --overwrite needs a node to overwrite, of the same factory.
     let err = pond.fails(&[
@@ -327,18 +296,8 @@ fn unbuildable_nested_and_piped_nodes() {
 
     // `null_values: []` keeps NA as text; the default reads it as null.
     for (name, extra) in [("plain", ""), ("literal", "null_values: []\n")] {
-        let config = pond.host(&format!("{name}.yaml"));
-        write(
-            &config,
-            format!("source: /views/m/*.csv\n{extra}").as_bytes(),
-        );
-        pond.ok(&[
-            "mknod",
-            "csvdir",
-            &format!("/{name}"),
-            "--config",
-            config.to_str().unwrap(),
-        ]);
+        let config = pond.config(&format!("source: /views/m/*.csv\n{extra}"));
+        pond.ok(&["mknod", "csvdir", &format!("/{name}"), "--config", &config]);
     }
     let nulls = |dir: &str| {
         pond.ok(&[

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::support::{TestPond, write};
+use crate::support::TestPond;
 
 /// Runs `sql` in DuckDB and returns what it printed.
 fn duckdb(sql: &str) -> String {
@@ -25,18 +25,10 @@ fn duckdb(sql: &str) -> String {
 #[test]
 fn duckdb_reads_series_times_as_instants() {
     let pond = TestPond::new();
-    let csv = pond.host("day.csv");
-    write(
-        &csv,
-        b"time,level\n2024-01-01T02:00:00+02:00,1.5\n2024-01-01T01:00:00Z,2\n2024-01-01 03:00:00,3\n",
-    );
-    pond.ok(&[
-        "copy",
-        "--format",
-        "series",
-        csv.to_str().unwrap(),
+    pond.copy_series(
+        "time,level\n2024-01-01T02:00:00+02:00,1.5\n2024-01-01T01:00:00Z,2\n2024-01-01 03:00:00,3\n",
         "/s.series",
-    ]);
+    );
     let exported = pond.host("out");
     pond.ok(&["export", "/s.series", exported.to_str().unwrap()]);
     let file = exported.join("s.series");

@@ -38,6 +38,23 @@ impl TestPond {
         cmd
     }
 
+    /// Writes `yaml` to a new host file beside the pond; its path, for `--config`.
+    pub fn config(&self, yaml: &str) -> String {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self.host(&format!("config-{n}.yaml"));
+        write(&path, yaml.as_bytes());
+        path.to_string_lossy().into_owned()
+    }
+
+    /// Appends the CSV text `csv` (written to a host file beside the pond) to the series
+    /// `dest`; the command's output.
+    pub fn copy_series(&self, csv: &str, dest: &str) -> String {
+        let name = format!("{}.csv", dest.trim_start_matches('/').replace('/', "_"));
+        write(&self.host(&name), csv.as_bytes());
+        self.ok(&["copy", "--format", "series", &name, dest])
+    }
+
     /// Runs a command.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run pond")

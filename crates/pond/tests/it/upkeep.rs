@@ -137,21 +137,13 @@ fn verify_reports_every_single_bit_flip_in_any_stored_file() {
     write(&big, &body(7, 200 << 10));
     let small = pond.host("small.bin");
     write(&small, b"a small body");
-    let csv = pond.host("day.csv");
-    write(
-        &csv,
-        b"time,v\n2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,2\n",
-    );
     pond.ok(&["mkdir", "-p", "/a/b"]);
     pond.ok(&["copy", big.to_str().unwrap(), "/a/big.bin"]);
     pond.ok(&["copy", small.to_str().unwrap(), "/a/b/small.bin"]);
-    pond.ok(&[
-        "copy",
-        "--format",
-        "series",
-        csv.to_str().unwrap(),
+    pond.copy_series(
+        "time,v\n2024-01-01T00:00:00Z,1\n2024-01-01T01:00:00Z,2\n",
         "/s.series",
-    ]);
+    );
     pond.ok(&["maintain"]);
     pond.ok(&["copy", small.to_str().unwrap(), "/small2.bin"]);
     pond.ok(&["mkdir", "/c"]);
