@@ -181,7 +181,10 @@ pub(crate) fn open_csv(
         let fixup = match time {
             Some(t) if *field.name() == t.name => Some(Fixup::Time {
                 columns: t.columns.len(),
-                format: t.format.clone(),
+                format: match &t.format {
+                    Some(text) => Some(TimeFormat::parse(text, shown)?),
+                    None => None,
+                },
             }),
             _ if decimal_comma && *field.data_type() == DataType::Float64 => {
                 Some(Fixup::DecimalComma)
@@ -265,8 +268,27 @@ enum Fixup {
     /// format or in any form arrow parses.
     Time {
         columns: usize,
-        format: Option<String>,
+        format: Option<TimeFormat>,
     },
+}
+
+/// A strftime format, parsed once.
+#[derive(Clone, Debug)]
+struct TimeFormat {
+    text: String,
+    items: Vec<chrono::format::Item<'static>>,
+}
+
+impl TimeFormat {
+    fn parse(text: &str, shown: &str) -> Result<TimeFormat> {
+        let items = chrono::format::StrftimeItems::new(text)
+            .parse_to_owned()
+            .map_err(|e| Error::invalid(shown, format!("timestamp format {text:?}: {e}")))?;
+        Ok(TimeFormat {
+            text: text.to_string(),
+            items,
+        })
+    }
 }
 
 /// The batches of a CSV file, in its final schema.
@@ -287,6 +309,8 @@ impl CsvReader {
         }
         let mut read = batch.columns().iter();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.fixups.len());
+        // One buffer for every value's text: no allocation per row.
+        let mut text = String::new();
         for (field, fixup) in self.schema.fields().iter().zip(&self.fixups) {
             let Some(fixup) = fixup else {
                 columns.push(read.next().expect("one read column").clone());
@@ -319,12 +343,15 @@ impl CsvReader {
                 Fixup::DecimalComma => {
                     let mut out = Float64Builder::with_capacity(batch.num_rows());
                     for (row, value) in texts[0].iter().enumerate() {
-                        match value {
-                            None => out.append_null(),
-                            Some(v) => match v.replace(',', ".").parse::<f64>() {
-                                Ok(x) => out.append_value(x),
-                                Err(_) => return Err(bad(row, v, "a number")),
-                            },
+                        let Some(v) = value else {
+                            out.append_null();
+                            continue;
+                        };
+                        text.clear();
+                        text.extend(v.chars().map(|c| if c == ',' { '.' } else { c }));
+                        match text.parse::<f64>() {
+                            Ok(x) => out.append_value(x),
+                            Err(_) => return Err(bad(row, v, "a number")),
                         }
                     }
                     Arc::new(out.finish())
@@ -336,16 +363,18 @@ impl CsvReader {
                             out.append_null();
                             continue;
                         }
-                        let text = texts
-                            .iter()
-                            .map(|t| t.value(row))
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        match parse_time(&text, format.as_deref(), &self.tz) {
+                        text.clear();
+                        for (i, t) in texts.iter().enumerate() {
+                            if i > 0 {
+                                text.push(' ');
+                            }
+                            text.push_str(t.value(row));
+                        }
+                        match parse_time(&text, format.as_ref(), &self.tz) {
                             Some(micros) => out.append_value(micros),
                             None => {
                                 let what = match format {
-                                    Some(f) => format!("a time in the format {f:?}"),
+                                    Some(f) => format!("a time in the format {:?}", f.text),
                                     None => "a date and time".to_string(),
                                 };
                                 return Err(bad(row, &text, &what));
@@ -376,8 +405,9 @@ impl Iterator for CsvReader {
 }
 
 /// `text` as microseconds since the epoch: in `format` (naive times taken in `tz`, an
-/// offset in the format wins), or in any form arrow parses.
-fn parse_time(text: &str, format: Option<&str>, tz: &Tz) -> Option<i64> {
+/// offset in the format wins; a format without a time is midnight), or in any form arrow
+/// parses.
+fn parse_time(text: &str, format: Option<&TimeFormat>, tz: &Tz) -> Option<i64> {
     use chrono::TimeZone;
     let Some(format) = format else {
         // A date and a time joined by a space is what arrow reads too.
@@ -385,16 +415,17 @@ fn parse_time(text: &str, format: Option<&str>, tz: &Tz) -> Option<i64> {
             .ok()
             .map(|t| t.timestamp_micros());
     };
-    if let Ok(t) = chrono::DateTime::parse_from_str(text, format) {
-        return Some(t.timestamp_micros());
+    let mut parsed = chrono::format::Parsed::new();
+    chrono::format::parse(&mut parsed, text, format.items.iter()).ok()?;
+    if parsed.offset().is_some() {
+        return parsed.to_datetime().ok().map(|t| t.timestamp_micros());
     }
-    let naive = chrono::NaiveDateTime::parse_from_str(text, format)
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(text, format)
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
+    let naive = parsed.to_naive_datetime_with_offset(0).ok().or_else(|| {
+        parsed
+            .to_naive_date()
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
     // A time in a DST gap or overlap: the earlier of the instants it can be.
     tz.from_local_datetime(&naive)
         .earliest()
