@@ -35,11 +35,16 @@ pub const UTC: &str = "UTC";
 /// has them (Parquet has no second unit; milliseconds are widened so that every series
 /// shares one unit whatever its first batch had).
 pub fn instant_type(unit: TimeUnit) -> DataType {
-    let unit = match unit {
+    DataType::Timestamp(instant_unit(unit), Some(UTC.into()))
+}
+
+/// The unit an instant of `unit` is stored in: nanoseconds stay, coarser units are
+/// microseconds.
+fn instant_unit(unit: TimeUnit) -> TimeUnit {
+    match unit {
         TimeUnit::Nanosecond => TimeUnit::Nanosecond,
         _ => TimeUnit::Microsecond,
-    };
-    DataType::Timestamp(unit, Some(UTC.into()))
+    }
 }
 
 /// `field` with its timestamps as instants (see [`instant_type`]); other fields unchanged.
@@ -50,6 +55,19 @@ pub fn as_instant(field: &Field) -> Field {
         DataType::Timestamp(unit, _) => field.clone().with_data_type(instant_type(*unit)),
         _ => field.clone(),
     }
+}
+
+/// `schema` with its naive timestamps as local times at `zone` (an IANA name or an
+/// offset): of an instant's unit, labelled with the zone, so a cast to it reads a naive
+/// value as a local time there; [`instants`] relabels them UTC after, which changes no
+/// value.
+pub(crate) fn localized(schema: &Schema, zone: &str) -> SchemaRef {
+    map_fields(schema, |f| match f.data_type() {
+        DataType::Timestamp(unit, None) => f
+            .clone()
+            .with_data_type(DataType::Timestamp(instant_unit(*unit), Some(zone.into()))),
+        _ => f.clone(),
+    })
 }
 
 /// `schema` with `f` applied to every field, its metadata kept.

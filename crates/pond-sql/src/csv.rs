@@ -18,7 +18,7 @@ use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 
-use crate::conform::{Conformer, UTC, instant_type, instants, map_fields};
+use crate::conform::{Conformer, UTC, instants, localized};
 use crate::error::{Error, Result};
 use crate::import::writer_properties;
 
@@ -140,10 +140,6 @@ pub(crate) fn open_csv(
         Some(zone) => check_timezone(zone).map_err(|e| Error::invalid(shown, e))?,
         None => UTC.to_string(),
     };
-    let instant = |unit| match instant_type(unit) {
-        DataType::Timestamp(unit, _) => DataType::Timestamp(unit, Some(zone.as_str().into())),
-        _ => unreachable!("an instant is a timestamp"),
-    };
     let time = options.time.as_ref();
     let schema = match &options.schema {
         Some(schema) => schema.clone(),
@@ -169,10 +165,7 @@ pub(crate) fn open_csv(
     if schema.fields().is_empty() {
         return Err(Error::invalid(shown, "no columns: is the file empty?"));
     }
-    let schema = map_fields(&schema, |f| match f.data_type() {
-        DataType::Timestamp(unit, None) => f.clone().with_data_type(instant(*unit)),
-        _ => f.clone(),
-    });
+    let schema = localized(&schema, &zone);
     // What arrow-csv reads, and what pond converts after.
     let mut read = Vec::new();
     let mut fixups = Vec::new();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{Schema, SchemaRef, TimeUnit};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -25,7 +25,9 @@ use parquet::file::properties::WriterProperties;
 use tinyfs::{EntryType, FileVersion, WD};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::conform::{Conformer, append_schema, instant_type, instants, map_fields};
+use crate::conform::{
+    Conformer, UTC, append_schema, instant_type, instants, localized, map_fields,
+};
 use crate::csv::{CsvOptions, arrow_error, check_timezone, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
@@ -226,8 +228,7 @@ impl<'a> Source<'a> {
                 source,
             })?;
         let schema = stream.schema().clone();
-        let zone = self.csv.timezone.clone();
-        let localized = localized_schema(&schema, zone.as_deref());
+        let localized = localized(&schema, self.csv.timezone.as_deref().unwrap_or(UTC));
         let mut conformer = Conformer::new(localized.clone(), shown.clone());
         let batches = stream
             .map_err(move |source| Error::Parquet {
@@ -237,20 +238,6 @@ impl<'a> Source<'a> {
             .and_then(move |batch| std::future::ready(conformer.conform(&batch)));
         Ok((localized, batches.boxed()))
     }
-}
-
-/// `schema` with naive timestamps labelled with `zone` (a cast to it reads them as local
-/// times there), when one is given.
-fn localized_schema(schema: &SchemaRef, zone: Option<&str>) -> SchemaRef {
-    let Some(zone) = zone else {
-        return schema.clone();
-    };
-    map_fields(schema, |f| match f.data_type() {
-        DataType::Timestamp(unit, None) => f
-            .clone()
-            .with_data_type(DataType::Timestamp(*unit, Some(zone.into()))),
-        _ => f.clone(),
-    })
 }
 
 /// Imports the host file `source` (CSV, or Parquet by its magic bytes) as the next version
