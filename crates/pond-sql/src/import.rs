@@ -289,7 +289,6 @@ pub async fn import_file(
         // A time column read as text (one value did not parse as a time) is parsed as
         // times, so the value that does not parse is named with its row.
         target = as_time_column(&target, column);
-        find_timestamp_column(&target, Some(column), &shown)?;
     }
     let properties = match &column {
         Some(column) => series_writer_properties(&target, column)?,
@@ -351,7 +350,6 @@ pub async fn import_file(
 /// the user named), which the batch must have; else found by name, a text column with a
 /// timestamp name counting (its values are parsed, and a bad one named).
 fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Result<String> {
-    let instants = instants(schema);
     if let Some(name) = asked {
         if schema
             .field_with_name(name)
@@ -359,9 +357,9 @@ fn batch_time_column(schema: &Schema, asked: Option<&str>, shown: &str) -> Resul
         {
             return Ok(name.to_string());
         }
-        return find_timestamp_column(&instants, Some(name), shown);
+        return find_timestamp_column(schema, Some(name), shown);
     }
-    find_timestamp_column(&instants, None, shown).or_else(|e| {
+    find_timestamp_column(schema, None, shown).or_else(|e| {
         schema
             .fields()
             .iter()
