@@ -35,4 +35,6 @@ pub mod hostmount;
 mod registry;
 
 pub use error::{Error, Result};
-pub use registry::{BuildContext, Factory, Registry, parse_config, register_builtin_factories};
+pub use registry::{
+    BuildContext, Factory, Registry, check_node, parse_config, register_builtin_factories,
+};

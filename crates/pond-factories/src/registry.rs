@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
-use tinyfs::{EntryType, FS, NodeBuilder, NodeConfig, NodeId, NodeKind};
+use tinyfs::{EntryType, FS, NodeBuilder, NodeConfig, NodeId, NodeKind, WD};
 
 use crate::csvdir::{CsvCache, CsvDirFactory};
 use crate::derived::DerivedFactory;
@@ -192,4 +192,33 @@ impl NodeBuilder for Builder {
         }
         self.0.build(fs, id, parent, config).await
     }
+}
+
+/// Builds the dynamic node at `path` in `root` and, for a table or series, plans it, so
+/// that a query naming an unknown table, column or function, a pattern that matches
+/// nothing, or a series without a timestamp column is refused when the node is made (its
+/// transaction then rolled back) rather than at the first read. A directory is listed: a
+/// host mount of a missing directory is refused.
+pub async fn check_node(root: &WD, path: &str) -> pond_sql::Result<()> {
+    let node = root.resolve(path).await?;
+    match node.kind() {
+        NodeKind::Directory(dir) => {
+            dir.entries().await.map_err(|e| e.with_path(path))?;
+        }
+        NodeKind::File(_) => {
+            let session = pond_sql::PondSession::new(root.clone())?;
+            let (table, scope) = session.open(path).await?;
+            table.schema(&scope).await?;
+            if node.entry_type() == EntryType::FileSeries
+                && table.timestamp_column(&scope).await?.is_none()
+            {
+                return Err(pond_sql::Error::invalid(
+                    path,
+                    "a series needs a timestamp column and this query has none: select a timestamp or date column, or name it with timestamp_column",
+                ));
+            }
+        }
+        NodeKind::Symlink(_) => {}
+    }
+    Ok(())
 }

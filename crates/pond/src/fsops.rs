@@ -120,7 +120,7 @@ pub(crate) async fn mknod(
             ),
             (Some(Some(_)), true) => root.update_dynamic(path, &bytes).await?,
         }
-        check_node(root, path).await
+        Ok(pond_factories::check_node(root, path).await?)
     })
     .await?;
     use std::io::Write;
@@ -130,33 +130,6 @@ pub(crate) async fn mknod(
             std::io::stdout(),
             "{what} {path} ({factory}, a {entry_type}) in pond version {v}"
         )?;
-    }
-    Ok(())
-}
-
-/// Builds the node just made and, for a table or series, plans it, so that a query naming
-/// an unknown table, column or function, a pattern that matches nothing, or a series
-/// without a timestamp column is refused now (and the pond left unchanged) rather than at
-/// the first read. A directory is listed: a host mount of a missing directory is refused.
-async fn check_node(root: &WD, path: &str) -> Result<()> {
-    let node = root.resolve(path).await?;
-    match node.kind() {
-        tinyfs::NodeKind::Directory(dir) => {
-            dir.entries().await.map_err(|e| e.with_path(path))?;
-        }
-        tinyfs::NodeKind::File(_) => {
-            let session = pond_sql::PondSession::new(root.clone())?;
-            let (table, scope) = session.open(path).await?;
-            table.schema(&scope).await?;
-            if node.entry_type() == tinyfs::EntryType::FileSeries
-                && table.timestamp_column(&scope).await?.is_none()
-            {
-                bail!(
-                    "{path}: a series needs a timestamp column and this query has none: select a timestamp or date column, or name it with timestamp_column"
-                );
-            }
-        }
-        tinyfs::NodeKind::Symlink(_) => {}
     }
     Ok(())
 }
