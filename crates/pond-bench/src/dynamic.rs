@@ -75,35 +75,11 @@ async fn time_pair(fs: &tinyfs::FS, a: &str, b: &str, runs: usize) -> Result<(Du
     Ok((median(samples.0), median(samples.1)))
 }
 
-/// The peak resident memory of `pond ARGS`, sampled from /proc while it runs.
+/// The peak resident memory of `pond ARGS`.
 fn peak_rss(bin: &Path, pond_dir: &Path, args: &[&str]) -> Result<u64> {
-    let mut child = Command::new(bin)
-        .arg("--pond")
-        .arg(pond_dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("running {}", bin.display()))?;
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0u64;
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kb) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak = peak.max(kb * 1024);
-        }
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    if !status.success() {
-        bail!("pond {args:?} failed");
-    }
-    Ok(peak)
+    let mut cmd = Command::new(bin);
+    cmd.arg("--pond").arg(pond_dir).args(args);
+    Ok(crate::import::measure(cmd)?.1)
 }
 
 pub(crate) async fn chain(bin: &Path, source: &Path) -> Result<()> {
@@ -222,24 +198,7 @@ pub(crate) async fn chain(bin: &Path, source: &Path) -> Result<()> {
 pub(crate) async fn csvdir(bin: &Path, source: &Path) -> Result<()> {
     let work = tempfile::tempdir()?;
     // A Parquet source is written out as CSV first (vega_flights_3m: about 100 MB).
-    let csv = if source.extension().is_some_and(|e| e == "parquet") {
-        let out = work.path().join("flights.csv");
-        let ctx = SessionContext::new();
-        ctx.read_parquet(
-            source.to_str().context("UTF-8")?,
-            ParquetReadOptions::default(),
-        )
-        .await?
-        .write_csv(
-            out.to_str().context("UTF-8")?,
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
-        )
-        .await?;
-        out
-    } else {
-        source.to_path_buf()
-    };
+    let csv = crate::import::csv_of(source, work.path()).await?;
     let csv = csv.as_path();
     let pond_dir = work.path().join("pond");
     let pond = Pond::init(&pond_dir).await?;

@@ -5,7 +5,7 @@
 //! cargo build --release -p pond -p pond-bench
 //! target/release/pond-bench history      # list '/**' after 10,000 commits ÷ after 100
 //! target/release/pond-bench latency      # one small transaction, whole process
-//! target/release/pond-bench import FILE  # CSV → series: time, and bytes vs the CSV
+//! target/release/pond-bench import FILE  # CSV → series vs DuckDB's CSV → Parquet
 //! target/release/pond-bench inline       # inline bodies vs content/ files, by size
 //! target/release/pond-bench series FILE  # 30-version series vs DataFusion ListingTable
 //! target/release/pond-bench chain FILE   # 3 derived series vs by hand vs materialized
@@ -24,6 +24,7 @@ use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
 mod dynamic;
+mod import;
 mod series;
 
 #[derive(Debug, Parser)]
@@ -46,10 +47,15 @@ enum Bench {
     },
     /// Median whole-process latency of `pond mkdir` (one small transaction) ÷ `pond list`.
     Latency,
-    /// Import a CSV as a series: time, and bytes stored ÷ bytes of CSV.
+    /// Import a CSV as a series ÷ DuckDB's `COPY (SELECT * FROM read_csv(..)) TO parquet` of
+    /// the same file (pip `duckdb`): time, peak memory, bytes stored.
     Import {
-        /// The CSV file.
+        /// The CSV file, or a Parquet file to write out as one (vega_flights_3m.parquet
+        /// makes about 100 MB).
         csv: PathBuf,
+        /// Runs of each, alternated; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Write and read back bodies inline and in content/, by size.
     Inline,
@@ -77,7 +83,7 @@ enum Bench {
     },
 }
 
-pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median<T: Ord + Copy>(mut samples: Vec<T>) -> T {
     samples.sort();
     samples[samples.len() / 2]
 }
@@ -224,75 +230,6 @@ async fn latency(bin: &Path) -> Result<()> {
     Ok(())
 }
 
-fn import(bin: &Path, csv: &Path) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let pond_dir = dir.path().join("pond");
-    let status = Command::new(bin)
-        .arg("--pond")
-        .arg(&pond_dir)
-        .arg("init")
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("pond init failed");
-    }
-    let csv_bytes = std::fs::metadata(csv)?.len();
-    let start = Instant::now();
-    let out = Command::new(bin)
-        .arg("--pond")
-        .arg(&pond_dir)
-        .args(["copy", "--format", "series"])
-        .arg(csv)
-        .arg("/imported.series")
-        .output()?;
-    let took = start.elapsed();
-    if !out.status.success() {
-        bail!("import failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let described = Command::new(bin)
-        .arg("--pond")
-        .arg(&pond_dir)
-        .args(["describe", "/imported.series"])
-        .output()?;
-    let text = String::from_utf8_lossy(&described.stdout);
-    let stored: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("size:"))
-        .and_then(|l| l.split('(').nth(1))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .context("reading the size from describe")?;
-    let total = dir_size(&pond_dir)?;
-    println!(
-        "import {} ({csv_bytes} bytes) as a series: {}",
-        csv.display(),
-        ms(took)
-    );
-    println!(
-        "series body: {stored} bytes = {:.3} of the CSV",
-        stored as f64 / csv_bytes as f64
-    );
-    println!(
-        "whole pond directory: {total} bytes = {:.3} of the CSV",
-        total as f64 / csv_bytes as f64
-    );
-    Ok(())
-}
-
-fn dir_size(path: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            dir_size(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
-}
-
 async fn inline() -> Result<()> {
     println!(
         "{:>8}  {:>14}  {:>14}  {:>12}  {:>12}",
@@ -362,7 +299,7 @@ async fn main() -> Result<()> {
     match args.bench {
         Bench::History { commits } => history(&bin, commits.max(101)).await,
         Bench::Latency => latency(&bin).await,
-        Bench::Import { csv } => import(&bin, &csv),
+        Bench::Import { csv, runs } => import::run(&bin, &csv, runs.max(1)).await,
         Bench::Inline => inline().await,
         Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
         Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,
