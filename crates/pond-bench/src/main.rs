@@ -7,6 +7,7 @@
 //! target/release/pond-bench latency      # one small transaction, whole process
 //! target/release/pond-bench import FILE  # CSV → series vs DuckDB's CSV → Parquet
 //! target/release/pond-bench inline       # inline bodies vs content/ files, by size
+//! target/release/pond-bench verify       # pond verify of 1 GB ÷ hashing the bodies
 //! target/release/pond-bench series FILE  # 30-version series vs DataFusion ListingTable
 //! target/release/pond-bench chain FILE   # 3 derived series vs by hand vs materialized
 //! target/release/pond-bench csvdir CSV   # csvdir cached read vs first read
@@ -26,6 +27,7 @@ use tlogfs::Pond;
 mod dynamic;
 mod import;
 mod series;
+mod verify;
 
 #[derive(Debug, Parser)]
 #[command(about = "pond benchmarks")]
@@ -59,6 +61,12 @@ enum Bench {
     },
     /// Write and read back bodies inline and in content/, by size.
     Inline,
+    /// `pond verify` of a pond of distinct bodies ÷ reading and hashing them in-process.
+    Verify {
+        /// The pond's size in MB.
+        #[arg(long, default_value_t = 1024)]
+        megabytes: usize,
+    },
     /// A 30-version series from a Parquet file with a `date` column: pond ÷ DataFusion's
     /// ListingTable on the same files; a one-day range ÷ the full scan; describe of a large
     /// series ÷ a small one.
@@ -301,6 +309,7 @@ async fn main() -> Result<()> {
         Bench::Latency => latency(&bin).await,
         Bench::Import { csv, runs } => import::run(&bin, &csv, runs.max(1)).await,
         Bench::Inline => inline().await,
+        Bench::Verify { megabytes } => verify::run(&bin, megabytes.max(16)).await,
         Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
         Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,
         Bench::Csvdir { csv } => dynamic::csvdir(&bin, &csv).await,
