@@ -99,7 +99,7 @@ pub(crate) fn read_checkpoint(
         for i in 0..add.len() {
             if add.is_valid(i) && paths.is_valid(i) {
                 let hash = tags.and_then(|t| tag_hash(t, i));
-                files.insert(data_file(paths.value(i), path)?, hash);
+                files.insert(checked_data_file(decode(paths.value(i)), path)?, hash);
             }
         }
     }
@@ -119,10 +119,9 @@ fn tag_hash(tags: &MapArray, i: usize) -> Option<blake3::Hash> {
         .and_then(|k| blake3::Hash::from_hex(values.value(k)).ok())
 }
 
-/// The data file an `add` in the log file `log_file` names (`path` as written, encoded):
-/// a damaged name is an error naming the log file it came from.
-fn data_file(path: &str, log_file: &Path) -> Result<String> {
-    let path = decode(path);
+/// The data file an `add` in the log file `log_file` names (`path`, decoded): a damaged
+/// name is an error naming the log file it came from.
+fn checked_data_file(path: String, log_file: &Path) -> Result<String> {
     if crate::view::parse_data_file_name(&path).is_none() {
         return Err(Error::Corrupt {
             file: log_file.display().to_string(),
@@ -139,27 +138,84 @@ pub(crate) fn decode(path: &str) -> String {
         .into_owned()
 }
 
+/// One line of a commit file: the actions pond reads, as Delta writes them.
+#[derive(serde::Deserialize)]
+struct Action {
+    #[serde(rename = "commitInfo")]
+    commit_info: Option<serde_json::Value>,
+    add: Option<FileAction>,
+    remove: Option<FileAction>,
+}
+
+/// An `add` or a `remove`: the path (percent-encoded) and, for an add pond wrote, tags.
+#[derive(serde::Deserialize)]
+struct FileAction {
+    path: String,
+    #[serde(default)]
+    tags: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// What one commit file says: its commit info, and the data files it adds (with the
+/// BLAKE3 hex recorded in their tags, if any) and removes, paths decoded.
+#[derive(Debug, Default)]
+pub(crate) struct CommitFile {
+    pub(crate) info: Option<serde_json::Value>,
+    pub(crate) adds: Vec<(String, Option<String>)>,
+    pub(crate) removes: Vec<String>,
+}
+
+impl CommitFile {
+    /// Parses the text of a commit file; a line that is not a Delta action is an error
+    /// (its text).
+    pub(crate) fn parse(text: &str) -> std::result::Result<CommitFile, String> {
+        let mut out = CommitFile::default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let action: Action = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            if let Some(info) = action.commit_info {
+                out.info = Some(info);
+            }
+            if let Some(add) = action.add {
+                let hash = add
+                    .tags
+                    .and_then(|mut t| t.remove(crate::integrity::FILE_HASH_TAG))
+                    .flatten();
+                out.adds.push((decode(&add.path), hash));
+            }
+            if let Some(remove) = action.remove {
+                out.removes.push(decode(&remove.path));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads and parses the commit file at `path`; `None` if there is none.
+    pub(crate) fn read(path: &Path) -> Result<Option<CommitFile>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path.display(), e)),
+        };
+        CommitFile::parse(&text)
+            .map(Some)
+            .map_err(|detail| Error::Corrupt {
+                file: path.display().to_string(),
+                detail,
+            })
+    }
+}
+
 fn apply_commit(
-    text: &str,
+    commit: CommitFile,
     file: &Path,
     files: &mut BTreeMap<String, Option<blake3::Hash>>,
 ) -> Result<()> {
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let action: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Corrupt {
-            file: file.display().to_string(),
-            detail: e.to_string(),
-        })?;
-        if let Some(path) = action.pointer("/add/path").and_then(|p| p.as_str()) {
-            let path = data_file(path, file)?;
-            let hash = action
-                .pointer(&format!("/add/tags/{}", crate::integrity::FILE_HASH_TAG))
-                .and_then(|h| h.as_str())
-                .and_then(|h| blake3::Hash::from_hex(h).ok());
-            files.insert(path, hash);
-        }
-        if let Some(path) = action.pointer("/remove/path").and_then(|p| p.as_str()) {
-            files.remove(&decode(path));
-        }
+    for (path, hash) in commit.adds {
+        let path = checked_data_file(path, file)?;
+        let hash = hash.and_then(|h| blake3::Hash::from_hex(h).ok());
+        files.insert(path, hash);
+    }
+    for path in commit.removes {
+        files.remove(&path);
     }
     Ok(())
 }
@@ -175,10 +231,9 @@ pub(crate) fn read(log_dir: &Path, version: Option<u64>) -> Result<LogFiles> {
     let mut next = checkpoint.map_or(0, |c| c + 1);
     while version.is_none_or(|v| next <= v) {
         let path = commit_path(&delta_log, next);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => apply_commit(&text, &path, &mut files)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-            Err(e) => return Err(Error::io(path.display(), e)),
+        match CommitFile::read(&path)? {
+            Some(commit) => apply_commit(commit, &path, &mut files)?,
+            None => break,
         }
         next += 1;
     }

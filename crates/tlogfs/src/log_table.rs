@@ -257,30 +257,21 @@ impl LogTable {
     /// file exists. Reads that one file.
     pub fn commit_record(dir: &Path, version: u64) -> Result<Option<CommitRecord>> {
         let path = crate::delta_log::commit_path(&dir.join("_delta_log"), version);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path.display(), e)),
+        let Some(commit) = crate::delta_log::CommitFile::read(&path)? else {
+            return Ok(None);
         };
-        let mut record = CommitRecord::default();
-        for line in text.lines() {
-            let action: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| Error::Corrupt {
-                    file: path.display().to_string(),
-                    detail: e.to_string(),
-                })?;
-            if let Some(info) = action.get("commitInfo") {
-                record.timestamp_ms = info.get("timestamp").and_then(|t| t.as_i64());
-                record.operation = info
-                    .get("operation")
-                    .and_then(|o| o.as_str())
-                    .map(String::from);
-                record.pond = info.get("pond").cloned();
-            }
-            if action.get("add").is_some() || action.get("remove").is_some() {
-                record.changes_data = true;
-            }
-        }
+        let info = commit.info.as_ref();
+        let record = CommitRecord {
+            timestamp_ms: info
+                .and_then(|i| i.get("timestamp"))
+                .and_then(|t| t.as_i64()),
+            operation: info
+                .and_then(|i| i.get("operation"))
+                .and_then(|o| o.as_str())
+                .map(String::from),
+            pond: info.and_then(|i| i.get("pond")).cloned(),
+            changes_data: !commit.adds.is_empty() || !commit.removes.is_empty(),
+        };
         Ok(Some(record))
     }
 }

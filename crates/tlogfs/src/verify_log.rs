@@ -8,7 +8,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tinyfs::NodeId;
 
 use crate::error::Result;
-use crate::integrity::{FILE_HASH_TAG, Seal, check_seal, hash_file};
+use crate::integrity::{Seal, check_seal, hash_file};
 use crate::pond::VerifyReport;
 use crate::view::parse_data_file_name;
 
@@ -58,42 +58,25 @@ pub(crate) fn check(
             }
             Err(e) => return Err(crate::error::Error::io(path.display(), e)),
         };
-        let mut pond_commit = false;
-        let mut has_previous = false;
-        let mut parsed = true;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else {
-                parsed = false;
-                break;
-            };
-            if let Some(pond) = action.pointer("/commitInfo/pond") {
-                pond_commit = true;
-                if let Some(previous) = pond.get("previous") {
-                    has_previous = true;
-                    let base = previous.get("version").and_then(|v| v.as_u64());
-                    let text = |key: &str| previous.get(key).and_then(|h| h.as_str());
-                    if let (Some(base), Some(hash)) = (base, text("commit")) {
-                        records.commits.insert(base, hash.to_string());
-                    }
-                    if let (Some(base), Some(hash)) = (base, text("checkpoint")) {
-                        records.checkpoints.insert(base, hash.to_string());
-                    }
-                }
-            }
-            if let Some(add) = action.get("add")
-                && let Some(file) = add.get("path").and_then(|p| p.as_str())
-            {
-                let hash = add
-                    .pointer(&format!("/tags/{FILE_HASH_TAG}"))
-                    .and_then(|h| h.as_str())
-                    .map(String::from);
-                records.data.insert(crate::delta_log::decode(file), hash);
-            }
-        }
-        if !parsed {
+        let Ok(commit) = crate::delta_log::CommitFile::parse(&text) else {
             report.damaged.push(format!("{shown}: not valid JSON"));
             continue;
+        };
+        let pond = commit.info.as_ref().and_then(|i| i.get("pond"));
+        let pond_commit = pond.is_some();
+        let previous = pond.and_then(|p| p.get("previous"));
+        let has_previous = previous.is_some();
+        if let Some(previous) = previous {
+            let base = previous.get("version").and_then(|v| v.as_u64());
+            let text = |key: &str| previous.get(key).and_then(|h| h.as_str());
+            if let (Some(base), Some(hash)) = (base, text("commit")) {
+                records.commits.insert(base, hash.to_string());
+            }
+            if let (Some(base), Some(hash)) = (base, text("checkpoint")) {
+                records.checkpoints.insert(base, hash.to_string());
+            }
         }
+        records.data.extend(commit.adds);
         match check_seal(&text) {
             Seal::Intact => sealed_before = true,
             Seal::Broken => report
