@@ -330,7 +330,7 @@ impl Pond {
 
         let mut hashes: HashSet<blake3::Hash> = HashSet::new();
         for (_, _, file) in view.files() {
-            for row in view.read_rows(&file.path)? {
+            for row in view.read_rows(file)? {
                 if row.content.is_none()
                     && let Some(h) = row.blake3
                 {

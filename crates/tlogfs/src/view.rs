@@ -26,6 +26,9 @@ pub struct IndexedFile {
     pub version: u64,
     /// Its path relative to the log directory.
     pub path: String,
+    /// The BLAKE3 its `add` recorded (none for files written before hashes were), checked
+    /// before it is decoded.
+    pub hash: Option<blake3::Hash>,
 }
 
 /// The name of a data file for `node`, written by the commit of pond version `version`.
@@ -141,47 +144,20 @@ pub struct View {
     version: u64,
     log_dir: PathBuf,
     index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
-    /// Each data file's recorded BLAKE3, checked before it is decoded.
-    hashes: HashMap<String, blake3::Hash>,
     dirs: Mutex<HashMap<NodeId, Arc<DirState>>>,
     files: Mutex<HashMap<(NodeId, NodeId), FileHistory>>,
 }
 
 impl View {
     /// A view of pond version `version` whose data files are `files` (paths relative to
-    /// `log_dir`). Paths pond did not write are an error naming them.
+    /// `log_dir`, each with its recorded BLAKE3). Paths pond did not write are an error
+    /// naming them.
     pub fn new(
         version: u64,
         log_dir: &Path,
         files: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
     ) -> Result<Self> {
-        let mut index: HashMap<(NodeId, NodeId), Vec<IndexedFile>> = HashMap::new();
-        let mut hashes = HashMap::new();
-        for (path, hash) in files {
-            if let Some(hash) = hash {
-                hashes.insert(path.clone(), hash);
-            }
-            let (part, node, file_version) =
-                parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
-                    file: path.clone(),
-                    detail: "not a pond data file name".into(),
-                })?;
-            index.entry((part, node)).or_default().push(IndexedFile {
-                version: file_version,
-                path,
-            });
-        }
-        for files in index.values_mut() {
-            files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.path.cmp(&b.path)));
-        }
-        Ok(View {
-            version,
-            log_dir: log_dir.to_path_buf(),
-            index,
-            hashes,
-            dirs: Mutex::new(HashMap::new()),
-            files: Mutex::new(HashMap::new()),
-        })
+        Self::indexed(version, log_dir.to_path_buf(), HashMap::new(), files)
     }
 
     /// The view of pond version `version`, which is this version plus the data files
@@ -191,29 +167,39 @@ impl View {
         version: u64,
         added: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
     ) -> Result<Self> {
-        let mut index = self.index.clone();
-        let mut hashes = self.hashes.clone();
-        for (path, hash) in added {
-            if let Some(hash) = hash {
-                hashes.insert(path.clone(), hash);
-            }
+        Self::indexed(version, self.log_dir.clone(), self.index.clone(), added)
+    }
+
+    /// `index` with `files` added, each node's files in commit order, as a view.
+    fn indexed(
+        version: u64,
+        log_dir: PathBuf,
+        mut index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
+        files: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
+    ) -> Result<Self> {
+        let mut touched = Vec::new();
+        for (path, hash) in files {
             let (part, node, file_version) =
                 parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
                     file: path.clone(),
                     detail: "not a pond data file name".into(),
                 })?;
-            let files = index.entry((part, node)).or_default();
-            files.push(IndexedFile {
+            index.entry((part, node)).or_default().push(IndexedFile {
                 version: file_version,
                 path,
+                hash,
             });
-            files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.path.cmp(&b.path)));
+            touched.push((part, node));
+        }
+        for key in touched {
+            if let Some(files) = index.get_mut(&key) {
+                files.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.path.cmp(&b.path)));
+            }
         }
         Ok(View {
             version,
-            log_dir: self.log_dir.clone(),
+            log_dir,
             index,
-            hashes,
             dirs: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
         })
@@ -231,9 +217,13 @@ impl View {
             .flat_map(|((part, node), files)| files.iter().map(move |f| (*part, *node, f)))
     }
 
-    /// Reads one data file's rows.
-    pub fn read_rows(&self, path: &str) -> Result<Vec<OplogRow>> {
-        read_rows(&self.log_dir.join(path), path, self.hashes.get(path))
+    /// Reads one data file's rows, checked against its recorded BLAKE3.
+    pub fn read_rows(&self, file: &IndexedFile) -> Result<Vec<OplogRow>> {
+        read_rows(
+            &self.log_dir.join(&file.path),
+            &file.path,
+            file.hash.as_ref(),
+        )
     }
 
     /// The state of directory `dir`.
@@ -255,7 +245,7 @@ impl View {
         // Newest first, back to the last snapshot; then apply oldest first.
         let mut chain: Vec<(i64, DirContent)> = Vec::new();
         'files: for file in files.iter().rev() {
-            let mut rows = self.read_rows(&file.path)?;
+            let mut rows = self.read_rows(file)?;
             rows.sort_by_key(|r| std::cmp::Reverse(r.version));
             for row in rows {
                 let content = row.content.as_deref().ok_or_else(|| Error::Corrupt {
@@ -295,7 +285,7 @@ impl View {
         })?;
         let mut by_version: BTreeMap<i64, VersionRec> = BTreeMap::new();
         for file in files {
-            for row in self.read_rows(&file.path)? {
+            for row in self.read_rows(file)? {
                 let version = row.version;
                 by_version.insert(version, VersionRec::from_row(row, &file.path)?);
             }
@@ -314,11 +304,7 @@ impl View {
         let Some(last) = self.index.get(&(part, node)).and_then(|f| f.last()) else {
             return Ok(None);
         };
-        match self
-            .read_rows(&last.path)?
-            .into_iter()
-            .max_by_key(|r| r.version)
-        {
+        match self.read_rows(last)?.into_iter().max_by_key(|r| r.version) {
             Some(row) => Ok(Some(VersionRec::from_row(row, &last.path)?)),
             None => Ok(None),
         }
@@ -331,7 +317,7 @@ impl View {
         })?;
         let last = files.last().expect("indexed nodes have files");
         let row = self
-            .read_rows(&last.path)?
+            .read_rows(last)?
             .into_iter()
             .max_by_key(|r| r.version)
             .ok_or_else(|| Error::Corrupt {
