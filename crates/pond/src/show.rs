@@ -306,14 +306,10 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     let meta = root.metadata(path).await?;
     let version = meta.version.unwrap_or(0);
     let mut members = String::new();
-    if meta.entry_type == EntryType::FileSeries {
-        let all = root
-            .versions(tinyfs::Path::parse(path)?.without_version())
-            .await?;
-        let set = tinyfs::series_members(&all);
-        if set.len() != all.len() as u64 {
-            members = format!("; the series is v{set}");
-        }
+    if meta.entry_type == EntryType::FileSeries
+        && let Some(set) = partial_members(&root, path).await?
+    {
+        members = format!("; the series is v{set}");
     }
     writeln!(
         out,
@@ -403,10 +399,8 @@ pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
                     ("-", old - new)
                 };
                 detail.push_str(&format!(", {sign}{}", count(n, "row")));
-                let all = after.versions(c.path.as_str()).await?;
-                let members = tinyfs::series_members(&all);
-                if members.len() != all.len() as u64 {
-                    detail.push_str(&format!(" (the series is v{members})"));
+                if let Some(set) = partial_members(&after, &c.path).await? {
+                    detail.push_str(&format!(" (the series is v{set})"));
                 }
             }
         }
@@ -418,6 +412,15 @@ pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
         writeln!(out, "{mark} {:<11} {}{detail}", c.entry_type, c.path)?;
     }
     Ok(())
+}
+
+/// The versions that make up the series at `path`, when an undo left some out.
+async fn partial_members(root: &WD, path: &str) -> Result<Option<tinyfs::VersionSet>> {
+    let all = root
+        .versions(tinyfs::Path::parse(path)?.without_version())
+        .await?;
+    let set = tinyfs::series_members(&all);
+    Ok((set.len() != all.len() as u64).then_some(set))
 }
 
 /// The rows of the series at `path` in `root`, from its footers; 0 where it is not one.
