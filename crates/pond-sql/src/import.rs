@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::conform::{
     Conformer, UTC, append_schema, instant_type, instants, localized, map_fields,
 };
-use crate::csv::{CsvOptions, arrow_error, check_timezone, open_csv};
+use crate::csv::{CsvOptions, check_timezone, open_csv};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
 use crate::read::{merge_schemas, table_versions, version_footer};
@@ -308,9 +308,8 @@ pub async fn import_file(
         drop(written);
         written = plan.write(wd, &source, true, on_rows).await?;
     }
-    if let (Some(existing), Some(range)) = (&existing, &written.range)
-        && let Some(same) =
-            duplicate_of(wd, dest, existing, range, &plan, &source, written.rows).await?
+    if let Some(existing) = &existing
+        && let Some(same) = duplicate_of(wd, dest, existing, &plan, &source, &written).await?
     {
         if options.skip_duplicate {
             return Ok(Imported {
@@ -421,12 +420,11 @@ async fn duplicate_of(
     wd: &WD,
     dest: &str,
     existing: &Existing,
-    range: &EventTimeRange,
     plan: &Plan<'_>,
     source: &Source<'_>,
-    rows: u64,
+    written: &Written,
 ) -> Result<Option<FileVersion>> {
-    let Some(bounds) = range.bounds() else {
+    let Some(bounds) = written.range.as_ref().and_then(|r| r.bounds()) else {
         return Ok(None);
     };
     let bare = tinyfs::Path::parse(dest)?.without_version();
@@ -437,34 +435,66 @@ async fn duplicate_of(
             .is_some_and(|t| (t.min_micros, t.max_micros) == bounds)
     }) {
         let footer = version_footer(wd, &bare, v.clone()).await?;
-        if footer.metadata.file_metadata().num_rows() as u64 == rows {
+        if footer.metadata.file_metadata().num_rows() as u64 == written.rows {
             candidates.push(v);
         }
     }
     if candidates.is_empty() {
         return Ok(None);
     }
-    let batch = plan.collect(source).await?;
     for candidate in candidates {
         let at = format!("{dest}@v{}", candidate.version);
-        let stored = crate::read::read_table(wd, &at).await?;
         let mut conformer = Conformer::new(plan.target.clone(), at.as_str());
-        let stored: Vec<RecordBatch> = stored
+        let stored = crate::read::read_table(wd, &at)
+            .await?
             .batches
-            .and_then(|b| std::future::ready(conformer.conform(&b)))
-            .try_collect()
-            .await?;
-        let stored = arrow::compute::concat_batches(&plan.target, &stored).map_err(|source| {
-            Error::Arrow {
-                path: at.clone(),
-                source,
-            }
-        })?;
-        if stored == batch {
+            .and_then(move |b| std::future::ready(conformer.conform(&b)))
+            .boxed();
+        // The batch as it was written: sorted only if it had to be.
+        if same_rows(plan.batches(source, written.sorted).await?, stored).await? {
             return Ok(Some(candidate.clone()));
         }
     }
     Ok(None)
+}
+
+/// Whether two streams of batches of one schema hold the same rows in the same order,
+/// compared a slice at a time (neither is held whole).
+async fn same_rows(
+    mut a: BoxStream<'static, Result<RecordBatch>>,
+    mut b: BoxStream<'static, Result<RecordBatch>>,
+) -> Result<bool> {
+    async fn next_rows(
+        s: &mut BoxStream<'static, Result<RecordBatch>>,
+        held: &mut Option<RecordBatch>,
+    ) -> Result<()> {
+        while held.as_ref().is_none_or(|b| b.num_rows() == 0) {
+            match s.next().await.transpose()? {
+                Some(batch) => *held = Some(batch),
+                None => {
+                    *held = None;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+    let (mut x, mut y) = (None, None);
+    loop {
+        next_rows(&mut a, &mut x).await?;
+        next_rows(&mut b, &mut y).await?;
+        let (p, q) = match (&x, &y) {
+            (None, None) => return Ok(true),
+            (Some(p), Some(q)) => (p, q),
+            _ => return Ok(false),
+        };
+        let n = p.num_rows().min(q.num_rows());
+        if p.slice(0, n) != q.slice(0, n) {
+            return Ok(false);
+        }
+        let (rest_p, rest_q) = (p.slice(n, p.num_rows() - n), q.slice(n, q.num_rows() - n));
+        (x, y) = (Some(rest_p), Some(rest_q));
+    }
 }
 
 /// A body written but not yet finished: dropping `writer` leaves no version.
@@ -472,6 +502,8 @@ struct Written {
     writer: Box<dyn tinyfs::FileWriter>,
     range: Option<EventTimeRange>,
     rows: u64,
+    /// Whether the rows were sorted by time to be written.
+    sorted: bool,
 }
 
 /// What one import writes: where, in which schema, with which settings.
@@ -485,13 +517,6 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    /// `source` in the target schema and time order, as one batch.
-    async fn collect(&self, source: &Source<'_>) -> Result<RecordBatch> {
-        let batches: Vec<RecordBatch> = self.batches(source, true).await?.try_collect().await?;
-        arrow::compute::concat_batches(&self.target, &batches)
-            .map_err(|e| arrow_error(&source.shown, e))
-    }
-
     /// `source` in the target schema, sorted by time if `sort` (and this is a series).
     async fn batches(
         &self,
@@ -556,6 +581,7 @@ impl Plan<'_> {
             writer,
             range,
             rows,
+            sorted: sort,
         })
     }
 }
