@@ -133,7 +133,7 @@ pub(crate) fn open_csv(
         Some(nulls)
     };
     let is_null = |v: &str| match &nulls {
-        Some(r) => r.is_match(v),
+        Some(_) => options.null_values.iter().any(|n| n == v),
         None => v.is_empty(),
     };
     let zone = match &options.timezone {

@@ -7,33 +7,11 @@
 //! [`crate::csv`]).
 
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use regex::{Regex, RegexSet};
 
 use crate::error::{Error, Result};
-
-/// arrow-csv's patterns, in its order, then pond's.
-static PATTERNS: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new([
-        r"(?i)^(true|false)$",
-        r"^-?(\d+)$",
-        r"^-?((\d*\.\d+|\d+\.\d*)([eE][-+]?\d+)?|\d+([eE][-+]?\d+))$",
-        r"^\d{4}-\d\d-\d\d$",
-        r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[^\d\.].*)?$",
-        r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{1,3}(?:[^\d].*)?$",
-        r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{1,6}(?:[^\d].*)?$",
-        r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{1,9}(?:[^\d].*)?$",
-    ])
-    .expect("valid patterns")
-});
-
-/// A decimal written with a comma.
-static COMMA_DECIMAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^-?((\d*,\d+|\d+,\d*)([eE][-+]?\d+)?|\d+([eE][-+]?\d+))$")
-        .expect("a valid pattern")
-});
 
 const BOOLEAN: u16 = 1 << 0;
 const INTEGER: u16 = 1 << 1;
@@ -47,20 +25,11 @@ struct Seen(u16);
 
 impl Seen {
     fn update(&mut self, value: &str, decimal_comma: bool) {
-        if is_code(value) {
-            self.0 |= TEXT;
+        // Text stays text whatever follows: most of a text column is not looked at.
+        if self.0 & TEXT != 0 {
             return;
         }
-        let matched = PATTERNS.matches(value).into_iter().next();
-        self.0 |= match matched {
-            // An integer too long for 64 bits is text, as arrow-csv has it.
-            Some(1) if value.len() >= 19 && value.parse::<i64>().is_err() => TEXT,
-            // A dot decimal in a file with decimal commas is not a number.
-            Some(2) if decimal_comma => TEXT,
-            Some(m) => 1 << m,
-            None if decimal_comma && COMMA_DECIMAL.is_match(value) => FLOAT,
-            None => TEXT,
-        };
+        self.0 |= kind(value.as_bytes(), decimal_comma);
     }
 
     fn data_type(self) -> DataType {
@@ -83,9 +52,113 @@ impl Seen {
 
 /// Whether `value` is digits with a leading zero (`007`, `-01`): a code, not a quantity
 /// (`0`, `0.5` and `00.5` are numbers).
-fn is_code(value: &str) -> bool {
-    let digits = value.strip_prefix('-').unwrap_or(value).as_bytes();
+fn is_code(value: &[u8]) -> bool {
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
     digits.len() > 1 && digits[0] == b'0' && digits.iter().all(u8::is_ascii_digit)
+}
+
+/// The kind of one value, as a bit of [`Seen`]: arrow-csv's inference patterns
+/// (`true`, `-12`, `1.5e3`, `2024-01-31`, `2024-01-31T12:00:00[.fff...][zone]`) written
+/// out byte by byte, ASCII digits only, with pond's two rules: a code with leading zeros
+/// is text, and with decimal commas only a comma makes a decimal.
+fn kind(value: &[u8], decimal_comma: bool) -> u16 {
+    if value.eq_ignore_ascii_case(b"true") || value.eq_ignore_ascii_case(b"false") {
+        return BOOLEAN;
+    }
+    if let Some(kind) = number(value, decimal_comma) {
+        return kind;
+    }
+    timestamp(value).unwrap_or(TEXT)
+}
+
+/// `value` as [`INTEGER`] or [`FLOAT`], or `None` if it is not a number. An integer too
+/// long for 64 bits is text, as arrow-csv has it.
+fn number(value: &[u8], decimal_comma: bool) -> Option<u16> {
+    let unsigned = value.strip_prefix(b"-").unwrap_or(value);
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let whole = digits(unsigned);
+    if whole == unsigned.len() {
+        if whole == 0 {
+            return None;
+        }
+        if is_code(value) {
+            return Some(TEXT);
+        }
+        let fits =
+            value.len() < 19 || std::str::from_utf8(value).is_ok_and(|v| v.parse::<i64>().is_ok());
+        return Some(if fits { INTEGER } else { TEXT });
+    }
+    let mut rest = &unsigned[whole..];
+    let separator = match rest[0] {
+        b'.' | b',' => {
+            let sep = rest[0];
+            let fraction = digits(&rest[1..]);
+            if whole + fraction == 0 {
+                return None;
+            }
+            rest = &rest[1 + fraction..];
+            Some(sep)
+        }
+        _ if whole == 0 => return None,
+        _ => None,
+    };
+    if let [b'e' | b'E', exponent @ ..] = rest {
+        let exponent = exponent
+            .strip_prefix(b"-")
+            .or_else(|| exponent.strip_prefix(b"+"))
+            .unwrap_or(exponent);
+        if exponent.is_empty() || digits(exponent) != exponent.len() {
+            return None;
+        }
+    } else if !rest.is_empty() || separator.is_none() {
+        return None;
+    }
+    Some(match (separator, decimal_comma) {
+        (Some(b','), true) => FLOAT,
+        (Some(b','), false) => return None,
+        // A dot decimal, or one with only an exponent, in a file of decimal commas.
+        (_, true) => TEXT,
+        (_, false) => FLOAT,
+    })
+}
+
+/// `value` as a date or a timestamp kind (by the digits of its fraction of a second), or
+/// `None`.
+fn timestamp(value: &[u8]) -> Option<u16> {
+    const DATE: &[u8] = b"dddd-dd-dd";
+    const TIME: &[u8] = b"dd:dd:dd";
+    let shaped = |s: &[u8], shape: &[u8]| {
+        s.len() >= shape.len()
+            && s.iter().zip(shape).all(|(b, want)| match want {
+                b'd' => b.is_ascii_digit(),
+                want => b == want,
+            })
+    };
+    if !shaped(value, DATE) {
+        return None;
+    }
+    let rest = &value[DATE.len()..];
+    if rest.is_empty() {
+        return Some(1 << 3);
+    }
+    if !matches!(rest[0], b'T' | b' ') || !shaped(&rest[1..], TIME) {
+        return None;
+    }
+    let rest = &rest[1 + TIME.len()..];
+    // Whatever follows the seconds or their fraction (a zone) starts with something not
+    // a digit.
+    let fraction = match rest.first() {
+        None => return Some(1 << 4),
+        Some(b'.') => rest[1..].iter().take_while(|b| b.is_ascii_digit()).count(),
+        Some(b) if b.is_ascii_digit() => return None,
+        Some(_) => return Some(1 << 4),
+    };
+    match fraction {
+        1..=3 => Some(1 << 5),
+        4..=6 => Some(1 << 6),
+        7..=9 => Some(1 << 7),
+        _ => None,
+    }
 }
 
 /// How to read a file for inference.
@@ -197,6 +270,65 @@ mod tests {
         assert_eq!(infer(&[], false), DataType::Null);
     }
 
+    /// Without pond's two rules the kinds are arrow-csv's: its own inference of a
+    /// one-column file is the oracle.
+    #[test]
+    fn kinds_are_arrow_csvs() {
+        let values = [
+            "true",
+            "FALSE",
+            "tru",
+            "0",
+            "-12",
+            "+5",
+            "-",
+            "12a",
+            "1.5",
+            "-1.5",
+            "5.",
+            ".5",
+            ".",
+            "1e5",
+            "1E-5",
+            "1.5e+3",
+            "e5",
+            "1.5e",
+            "1,5",
+            "9223372036854775807",
+            "99999999999999999999",
+            "2024-01-31",
+            "2024-1-31",
+            "2024-01-31T12:00:00",
+            "2024-01-31 12:00:00",
+            "2024-01-31T12:00:00Z",
+            "2024-01-31T12:00:00+02:00",
+            "2024-01-31T12:00:00.",
+            "2024-01-31T12:00:00.1",
+            "2024-01-31T12:00:00.123Z",
+            "2024-01-31T12:00:00.1234",
+            "2024-01-31T12:00:00.123456+01:00",
+            "2024-01-31T12:00:00.1234567",
+            "2024-01-31T12:00:00.123456789Z",
+            "2024-01-31T12:00:00.1234567890",
+            "2024-01-31T12:00:001",
+            "2024-01-31X12:00:00",
+            "2024-01-31T12:00",
+            "x2024-01-31",
+        ];
+        for value in values {
+            let file = format!("v\n\"{value}\"\n");
+            let (schema, _) = arrow::csv::reader::Format::default()
+                .with_header(true)
+                .infer_schema(file.as_bytes(), None)
+                .expect("a one-column file");
+            assert_eq!(
+                infer(&[value], false),
+                *schema.field(0).data_type(),
+                "{value:?}"
+            );
+        }
+    }
+
     #[test]
     fn codes_with_leading_zeros_stay_text() {
         assert_eq!(infer(&["007", "123"], false), DataType::Utf8);
@@ -210,5 +342,7 @@ mod tests {
         assert_eq!(infer(&["1,5"], false), DataType::Utf8);
         assert_eq!(infer(&["1.5"], true), DataType::Utf8);
         assert_eq!(infer(&["3", "4"], true), DataType::Int64);
+        assert_eq!(infer(&["1,5e3", "-,5"], true), DataType::Float64);
+        assert_eq!(infer(&["1e5"], true), DataType::Utf8);
     }
 }
