@@ -5,9 +5,12 @@
 //! is built on, directly: one pass to infer types over the whole file (or none, with a
 //! given schema), one to read.
 
-use std::io::BufReader;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use arrow::array::timezone::Tz;
 use arrow::array::{
@@ -19,6 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 
 use crate::conform::{Conformer, UTC, instants, localized};
+use crate::csv_infer::Chunk;
 use crate::error::{Error, Result};
 use crate::import::writer_properties;
 
@@ -82,24 +86,102 @@ impl Default for CsvOptions {
     }
 }
 
-/// A CSV reader over the host file `source`: its schema (given, or inferred over the
-/// whole file by [`crate::csv_infer`]) and batches. `shown` names the source in errors.
-/// Blocking.
+/// A CSV file opened for reading: its schema (given, or inferred over the whole file by
+/// [`crate::csv_infer`]), and where its chunks start when inference found them.
+pub(crate) struct CsvFile {
+    shared: Arc<Shared>,
+    chunks: Vec<Chunk>,
+    has_header: bool,
+}
+
+/// What every reader of one CSV file needs.
+struct Shared {
+    path: PathBuf,
+    /// What arrow-csv reads (the columns to convert as text).
+    read: SchemaRef,
+    format: Format,
+    converter: Converter,
+}
+
+/// The size of the chunks read in parallel.
+const CHUNK_BYTES: u64 = 4 << 20;
+
+/// Rows per batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+impl CsvFile {
+    /// Opens the host file `source`; `shown` names it in errors. Blocking.
+    ///
+    /// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by
+    /// default, an offset in the text wins), in microseconds (nanoseconds if the text has
+    /// them). Their type is labelled with that zone; [`crate::conform::instants`] relabels
+    /// it UTC, which changes no value. Decimal commas and [`CsvTime`] columns are read as
+    /// text by arrow-csv and converted here.
+    pub(crate) fn open(source: &Path, shown: &str, options: &CsvOptions) -> Result<CsvFile> {
+        open_csv(source, shown, options, CHUNK_BYTES)
+    }
+
+    /// The file's schema.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.shared.converter.schema
+    }
+
+    /// The file's batches in order, from its start. A file whose chunks are known is
+    /// parsed on every core, each chunk by one thread, the batches handed on in file order
+    /// with at most two waiting per thread.
+    pub(crate) fn batches(&self) -> Result<CsvReader> {
+        self.batches_on(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// [`Self::batches`] on at most `threads` threads.
+    fn batches_on(&self, threads: usize) -> Result<CsvReader> {
+        let threads = threads.min(self.chunks.len());
+        let shown = &self.shared.converter.shown;
+        if threads < 2 {
+            return Ok(CsvReader(Batches::Sequential {
+                reader: self.shared.sequential(self.has_header)?,
+                shared: self.shared.clone(),
+                rows: 0,
+            }));
+        }
+        let chunks = Arc::new(self.chunks.clone());
+        let mut workers = Vec::with_capacity(threads);
+        for first in 0..threads {
+            let (send, receive) = std::sync::mpsc::sync_channel(2);
+            let (shared, chunks) = (self.shared.clone(), chunks.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("pond-csv-{first}"))
+                .spawn(move || {
+                    for chunk in chunks.iter().skip(first).step_by(threads) {
+                        if !shared.read_chunk(chunk, &send) {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|source| Error::Io {
+                    path: shown.clone(),
+                    source,
+                })?;
+            workers.push((receive, handle));
+        }
+        Ok(CsvReader(Batches::Parallel(Parallel {
+            shared: self.shared.clone(),
+            has_header: self.has_header,
+            chunks: self.chunks.len(),
+            next: 0,
+            workers,
+        })))
+    }
+}
+
+/// A CSV reader over the host file `source`, its chunks cut at about `chunk_bytes`.
 ///
 /// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by default,
 /// an offset in the text wins), in microseconds (nanoseconds if the text has them). Their
 /// type is labelled with that zone; [`crate::conform::instants`] relabels it UTC, which
 /// changes no value. Decimal commas and [`CsvTime`] columns are read as text by arrow-csv
 /// and converted here.
-pub(crate) fn open_csv(
-    source: &Path,
-    shown: &str,
-    options: &CsvOptions,
-) -> Result<(SchemaRef, CsvReader)> {
-    let io = |source| Error::Io {
-        path: shown.to_string(),
-        source,
-    };
+fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) -> Result<CsvFile> {
     let decimal_comma = match options.decimal {
         b'.' => false,
         b',' if options.delimiter == b',' => {
@@ -141,8 +223,8 @@ pub(crate) fn open_csv(
         None => UTC.to_string(),
     };
     let time = options.time.as_ref();
-    let schema = match &options.schema {
-        Some(schema) => schema.clone(),
+    let (schema, chunks) = match &options.schema {
+        Some(schema) => (schema.clone(), Vec::new()),
         None => {
             let text: Vec<String> = time.map(|t| t.columns.clone()).unwrap_or_default();
             let read = crate::csv_infer::infer_schema(
@@ -154,12 +236,14 @@ pub(crate) fn open_csv(
                     decimal_comma,
                     is_null: &is_null,
                     text: &text,
+                    chunk_bytes,
                 },
             )?;
-            match time {
-                Some(time) => with_time_column(&read, time, shown)?,
-                None => read,
-            }
+            let schema = match time {
+                Some(time) => with_time_column(&read.schema, time, shown)?,
+                None => read.schema,
+            };
+            (schema, read.chunks)
         }
     };
     if schema.fields().is_empty() {
@@ -193,24 +277,22 @@ pub(crate) fn open_csv(
         }
         fixups.push(fixup);
     }
-    let file = std::fs::File::open(source).map_err(io)?;
-    let reader = ReaderBuilder::new(Arc::new(Schema::new(read)))
-        .with_format(format)
-        .with_batch_size(64 * 1024)
-        .build(BufReader::new(file))
-        .map_err(|e| arrow_error(shown, e))?;
     let tz: Tz = zone.parse().map_err(|e| arrow_error(shown, e))?;
-    Ok((
-        schema.clone(),
-        CsvReader {
-            reader,
-            schema,
-            fixups,
-            tz,
-            shown: shown.to_string(),
-            rows: 0,
-        },
-    ))
+    Ok(CsvFile {
+        shared: Arc::new(Shared {
+            path: source.to_path_buf(),
+            read: Arc::new(Schema::new(read)),
+            format,
+            converter: Converter {
+                schema,
+                fixups,
+                tz,
+                shown: shown.to_string(),
+            },
+        }),
+        chunks,
+        has_header: options.has_header,
+    })
 }
 
 /// `read` (as inferred, the `time` columns text) with the `time` columns replaced by the
@@ -284,19 +366,127 @@ impl TimeFormat {
     }
 }
 
+/// arrow-csv's reader of a whole file.
+type FileReader = arrow::csv::reader::BufReader<BufReader<File>>;
+
 /// The batches of a CSV file, in its final schema.
-pub(crate) struct CsvReader {
-    reader: arrow::csv::Reader<BufReader<std::fs::File>>,
+pub(crate) struct CsvReader(Batches);
+
+enum Batches {
+    /// One reader from the start.
+    Sequential {
+        reader: FileReader,
+        shared: Arc<Shared>,
+        /// Rows read before the next batch.
+        rows: u64,
+    },
+    /// A thread per core, each reading every so many chunks.
+    Parallel(Parallel),
+}
+
+/// The batches of chunks read by threads, in file order.
+struct Parallel {
+    shared: Arc<Shared>,
+    has_header: bool,
+    chunks: usize,
+    /// The chunk whose batches come next (chunk `i` is read by worker `i % workers`).
+    next: usize,
+    workers: Vec<(Receiver<Message>, JoinHandle<()>)>,
+}
+
+/// What a worker sends: a chunk's batches, then its end.
+enum Message {
+    Batch(RecordBatch),
+    End,
+    Failed(Failure),
+}
+
+/// Why a worker stopped.
+enum Failure {
+    /// arrow-csv's error, whose line numbers count from the chunk's start.
+    Arrow(arrow::error::ArrowError),
+    /// pond's, with the file's row numbers.
+    Pond(Error),
+}
+
+impl Shared {
+    /// An arrow-csv reader of the whole file.
+    fn sequential(&self, has_header: bool) -> Result<FileReader> {
+        let shown = &self.converter.shown;
+        let file = File::open(&self.path).map_err(|source| Error::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        ReaderBuilder::new(self.read.clone())
+            .with_format(self.format.clone().with_header(has_header))
+            .with_batch_size(BATCH_ROWS)
+            .build_buffered(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| arrow_error(shown, e))
+    }
+
+    /// Reads `chunk` and sends its batches, then its end; false if it failed or nobody
+    /// listens any more.
+    fn read_chunk(&self, chunk: &Chunk, send: &SyncSender<Message>) -> bool {
+        let failed = |failure| {
+            let _ = send.send(Message::Failed(failure));
+            false
+        };
+        let io = |source| {
+            Failure::Pond(Error::Io {
+                path: self.converter.shown.clone(),
+                source,
+            })
+        };
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) => return failed(io(e)),
+        };
+        if let Err(e) = file.seek(SeekFrom::Start(chunk.start)) {
+            return failed(io(e));
+        }
+        let bytes = chunk.end.map_or(u64::MAX, |end| end - chunk.start);
+        let reader = ReaderBuilder::new(self.read.clone())
+            .with_format(self.format.clone().with_header(false))
+            .with_batch_size(BATCH_ROWS)
+            .build_buffered(BufReader::with_capacity(1 << 20, file.take(bytes)));
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(e) => return failed(Failure::Arrow(e)),
+        };
+        let mut rows = chunk.first_row;
+        for batch in reader {
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => return failed(Failure::Arrow(e)),
+            };
+            let read = batch.num_rows() as u64;
+            match self.converter.convert(batch, rows) {
+                Ok(batch) => {
+                    if send.send(Message::Batch(batch)).is_err() {
+                        return false;
+                    }
+                }
+                Err(e) => return failed(Failure::Pond(e)),
+            }
+            rows += read;
+        }
+        send.send(Message::End).is_ok()
+    }
+}
+
+/// Converts the columns arrow-csv reads as text.
+struct Converter {
+    /// The final schema.
     schema: SchemaRef,
     fixups: Vec<Option<Fixup>>,
     tz: Tz,
     shown: String,
-    /// Rows read before the current batch.
-    rows: usize,
 }
 
-impl CsvReader {
-    fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
+impl Converter {
+    /// `batch` as arrow-csv read it in the final schema; its first row is row
+    /// `first_row` (from 0) of the file.
+    fn convert(&self, batch: RecordBatch, first_row: u64) -> Result<RecordBatch> {
         if self.fixups.iter().all(Option::is_none) {
             return Ok(batch);
         }
@@ -328,7 +518,7 @@ impl CsvReader {
                     format!(
                         "column {:?}: row {} has {value:?}, which is not {what}",
                         field.name(),
-                        self.rows + row + 1
+                        first_row + row as u64 + 1
                     ),
                 )
             };
@@ -382,18 +572,78 @@ impl CsvReader {
     }
 }
 
+impl Parallel {
+    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        while self.next < self.chunks {
+            let worker = &self.workers[self.next % self.workers.len()].0;
+            let message = match worker.recv() {
+                Ok(message) => message,
+                Err(_) => Message::Failed(Failure::Pond(Error::invalid(
+                    &self.shared.converter.shown,
+                    "a CSV reading thread stopped",
+                ))),
+            };
+            match message {
+                Message::Batch(batch) => return Some(Ok(batch)),
+                Message::End => self.next += 1,
+                Message::Failed(failure) => {
+                    self.next = self.chunks;
+                    return Some(Err(match failure {
+                        Failure::Pond(e) => e,
+                        Failure::Arrow(e) => self.error_in_order(e),
+                    }));
+                }
+            }
+        }
+        None
+    }
+
+    /// arrow-csv's error `e` as a reader from the file's start meets it, so its line
+    /// numbers are the file's: the file is read again, in order, up to it.
+    fn error_in_order(&self, e: arrow::error::ArrowError) -> Error {
+        let shown = &self.shared.converter.shown;
+        match self.shared.sequential(self.has_header) {
+            Ok(reader) => reader
+                .filter_map(|batch| batch.err())
+                .next()
+                .map_or_else(|| arrow_error(shown, e), |first| arrow_error(shown, first)),
+            Err(error) => error,
+        }
+    }
+}
+
+impl Drop for Parallel {
+    fn drop(&mut self) {
+        // A worker waiting to send stops once its receiver is gone.
+        let workers: Vec<_> = self.workers.drain(..).collect();
+        let handles: Vec<_> = workers.into_iter().map(|(_, handle)| handle).collect();
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+}
+
 impl Iterator for CsvReader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.reader.next()? {
-            Ok(batch) => batch,
-            Err(e) => return Some(Err(arrow_error(&self.shown, e))),
-        };
-        let rows = batch.num_rows();
-        let out = self.convert(batch);
-        self.rows += rows;
-        Some(out)
+        match &mut self.0 {
+            Batches::Parallel(parallel) => parallel.next_batch(),
+            Batches::Sequential {
+                reader,
+                shared,
+                rows,
+            } => {
+                let batch = match reader.next()? {
+                    Ok(batch) => batch,
+                    Err(e) => return Some(Err(arrow_error(&shared.converter.shown, e))),
+                };
+                let read = batch.num_rows() as u64;
+                let out = shared.converter.convert(batch, *rows);
+                *rows += read;
+                Some(out)
+            }
+        }
     }
 }
 
@@ -441,7 +691,8 @@ pub fn csv_to_parquet(
     options: &CsvOptions,
     dest: &Path,
 ) -> Result<u64> {
-    let (schema, reader) = open_csv(source, shown, options)?;
+    let file = CsvFile::open(source, shown, options)?;
+    let (schema, reader) = (file.schema().clone(), file.batches()?);
     let io = |source| Error::Io {
         path: dest.display().to_string(),
         source,
@@ -464,4 +715,95 @@ pub fn csv_to_parquet(
     let out = writer.into_inner().map_err(parquet)?;
     out.sync_all().map_err(io)?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of `text` read in chunks of `chunk_bytes` on three threads, or the error.
+    fn read(text: &str, options: &CsvOptions, chunk_bytes: u64) -> Result<Vec<RecordBatch>> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("f.csv");
+        std::fs::write(&path, text).expect("written");
+        let file = open_csv(&path, "f.csv", options, chunk_bytes)?;
+        file.batches_on(3)?.collect()
+    }
+
+    fn rows(batches: &[RecordBatch]) -> String {
+        arrow::util::pretty::pretty_format_batches(batches)
+            .expect("printable")
+            .to_string()
+    }
+
+    /// Chunks cut every few bytes read as one reader from the start reads: quoted line
+    /// breaks, CRLF, no final line break, decimal commas and date+time columns.
+    #[test]
+    fn chunks_read_as_the_whole_file() {
+        let mut tricky = String::from("when,note,x\r\n");
+        for i in 0..200 {
+            tricky.push_str(&format!(
+                "2024-01-01T00:{:02}:{:02}Z,\"line {i}\nwith, a break\",{i}.5\r\n",
+                i / 60,
+                i % 60
+            ));
+        }
+        tricky.push_str("2024-01-01T04:00:00Z,\"last\",1");
+        let comma = CsvOptions {
+            delimiter: b';',
+            decimal: b',',
+            time: Some(CsvTime {
+                columns: vec!["d".into(), "t".into()],
+                name: "timestamp".into(),
+                format: Some("%d.%m.%Y %H:%M".into()),
+            }),
+            ..CsvOptions::default()
+        };
+        let mut eu = String::from("d;t;v\n");
+        for i in 0..300 {
+            eu.push_str(&format!("0{}.01.2024;10:{:02};{i},25\n", i % 9 + 1, i % 60));
+        }
+        for (text, options) in [(tricky, CsvOptions::default()), (eu, comma)] {
+            let whole = read(&text, &options, u64::MAX).expect("read whole");
+            for chunk_bytes in [1, 7, 64, 1000] {
+                let chunked = read(&text, &options, chunk_bytes).expect("read in chunks");
+                assert_eq!(
+                    rows(&chunked),
+                    rows(&whole),
+                    "chunks of {chunk_bytes} bytes"
+                );
+            }
+        }
+    }
+
+    /// An error in a later chunk names the line and row a reader from the start names.
+    #[test]
+    fn errors_in_chunks_name_the_files_lines() {
+        let mut text = String::from("t,x\n");
+        for i in 0..100 {
+            text.push_str(&format!("2024-01-01T00:00:{:02}Z,{i}\n", i % 60));
+        }
+        // A date that is none on line 92 (arrow-csv's error).
+        let mut date = String::from("d,x\n");
+        for i in 0..100 {
+            let day = if i == 90 { 30 } else { i % 28 + 1 };
+            date.push_str(&format!("2024-02-{day:02},{i}\n"));
+        }
+        // A time not in the format on data row 101 (pond's).
+        let mut time = text.clone();
+        time.push_str("yesterday,1\n");
+        let timed = CsvOptions {
+            time: Some(CsvTime {
+                columns: vec!["t".into()],
+                name: "t".into(),
+                format: Some("%Y-%m-%dT%H:%M:%SZ".into()),
+            }),
+            ..CsvOptions::default()
+        };
+        for (text, options) in [(date, CsvOptions::default()), (time, timed)] {
+            let whole = read(&text, &options, u64::MAX).expect_err("refused whole");
+            let chunked = read(&text, &options, 64).expect_err("refused in chunks");
+            assert_eq!(chunked.to_string(), whole.to_string());
+        }
+    }
 }

@@ -169,15 +169,33 @@ pub(crate) struct InferOptions<'a> {
     pub is_null: &'a dyn Fn(&str) -> bool,
     /// Columns read as text whatever their values (times with a format of their own).
     pub text: &'a [String],
+    /// The size of the chunks the file is cut into, at record boundaries.
+    pub chunk_bytes: u64,
 }
 
-/// The schema of the CSV file `source`, every row read. `shown` names it in errors.
-/// Blocking.
-pub(crate) fn infer_schema(
-    source: &Path,
-    shown: &str,
-    options: &InferOptions,
-) -> Result<SchemaRef> {
+/// What inference learns of a file.
+pub(crate) struct Inferred {
+    pub schema: SchemaRef,
+    /// The file's records in order, cut into chunks of about
+    /// [`InferOptions::chunk_bytes`]: found by a reader that knows quotes, so a chunk
+    /// starts where a record does even when a quoted cell holds line breaks.
+    pub chunks: Vec<Chunk>,
+}
+
+/// A run of whole records of a CSV file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    /// The byte offset of its first record.
+    pub start: u64,
+    /// The byte offset after its last record; `None` for the last chunk (to the end).
+    pub end: Option<u64>,
+    /// The records (not counting the header) before it.
+    pub first_row: u64,
+}
+
+/// The schema of the CSV file `source`, every row read, and its chunks. `shown` names it
+/// in errors. Blocking.
+pub(crate) fn infer_schema(source: &Path, shown: &str, options: &InferOptions) -> Result<Inferred> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .has_headers(options.has_header)
@@ -196,10 +214,31 @@ pub(crate) fn infer_schema(
     };
     let mut seen = vec![Seen::default(); names.len()];
     let mut record = csv::StringRecord::new();
+    let mut chunks = Vec::new();
+    let mut chunk = Chunk {
+        start: reader.position().byte(),
+        end: None,
+        first_row: 0,
+    };
+    let mut rows = 0;
     while reader
         .read_record(&mut record)
         .map_err(|e| csv_error(shown, e))?
     {
+        rows += 1;
+        // The position after a record is where the next one starts.
+        let next = reader.position().byte();
+        if next - chunk.start >= options.chunk_bytes {
+            chunks.push(Chunk {
+                end: Some(next),
+                ..chunk
+            });
+            chunk = Chunk {
+                start: next,
+                end: None,
+                first_row: rows,
+            };
+        }
         if record.len() > seen.len() {
             seen.resize(record.len(), Seen::default());
         }
@@ -224,7 +263,16 @@ pub(crate) fn infer_schema(
             Field::new(name, data_type, true)
         })
         .collect();
-    Ok(Arc::new(Schema::new(fields)))
+    if chunk.first_row < rows || chunks.is_empty() {
+        chunks.push(chunk);
+    } else if let Some(last) = chunks.last_mut() {
+        // The last record ended a chunk: that chunk runs to the end.
+        last.end = None;
+    }
+    Ok(Inferred {
+        schema: Arc::new(Schema::new(fields)),
+        chunks,
+    })
 }
 
 fn csv_error(shown: &str, e: csv::Error) -> Error {

@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::conform::{
     Conformer, UTC, append_schema, instant_type, instants, localized, map_fields,
 };
-use crate::csv::{CsvOptions, check_timezone, open_csv};
+use crate::csv::{CsvFile, CsvOptions, check_timezone};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
 use crate::read::{merge_schemas, table_versions, version_footer};
@@ -177,41 +177,51 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
 struct Source<'a> {
     path: &'a Path,
     shown: String,
-    parquet: bool,
-    csv: CsvOptions,
+    /// The file as CSV, its types inferred once for every read; `None` for Parquet.
+    csv: Option<CsvFile>,
+    /// The zone of a Parquet file's naive timestamps (UTC if `None`).
+    timezone: Option<String>,
     schema: SchemaRef,
 }
 
 impl<'a> Source<'a> {
-    async fn open(path: &'a Path, csv: CsvOptions) -> Result<Source<'a>> {
+    async fn open(path: &'a Path, options: CsvOptions) -> Result<Source<'a>> {
         let shown = path.display().to_string();
-        if let Some(zone) = &csv.timezone {
+        if let Some(zone) = &options.timezone {
             check_timezone(zone).map_err(|e| Error::invalid(&shown, e))?;
         }
-        let parquet = is_parquet(path).await?;
+        let csv = if is_parquet(path).await? {
+            None
+        } else {
+            Some(CsvFile::open(path, &shown, &options)?)
+        };
         let mut source = Source {
+            schema: csv
+                .as_ref()
+                .map_or_else(|| Arc::new(Schema::empty()), |csv| csv.schema().clone()),
             path,
             shown,
-            parquet,
             csv,
-            schema: Arc::new(Schema::empty()),
+            timezone: options.timezone,
         };
-        source.schema = source.batches().await?.0;
-        // A CSV's types were inferred reading it whole: later reads take them as given.
-        if !source.parquet {
-            source.csv.schema = Some(source.schema.clone());
+        if source.is_parquet() {
+            source.schema = source.batches().await?.0;
         }
         Ok(source)
+    }
+
+    /// Whether the file is Parquet.
+    fn is_parquet(&self) -> bool {
+        self.csv.is_none()
     }
 
     /// The file's schema and batches, timestamps as instants (naive Parquet timestamps
     /// taken in the source's zone). Each call reads the file again.
     async fn batches(&self) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch>>)> {
-        if !self.parquet {
-            // CSV is read as csvdir reads it (see `crate::csv`). The reader is blocking,
-            // in batches of 64 Ki rows.
-            let (schema, reader) = open_csv(self.path, &self.shown, &self.csv)?;
-            return Ok((schema, stream::iter(reader).boxed()));
+        if let Some(csv) = &self.csv {
+            // CSV is read as csvdir reads it (see `crate::csv`), blocking, in batches of
+            // 64 Ki rows.
+            return Ok((csv.schema().clone(), stream::iter(csv.batches()?).boxed()));
         }
         let shown = self.shown.clone();
         let file = tokio::fs::File::open(self.path)
@@ -228,7 +238,7 @@ impl<'a> Source<'a> {
                 source,
             })?;
         let schema = stream.schema().clone();
-        let localized = localized(&schema, self.csv.timezone.as_deref().unwrap_or(UTC));
+        let localized = localized(&schema, self.timezone.as_deref().unwrap_or(UTC));
         let mut conformer = Conformer::new(localized.clone(), shown.clone());
         let batches = stream
             .map_err(move |source| Error::Parquet {
@@ -282,7 +292,7 @@ pub async fn import_file(
     } else {
         instants(&source.schema)
     };
-    if !series && source.parquet && target == source.schema {
+    if !series && source.is_parquet() && target == source.schema {
         return store_as_is(wd, &source, dest, on_rows).await;
     }
     if let Some(column) = &column {
