@@ -139,7 +139,7 @@ impl CsvFile {
         let shown = &self.shared.converter.shown;
         if threads < 2 {
             return Ok(CsvReader(Batches::Sequential {
-                reader: self.shared.sequential(self.has_header)?,
+                reader: Box::new(self.shared.sequential(self.has_header)?),
                 shared: self.shared.clone(),
                 rows: 0,
             }));
@@ -375,7 +375,7 @@ pub(crate) struct CsvReader(Batches);
 enum Batches {
     /// One reader from the start.
     Sequential {
-        reader: FileReader,
+        reader: Box<FileReader>,
         shared: Arc<Shared>,
         /// Rows read before the next batch.
         rows: u64,
