@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::Ctx;
-use crate::output::bytes;
+use crate::output::{bytes, count};
 
 /// Prints what `verify` found; `false` (a failing exit) on any problem.
 pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
@@ -24,10 +24,10 @@ pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
     }
     writeln!(
         out,
-        "verified {} file versions ({}) and {} log files: {}",
-        report.versions,
+        "verified {} ({}) and {}: {}",
+        count(report.versions as u64, "file version"),
         bytes(report.bytes),
-        report.log_files,
+        count(report.log_files as u64, "log file"),
         if report.is_ok() {
             "all intact".to_string()
         } else {

@@ -5,19 +5,36 @@
 //! directory fsynced) before the commit that references it: a commit never names a body
 //! that is not durable. A body no commit references (a crash, a rollback) is an orphan:
 //! harmless, and removed by `maintain` once older than its grace period. Equal bodies are
-//! stored once.
+//! stored once. Beside a body larger than a block lie its block hashes
+//! (`<64 hex digits>.blocks`, see [`crate::blocks`]), so every read of it is checked.
 
+use std::collections::HashMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::blocks::{BLOCK, BlockCvs, BlockHasher, Check, CheckedReader};
 use crate::error::{Error, Result};
 
 /// The content store of one pond.
 #[derive(Clone, Debug)]
 pub struct ContentStore {
     root: PathBuf,
+    /// The block hashes of bodies opened in this process, checked against their names.
+    checked: Arc<Mutex<HashMap<blake3::Hash, Arc<BlockCvs>>>>,
+}
+
+/// What [`ContentStore::verify`] found of one body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyCheck {
+    Intact,
+    /// Its bytes do not hash to its name.
+    Damaged,
+    /// The body is intact, its block hashes (at the path given by
+    /// [`ContentStore::blocks_path_of`]) are not.
+    BlocksDamaged,
 }
 
 /// A body stored in the content store.
@@ -34,7 +51,10 @@ pub struct StoredBody {
 impl ContentStore {
     /// The store rooted at `root` (normally `<pond>/content`).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ContentStore { root: root.into() }
+        ContentStore {
+            root: root.into(),
+            checked: Arc::default(),
+        }
     }
 
     /// The store's directory.
@@ -48,6 +68,13 @@ impl ContentStore {
         self.root.join(&hex[..2]).join(hex.as_str())
     }
 
+    /// Where the block hashes of the body with `hash` live.
+    pub fn blocks_path_of(&self, hash: &blake3::Hash) -> PathBuf {
+        let mut path = self.path_of(hash).into_os_string();
+        path.push(".blocks");
+        path.into()
+    }
+
     /// A new incoming body file, for a writer to stream into.
     pub fn incoming(&self) -> Result<(PathBuf, fs::File)> {
         let dir = self.root.join(".incoming");
@@ -57,12 +84,14 @@ impl ContentStore {
         Ok((path, file))
     }
 
-    /// Makes the incoming body at `incoming` (already fully written) durable under `hash`.
+    /// Makes the incoming body at `incoming` (already fully written) durable under `hash`,
+    /// with its block hashes `cvs` (none for a body of one block).
     pub fn commit_incoming(
         &self,
         incoming: &Path,
         file: fs::File,
         hash: &blake3::Hash,
+        cvs: &BlockCvs,
     ) -> Result<()> {
         file.sync_all()
             .map_err(|e| Error::io(incoming.display(), e))?;
@@ -75,8 +104,83 @@ impl ContentStore {
             fs::remove_file(incoming).map_err(|e| Error::io(incoming.display(), e))?;
             return Ok(());
         }
+        if !cvs.is_empty() {
+            // Written before the body, so a body in place has its block hashes (a body
+            // without them, from a crash between the renames or an older pond, is checked
+            // by reading it whole).
+            let (staged, mut out) = self.incoming()?;
+            let bytes: Vec<u8> = cvs.iter().flatten().copied().collect();
+            io::Write::write_all(&mut out, &bytes)
+                .and_then(|()| out.sync_all())
+                .map_err(|e| Error::io(staged.display(), e))?;
+            let blocks = self.blocks_path_of(hash);
+            fs::rename(&staged, &blocks).map_err(|e| Error::io(blocks.display(), e))?;
+        }
         fs::rename(incoming, &dest).map_err(|e| Error::io(dest.display(), e))?;
         sync_dir(dir)
+    }
+
+    /// The body `hash` for reading, every byte read checked (see [`crate::blocks`]).
+    /// Blocking: a body without block hashes, or whose block hashes are damaged, is read
+    /// whole here to make them.
+    pub(crate) fn open_checked(&self, hash: &blake3::Hash) -> Result<CheckedReader> {
+        let path = self.path_of(hash);
+        let file = fs::File::open(&path).map_err(|e| Error::io(path.display(), e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(path.display(), e))?
+            .len();
+        let check = if len <= BLOCK {
+            Check::Whole(*hash)
+        } else {
+            Check::Blocks(self.block_cvs(hash, &path, len)?)
+        };
+        Ok(CheckedReader::new(file, path, len, check))
+    }
+
+    /// The block hashes of the body `hash` (`len` bytes at `path`): from its `.blocks`
+    /// file if they give its name, else made by reading the body whole.
+    fn block_cvs(&self, hash: &blake3::Hash, path: &Path, len: u64) -> Result<Arc<BlockCvs>> {
+        if let Some(cvs) = self.checked.lock().expect("not poisoned").get(hash) {
+            return Ok(cvs.clone());
+        }
+        let cvs = match self.stored_cvs(hash) {
+            Some(cvs) if crate::blocks::root(&cvs, len) == Some(*hash) => cvs,
+            _ => {
+                let (made, cvs) = hash_body(path)?;
+                if made != *hash {
+                    return Err(Error::io(
+                        path.display(),
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "the body is damaged: it does not hash to its name",
+                        ),
+                    ));
+                }
+                cvs
+            }
+        };
+        let cvs = Arc::new(cvs);
+        self.checked
+            .lock()
+            .expect("not poisoned")
+            .insert(*hash, cvs.clone());
+        Ok(cvs)
+    }
+
+    /// The block hashes stored beside the body `hash`, unchecked; `None` if there are none
+    /// or they cannot be read.
+    fn stored_cvs(&self, hash: &blake3::Hash) -> Option<BlockCvs> {
+        let bytes = fs::read(self.blocks_path_of(hash)).ok()?;
+        if bytes.len() % 32 != 0 {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(32)
+                .map(|cv| cv.try_into().expect("32 bytes"))
+                .collect(),
+        )
     }
 
     /// Every stored body (not the incoming ones).
@@ -137,14 +241,46 @@ impl ContentStore {
         Ok(out)
     }
 
-    /// Re-hashes the body `hash`: `Ok(true)` if it matches, `Ok(false)` if it does not,
-    /// [`Error::Io`] with `NotFound` if it is missing.
-    pub fn verify(&self, hash: &blake3::Hash) -> Result<bool> {
+    /// Re-hashes the body `hash` and compares its block hashes with those stored beside it
+    /// (a body without them is intact if it hashes to its name); [`Error::Io`] with
+    /// `NotFound` if it is missing.
+    pub fn verify(&self, hash: &blake3::Hash) -> Result<BodyCheck> {
+        let (made, cvs) = hash_body(&self.path_of(hash))?;
+        if made != *hash {
+            return Ok(BodyCheck::Damaged);
+        }
+        if !self.blocks_path_of(hash).exists() || self.stored_cvs(hash) == Some(cvs) {
+            Ok(BodyCheck::Intact)
+        } else {
+            Ok(BodyCheck::BlocksDamaged)
+        }
+    }
+
+    /// Removes the body `hash` and its block hashes.
+    pub fn remove(&self, hash: &blake3::Hash) -> Result<()> {
         let path = self.path_of(hash);
-        let mut file = fs::File::open(&path).map_err(|e| Error::io(path.display(), e))?;
-        let mut hasher = blake3::Hasher::new();
-        io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path.display(), e))?;
-        Ok(hasher.finalize() == *hash)
+        fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+        let blocks = self.blocks_path_of(hash);
+        match fs::remove_file(&blocks) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(blocks.display(), e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The hash and block hashes of the file at `path`, read whole.
+fn hash_body(path: &Path) -> Result<(blake3::Hash, BlockCvs)> {
+    let mut file = fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut hasher = BlockHasher::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| Error::io(path.display(), e))?;
+        if n == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buffer[..n]);
     }
 }
 
@@ -162,11 +298,65 @@ mod tests {
     use super::*;
 
     fn put(store: &ContentStore, body: &[u8]) -> blake3::Hash {
-        let hash = blake3::hash(body);
+        let mut hasher = BlockHasher::new();
+        hasher.update(body);
+        let (hash, cvs) = hasher.finalize();
         let (path, mut file) = store.incoming().unwrap();
         file.write_all(body).unwrap();
-        store.commit_incoming(&path, file, &hash).unwrap();
+        store.commit_incoming(&path, file, &hash, &cvs).unwrap();
         hash
+    }
+
+    async fn read(store: &ContentStore, hash: &blake3::Hash) -> std::io::Result<Vec<u8>> {
+        use tokio::io::AsyncReadExt;
+        let mut out = Vec::new();
+        let mut reader = store.open_checked(hash).map_err(std::io::Error::other)?;
+        reader.read_to_end(&mut out).await?;
+        Ok(out)
+    }
+
+    /// A large body's block hashes: stored beside it, checked by verify, and when damaged
+    /// or missing made again from the body, which is still read.
+    #[tokio::test]
+    async fn large_bodies_are_checked_by_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..3 * BLOCK + 5).map(|i| (i % 251) as u8).collect();
+        let store = ContentStore::new(dir.path().join("content"));
+        let h = put(&store, &body);
+        let blocks = store.blocks_path_of(&h);
+        assert_eq!(fs::read(&blocks).unwrap().len(), 4 * 32);
+        assert_eq!(
+            store.list().unwrap().len(),
+            1,
+            "block hashes are not a body"
+        );
+        assert_eq!(store.verify(&h).unwrap(), BodyCheck::Intact);
+        assert_eq!(read(&store, &h).await.unwrap(), body);
+
+        let mut cvs = fs::read(&blocks).unwrap();
+        cvs[40] ^= 1;
+        fs::write(&blocks, &cvs).unwrap();
+        assert_eq!(store.verify(&h).unwrap(), BodyCheck::BlocksDamaged);
+        let fresh = ContentStore::new(dir.path().join("content"));
+        assert_eq!(read(&fresh, &h).await.unwrap(), body);
+        fs::remove_file(&blocks).unwrap();
+        assert_eq!(store.verify(&h).unwrap(), BodyCheck::Intact);
+
+        let mut damaged = body.clone();
+        damaged[(BLOCK + 3) as usize] ^= 0x80;
+        fs::write(store.path_of(&h), &damaged).unwrap();
+        assert_eq!(store.verify(&h).unwrap(), BodyCheck::Damaged);
+        let fresh = ContentStore::new(dir.path().join("content"));
+        let err = fresh.open_checked(&h).err().expect("refused");
+        assert!(
+            err.to_string().contains("does not hash to its name"),
+            "{err}"
+        );
+        // A process that checked the block hashes before the damage meets it in the read.
+        let err = read(&store, &h).await.unwrap_err();
+        assert!(err.to_string().contains("bytes 262144..524288"), "{err}");
+        store.remove(&h).unwrap();
+        assert!(store.list().unwrap().is_empty());
     }
 
     #[test]
@@ -180,9 +370,13 @@ mod tests {
         let listed = store.list().unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].size, 5);
-        assert!(store.verify(&h).unwrap());
+        assert_eq!(store.verify(&h).unwrap(), BodyCheck::Intact);
+        assert!(
+            !store.blocks_path_of(&h).exists(),
+            "one block is checked whole"
+        );
         fs::write(store.path_of(&h), b"jello").unwrap();
-        assert!(!store.verify(&h).unwrap());
+        assert_eq!(store.verify(&h).unwrap(), BodyCheck::Damaged);
         assert!(store.stale_incoming().unwrap().is_empty());
     }
 }

@@ -78,6 +78,7 @@
 //! # Ok(()) }
 //! ```
 
+mod blocks;
 mod content_store;
 mod delta_log;
 mod dir_content;
@@ -92,7 +93,7 @@ mod txn;
 mod verify_log;
 mod view;
 
-pub use content_store::{ContentStore, StoredBody};
+pub use content_store::{BodyCheck, ContentStore, StoredBody};
 pub use error::{Error, Result};
 pub use history::{Change, PathChange};
 pub use log_table::CHECKPOINT_INTERVAL;

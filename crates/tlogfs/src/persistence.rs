@@ -15,6 +15,7 @@ use tinyfs::{
 };
 use tokio::io::AsyncWrite;
 
+use crate::blocks::BlockHasher;
 use crate::content_store::ContentStore;
 use crate::error::Error;
 use crate::log_table::{Attempt, LogTable};
@@ -509,18 +510,17 @@ impl Persistence for TlogPersistence {
         match rec.body {
             Body::Inline(bytes) => Ok(Box::new(Cursor::new(bytes))),
             Body::External(hash) => {
-                let path = self.inner.content.path_of(&hash);
-                let f = tokio::fs::File::open(&path).await.map_err(|e| {
-                    tinyfs::Error::io(
-                        format!(
-                            "body {} of version {version} ({})",
-                            hash.to_hex(),
-                            path.display()
-                        ),
-                        e,
-                    )
-                })?;
-                Ok(Box::new(f))
+                let content = self.inner.content.clone();
+                let reader = tokio::task::spawn_blocking(move || content.open_checked(&hash))
+                    .await
+                    .map_err(|e| tinyfs::Error::internal(format!("body reader: {e}")))?
+                    .map_err(|e| {
+                        tinyfs::Error::io(
+                            format!("body {} of version {version}", hash.to_hex()),
+                            std::io::Error::other(e.to_string()),
+                        )
+                    })?;
+                Ok(Box::new(reader))
             }
         }
     }
@@ -544,7 +544,7 @@ impl Persistence for TlogPersistence {
             target,
             event_time: None,
             members: None,
-            hasher: blake3::Hasher::new(),
+            hasher: BlockHasher::new(),
             size: 0,
             buffer: Vec::new(),
             spill: None,
@@ -695,7 +695,7 @@ struct TlogWriter {
     target: WriteTarget,
     event_time: Option<EventTime>,
     members: Option<VersionSet>,
-    hasher: blake3::Hasher,
+    hasher: BlockHasher,
     size: u64,
     buffer: Vec<u8>,
     spill: Option<(PathBuf, std::fs::File)>,
@@ -764,14 +764,16 @@ impl FileWriter for TlogWriter {
             buffer,
             spill,
         } = *self;
-        let hash = hasher.finalize();
+        let (hash, cvs) = hasher.finalize();
         let body = match spill {
             None => Body::Inline(buffer.into()),
             Some((path, file)) => {
                 let content = persistence.inner.content.clone();
-                tokio::task::spawn_blocking(move || content.commit_incoming(&path, file, &hash))
-                    .await
-                    .map_err(|e| tinyfs::Error::internal(format!("body writer: {e}")))??;
+                tokio::task::spawn_blocking(move || {
+                    content.commit_incoming(&path, file, &hash, &cvs)
+                })
+                .await
+                .map_err(|e| tinyfs::Error::internal(format!("body writer: {e}")))??;
                 Body::External(hash)
             }
         };

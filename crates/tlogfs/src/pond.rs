@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tinyfs::{FS, NodeId};
 
-use crate::content_store::ContentStore;
+use crate::content_store::{BodyCheck, ContentStore};
 use crate::error::{Error, Result};
 use crate::log_table::LogTable;
 use crate::persistence::TlogPersistence;
@@ -283,11 +283,16 @@ impl Pond {
                         // Each body once, however many versions hold it.
                         None if checked.insert(hash) => {
                             match content.verify(&hash) {
-                                Ok(true) => {}
-                                Ok(false) => report.mismatched.push(format!(
+                                Ok(BodyCheck::Intact) => {}
+                                Ok(BodyCheck::Damaged) => report.mismatched.push(format!(
                                     "{what}: {} does not hash to {}",
                                     content.path_of(&hash).display(),
                                     hash.to_hex()
+                                )),
+                                Ok(BodyCheck::BlocksDamaged) => report.mismatched.push(format!(
+                                    "{what}: {} (the block hashes of an intact body) \
+                                         does not match it",
+                                    content.blocks_path_of(&hash).display()
                                 )),
                                 Err(Error::Io { source, .. })
                                     if source.kind() == std::io::ErrorKind::NotFound =>
@@ -341,8 +346,7 @@ impl Pond {
         let content = self.persistence.content();
         for body in content.list()? {
             if !hashes.contains(&body.hash) && body.modified < cutoff {
-                let path = content.path_of(&body.hash);
-                std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+                content.remove(&body.hash)?;
                 report.bodies_removed += 1;
                 report.body_bytes_removed += body.size;
             }

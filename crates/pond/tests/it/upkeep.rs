@@ -131,10 +131,10 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn verify_reports_every_single_bit_flip_in_any_stored_file() {
     let pond = TestPond::new();
-    // Bodies inline and in content/, a series, directories, a checkpoint and commits on
-    // both sides of it.
+    // Bodies inline and in content/ (one large enough to have block hashes), a series,
+    // directories, a checkpoint and commits on both sides of it.
     let big = pond.host("big.bin");
-    write(&big, &body(7, 200 << 10));
+    write(&big, &body(7, 600 << 10));
     let small = pond.host("small.bin");
     write(&small, b"a small body");
     pond.ok(&["mkdir", "-p", "/a/b"]);
@@ -190,6 +190,76 @@ fn verify_reports_every_single_bit_flip_in_any_stored_file() {
         std::fs::remove_dir_all(&copy).unwrap();
     }
     assert!(missed.is_empty(), "verify missed: {missed:?}");
+}
+
+/// The file in `content/` that holds the body of `path` (its only version).
+fn body_file(pond: &TestPond, path: &str) -> std::path::PathBuf {
+    let out = pond.ok(&["describe", path]);
+    let hash = out
+        .split_whitespace()
+        .find(|w| w.len() == 64 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no body hash in: {out}"));
+    pond.path().join("content").join(&hash[..2]).join(hash)
+}
+
+#[test]
+fn a_read_of_a_damaged_body_fails_naming_it_and_returns_no_damaged_bytes() {
+    let pond = TestPond::new();
+    // A series of 100,000 rows of noise: a body of several blocks.
+    let mut csv = String::from("time,v\n");
+    let mut x: u64 = 1;
+    for i in 0..100_000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let (day, h, m, s) = (1 + i / 86400, i / 3600 % 24, i / 60 % 60, i % 60);
+        let v = (x >> 11) as f64 / 1e9;
+        csv.push_str(&format!("2024-01-{day:02}T{h:02}:{m:02}:{s:02}Z,{v}\n"));
+    }
+    pond.copy_series(&csv, "/s.series");
+    let big = pond.host("big.bin");
+    let bytes = body(3, 900 << 10);
+    write(&big, &bytes);
+    pond.ok(&["copy", big.to_str().unwrap(), "/big.bin"]);
+    let sum = "SELECT count(*) AS n, sum(v) AS s FROM source";
+    let before = pond.ok(&["cat", "--sql", sum, "/s.series"]);
+    let whole = pond.command(&["cat", "/big.bin"]).output().unwrap();
+    assert!(
+        whole.status.success() && whole.stdout == bytes,
+        "cat of the intact body"
+    );
+
+    for (path, read) in [
+        ("/s.series", vec!["cat", "--sql", sum]),
+        ("/big.bin", vec!["cat"]),
+    ] {
+        let file = body_file(&pond, path);
+        let mut damaged = std::fs::read(&file).unwrap();
+        assert!(damaged.len() > 512 << 10, "{path}: {} bytes", damaged.len());
+        let at = damaged.len() / 2;
+        damaged[at] ^= 0x04;
+        std::fs::write(&file, &damaged).unwrap();
+        let mut args = read.clone();
+        args.push(path);
+        let out = pond.command(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{path} read though damaged");
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            stderr.contains(&name) && stderr.contains("damaged"),
+            "{path}: {stderr}"
+        );
+        assert!(!stderr.contains("bug in pond"), "{stderr}");
+        // What was written before the error is the body's undamaged start.
+        assert!(
+            out.stdout.len() <= at,
+            "{path}: damaged bytes were returned"
+        );
+        if path == "/big.bin" {
+            assert_eq!(out.stdout, bytes[..out.stdout.len()]);
+        }
+    }
+    assert!(before.contains("100000"), "{before}");
 }
 
 #[test]
