@@ -28,6 +28,7 @@ mod dynamic;
 mod import;
 mod series;
 mod verify;
+mod versions;
 
 #[derive(Debug, Parser)]
 #[command(about = "pond benchmarks")]
@@ -61,6 +62,17 @@ enum Bench {
     },
     /// Write and read back bodies inline and in content/, by size.
     Inline,
+    /// A series of many appended versions (an hour of readings each) ÷ the same rows in one
+    /// version, whole process: append, last-day window, full aggregate, describe, list -l,
+    /// with each one's peak memory
+    Versions {
+        /// Versions in the long series (the goal is stated at 10,000).
+        #[arg(long, default_value_t = 1000)]
+        versions: u64,
+        /// Runs of each command; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// `pond verify` of a pond of distinct bodies ÷ reading and hashing them in-process.
     Verify {
         /// The pond's size in MB.
@@ -309,6 +321,9 @@ async fn main() -> Result<()> {
         Bench::Latency => latency(&bin).await,
         Bench::Import { csv, runs } => import::run(&bin, &csv, runs.max(1)).await,
         Bench::Inline => inline().await,
+        Bench::Versions { versions, runs } => {
+            versions::run(&bin, versions.max(2), runs.max(1)).await
+        }
         Bench::Verify { megabytes } => verify::run(&bin, megabytes.max(16)).await,
         Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
         Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,

@@ -765,7 +765,11 @@ mod tests {
         }
         let whole = read(&tricky, &CsvOptions::default(), u64::MAX).expect("read whole");
         let notes = arrow::array::AsArray::as_string::<i32>(whole[0].column(1));
-        assert_eq!(notes.value(7), "line 7\nwith, a break", "a quoted cell keeps its bytes");
+        assert_eq!(
+            notes.value(7),
+            "line 7\nwith, a break",
+            "a quoted cell keeps its bytes"
+        );
         for (text, options) in [(tricky, CsvOptions::default()), (eu, comma)] {
             let whole = read(&text, &options, u64::MAX).expect("read whole");
             for chunk_bytes in [1, 7, 64, 1000] {

@@ -19,8 +19,28 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub(crate) struct LogFiles {
     pub(crate) version: u64,
-    /// Each data file, with the BLAKE3 its `add` recorded (none for older files).
-    pub(crate) files: BTreeMap<String, Option<blake3::Hash>>,
+    /// Each data file, with what its `add` recorded of it.
+    pub(crate) files: BTreeMap<String, FileTags>,
+}
+
+/// What pond records of a data file in its `add` action's tags (which Delta readers
+/// ignore); files written before a tag existed lack it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileTags {
+    /// Its BLAKE3.
+    pub hash: Option<blake3::Hash>,
+    /// Its rows.
+    pub rows: Option<u64>,
+}
+
+impl FileTags {
+    /// The tags of an `add`, from its tag map.
+    fn from_map<'a>(mut get: impl FnMut(&str) -> Option<&'a str>) -> FileTags {
+        FileTags {
+            hash: get(crate::integrity::FILE_HASH_TAG).and_then(|h| blake3::Hash::from_hex(h).ok()),
+            rows: get(crate::integrity::FILE_ROWS_TAG).and_then(|r| r.parse().ok()),
+        }
+    }
 }
 
 /// The commit file of pond `version` in the `_delta_log` directory `delta_log`.
@@ -60,10 +80,7 @@ fn find_checkpoint(delta_log: &Path, version: Option<u64>) -> Result<Option<u64>
         .find(|c| checkpoint_path(delta_log, *c).exists()))
 }
 
-pub(crate) fn read_checkpoint(
-    path: &Path,
-    files: &mut BTreeMap<String, Option<blake3::Hash>>,
-) -> Result<()> {
+pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeMap<String, FileTags>) -> Result<()> {
     let name = path.display().to_string();
     let parquet = |source| Error::Parquet {
         file: name.clone(),
@@ -98,25 +115,31 @@ pub(crate) fn read_checkpoint(
             .and_then(|t| t.as_any().downcast_ref::<MapArray>());
         for i in 0..add.len() {
             if add.is_valid(i) && paths.is_valid(i) {
-                let hash = tags.and_then(|t| tag_hash(t, i));
-                files.insert(checked_data_file(decode(paths.value(i)), path)?, hash);
+                let tags = tags.map(|t| tags_at(t, i)).unwrap_or_default();
+                files.insert(checked_data_file(decode(paths.value(i)), path)?, tags);
             }
         }
     }
     Ok(())
 }
 
-/// The BLAKE3 in row `i` of an `add.tags` map, if recorded.
-fn tag_hash(tags: &MapArray, i: usize) -> Option<blake3::Hash> {
+/// The tags in row `i` of an `add.tags` map.
+fn tags_at(tags: &MapArray, i: usize) -> FileTags {
     if tags.is_null(i) {
-        return None;
+        return FileTags::default();
     }
     let entries = tags.value(i);
-    let keys = entries.column(0).as_any().downcast_ref::<StringArray>()?;
-    let values = entries.column(1).as_any().downcast_ref::<StringArray>()?;
-    (0..keys.len())
-        .find(|&k| keys.value(k) == crate::integrity::FILE_HASH_TAG && values.is_valid(k))
-        .and_then(|k| blake3::Hash::from_hex(values.value(k)).ok())
+    let (Some(keys), Some(values)) = (
+        entries.column(0).as_any().downcast_ref::<StringArray>(),
+        entries.column(1).as_any().downcast_ref::<StringArray>(),
+    ) else {
+        return FileTags::default();
+    };
+    FileTags::from_map(|key| {
+        (0..keys.len())
+            .find(|&k| keys.value(k) == key && values.is_valid(k))
+            .map(|k| values.value(k))
+    })
 }
 
 /// The data file an `add` in the log file `log_file` names (`path`, decoded): a damaged
@@ -156,11 +179,11 @@ struct FileAction {
 }
 
 /// What one commit file says: its commit info, and the data files it adds (with the
-/// BLAKE3 hex recorded in their tags, if any) and removes, paths decoded.
+/// BLAKE3 hex recorded in their tags, if any, and their tags) and removes, paths decoded.
 #[derive(Debug, Default)]
 pub(crate) struct CommitFile {
     pub(crate) info: Option<serde_json::Value>,
-    pub(crate) adds: Vec<(String, Option<String>)>,
+    pub(crate) adds: Vec<(String, Option<String>, FileTags)>,
     pub(crate) removes: Vec<String>,
 }
 
@@ -175,11 +198,11 @@ impl CommitFile {
                 out.info = Some(info);
             }
             if let Some(add) = action.add {
-                let hash = add
-                    .tags
-                    .and_then(|mut t| t.remove(crate::integrity::FILE_HASH_TAG))
-                    .flatten();
-                out.adds.push((decode(&add.path), hash));
+                let tags = add.tags.unwrap_or_default();
+                let get = |key: &str| tags.get(key).and_then(|v| v.as_deref());
+                let hex = get(crate::integrity::FILE_HASH_TAG).map(str::to_string);
+                out.adds
+                    .push((decode(&add.path), hex, FileTags::from_map(get)));
             }
             if let Some(remove) = action.remove {
                 out.removes.push(decode(&remove.path));
@@ -207,12 +230,10 @@ impl CommitFile {
 fn apply_commit(
     commit: CommitFile,
     file: &Path,
-    files: &mut BTreeMap<String, Option<blake3::Hash>>,
+    files: &mut BTreeMap<String, FileTags>,
 ) -> Result<()> {
-    for (path, hash) in commit.adds {
-        let path = checked_data_file(path, file)?;
-        let hash = hash.and_then(|h| blake3::Hash::from_hex(h).ok());
-        files.insert(path, hash);
+    for (path, _, tags) in commit.adds {
+        files.insert(checked_data_file(path, file)?, tags);
     }
     for path in commit.removes {
         files.remove(&path);

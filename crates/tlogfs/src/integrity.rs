@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 /// The `add.tags` key of a data file's BLAKE3.
 pub(crate) const FILE_HASH_TAG: &str = "pond.blake3";
 
+/// The `add.tags` key of a data file's row count (what merging a node's files plans by).
+pub(crate) const FILE_ROWS_TAG: &str = "pond.rows";
+
 /// What a commit's digest is while the digest is computed.
 pub(crate) const PLACEHOLDER: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";

@@ -86,6 +86,7 @@ mod error;
 mod history;
 mod integrity;
 mod log_table;
+mod merge;
 mod oplog;
 mod persistence;
 mod pond;
@@ -94,6 +95,7 @@ mod verify_log;
 mod view;
 
 pub use content_store::{BodyCheck, ContentStore, StoredBody};
+pub use delta_log::FileTags;
 pub use error::{Error, Result};
 pub use history::{Change, PathChange};
 pub use log_table::CHECKPOINT_INTERVAL;

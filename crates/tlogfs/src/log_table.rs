@@ -13,7 +13,7 @@ use parquet::file::properties::WriterProperties;
 use tinyfs::NodeId;
 
 use crate::content_store::sync_dir;
-use crate::delta_log;
+use crate::delta_log::{self, FileTags};
 use crate::error::{Error, Result};
 use crate::integrity;
 use crate::oplog::{self, OplogRow, PART_ID};
@@ -28,7 +28,7 @@ pub const CHECKPOINT_INTERVAL: u64 = 100;
 pub struct LogTable {
     dir: PathBuf,
     version: u64,
-    files: BTreeMap<String, Option<blake3::Hash>>,
+    files: BTreeMap<String, FileTags>,
 }
 
 /// The outcome of one commit attempt.
@@ -116,7 +116,7 @@ impl LogTable {
         View::new(
             self.version,
             &self.dir,
-            self.files.iter().map(|(p, h)| (p.clone(), *h)),
+            self.files.iter().map(|(p, t)| (p.clone(), *t)),
         )
     }
 
@@ -182,17 +182,25 @@ impl LogTable {
             modification_time: chrono::Utc::now().timestamp_millis(),
             data_change: true,
             stats: Some(format!("{{\"numRecords\":{}}}", rows.len())),
-            // Delta readers ignore tags; `verify` checks the file against this.
-            tags: Some(HashMap::from([(
-                integrity::FILE_HASH_TAG.to_string(),
-                Some(blake3::hash(&bytes).to_hex().to_string()),
-            )])),
+            // Delta readers ignore tags; `verify` checks the file against its hash.
+            tags: Some(HashMap::from([
+                (
+                    integrity::FILE_HASH_TAG.to_string(),
+                    Some(blake3::hash(&bytes).to_hex().to_string()),
+                ),
+                (
+                    integrity::FILE_ROWS_TAG.to_string(),
+                    Some(rows.len().to_string()),
+                ),
+            ])),
             ..Default::default()
         })
     }
 
-    /// Commits `adds` on top of the loaded version, with `info` in the commit info under
-    /// `pond`. `Stale` if another writer committed first.
+    /// Commits `adds`, and the removal of the data files `removes` (whose rows the adds
+    /// hold again: `dataChange` false, so a Delta reader sees each row once), on top of the
+    /// loaded version, with `info` in the commit info under `pond`. `Stale` if another
+    /// writer committed first. A removed file stays on disk: earlier versions read it.
     ///
     /// A pond commit only appends, so it is written the way Delta's own local log store
     /// writes one: the commit file is staged in `_delta_log`, fsynced, and hard-linked to
@@ -200,7 +208,12 @@ impl LogTable {
     /// needs only the loaded version, not Delta's snapshot of every data file, so a commit
     /// costs the same after ten thousand commits as after ten. The checkpoint is written
     /// every [`CHECKPOINT_INTERVAL`] commits.
-    pub async fn try_commit(&mut self, adds: Vec<Add>, info: serde_json::Value) -> Result<Attempt> {
+    pub async fn try_commit(
+        &mut self,
+        adds: Vec<Add>,
+        removes: &[String],
+        info: serde_json::Value,
+    ) -> Result<Attempt> {
         let version = self.version + 1;
         let delta_log = self.dir.join("_delta_log");
         let mut info = info;
@@ -227,6 +240,26 @@ impl LogTable {
             text.push_str(&serde_json::json!({ "add": add }).to_string());
             text.push('\n');
         }
+        let now = chrono::Utc::now().timestamp_millis();
+        for path in removes {
+            let (part, _, _) = crate::view::parse_data_file_name(path)
+                .ok_or_else(|| Error::internal(format!("removing {path}: not a data file")))?;
+            let mut remove = serde_json::json!({
+                "path": path,
+                "deletionTimestamp": now,
+                "dataChange": false,
+                "partitionValues": serde_json::Map::from_iter([(
+                    PART_ID.to_string(),
+                    serde_json::Value::from(part.to_string()),
+                )]),
+            });
+            if let Ok(meta) = std::fs::metadata(self.dir.join(path)) {
+                remove["size"] = meta.len().into();
+            }
+            let remove = serde_json::json!({ "remove": remove });
+            text.push_str(&remove.to_string());
+            text.push('\n');
+        }
         let text = integrity::seal(&text);
         let staging = delta_log.join(format!(".pond-staging-{}", uuid::Uuid::now_v7().simple()));
         let target = crate::delta_log::commit_path(&delta_log, version);
@@ -246,7 +279,10 @@ impl LogTable {
         sync_dir(&delta_log)?;
         self.version = version;
         self.files
-            .extend(adds.iter().map(|a| (a.path.clone(), add_hash(a))));
+            .extend(adds.iter().map(|a| (a.path.clone(), add_tags(a))));
+        for path in removes {
+            self.files.remove(path);
+        }
         if (version + 1).is_multiple_of(CHECKPOINT_INTERVAL) {
             self.checkpoint().await?;
         }
@@ -276,13 +312,13 @@ impl LogTable {
     }
 }
 
-/// The BLAKE3 an `add` pond wrote records of its data file.
-pub(crate) fn add_hash(add: &Add) -> Option<blake3::Hash> {
-    add.tags
-        .as_ref()?
-        .get(integrity::FILE_HASH_TAG)?
-        .as_deref()
-        .and_then(|h| blake3::Hash::from_hex(h).ok())
+/// What an `add` pond wrote records of its data file.
+pub(crate) fn add_tags(add: &Add) -> FileTags {
+    let get = |key: &str| add.tags.as_ref()?.get(key)?.as_deref();
+    FileTags {
+        hash: get(integrity::FILE_HASH_TAG).and_then(|h| blake3::Hash::from_hex(h).ok()),
+        rows: get(integrity::FILE_ROWS_TAG).and_then(|r| r.parse().ok()),
+    }
 }
 
 /// What a commit file says about one pond version.

@@ -203,18 +203,21 @@ impl TlogPersistence {
             let target = head.version() + 1;
             let written_at = micros_now();
             let mut adds = Vec::new();
+            let mut removes = Vec::new();
             for ((part, node), rows) in txn.rows(&head, written_at)? {
+                let (rows, merged) = crate::merge::with_merged(&head, part, node, rows)?;
                 adds.push(table.write_data_file(part, node, target, &rows)?);
+                removes.extend(merged);
             }
             let info = self.commit_info(&txn);
-            match table.try_commit(adds.clone(), info).await? {
+            match table.try_commit(adds.clone(), &removes, info).await? {
                 Attempt::Committed(version) => {
-                    // The new version is `head` plus what this commit added; building it
+                    // The new version is `head` plus what this commit changed; building it
                     // from those avoids re-reading the whole file list from the log.
                     let paths = adds
                         .iter()
-                        .map(|a| (a.path.clone(), crate::log_table::add_hash(a)));
-                    let view = Arc::new(head.with_added(version, paths)?);
+                        .map(|a| (a.path.clone(), crate::log_table::add_tags(a)));
+                    let view = Arc::new(head.with_changes(version, paths, &removes)?);
                     lock(&self.inner.state).view = view;
                     return Ok(Some(version));
                 }

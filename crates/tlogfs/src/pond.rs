@@ -360,13 +360,32 @@ impl Pond {
     }
 }
 
-/// Deletes data files under `log_dir` that no add action references and that are older
-/// than `cutoff`. Delta's own files (`_delta_log/`) are never touched.
+/// Deletes data files under `log_dir` that no commit added (the leftovers of interrupted
+/// commits) and that are older than `cutoff`. A file the latest version does not
+/// reference may be one a later commit merged into another: the commit its name says
+/// wrote it added it, and earlier versions read it, so it stays. Delta's own files
+/// (`_delta_log/`) are never touched.
 fn remove_unreferenced_data_files(
     log_dir: &Path,
     referenced: &HashSet<String>,
     cutoff: SystemTime,
 ) -> Result<Vec<String>> {
+    let delta_log = log_dir.join("_delta_log");
+    // Pond version → the data files its commit added (each commit file read once).
+    let mut added: HashMap<u64, HashSet<String>> = HashMap::new();
+    let mut committed = |rel: &str| -> Result<bool> {
+        let Some((_, _, version)) = crate::view::parse_data_file_name(rel) else {
+            return Ok(false);
+        };
+        if !added.contains_key(&version) {
+            let path = crate::delta_log::commit_path(&delta_log, version);
+            let adds = crate::delta_log::CommitFile::read(&path)?
+                .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
+                .unwrap_or_default();
+            added.insert(version, adds);
+        }
+        Ok(added[&version].contains(rel))
+    };
     let mut removed = BTreeMap::new();
     for part in std::fs::read_dir(log_dir).map_err(|e| Error::io(log_dir.display(), e))? {
         let part = part.map_err(|e| Error::io(log_dir.display(), e))?;
@@ -386,7 +405,7 @@ fn remove_unreferenced_data_files(
                 .metadata()
                 .and_then(|m| m.modified())
                 .unwrap_or(SystemTime::now());
-            if modified < cutoff {
+            if modified < cutoff && !committed(&rel)? {
                 std::fs::remove_file(file.path())
                     .map_err(|e| Error::io(file.path().display(), e))?;
                 removed.insert(rel, ());

@@ -76,7 +76,9 @@ pub(crate) fn check(
                 records.checkpoints.insert(base, hash.to_string());
             }
         }
-        records.data.extend(commit.adds);
+        records
+            .data
+            .extend(commit.adds.into_iter().map(|(path, hex, _)| (path, hex)));
         match check_seal(&text) {
             Seal::Intact => sealed_before = true,
             Seal::Broken => report

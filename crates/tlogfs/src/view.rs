@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tinyfs::{DirEntry, EntryType, FileVersion, NodeId};
 
+use crate::delta_log::FileTags;
 use crate::dir_content::DirContent;
 use crate::error::{Error, Result};
 use crate::oplog::{self, OplogRow, PART_ID};
@@ -29,6 +30,8 @@ pub struct IndexedFile {
     /// The BLAKE3 its `add` recorded (none for files written before hashes were), checked
     /// before it is decoded.
     pub hash: Option<blake3::Hash>,
+    /// The rows its `add` recorded (none for files written before counts were).
+    pub rows: Option<u64>,
 }
 
 /// The name of a data file for `node`, written by the commit of pond version `version`.
@@ -150,35 +153,55 @@ pub struct View {
 
 impl View {
     /// A view of pond version `version` whose data files are `files` (paths relative to
-    /// `log_dir`, each with its recorded BLAKE3). Paths pond did not write are an error
+    /// `log_dir`, each with its recorded tags). Paths pond did not write are an error
     /// naming them.
     pub fn new(
         version: u64,
         log_dir: &Path,
-        files: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
+        files: impl IntoIterator<Item = (String, FileTags)>,
     ) -> Result<Self> {
-        Self::indexed(version, log_dir.to_path_buf(), HashMap::new(), files)
+        Self::indexed(version, log_dir.to_path_buf(), HashMap::new(), files, &[])
     }
 
     /// The view of pond version `version`, which is this version plus the data files
-    /// `added` (as a commit on top of it adds them). Decoded state is not carried over.
-    pub fn with_added(
+    /// `added`, less `removed` (as a commit on top of it changes them). Decoded state is
+    /// not carried over.
+    pub fn with_changes(
         &self,
         version: u64,
-        added: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
+        added: impl IntoIterator<Item = (String, FileTags)>,
+        removed: &[String],
     ) -> Result<Self> {
-        Self::indexed(version, self.log_dir.clone(), self.index.clone(), added)
+        Self::indexed(
+            version,
+            self.log_dir.clone(),
+            self.index.clone(),
+            added,
+            removed,
+        )
     }
 
-    /// `index` with `files` added, each node's files in commit order, as a view.
+    /// `index` with `files` added and `removed` removed, each node's files in commit
+    /// order, as a view.
     fn indexed(
         version: u64,
         log_dir: PathBuf,
         mut index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
-        files: impl IntoIterator<Item = (String, Option<blake3::Hash>)>,
+        files: impl IntoIterator<Item = (String, FileTags)>,
+        removed: &[String],
     ) -> Result<Self> {
+        for path in removed {
+            if let Some((part, node, _)) = parse_data_file_name(path)
+                && let Some(files) = index.get_mut(&(part, node))
+            {
+                files.retain(|f| f.path != *path);
+                if files.is_empty() {
+                    index.remove(&(part, node));
+                }
+            }
+        }
         let mut touched = Vec::new();
-        for (path, hash) in files {
+        for (path, tags) in files {
             let (part, node, file_version) =
                 parse_data_file_name(&path).ok_or_else(|| Error::Corrupt {
                     file: path.clone(),
@@ -187,7 +210,8 @@ impl View {
             index.entry((part, node)).or_default().push(IndexedFile {
                 version: file_version,
                 path,
-                hash,
+                hash: tags.hash,
+                rows: tags.rows,
             });
             touched.push((part, node));
         }
@@ -215,6 +239,11 @@ impl View {
         self.index
             .iter()
             .flat_map(|((part, node), files)| files.iter().map(move |f| (*part, *node, f)))
+    }
+
+    /// The data files of node `node` in partition `part`, in commit order.
+    pub fn node_files(&self, part: NodeId, node: NodeId) -> &[IndexedFile] {
+        self.index.get(&(part, node)).map_or(&[], Vec::as_slice)
     }
 
     /// Reads one data file's rows, checked against its recorded BLAKE3.

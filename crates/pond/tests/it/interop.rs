@@ -1,5 +1,6 @@
-//! Another engine reads pond's Parquet: DuckDB (Python's `duckdb`, which `.ci/run`
-//! installs) sees a series' time column as instants, not integers.
+//! Other engines read what pond stores: DuckDB (Python's `duckdb`, which `.ci/run`
+//! installs) sees a series' time column as instants, not integers, and Python's
+//! `deltalake` reads the log as a Delta table.
 
 use std::process::Command;
 
@@ -57,4 +58,64 @@ fn duckdb_reads_series_times_as_instants() {
         printed.display()
     ));
     assert_eq!(rows, "TIMESTAMP WITH TIME ZONE|3\n");
+}
+
+/// After appends that merge a series' log data files (and a `maintain`), Python's
+/// `deltalake` replays the log to the live data files, and DuckDB reads each version once
+/// in them.
+#[test]
+fn delta_readers_read_the_log_after_merges() {
+    let pond = TestPond::new();
+    let versions = 37;
+    for i in 0..versions {
+        pond.copy_series(
+            &format!(
+                "time,v\n2024-01-{:02}T{:02}:00:00Z,{i}\n",
+                1 + i / 24,
+                i % 24
+            ),
+            "/s.series",
+        );
+    }
+    pond.ok(&["maintain"]);
+    let script = format!(
+        r#"
+import duckdb, deltalake
+t = deltalake.DeltaTable({log:?})
+files = t.file_uris()
+n, d, v = duckdb.execute(f"SELECT count(*), count(DISTINCT version), max(version) FROM read_parquet({{files}}) WHERE entry_type = 'file:series'").fetchone()
+print(n, d, v)
+print(len(files), t.version())
+"#,
+        log = pond.path().join("log").display().to_string()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "deltalake failed (`pip install deltalake duckdb`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("{versions} {versions} {versions}").as_str())
+    );
+    let (files, version) = lines.next().unwrap().split_once(' ').unwrap();
+    assert_eq!(
+        version,
+        pond.ok(&["log", "-n", "1"])
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_start_matches('v')
+    );
+    // The series' rows are in 37 = 0b100101 → 3 files; the rest are directories'.
+    assert!(
+        files.parse::<usize>().unwrap() < 20,
+        "{files} live data files"
+    );
 }

@@ -171,6 +171,65 @@ async fn the_log_is_a_delta_table_other_readers_can_query() {
     assert!(text.contains("| 2     |"), "root and /d: {text}");
 }
 
+/// A file written 300 times keeps a handful of data files, not 300: each commit merges
+/// the newest ones into the file it writes. Every version, now and at every earlier pond
+/// version, reads as written; Delta readers see each version once; `maintain` keeps the
+/// merged-away files earlier versions read.
+#[tokio::test]
+async fn many_versions_keep_few_data_files_and_read_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    let n = 300u64;
+    let mut at = Vec::new();
+    for i in 1..=n {
+        at.push(write(&pond, "w", "/d/f", format!("body {i}").as_bytes()).await);
+    }
+    let view = pond.persistence().view();
+    let live = view.files().filter(|(part, node, _)| part != node).count();
+    // 300 = 0b100101100: one file per set bit.
+    assert_eq!(live, n.count_ones() as usize, "live data files of /d/f");
+    pond.maintain(std::time::Duration::ZERO).await.unwrap();
+    drop(pond);
+
+    let pond = Pond::open(dir.path()).await.unwrap();
+    let root = pond.fs().root();
+    for i in [1, 2, 3, 4, 5, 127, 128, 129, 255, 256, 300] {
+        let body = format!("body {i}");
+        assert_eq!(
+            root.read_file(&format!("/d/f@v{i}")).await.unwrap(),
+            body.as_bytes()
+        );
+        let then = Pond::open_at(dir.path(), at[i as usize - 1]).await.unwrap();
+        let then = then.fs().root();
+        assert_eq!(
+            then.read_file("/d/f").await.unwrap(),
+            body.as_bytes(),
+            "as of v{i}"
+        );
+        assert_eq!(then.versions("/d/f").await.unwrap().len() as u64, i);
+    }
+    assert!(pond.verify().await.unwrap().is_ok());
+
+    use deltalake::datafusion::prelude::SessionContext;
+    let url = url::Url::from_directory_path(std::fs::canonicalize(dir.path().join("log")).unwrap())
+        .unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_table("oplog", table.table_provider().await.unwrap())
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT count(*) AS n, count(DISTINCT version) AS d FROM oplog WHERE entry_type = 'file:data'")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("| 300 | 300 |"), "{text}");
+}
+
 #[tokio::test]
 async fn checkpoints_are_written_as_the_log_grows_and_opening_uses_them() {
     let dir = tempfile::tempdir().unwrap();

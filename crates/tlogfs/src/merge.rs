@@ -1,0 +1,108 @@
+//! Keeping a node's data files few, so its versions cost a bounded number of reads.
+//!
+//! Every commit that writes a file node adds one data file with that commit's rows. Left
+//! alone, a series appended hourly for a year has 8,760 data files, and listing its
+//! versions reads them all. So a commit also merges the node's newest files into the one
+//! it writes, like a binary counter: the new file absorbs each preceding file no larger
+//! than what it holds so far. Sizes then fall by at least half from each file to the next,
+//! so a node of N rows has at most log2(N) + 1 files (14 for 10,000 versions) and each row
+//! is rewritten at most log2(N) times. The merged files are removed from the Delta table
+//! in the same commit (`remove` with `dataChange` false: their rows are in the new file)
+//! and stay on disk, where earlier pond versions read them.
+//!
+//! Directories are not merged: a directory is read back only to its last snapshot (see
+//! [`crate::dir_content`]).
+
+use std::collections::BTreeMap;
+
+use tinyfs::NodeId;
+
+use crate::error::Result;
+use crate::oplog::OplogRow;
+use crate::view::{IndexedFile, View};
+
+/// How many of `files` (a node's data files, oldest first) a new file of `rows` rows
+/// absorbs. A file without a recorded count is taken as one row: a guess that can only
+/// make a merge early or late, never wrong.
+pub(crate) fn files_to_merge(files: &[IndexedFile], rows: u64) -> usize {
+    let mut held = rows;
+    let mut merged = 0;
+    for file in files.iter().rev() {
+        let size = file.rows.unwrap_or(1);
+        if size > held {
+            break;
+        }
+        held += size;
+        merged += 1;
+    }
+    merged
+}
+
+/// `rows`, which a commit writes for node `node` in partition `part` on top of `head`,
+/// with the rows of the node's files it absorbs before them (one row per version, the
+/// later where two files hold the same version), and the paths of those files.
+pub(crate) fn with_merged(
+    head: &View,
+    part: NodeId,
+    node: NodeId,
+    rows: Vec<OplogRow>,
+) -> Result<(Vec<OplogRow>, Vec<String>)> {
+    if part == node {
+        // A directory.
+        return Ok((rows, Vec::new()));
+    }
+    let files = head.node_files(part, node);
+    let n = files_to_merge(files, rows.len() as u64);
+    if n == 0 {
+        return Ok((rows, Vec::new()));
+    }
+    let absorbed = &files[files.len() - n..];
+    let mut by_version: BTreeMap<i64, OplogRow> = BTreeMap::new();
+    for file in absorbed {
+        for row in head.read_rows(file)? {
+            by_version.insert(row.version, row);
+        }
+    }
+    for row in rows {
+        by_version.insert(row.version, row);
+    }
+    Ok((
+        by_version.into_values().collect(),
+        absorbed.iter().map(|f| f.path.clone()).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(rows: u64) -> IndexedFile {
+        IndexedFile {
+            version: 0,
+            path: String::new(),
+            hash: None,
+            rows: Some(rows),
+        }
+    }
+
+    /// Appending one row at a time keeps the files a binary counter of the rows.
+    #[test]
+    fn one_row_appends_keep_log_files() {
+        let mut files: Vec<IndexedFile> = Vec::new();
+        let mut rewritten = 0;
+        for n in 1..=10_000u64 {
+            let merged = files_to_merge(&files, 1);
+            let held: u64 = 1 + files[files.len() - merged..]
+                .iter()
+                .map(|f| f.rows.unwrap())
+                .sum::<u64>();
+            rewritten += held - 1;
+            files.truncate(files.len() - merged);
+            files.push(file(held));
+            assert_eq!(files.len() as u32, n.count_ones(), "after {n} appends");
+        }
+        assert!(files.len() <= 14);
+        // Each row rewritten at most log2(10,000) times.
+        assert!(rewritten <= 10_000 * 14, "{rewritten}");
+    }
+}
