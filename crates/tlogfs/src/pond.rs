@@ -377,14 +377,18 @@ fn remove_unreferenced_data_files(
         let Some((_, _, version)) = crate::view::parse_data_file_name(rel) else {
             return Ok(false);
         };
-        if !added.contains_key(&version) {
-            let path = crate::delta_log::commit_path(&delta_log, version);
-            let adds = crate::delta_log::CommitFile::read(&path)?
-                .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
-                .unwrap_or_default();
-            added.insert(version, adds);
-        }
-        Ok(added[&version].contains(rel))
+        let adds = match added.entry(version) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let path = crate::delta_log::commit_path(&delta_log, version);
+                e.insert(
+                    crate::delta_log::CommitFile::read(&path)?
+                        .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
+                        .unwrap_or_default(),
+                )
+            }
+        };
+        Ok(adds.contains(rel))
     };
     let mut removed = BTreeMap::new();
     for part in std::fs::read_dir(log_dir).map_err(|e| Error::io(log_dir.display(), e))? {
