@@ -133,16 +133,15 @@ pub(crate) async fn run(bin: &Path, versions: u64, runs: usize) -> Result<()> {
         versions * ROWS
     );
 
-    let last_day = |_: &str| {
-        let end = chrono::DateTime::from_timestamp(1_704_067_200 + (versions * 3600) as i64, 0)
-            .expect("in range");
-        let start = end - chrono::Duration::days(1);
-        (
-            start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-    };
-    let (from, to) = last_day("");
+    // The last day of the long series.
+    let end = chrono::DateTime::from_timestamp(1_704_067_200 + (versions * 3600) as i64, 0)
+        .expect("in range");
+    let (from, to) = (
+        (end - chrono::Duration::days(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    );
     let aggregate = "SELECT count(*) AS n, avg(temp) AS t, max(level) AS l FROM source";
     let commands: Vec<(&str, Vec<String>)> = vec![
         (
@@ -184,7 +183,7 @@ pub(crate) async fn run(bin: &Path, versions: u64, runs: usize) -> Result<()> {
         );
     };
     for (name, args) in &commands {
-        let with = |path: &str| {
+        let with = |path: &'static str| {
             let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
             a.push(path);
             a
