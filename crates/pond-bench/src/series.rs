@@ -138,6 +138,9 @@ async fn repeat_version(pond: &Pond, file: &Path, dest: &str, copies: usize) -> 
         if let Some(range) = &first.event_time {
             writer.set_event_time(range.clone());
         }
+        if let Some(rows) = first.rows {
+            writer.set_rows(rows);
+        }
         tokio::io::AsyncWriteExt::write_all(&mut writer, &body).await?;
         writer.finish().await?;
     }

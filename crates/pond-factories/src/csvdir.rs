@@ -331,6 +331,7 @@ impl CsvDir {
             size: 0,
             event_time: None,
             members: None,
+            rows: None,
             ..latest
         };
         let file = DynamicTable::new(table, self.fs.root(), version);

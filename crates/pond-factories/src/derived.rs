@@ -165,6 +165,7 @@ impl Factory for DerivedFactory {
             modified_micros: ctx.config.modified_micros,
             event_time: None,
             members: None,
+            rows: None,
         };
         Ok(NodeKind::File(Arc::new(DynamicTable::new(
             table,

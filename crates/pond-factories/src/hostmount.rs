@@ -273,6 +273,7 @@ impl File for HostFile {
             modified_micros: (mtime_ns / 1000) as i64,
             event_time: None,
             members: None,
+            rows: None,
         }])
     }
 

@@ -31,7 +31,7 @@ use crate::conform::{
 use crate::csv::{CsvFile, CsvOptions, check_timezone};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
-use crate::read::{merge_schemas, table_versions, version_footer};
+use crate::read::{SERIES_SCHEMA_KEY, members_schema, version_footer};
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -126,10 +126,6 @@ async fn is_parquet(source: &Path) -> Result<bool> {
     Ok(&head == b"PAR1" && &tail == b"PAR1")
 }
 
-/// The footer entry that marks a series version written in the series' whole schema (as
-/// every append since schemas were conformed is): that version's schema is the series'.
-const SERIES_SCHEMA_KEY: &str = "pond.series_schema";
-
 /// What a series already is: its schema, timestamp column and member versions.
 pub(crate) struct Existing {
     pub(crate) schema: SchemaRef,
@@ -151,20 +147,10 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
     }
     let bare = tinyfs::Path::parse(dest)?.without_version();
     let versions = tinyfs::member_versions(wd.versions(&bare).await?);
-    let Some(latest) = versions.last() else {
+    if versions.is_empty() {
         return Ok(None);
-    };
-    let footer = version_footer(wd, &bare, latest.clone()).await?;
-    let whole = footer
-        .metadata
-        .file_metadata()
-        .key_value_metadata()
-        .is_some_and(|kv| kv.iter().any(|e| e.key == SERIES_SCHEMA_KEY));
-    let schema = if whole {
-        footer.schema.clone()
-    } else {
-        merge_schemas(dest, &table_versions(wd, dest).await?.1)?
-    };
+    }
+    let schema = members_schema(wd, &bare.to_string(), &versions).await?;
     let column = crate::event_time::timestamp_column_of(versions.iter());
     Ok(Some(Existing {
         schema,
@@ -346,6 +332,7 @@ pub async fn import_file(
     if let Some(range) = range {
         writer.set_event_time(finish_range(range, &shown)?);
     }
+    writer.set_rows(rows);
     let version = writer.finish().await?;
     Ok(Imported {
         version,
@@ -624,6 +611,7 @@ async fn store_as_is(
         .await
         .map_err(io)?;
     on_rows(rows);
+    writer.set_rows(rows);
     let version = writer.finish().await?;
     Ok(Imported {
         version,

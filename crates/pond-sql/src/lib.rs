@@ -46,6 +46,9 @@ pub use import::{
     ImportOptions, Imported, import_file, series_writer_properties, writer_properties,
 };
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
-pub use read::{TableStream, TableVersion, merge_schemas, read_table, table_type, table_versions};
+pub use read::{
+    TableStream, TableVersion, members_schema, merge_schemas, read_table, table_members,
+    table_type, table_versions, version_footers,
+};
 pub use table::PondTable;
 pub use undo::{Restored, restore_path, restore_paths};

@@ -10,10 +10,11 @@
 //! Objects are named after the pond path and version, `<path>@v<N>`, so plans and
 //! `EXPLAIN` output name the versions a query reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -22,6 +23,7 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
+use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{File, FileVersion};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -37,11 +39,17 @@ struct Entry {
     meta: ObjectMeta,
 }
 
-/// A read-only object store over registered pond file versions.
+/// A read-only object store over registered pond file versions. It also keeps the
+/// Parquet footers read of them (by body hash: a body's footer never changes), so a
+/// session reads each footer once.
 #[derive(Default)]
 pub struct PondObjectStore {
     entries: RwLock<BTreeMap<ObjectPath, Entry>>,
+    footers: RwLock<HashMap<blake3::Hash, Footer>>,
 }
+
+/// A Parquet footer, decoded.
+pub(crate) type Footer = (Arc<ParquetMetaData>, SchemaRef);
 
 impl fmt::Debug for PondObjectStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,6 +101,23 @@ impl PondObjectStore {
             .unwrap_or_else(|e| e.into_inner())
             .insert(location, entry);
         meta
+    }
+
+    /// The footer of the body `hash`, if read in this session.
+    pub(crate) fn footer(&self, hash: &blake3::Hash) -> Option<Footer> {
+        self.footers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    /// Keeps the footer of the body `hash`.
+    pub(crate) fn keep_footer(&self, hash: blake3::Hash, footer: Footer) {
+        self.footers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash, footer);
     }
 
     fn entry(&self, location: &ObjectPath) -> object_store::Result<Entry> {
@@ -155,6 +180,8 @@ impl ObjectStore for PondObjectStore {
         let payload = if options.head {
             stream::empty().boxed()
         } else {
+            // Counted by tests that bound what a scan reads.
+            tracing::trace!(target: "pond_sql::object", path = %location, "reading a file version");
             let mut reader = entry
                 .file
                 .reader(Some(entry.version.version))

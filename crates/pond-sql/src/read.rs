@@ -118,10 +118,14 @@ pub(crate) async fn version_footer(
 /// How many version footers are read at once.
 const FOOTER_READS: usize = 16;
 
+/// The footer entry that marks a series version written in the series' whole schema (as
+/// every append since schemas were conformed is): that version's schema is the series'.
+pub(crate) const SERIES_SCHEMA_KEY: &str = "pond.series_schema";
+
 /// The versions that make up the table at `path`: the named or latest version of a
 /// `file:table`; the named version of a `file:series`, or its members (every version
-/// appended, less those an undo or compaction replaced). Footers only.
-pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<TableVersion>)> {
+/// appended, less those an undo or compaction replaced). From the log: no body is read.
+pub async fn table_members(wd: &WD, path: &str) -> Result<(EntryType, Vec<FileVersion>)> {
     let entry_type = table_type(wd, path).await?;
     let parsed = Path::parse(path)?;
     let all = wd.versions(&parsed.without_version()).await?;
@@ -139,14 +143,50 @@ pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<Table
         (None, EntryType::FileSeries) => tinyfs::member_versions(all),
         (None, _) => all.into_iter().last().into_iter().collect(),
     };
-    // Footers are small reads of many files: read several at once, keeping the order.
-    let parsed = &parsed;
-    let out = stream::iter(chosen)
-        .map(|version| version_footer(wd, parsed, version))
+    Ok((entry_type, chosen))
+}
+
+/// The footers of `versions` of the file at `path`, in order, several read at once.
+pub async fn version_footers(
+    wd: &WD,
+    path: &str,
+    versions: Vec<FileVersion>,
+) -> Result<Vec<TableVersion>> {
+    let bare = Path::parse(path)?.without_version();
+    let bare = &bare;
+    stream::iter(versions)
+        .map(|version| version_footer(wd, bare, version))
         .buffered(FOOTER_READS)
         .try_collect()
-        .await?;
-    Ok((entry_type, out))
+        .await
+}
+
+/// The versions that make up the table at `path` (see [`table_members`]), with their
+/// footers.
+pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<TableVersion>)> {
+    let (entry_type, chosen) = table_members(wd, path).await?;
+    Ok((entry_type, version_footers(wd, path, chosen).await?))
+}
+
+/// The schema of the table at `path` made of `members` (oldest first): the latest
+/// member's, when its footer says it is the series' whole schema (one footer read,
+/// whatever the count); else every footer's, merged.
+pub async fn members_schema(wd: &WD, path: &str, members: &[FileVersion]) -> Result<SchemaRef> {
+    let Some(latest) = members.last() else {
+        return Ok(Arc::new(arrow::datatypes::Schema::empty()));
+    };
+    let bare = Path::parse(path)?.without_version();
+    let footer = version_footer(wd, &bare, latest.clone()).await?;
+    let whole = members.len() == 1
+        || footer
+            .metadata
+            .file_metadata()
+            .key_value_metadata()
+            .is_some_and(|kv| kv.iter().any(|e| e.key == SERIES_SCHEMA_KEY));
+    if whole {
+        return merge_schemas(path, std::slice::from_ref(&footer));
+    }
+    merge_schemas(path, &version_footers(wd, path, members.to_vec()).await?)
 }
 
 /// Merges version schemas by column name, in order of first appearance, by the read rules

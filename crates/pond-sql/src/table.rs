@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
+use datafusion::common::stats::Precision;
 use datafusion::common::{ScalarValue, Statistics};
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::file_format::FileFormat;
@@ -32,13 +33,20 @@ use tinyfs::{EntryType, EventTime, FileVersion, WD};
 
 use crate::error::{Error, Result};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
-use crate::read::{merge_schemas, table_versions};
+use crate::read::{TableVersion, members_schema, table_members, version_footers};
 
-/// One version in a table's scan.
+/// One version in a table's scan, as the log records it: planning a scan prunes by its
+/// recorded time range before any footer is read.
 #[derive(Debug, Clone)]
 struct TableFile {
     version: FileVersion,
     meta: ObjectMeta,
+}
+
+/// A version kept by a scan, with what its footer says.
+#[derive(Debug, Clone)]
+struct ScannedFile<'a> {
+    file: &'a TableFile,
     /// Row count and per-column min, max and nulls, from the footer, in the table schema.
     statistics: Arc<Statistics>,
     /// Whether the footer says the rows are in time order (Parquet `sorting_columns`).
@@ -48,7 +56,6 @@ struct TableFile {
 }
 
 /// A pond table or series, readable by DataFusion.
-#[derive(Debug)]
 pub struct PondTable {
     path: String,
     entry_type: EntryType,
@@ -56,14 +63,28 @@ pub struct PondTable {
     files: Vec<TableFile>,
     statistics: Statistics,
     timestamp_column: Option<String>,
+    wd: WD,
+    store: Arc<PondObjectStore>,
+}
+
+impl std::fmt::Debug for PondTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PondTable")
+            .field("path", &self.path)
+            .field("entry_type", &self.entry_type)
+            .field("versions", &self.files.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PondTable {
     /// The table at `path` (`name@vN` for one version), its versions registered with
-    /// `store`. Reads Parquet footers only.
-    pub async fn open(wd: &WD, path: &str, store: &PondObjectStore) -> Result<Self> {
-        let (entry_type, versions) = table_versions(wd, path).await?;
-        let schema = merge_schemas(path, &versions)?;
+    /// `store`. Reads the version list and one footer (every footer of a series written
+    /// before its versions carried the series' schema); a scan reads the footers of the
+    /// versions it keeps.
+    pub async fn open(wd: &WD, path: &str, store: &Arc<PondObjectStore>) -> Result<Self> {
+        let (entry_type, versions) = table_members(wd, path).await?;
+        let schema = members_schema(wd, path, &versions).await?;
         let bare = tinyfs::Path::parse(path)?.without_version();
         let canonical = wd.canonicalize(&bare).await?;
         let node = wd.resolve(&bare).await?;
@@ -71,31 +92,20 @@ impl PondTable {
             .as_file()
             .ok_or_else(|| Error::invalid(path, "not a file"))?
             .clone();
-        let timestamp_column =
-            crate::event_time::timestamp_column_of(versions.iter().map(|v| &v.version));
-        let mut files = Vec::with_capacity(versions.len());
-        for v in &versions {
-            let at = || format!("{canonical}@v{}", v.version.version);
-            let statistics = version_statistics(v, &schema)
-                .map_err(|source| Error::DataFusion { path: at(), source })?;
-            let (sorted, null_times) = match &timestamp_column {
-                Some(column) => time_order(v, column, &schema, &statistics),
-                None => (false, false),
-            };
-            files.push(TableFile {
-                meta: store.register(&canonical, file.clone(), v.version.clone()),
-                statistics: Arc::new(statistics),
-                version: v.version.clone(),
-                sorted,
-                null_times,
-            });
-        }
-        let statistics =
-            Statistics::try_merge_iter(files.iter().map(|f| f.statistics.as_ref()), &schema)
-                .map_err(|source| Error::DataFusion {
-                    path: canonical.clone(),
-                    source,
-                })?;
+        let timestamp_column = crate::event_time::timestamp_column_of(versions.iter());
+        // Rows are known from the log when every version recorded them.
+        let rows: Option<u64> = versions.iter().map(|v| v.rows).sum();
+        let statistics = Statistics {
+            num_rows: rows.map_or(Precision::Absent, |r| Precision::Exact(r as usize)),
+            ..Statistics::new_unknown(&schema)
+        };
+        let files = versions
+            .into_iter()
+            .map(|version| TableFile {
+                meta: store.register(&canonical, file.clone(), version.clone()),
+                version,
+            })
+            .collect();
         Ok(PondTable {
             path: canonical,
             entry_type,
@@ -103,6 +113,8 @@ impl PondTable {
             files,
             statistics,
             timestamp_column,
+            wd: wd.clone(),
+            store: store.clone(),
         })
     }
 
@@ -121,6 +133,7 @@ impl PondTable {
         self.timestamp_column.as_deref()
     }
 
+    /// The versions whose recorded time range can match `filters`.
     fn pruned(&self, filters: &[Expr]) -> Vec<&TableFile> {
         let Some(column) = &self.timestamp_column else {
             return self.files.iter().collect();
@@ -140,12 +153,51 @@ impl PondTable {
             })
             .collect()
     }
+
+    /// `kept` with their footers (read once per session, several at a time).
+    async fn scanned<'a>(&self, kept: Vec<&'a TableFile>) -> Result<Vec<ScannedFile<'a>>> {
+        let missing: Vec<FileVersion> = kept
+            .iter()
+            .filter(|f| self.store.footer(&f.version.blake3).is_none())
+            .map(|f| f.version.clone())
+            .collect();
+        for read in version_footers(&self.wd, &self.path, missing).await? {
+            self.store
+                .keep_footer(read.version.blake3, (read.metadata, read.schema));
+        }
+        kept.into_iter()
+            .map(|file| {
+                let (metadata, schema) = self
+                    .store
+                    .footer(&file.version.blake3)
+                    .expect("every kept footer was just read");
+                let v = TableVersion {
+                    version: file.version.clone(),
+                    metadata,
+                    schema,
+                };
+                let at = || format!("{}@v{}", self.path, file.version.version);
+                let statistics = version_statistics(&v, &self.schema)
+                    .map_err(|source| Error::DataFusion { path: at(), source })?;
+                let (sorted, null_times) = match &self.timestamp_column {
+                    Some(column) => time_order(&v, column, &self.schema, &statistics),
+                    None => (false, false),
+                };
+                Ok(ScannedFile {
+                    file,
+                    statistics: Arc::new(statistics),
+                    sorted,
+                    null_times,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A version's footer statistics in the table schema: its own columns' (cast where the
 /// table reads a column as a wider type), and all-null for columns it lacks.
 fn version_statistics(
-    v: &crate::read::TableVersion,
+    v: &TableVersion,
     table: &SchemaRef,
 ) -> datafusion::error::Result<Statistics> {
     use datafusion::common::stats::{ColumnStatistics, Precision};
@@ -189,7 +241,7 @@ fn version_statistics(
 /// Whether version `v` is in order of `column` by its footer, and whether some of its
 /// rows have no time, by `statistics` (in the table's schema, `table`).
 fn time_order(
-    v: &crate::read::TableVersion,
+    v: &TableVersion,
     column: &str,
     table: &Schema,
     statistics: &Statistics,
@@ -224,10 +276,10 @@ fn time_order(
 /// the first group whose last version ends no later than it starts (and has no rows
 /// without a time); otherwise it starts a group. Appends in time order make one group;
 /// each batch of late data at most one more.
-fn time_ordered_groups<'a>(files: &[&'a TableFile]) -> Vec<Vec<&'a TableFile>> {
-    let mut groups: Vec<Vec<&TableFile>> = Vec::new();
+fn time_ordered_groups<'a, 'b>(files: &'b [ScannedFile<'a>]) -> Vec<Vec<&'b ScannedFile<'a>>> {
+    let mut groups: Vec<Vec<&ScannedFile>> = Vec::new();
     for f in files {
-        let Some(t) = &f.version.event_time else {
+        let Some(t) = &f.file.version.event_time else {
             groups.push(vec![f]);
             continue;
         };
@@ -235,6 +287,7 @@ fn time_ordered_groups<'a>(files: &[&'a TableFile]) -> Vec<Vec<&'a TableFile>> {
             let last = g.last().expect("groups are not empty");
             !last.null_times
                 && last
+                    .file
                     .version
                     .event_time
                     .as_ref()
@@ -364,10 +417,15 @@ impl TableProvider for PondTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
+        let kept = self
+            .scanned(kept)
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         let format = ParquetFormat::default().with_options(state.default_table_options().parquet);
         let source = format.file_source(self.schema.clone().into());
-        let file = |f: &&TableFile| {
-            PartitionedFile::new_from_meta(f.meta.clone()).with_statistics(f.statistics.clone())
+        let file = |f: &ScannedFile| {
+            PartitionedFile::new_from_meta(f.file.meta.clone())
+                .with_statistics(f.statistics.clone())
         };
         // A series whose every version is in time order is declared so: each group reads in
         // time order, and a query ordered by time merges the groups instead of sorting.
@@ -389,7 +447,7 @@ impl TableProvider for PondTable {
         let groups: Vec<FileGroup> = match &ordering {
             Some(_) => time_ordered_groups(&kept)
                 .iter()
-                .map(|g| g.iter().map(file).collect())
+                .map(|g| g.iter().map(|f| file(f)).collect())
                 .collect(),
             None => vec![kept.iter().map(file).collect()],
         };

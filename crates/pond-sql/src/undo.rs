@@ -142,6 +142,9 @@ async fn rewrite(now: &WD, then: &WD, path: &str, was: &Node) -> Result<Restored
     };
     let mut reader = then.open(at.as_str()).await?;
     let mut writer = now.file_writer(path, was.entry_type()).await?;
+    if let Some(rows) = old.rows {
+        writer.set_rows(rows);
+    }
     tokio::io::copy(&mut reader, &mut writer)
         .await
         .map_err(io)?;
@@ -165,6 +168,7 @@ async fn reset_series(now: &WD, then: &WD, path: &str, members: VersionSet) -> R
     };
     let mut writer = now.file_writer(path, EntryType::FileSeries).await?;
     writer.set_members(members);
+    writer.set_rows(0);
     let parquet = |source| Error::Parquet {
         path: path.to_string(),
         source,

@@ -326,22 +326,20 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     if !meta.entry_type.is_table() {
         return Ok(());
     }
-    let (entry_type, versions) = pond_sql::table_versions(&root, path).await?;
-    let schema = pond_sql::merge_schemas(path, &versions)?;
-    let rows: i64 = versions
-        .iter()
-        .map(|v| v.metadata.file_metadata().num_rows())
-        .sum();
+    let (entry_type, versions) = pond_sql::table_members(&root, path).await?;
+    let schema = pond_sql::members_schema(&root, path, &versions).await?;
+    let rows = version_rows(&root, path, &versions).await?;
+    let total: u64 = rows.iter().sum();
     let scope = if entry_type == EntryType::FileSeries && versions.len() > 1 {
         format!(" (in {} versions)", versions.len())
     } else {
         String::new()
     };
-    writeln!(out, "rows:      {rows}{scope}")?;
+    writeln!(out, "rows:      {total}{scope}")?;
     if entry_type == EntryType::FileSeries {
         let ranges: Vec<_> = versions
             .iter()
-            .filter_map(|v| v.version.event_time.clone())
+            .filter_map(|v| v.event_time.clone())
             .collect();
         if let (Some(first), Some(lo), Some(hi)) = (
             ranges.first(),
@@ -354,10 +352,20 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     }
     write_schema(&mut out, &schema)?;
     if entry_type == EntryType::FileSeries && versions.len() > 1 {
-        writeln!(out, "versions:")?;
-        for v in &versions {
+        // The newest versions; `pond log PATH` has the whole history.
+        let shown = versions.len().min(DESCRIBED_VERSIONS);
+        let earlier = versions.len() - shown;
+        if earlier > 0 {
+            writeln!(
+                out,
+                "versions:  (the newest {shown}; {} before them)",
+                count(earlier as u64, "version")
+            )?;
+        } else {
+            writeln!(out, "versions:")?;
+        }
+        for (v, rows) in versions.iter().zip(&rows).skip(earlier) {
             let range = v
-                .version
                 .event_time
                 .as_ref()
                 .map(|t| format!("{} to {}", micros(t.min_micros), micros(t.max_micros)))
@@ -365,13 +373,38 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
             writeln!(
                 out,
                 "  v{:<4} {:>15}  {:>10}  {range}",
-                v.version.version,
-                count(v.metadata.file_metadata().num_rows() as u64, "row"),
-                bytes(v.version.size)
+                v.version,
+                count(*rows, "row"),
+                bytes(v.size)
             )?;
         }
     }
     Ok(())
+}
+
+/// How many of a series' versions `describe` lists.
+const DESCRIBED_VERSIONS: usize = 20;
+
+/// The rows of each of `versions` of the table at `path`: as the log records them, or
+/// from the footer of a version written before rows were recorded.
+async fn version_rows(
+    root: &tinyfs::WD,
+    path: &str,
+    versions: &[tinyfs::FileVersion],
+) -> Result<Vec<u64>> {
+    let unknown: Vec<tinyfs::FileVersion> = versions
+        .iter()
+        .filter(|v| v.rows.is_none())
+        .cloned()
+        .collect();
+    let mut read = pond_sql::version_footers(root, path, unknown)
+        .await?
+        .into_iter()
+        .map(|f| f.metadata.file_metadata().num_rows() as u64);
+    Ok(versions
+        .iter()
+        .map(|v| v.rows.or_else(|| read.next()).unwrap_or(0))
+        .collect())
 }
 
 pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
@@ -428,11 +461,8 @@ async fn series_rows(root: &WD, path: &str) -> Result<u64> {
     if !root.exists(path).await.unwrap_or(false) {
         return Ok(0);
     }
-    let (_, versions) = pond_sql::table_versions(root, path).await?;
-    Ok(versions
-        .iter()
-        .map(|v| v.metadata.file_metadata().num_rows() as u64)
-        .sum())
+    let (_, versions) = pond_sql::table_members(root, path).await?;
+    Ok(version_rows(root, path, &versions).await?.iter().sum())
 }
 
 fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Result<()> {

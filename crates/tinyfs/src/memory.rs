@@ -302,6 +302,7 @@ impl Persistence for MemoryPersistence {
             body: Vec::new(),
             event_time: None,
             members: None,
+            rows: None,
         }))
     }
 
@@ -377,6 +378,7 @@ struct MemoryWriter {
     body: Vec<u8>,
     event_time: Option<EventTime>,
     members: Option<VersionSet>,
+    rows: Option<u64>,
 }
 
 impl AsyncWrite for MemoryWriter {
@@ -407,6 +409,10 @@ impl FileWriter for MemoryWriter {
         self.members = Some(members);
     }
 
+    fn set_rows(&mut self, rows: u64) {
+        self.rows = Some(rows);
+    }
+
     async fn finish(self: Box<Self>) -> Result<FileVersion> {
         let MemoryWriter {
             state,
@@ -415,6 +421,7 @@ impl FileWriter for MemoryWriter {
             body,
             event_time,
             members,
+            rows,
         } = *self;
         let mut state = lock(&state);
         if state.pending.as_ref().map(|(_, s)| *s) != Some(serial) {
@@ -428,6 +435,7 @@ impl FileWriter for MemoryWriter {
             modified_micros: now_micros(),
             event_time,
             members,
+            rows,
         };
         match target {
             WriteTarget::Version(key) => {

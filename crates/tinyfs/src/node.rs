@@ -93,6 +93,9 @@ pub struct FileVersion {
     /// listed). `None`, as for every plain append: the series is the versions before and
     /// this one. See [`series_members`](crate::series_members).
     pub members: Option<VersionSet>,
+    /// For a version of a `file:table` or `file:series`, its rows, as the writer declared
+    /// them (`None` for versions written before rows were recorded).
+    pub rows: Option<u64>,
 }
 
 /// A reader of a file body: async read with seek.
@@ -113,6 +116,9 @@ pub trait FileWriter: AsyncWrite + Send + Unpin {
     /// Declares the versions that make up the series from this version on (see
     /// [`FileVersion::members`]); without it the new version joins the series.
     fn set_members(&mut self, members: VersionSet);
+
+    /// Declares the rows of a table or series body, recorded with the version.
+    fn set_rows(&mut self, rows: u64);
 
     /// Completes the body and records it as the file's next version.
     async fn finish(self: Box<Self>) -> Result<FileVersion>;

@@ -200,6 +200,7 @@ mod tests {
             modified_micros: 0,
             event_time: None,
             members: members.map(|m| m.parse().unwrap()),
+            rows: None,
         };
         let versions = [
             v(1, None),

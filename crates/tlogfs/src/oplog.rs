@@ -13,6 +13,7 @@
 //! | `min_event_time` / `max_event_time` | timestamp µs UTC, null | a series version's event-time range |
 //! | `timestamp_column` | string, null | a series version's timestamp column |
 //! | `members` | string, null | for a series version that resets the series (an undo, a compaction), the versions that make it up from then on, as ranges (`1-4,6`); null for a plain append |
+//! | `rows` | long, null | a table or series version's rows, as its writer declared them |
 //! | `txn_id` | string | the UUIDv7 of the transaction that wrote the row |
 //! | `written_at` | timestamp µs UTC | when the transaction wrote it |
 
@@ -50,6 +51,8 @@ pub struct OplogRow {
     pub event_time: Option<EventTime>,
     /// The versions that make up a series from this version on, if it resets them.
     pub members: Option<VersionSet>,
+    /// A table or series version's rows.
+    pub rows: Option<i64>,
     /// The writing transaction.
     pub txn_id: String,
     /// When it was written, µs since the epoch.
@@ -75,6 +78,7 @@ pub fn file_schema() -> SchemaRef {
             Field::new("max_event_time", utc_micros(), true),
             Field::new("timestamp_column", DataType::Utf8, true),
             Field::new("members", DataType::Utf8, true),
+            Field::new("rows", DataType::Int64, true),
             Field::new("txn_id", DataType::Utf8, false),
             Field::new("written_at", utc_micros(), false),
         ]))
@@ -121,6 +125,7 @@ pub fn to_batch(rows: &[OplogRow]) -> Result<RecordBatch> {
         times(&|r| r.event_time.as_ref().map(|e| e.max_micros)),
         strings(&|r| r.event_time.as_ref().map(|e| e.column.clone())),
         strings(&|r| r.members.as_ref().map(|m| m.to_string())),
+        longs(&|r| r.rows),
         strings(&|r| Some(r.txn_id.clone())),
         times(&|r| Some(r.written_at)),
     ];
@@ -153,6 +158,8 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
         .ok_or_else(|| corrupt("no timestamp_column"))?;
     // Absent from logs written before series could be reset: every version appended.
     let members = col::<StringArray>(batch, "members");
+    // Absent from logs written before row counts were recorded.
+    let row_counts = col::<Int64Array>(batch, "rows");
     let txn = col::<StringArray>(batch, "txn_id").ok_or_else(|| corrupt("no txn_id"))?;
     let written = col::<TimestampMicrosecondArray>(batch, "written_at")
         .ok_or_else(|| corrupt("no written_at"))?;
@@ -197,6 +204,7 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
             size: (!size.is_null(i)).then(|| size.value(i)),
             event_time,
             members,
+            rows: row_counts.and_then(|r| (!r.is_null(i)).then(|| r.value(i))),
             txn_id: txn.value(i).to_string(),
             written_at: written.value(i),
         });
@@ -225,6 +233,7 @@ mod tests {
                     max_micros: 7,
                 }),
                 members: Some("1-4,6".parse().unwrap()),
+                rows: Some(24),
                 txn_id: "txn".into(),
                 written_at: 42,
             },
@@ -238,6 +247,7 @@ mod tests {
                 size: None,
                 event_time: None,
                 members: None,
+                rows: None,
                 txn_id: "txn".into(),
                 written_at: 42,
             },

@@ -547,6 +547,7 @@ impl Persistence for TlogPersistence {
             target,
             event_time: None,
             members: None,
+            rows: None,
             hasher: BlockHasher::new(),
             size: 0,
             buffer: Vec::new(),
@@ -679,6 +680,7 @@ fn config_rec(
             modified_micros: micros_now(),
             event_time: None,
             members: None,
+            rows: None,
         },
         entry_type,
         factory: Some(factory.to_string()),
@@ -698,6 +700,7 @@ struct TlogWriter {
     target: WriteTarget,
     event_time: Option<EventTime>,
     members: Option<VersionSet>,
+    rows: Option<u64>,
     hasher: BlockHasher,
     size: u64,
     buffer: Vec<u8>,
@@ -755,6 +758,10 @@ impl FileWriter for TlogWriter {
         self.members = Some(members);
     }
 
+    fn set_rows(&mut self, rows: u64) {
+        self.rows = Some(rows);
+    }
+
     async fn finish(self: Box<Self>) -> FsResult<FileVersion> {
         let TlogWriter {
             persistence,
@@ -762,6 +769,7 @@ impl FileWriter for TlogWriter {
             target,
             event_time,
             members,
+            rows,
             hasher,
             size,
             buffer,
@@ -799,6 +807,7 @@ impl FileWriter for TlogWriter {
                 modified_micros: micros_now(),
                 event_time,
                 members,
+                rows,
             },
             entry_type: EntryType::FileData,
             factory: None,

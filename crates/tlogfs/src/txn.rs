@@ -167,6 +167,7 @@ impl Txn {
                 size: None,
                 event_time: None,
                 members: None,
+                rows: None,
                 txn_id: self.id.clone(),
                 written_at,
             });
@@ -208,6 +209,7 @@ fn symlink_row(node: NodeId, target: String, txn_id: &str, written_at: i64) -> O
         size: None,
         event_time: None,
         members: None,
+        rows: None,
         txn_id: txn_id.to_string(),
         written_at,
     }

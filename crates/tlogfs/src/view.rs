@@ -94,6 +94,7 @@ impl VersionRec {
             size: Some(self.meta.size as i64),
             event_time: self.meta.event_time.clone(),
             members: self.meta.members.clone(),
+            rows: self.meta.rows.map(|r| r as i64),
             txn_id: self.txn_id.clone(),
             written_at: self.meta.modified_micros,
         }
@@ -120,6 +121,7 @@ impl VersionRec {
                 modified_micros: row.written_at,
                 event_time: row.event_time,
                 members: row.members,
+                rows: row.rows.map(|r| r as u64),
             },
             entry_type: row.entry_type,
             factory: row.factory,
@@ -374,6 +376,8 @@ pub fn read_rows(
     name: &str,
     expected: Option<&blake3::Hash>,
 ) -> Result<Vec<OplogRow>> {
+    // Counted by tests that bound what a command reads.
+    tracing::trace!(target: "tlogfs::log_file", path = name, "reading a log data file");
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     // A damaged file is refused before it is decoded: its rows would be wrong, and some
     // damage makes the Parquet decoder panic.

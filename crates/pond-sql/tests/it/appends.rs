@@ -1,44 +1,13 @@
 //! What an append to a long series reads: the version list and one footer, not one
-//! footer per version. Footer reads are counted from pond-sql's trace events.
-
-use std::cell::Cell;
-use std::sync::Once;
+//! footer per version. Footer reads are counted from pond-sql's trace events
+//! (see [`crate::counting`]).
 
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
-thread_local! {
-    /// The `pond_sql::footer` events this thread has emitted.
-    static FOOTERS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Counts `pond_sql::footer` events per thread. Installed as the global subscriber, so
-/// tests on other threads neither count here nor change which callsites are enabled.
-struct FooterCounter;
-
-impl tracing::Subscriber for FooterCounter {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "pond_sql::footer"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {
-        FOOTERS.with(|n| n.set(n.get() + 1));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 /// The footers this thread has read since the last call.
 fn footers_read() -> usize {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        tracing::subscriber::set_global_default(FooterCounter).expect("no other subscriber");
-    });
-    FOOTERS.with(|n| n.replace(0))
+    crate::counting::take().footers
 }
 
 async fn append(pond: &Pond, csv: &std::path::Path) -> pond_sql::Imported {

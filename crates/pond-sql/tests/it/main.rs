@@ -2,6 +2,8 @@
 //! pond on disk filled from `testdata/`, and what a query shows about time travel.
 
 mod appends;
+mod costs;
+mod counting;
 mod fixture;
 mod slt;
 mod time_travel;

@@ -1189,6 +1189,7 @@ impl crate::File for EchoFile {
             modified_micros: 0,
             event_time: None,
             members: None,
+            rows: None,
         }])
     }
 

@@ -1,0 +1,124 @@
+//! What reading a long series costs, counted (see [`crate::counting`]), not timed: a
+//! series of 10,000 versions, an hour each, read the way `describe` and a one-day window
+//! query read it.
+
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use futures::TryStreamExt;
+use parquet::arrow::AsyncArrowWriter;
+use pond_sql::PondSession;
+use tinyfs::{EntryType, EventTime, TxnMeta};
+use tlogfs::Pond;
+
+use crate::counting;
+
+/// 2024-01-01T00:00:00Z.
+const START: i64 = 1_704_067_200_000_000;
+const HOUR: i64 = 3_600_000_000;
+
+/// `/s.series` of `versions` one-row versions, hour `i` in version `i + 1`, written 100 to
+/// a commit (as fast appends would be, without an import's checks per version).
+async fn long_series(pond: &Pond, versions: i64) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("v", DataType::Float64, true),
+    ]));
+    let properties = pond_sql::series_writer_properties(&schema, "time").unwrap();
+    for first in (0..versions).step_by(100) {
+        let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
+        for i in first..(first + 100).min(versions) {
+            let t = START + i * HOUR;
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(TimestampMicrosecondArray::from(vec![t]).with_timezone("UTC")),
+                    Arc::new(Float64Array::from(vec![i as f64])),
+                ],
+            )
+            .unwrap();
+            let mut writer = tx
+                .root()
+                .file_writer("/s.series", EntryType::FileSeries)
+                .await
+                .unwrap();
+            let mut out =
+                AsyncArrowWriter::try_new(&mut writer, schema.clone(), Some(properties.clone()))
+                    .unwrap();
+            out.write(&batch).await.unwrap();
+            out.close().await.unwrap();
+            writer.set_event_time(EventTime {
+                column: "time".into(),
+                min_micros: t,
+                max_micros: t,
+            });
+            writer.set_rows(1);
+            writer.finish().await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+fn rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+// One thread, so every read of the test is counted on it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_series_costs_what_a_short_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let versions = 10_000;
+    long_series(&Pond::init(dir.path()).await.unwrap(), versions).await;
+    // A fresh process's view: nothing decoded yet.
+    let pond = Pond::open(dir.path()).await.unwrap();
+    let root = pond.fs().root();
+    counting::take();
+
+    // What describe reads: the version list (a few log files, not 10,000) and one footer.
+    let (_, members) = pond_sql::table_members(&root, "/s.series").await.unwrap();
+    assert_eq!(members.len(), versions as usize);
+    let schema = pond_sql::members_schema(&root, "/s.series", &members)
+        .await
+        .unwrap();
+    assert_eq!(schema.fields().len(), 2);
+    let rows: u64 = members.iter().map(|v| v.rows.unwrap()).sum();
+    assert_eq!(rows, versions as u64);
+    let reads = counting::take();
+    assert_eq!(reads.footers, 1, "{reads:?}");
+    // The root's files, and the series' merged ones: at most log2(100 commits) + 1.
+    assert!(reads.log_files <= 8, "{reads:?}");
+
+    // A one-day window opens the 24 versions of that day, and no other footer or body.
+    let session = PondSession::new(root.clone()).unwrap();
+    let end = START + versions * HOUR;
+    let sql = format!(
+        r#"SELECT count(*) AS n, min(v) AS first FROM "/s.series" WHERE time >= '{}' AND time < '{}'"#,
+        rfc3339(end - 24 * HOUR),
+        rfc3339(end)
+    );
+    let df = session.sql(&sql).await.unwrap();
+    let batches: Vec<_> = pond_sql::stream(df)
+        .await
+        .unwrap()
+        .batches
+        .try_collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("| 24 | 9976.0 |"), "{text}");
+    let reads = counting::take();
+    // The latest version's footer for the schema, then the day's.
+    assert!(reads.footers <= 25, "{reads:?}");
+    assert_eq!(reads.objects.len(), 24, "{reads:?}");
+    assert!(reads.log_files <= 8, "{reads:?}");
+}
