@@ -332,6 +332,7 @@ impl CsvDir {
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
             ..latest
         };
         let file = DynamicTable::new(table, self.fs.root(), version);

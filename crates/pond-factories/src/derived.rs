@@ -166,6 +166,7 @@ impl Factory for DerivedFactory {
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
         };
         Ok(NodeKind::File(Arc::new(DynamicTable::new(
             table,

@@ -274,6 +274,7 @@ impl File for HostFile {
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
         }])
     }
 

@@ -71,6 +71,14 @@ pub fn writer_properties() -> WriterProperties {
 /// `column`: the footer says so (Parquet's `sorting_columns`), which is how a reader knows
 /// it may merge versions without sorting.
 pub fn series_writer_properties(schema: &Schema, column: &str) -> Result<WriterProperties> {
+    Ok(series_properties(schema, column)?.build())
+}
+
+/// [`series_writer_properties`], to be added to.
+pub(crate) fn series_properties(
+    schema: &Schema,
+    column: &str,
+) -> Result<parquet::file::properties::WriterPropertiesBuilder> {
     let mut builder =
         WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
     if let Some(index) = leaf_index(schema, column)? {
@@ -86,12 +94,12 @@ pub fn series_writer_properties(schema: &Schema, column: &str) -> Result<WriterP
             nulls_first: false,
         }]));
     }
-    Ok(builder
-        .set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
+    Ok(
+        builder.set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
             SERIES_SCHEMA_KEY.to_string(),
             "1".to_string(),
-        )]))
-        .build())
+        )])),
+    )
 }
 
 /// The Parquet leaf column index of the top-level column `column` of `schema`.
@@ -126,12 +134,12 @@ async fn is_parquet(source: &Path) -> Result<bool> {
     Ok(&head == b"PAR1" && &tail == b"PAR1")
 }
 
-/// What a series already is: its schema, timestamp column and member versions.
+/// What a series already is: its schema, timestamp column and the versions it holds.
 pub(crate) struct Existing {
     pub(crate) schema: SchemaRef,
     pub(crate) column: Option<String>,
-    /// The versions that make up the series, from the log (no footer read).
-    pub(crate) versions: Vec<FileVersion>,
+    /// The versions whose rows the series holds: its members, and those they compact.
+    pub(crate) held: Vec<FileVersion>,
 }
 
 /// What the series at `dest` is, if it is one. Reads the version list and one footer,
@@ -146,7 +154,14 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
         _ => return Ok(None),
     }
     let bare = tinyfs::Path::parse(dest)?.without_version();
-    let versions = tinyfs::member_versions(wd.versions(&bare).await?);
+    let all = wd.versions(&bare).await?;
+    let held_set = tinyfs::held_versions(&all);
+    let held = all
+        .iter()
+        .filter(|v| held_set.contains(v.version))
+        .cloned()
+        .collect();
+    let versions = tinyfs::member_versions(all);
     if versions.is_empty() {
         return Ok(None);
     }
@@ -155,7 +170,7 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
     Ok(Some(Existing {
         schema,
         column,
-        versions,
+        held,
     }))
 }
 
@@ -411,8 +426,8 @@ fn finish_range(range: EventTimeRange, shown: &str) -> Result<tinyfs::EventTime>
 }
 
 /// The version of the series with exactly the rows of the batch just written, if any.
-/// Only a version with the same row count and time range can be one, and those (found
-/// from the log and footers) are compared row by row in the new schema.
+/// Only a version the series holds with the same row count and time range can be one,
+/// and those (found from the log) are compared row by row in the new schema.
 async fn duplicate_of(
     wd: &WD,
     dest: &str,
@@ -426,13 +441,20 @@ async fn duplicate_of(
     };
     let bare = tinyfs::Path::parse(dest)?.without_version();
     let mut candidates = Vec::new();
-    for v in existing.versions.iter().filter(|v| {
+    // Batches compacted into a larger version are still compared one by one.
+    for v in existing.held.iter().filter(|v| {
         v.event_time
             .as_ref()
             .is_some_and(|t| (t.min_micros, t.max_micros) == bounds)
     }) {
-        let footer = version_footer(wd, &bare, v.clone()).await?;
-        if footer.metadata.file_metadata().num_rows() as u64 == written.rows {
+        let rows = match v.rows {
+            Some(rows) => rows,
+            None => {
+                let footer = version_footer(wd, &bare, v.clone()).await?;
+                footer.metadata.file_metadata().num_rows() as u64
+            }
+        };
+        if rows == written.rows {
             candidates.push(v);
         }
     }
@@ -457,7 +479,7 @@ async fn duplicate_of(
 
 /// Whether two streams of batches of one schema hold the same rows in the same order,
 /// compared a slice at a time (neither is held whole).
-async fn same_rows(
+pub(crate) async fn same_rows(
     mut a: BoxStream<'static, Result<RecordBatch>>,
     mut b: BoxStream<'static, Result<RecordBatch>>,
 ) -> Result<bool> {
@@ -626,7 +648,7 @@ const SORT_MEMORY: usize = 256 << 20;
 
 /// `batches` sorted by `column`, nulls last, equal times in input order; DataFusion's
 /// sort, spilling to the system temp directory beyond [`SORT_MEMORY`].
-fn sort_by_time(
+pub(crate) fn sort_by_time(
     schema: SchemaRef,
     batches: BoxStream<'static, Result<RecordBatch>>,
     column: &str,

@@ -10,7 +10,7 @@ use pond_sql::ImportOptions;
 use tinyfs::{EntryType, NodeKind, WD};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::output::{bytes, has_wildcards};
+use crate::output::{bytes, count, has_wildcards};
 use crate::{CopyFormat, Ctx, ExportFormat};
 
 /// Files at least this large get a progress bar on a terminal.
@@ -102,15 +102,49 @@ pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> R
                 plan(root, src, dest, dest_is_dir, recursive, &mut jobs).await?;
             }
             let mut lines = Vec::new();
-            for job in jobs {
-                lines.push(copy_one(root, &job, options).await?);
+            for job in &jobs {
+                lines.push(copy_one(root, job, options).await?);
             }
-            Ok(lines)
+            Ok((lines, jobs))
         })
         .await?;
+    let (lines, jobs) = lines;
+    {
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        if let Some(v) = version {
+            writeln!(out, "committed pond version {v}")?;
+        }
+    }
+    if format == CopyFormat::Series && version.is_some() {
+        let mut dests: Vec<&str> = jobs.iter().map(|j| j.dest.as_str()).collect();
+        dests.dedup();
+        for dest in dests {
+            compact(ctx, dest).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Compacts the series at `dest` if it has enough small versions (see
+/// [`pond_sql::compact_series`]), as a commit of its own after the append: a compaction
+/// that fails (it checks what it wrote) changes nothing, and the append stands.
+pub(crate) async fn compact(ctx: &Ctx, dest: &str) -> Result<()> {
+    let (done, version) = ctx
+        .write(async |root: &WD| Ok(pond_sql::compact_series(root, dest).await?))
+        .await
+        .with_context(|| format!("compacting {dest} (the append itself is committed)"))?;
     let mut out = std::io::stdout().lock();
-    for line in lines {
-        writeln!(out, "{line}")?;
+    for c in &done {
+        writeln!(
+            out,
+            "compacted {dest} v{} into v{} ({}, checked)",
+            c.compacts,
+            c.version,
+            count(c.rows, "row")
+        )?;
     }
     if let Some(v) = version {
         writeln!(out, "committed pond version {v}")?;

@@ -365,11 +365,14 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
             writeln!(out, "versions:")?;
         }
         for (v, rows) in versions.iter().zip(&rows).skip(earlier) {
-            let range = v
+            let mut range = v
                 .event_time
                 .as_ref()
                 .map(|t| format!("{} to {}", micros(t.min_micros), micros(t.max_micros)))
                 .unwrap_or_default();
+            if let Some(compacts) = &v.compacts {
+                range.push_str(&format!(" (compacts v{compacts})"));
+            }
             writeln!(
                 out,
                 "  v{:<4} {:>15}  {:>10}  {range}",

@@ -43,6 +43,11 @@ pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
 }
 
 pub(crate) async fn maintain(ctx: &Ctx, grace: Duration) -> Result<()> {
+    // Series first, so the checkpoint below covers their compactions.
+    let series = stored_series(&ctx.read(None).await?.fs().root()).await?;
+    for path in &series {
+        crate::copy::compact(ctx, path).await?;
+    }
     let pond = ctx.read(None).await?;
     let report = pond.maintain(grace).await?;
     let mut out = std::io::stdout().lock();
@@ -63,4 +68,26 @@ pub(crate) async fn maintain(ctx: &Ctx, grace: Duration) -> Result<()> {
         bytes(report.body_bytes_removed)
     )?;
     Ok(())
+}
+
+/// The path of every stored series (dynamic directories, such as host mounts, are not
+/// entered: nothing in them is stored).
+async fn stored_series(root: &tinyfs::WD) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut dirs = vec!["/".to_string()];
+    while let Some(dir) = dirs.pop() {
+        for entry in root.list(dir.as_str()).await? {
+            if entry.factory.is_some() {
+                continue;
+            }
+            let path = format!("{}/{}", dir.trim_end_matches('/'), entry.name);
+            match entry.entry_type {
+                tinyfs::EntryType::Directory => dirs.push(path),
+                tinyfs::EntryType::FileSeries => out.push(path),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }

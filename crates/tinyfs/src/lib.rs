@@ -69,5 +69,7 @@ pub use persistence::{
     NodeBuilder, NodeKey, Persistence, StoredDirectory, StoredFile, StoredSymlink, TxnMeta,
     WriteTarget, stored_node, stored_root,
 };
-pub use version_set::{ParseVersionSetError, VersionSet, member_versions, series_members};
+pub use version_set::{
+    ParseVersionSetError, VersionSet, held_versions, member_versions, series_members,
+};
 pub use wd::{GlobMatch, MAX_SYMLINKS, Metadata, WD};

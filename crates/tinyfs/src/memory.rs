@@ -303,6 +303,7 @@ impl Persistence for MemoryPersistence {
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
         }))
     }
 
@@ -379,6 +380,7 @@ struct MemoryWriter {
     event_time: Option<EventTime>,
     members: Option<VersionSet>,
     rows: Option<u64>,
+    compacts: Option<VersionSet>,
 }
 
 impl AsyncWrite for MemoryWriter {
@@ -413,6 +415,10 @@ impl FileWriter for MemoryWriter {
         self.rows = Some(rows);
     }
 
+    fn set_compacts(&mut self, versions: VersionSet) {
+        self.compacts = Some(versions);
+    }
+
     async fn finish(self: Box<Self>) -> Result<FileVersion> {
         let MemoryWriter {
             state,
@@ -422,6 +428,7 @@ impl FileWriter for MemoryWriter {
             event_time,
             members,
             rows,
+            compacts,
         } = *self;
         let mut state = lock(&state);
         if state.pending.as_ref().map(|(_, s)| *s) != Some(serial) {
@@ -436,6 +443,7 @@ impl FileWriter for MemoryWriter {
             event_time,
             members,
             rows,
+            compacts,
         };
         match target {
             WriteTarget::Version(key) => {

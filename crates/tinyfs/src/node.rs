@@ -96,6 +96,9 @@ pub struct FileVersion {
     /// For a version of a `file:table` or `file:series`, its rows, as the writer declared
     /// them (`None` for versions written before rows were recorded).
     pub rows: Option<u64>,
+    /// For a version of a `file:series` that compacts others: the versions whose rows it
+    /// holds (it replaces them among the members, see [`members`](Self::members)).
+    pub compacts: Option<VersionSet>,
 }
 
 /// A reader of a file body: async read with seek.
@@ -119,6 +122,10 @@ pub trait FileWriter: AsyncWrite + Send + Unpin {
 
     /// Declares the rows of a table or series body, recorded with the version.
     fn set_rows(&mut self, rows: u64);
+
+    /// Declares the versions whose rows this series body holds (see
+    /// [`FileVersion::compacts`]).
+    fn set_compacts(&mut self, versions: VersionSet);
 
     /// Completes the body and records it as the file's next version.
     async fn finish(self: Box<Self>) -> Result<FileVersion>;

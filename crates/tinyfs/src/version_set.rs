@@ -159,6 +159,31 @@ pub fn member_versions(versions: Vec<FileVersion>) -> Vec<FileVersion> {
         .collect()
 }
 
+/// The versions, of `versions` (a file's, oldest first), whose rows the series holds: its
+/// members, and the versions each member compacts (and those compact, down to the batches
+/// appended).
+pub fn held_versions(versions: &[FileVersion]) -> VersionSet {
+    let mut held = series_members(versions);
+    let mut todo: Vec<u64> = held.iter().collect();
+    while let Some(v) = todo.pop() {
+        let Some(compacts) = v
+            .checked_sub(1)
+            .and_then(|i| versions.get(i as usize))
+            .filter(|found| found.version == v)
+            .and_then(|found| found.compacts.as_ref())
+        else {
+            continue;
+        };
+        for c in compacts.iter() {
+            if !held.contains(c) {
+                held.insert(c);
+                todo.push(c);
+            }
+        }
+    }
+    held
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +226,7 @@ mod tests {
             event_time: None,
             members: members.map(|m| m.parse().unwrap()),
             rows: None,
+            compacts: None,
         };
         let versions = [
             v(1, None),

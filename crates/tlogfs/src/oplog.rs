@@ -14,6 +14,7 @@
 //! | `timestamp_column` | string, null | a series version's timestamp column |
 //! | `members` | string, null | for a series version that resets the series (an undo, a compaction), the versions that make it up from then on, as ranges (`1-4,6`); null for a plain append |
 //! | `rows` | long, null | a table or series version's rows, as its writer declared them |
+//! | `compacts` | string, null | for a series version that compacts others, the versions whose rows it holds, as ranges |
 //! | `txn_id` | string | the UUIDv7 of the transaction that wrote the row |
 //! | `written_at` | timestamp µs UTC | when the transaction wrote it |
 
@@ -53,6 +54,8 @@ pub struct OplogRow {
     pub members: Option<VersionSet>,
     /// A table or series version's rows.
     pub rows: Option<i64>,
+    /// The versions a compacted series version holds the rows of.
+    pub compacts: Option<VersionSet>,
     /// The writing transaction.
     pub txn_id: String,
     /// When it was written, µs since the epoch.
@@ -79,6 +82,7 @@ pub fn file_schema() -> SchemaRef {
             Field::new("timestamp_column", DataType::Utf8, true),
             Field::new("members", DataType::Utf8, true),
             Field::new("rows", DataType::Int64, true),
+            Field::new("compacts", DataType::Utf8, true),
             Field::new("txn_id", DataType::Utf8, false),
             Field::new("written_at", utc_micros(), false),
         ]))
@@ -126,6 +130,7 @@ pub fn to_batch(rows: &[OplogRow]) -> Result<RecordBatch> {
         strings(&|r| r.event_time.as_ref().map(|e| e.column.clone())),
         strings(&|r| r.members.as_ref().map(|m| m.to_string())),
         longs(&|r| r.rows),
+        strings(&|r| r.compacts.as_ref().map(|m| m.to_string())),
         strings(&|r| Some(r.txn_id.clone())),
         times(&|r| Some(r.written_at)),
     ];
@@ -160,6 +165,7 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
     let members = col::<StringArray>(batch, "members");
     // Absent from logs written before row counts were recorded.
     let row_counts = col::<Int64Array>(batch, "rows");
+    let compacted = col::<StringArray>(batch, "compacts");
     let txn = col::<StringArray>(batch, "txn_id").ok_or_else(|| corrupt("no txn_id"))?;
     let written = col::<TimestampMicrosecondArray>(batch, "written_at")
         .ok_or_else(|| corrupt("no written_at"))?;
@@ -205,6 +211,13 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
             event_time,
             members,
             rows: row_counts.and_then(|r| (!r.is_null(i)).then(|| r.value(i))),
+            compacts: match compacted.and_then(|c| opt_str(c, i)) {
+                Some(text) => Some(
+                    text.parse::<VersionSet>()
+                        .map_err(|e| corrupt(&format!("compacts: {e}")))?,
+                ),
+                None => None,
+            },
             txn_id: txn.value(i).to_string(),
             written_at: written.value(i),
         });
@@ -234,6 +247,7 @@ mod tests {
                 }),
                 members: Some("1-4,6".parse().unwrap()),
                 rows: Some(24),
+                compacts: Some("1-3".parse().unwrap()),
                 txn_id: "txn".into(),
                 written_at: 42,
             },
@@ -248,6 +262,7 @@ mod tests {
                 event_time: None,
                 members: None,
                 rows: None,
+                compacts: None,
                 txn_id: "txn".into(),
                 written_at: 42,
             },

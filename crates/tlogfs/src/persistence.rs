@@ -548,6 +548,7 @@ impl Persistence for TlogPersistence {
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
             hasher: BlockHasher::new(),
             size: 0,
             buffer: Vec::new(),
@@ -681,6 +682,7 @@ fn config_rec(
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
         },
         entry_type,
         factory: Some(factory.to_string()),
@@ -701,6 +703,7 @@ struct TlogWriter {
     event_time: Option<EventTime>,
     members: Option<VersionSet>,
     rows: Option<u64>,
+    compacts: Option<VersionSet>,
     hasher: BlockHasher,
     size: u64,
     buffer: Vec<u8>,
@@ -762,6 +765,10 @@ impl FileWriter for TlogWriter {
         self.rows = Some(rows);
     }
 
+    fn set_compacts(&mut self, versions: VersionSet) {
+        self.compacts = Some(versions);
+    }
+
     async fn finish(self: Box<Self>) -> FsResult<FileVersion> {
         let TlogWriter {
             persistence,
@@ -770,6 +777,7 @@ impl FileWriter for TlogWriter {
             event_time,
             members,
             rows,
+            compacts,
             hasher,
             size,
             buffer,
@@ -808,6 +816,7 @@ impl FileWriter for TlogWriter {
                 event_time,
                 members,
                 rows,
+                compacts,
             },
             entry_type: EntryType::FileData,
             factory: None,

@@ -168,6 +168,7 @@ impl Txn {
                 event_time: None,
                 members: None,
                 rows: None,
+                compacts: None,
                 txn_id: self.id.clone(),
                 written_at,
             });
@@ -210,6 +211,7 @@ fn symlink_row(node: NodeId, target: String, txn_id: &str, written_at: i64) -> O
         event_time: None,
         members: None,
         rows: None,
+        compacts: None,
         txn_id: txn_id.to_string(),
         written_at,
     }

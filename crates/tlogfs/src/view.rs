@@ -95,6 +95,7 @@ impl VersionRec {
             event_time: self.meta.event_time.clone(),
             members: self.meta.members.clone(),
             rows: self.meta.rows.map(|r| r as i64),
+            compacts: self.meta.compacts.clone(),
             txn_id: self.txn_id.clone(),
             written_at: self.meta.modified_micros,
         }
@@ -122,6 +123,7 @@ impl VersionRec {
                 event_time: row.event_time,
                 members: row.members,
                 rows: row.rows.map(|r| r as u64),
+                compacts: row.compacts,
             },
             entry_type: row.entry_type,
             factory: row.factory,

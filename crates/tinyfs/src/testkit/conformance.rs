@@ -1190,6 +1190,7 @@ impl crate::File for EchoFile {
             event_time: None,
             members: None,
             rows: None,
+            compacts: None,
         }])
     }
 
