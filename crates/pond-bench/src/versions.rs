@@ -2,8 +2,9 @@
 //! version, whole process, each command's time and peak memory.
 //!
 //! The data is an instrument's: a reading a minute (time, temperature, level), one hour
-//! per version. The long series is built by importing each hour as its own commit, as
-//! `pond copy --format series` does; the short one holds the same rows in one version.
+//! per version. The long series is built by importing each hour as its own commit, and
+//! compacting when due, as `pond copy --format series` does; the short one holds the same
+//! rows in one version.
 
 use std::path::Path;
 use std::process::Command;
@@ -38,7 +39,8 @@ fn hour_csv(hour: u64) -> String {
     csv
 }
 
-/// Imports hours `hours` into `dest`, each its own commit.
+/// Imports hours `hours` into `dest`, each its own commit, each followed by the
+/// compaction commit `pond copy` makes when one is due.
 async fn append_hours(
     pond: &Pond,
     dir: &Path,
@@ -56,6 +58,9 @@ async fn append_hours(
         std::fs::write(&file, hour_csv(hour))?;
         let tx = pond.fs().begin(meta()).await?;
         pond_sql::import_file(&tx.root(), &file, dest, &options, &mut |_| {}).await?;
+        tx.commit().await?;
+        let tx = pond.fs().begin(meta()).await?;
+        pond_sql::compact_series(&tx.root(), dest).await?;
         tx.commit().await?;
     }
     Ok(())

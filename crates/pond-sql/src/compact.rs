@@ -7,11 +7,14 @@
 //! ([`tinyfs::FileVersion::compacts`]). Nothing is deleted: every `@vN` and every earlier
 //! pond version reads as before, and the series reads the same rows.
 //!
-//! The runs are size-tiered: a version's tier is the number of digits of its row count in
-//! base [`FANOUT`], and when the newest [`FANOUT`] members are of one tier they are
-//! compacted into one of the next. Appends of a steady size thus leave at most
-//! `FANOUT - 1` members of each tier, a few dozen for years of hourly batches, and each
-//! row is written again once per tier.
+//! Which versions to compact is a binary counter over row counts, as for the log's data
+//! files: going back from the newest member, each earlier member joins the run while it is
+//! no larger than the run so far, and a run of at least [`FANOUT`] members is compacted.
+//! Steady appends are compacted every [`FANOUT`] appends, and sizes then at least double
+//! from each member to the one before it: a series of N rows keeps at most
+//! `log2(N / FANOUT) + FANOUT` members, and each row is written again at most
+//! `log2(N / FANOUT)` times, whatever the batches' sizes. A member of [`DONE_ROWS`] rows or
+//! more is not compacted again.
 //!
 //! A compaction reads what it wrote back and compares it, row by row and value by value,
 //! with the versions it replaces, before its transaction may commit.
@@ -27,8 +30,11 @@ use crate::conform::Conformer;
 use crate::error::{Error, Result};
 use crate::event_time::EventTimeRange;
 
-/// How many members of one tier are compacted into one of the next.
+/// The fewest members a compaction replaces.
 pub const FANOUT: usize = 8;
+
+/// The rows of a member large enough never to be compacted again.
+const DONE_ROWS: u64 = 1 << 22;
 
 /// Rows per row group of a compacted body: large enough to read fast, small enough that a
 /// time window skips most of a large body by its row groups' statistics.
@@ -45,25 +51,23 @@ pub struct Compaction {
     pub rows: u64,
 }
 
-/// The tier of a version of `rows` rows.
-fn tier(rows: u64) -> u32 {
-    rows.max(1).ilog(FANOUT as u64)
-}
-
-/// Where in `rows` (the members' row counts, oldest first) the next compaction's run is:
-/// the newest [`FANOUT`] consecutive members of one tier, if any.
+/// Where in `rows` (the members' row counts, oldest first) the next compaction's run is,
+/// if there is one (see the module's documentation).
 fn next_run(rows: &[u64]) -> Option<std::ops::Range<usize>> {
-    (FANOUT..=rows.len())
-        .rev()
-        .map(|end| end - FANOUT..end)
-        .find(|run| {
-            let t = tier(rows[run.start]);
-            rows[run.clone()].iter().all(|&r| tier(r) == t)
-        })
+    let mut held = 0u64;
+    let mut start = rows.len();
+    for (i, &r) in rows.iter().enumerate().rev() {
+        if r >= DONE_ROWS || (start < rows.len() && r > held) {
+            break;
+        }
+        held += r;
+        start = i;
+    }
+    (rows.len() - start >= FANOUT).then_some(start..rows.len())
 }
 
-/// Compacts the series at `path` in the current transaction while [`FANOUT`] members of
-/// one tier are found; what it wrote, oldest first (nothing for a series that needs none).
+/// Compacts the series at `path` in the current transaction while a run is due; what it
+/// wrote, oldest first (nothing for a series that needs none).
 pub async fn compact_series(wd: &WD, path: &str) -> Result<Vec<Compaction>> {
     let mut done = Vec::new();
     loop {
@@ -211,37 +215,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_are_the_newest_members_of_one_tier() {
-        // Tier 1 is 8..63 rows.
+    fn a_run_is_the_newest_members_no_larger_than_what_follows() {
         assert_eq!(next_run(&[60; 7]), None);
         assert_eq!(next_run(&[60; 8]), Some(0..8));
-        assert_eq!(next_run(&[480, 60, 60, 60, 60, 60, 60, 60, 60]), Some(1..9));
-        assert_eq!(next_run(&[60, 60, 60, 60, 60, 60, 60, 60, 480]), Some(0..8));
         assert_eq!(next_run(&[480, 60, 60, 60, 60, 60, 60, 60]), None);
-        assert_eq!(tier(0), 0);
-        assert_eq!(tier(7), 0);
-        assert_eq!(tier(8), 1);
-        assert_eq!(tier(480), 2);
+        assert_eq!(next_run(&[481, 60, 60, 60, 60, 60, 60, 60, 60]), Some(1..9));
+        assert_eq!(next_run(&[480, 60, 60, 60, 60, 60, 60, 60, 60]), Some(0..9));
+        // Sizes that vary a lot still compact.
+        assert_eq!(next_run(&[1, 100, 1, 100, 1, 100, 1, 100]), Some(0..8));
+        assert_eq!(next_run(&[DONE_ROWS, 1, 1, 1, 1, 1, 1, 1, 1]), Some(1..9));
     }
 
-    /// Steady appends keep fewer than FANOUT members per tier.
-    #[test]
-    fn steady_appends_keep_few_members() {
+    /// What appends of `sizes` leave: the members, and the rows written again.
+    fn appends(sizes: impl Iterator<Item = u64>) -> (Vec<u64>, u64) {
         let mut members: Vec<u64> = Vec::new();
         let mut written = 0u64;
-        for i in 0..10_000u64 {
-            // About an hour a minute: 58 to 62 rows.
-            members.push(58 + i % 5);
+        for size in sizes {
+            members.push(size);
             while let Some(run) = next_run(&members) {
                 let total: u64 = members[run.clone()].iter().sum();
                 written += total;
                 members.splice(run, [total]);
             }
         }
-        assert!(members.len() <= 5 * (FANOUT - 1), "{members:?}");
-        assert_eq!(members.iter().sum::<u64>(), 600_000);
-        assert!(members.len() >= 2);
-        // Each row written again once per tier it passes (60 rows start in tier 1).
-        assert!(written <= 600_000 * 5, "{written}");
+        (members, written)
+    }
+
+    #[test]
+    fn years_of_appends_keep_few_members_and_rewrite_each_row_a_few_times() {
+        // 10,000 hours of 58 to 62 rows; then batches of 1 or 100 rows alternately.
+        for sizes in [
+            (0..10_000u64).map(|i| 58 + i % 5).collect::<Vec<_>>(),
+            (0..10_000u64)
+                .map(|i| if i % 2 == 0 { 1 } else { 100 })
+                .collect(),
+        ] {
+            let rows: u64 = sizes.iter().sum();
+            let (members, written) = appends(sizes.into_iter());
+            assert_eq!(members.iter().sum::<u64>(), rows);
+            let bound = (rows / FANOUT as u64).ilog2() as usize + 1;
+            assert!(members.len() <= bound + FANOUT, "{members:?}");
+            assert!(written <= rows * bound as u64, "{written} of {rows}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! pond on disk filled from `testdata/`, and what a query shows about time travel.
 
 mod appends;
+mod compaction;
 mod costs;
 mod counting;
 mod fixture;

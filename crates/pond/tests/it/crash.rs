@@ -159,3 +159,99 @@ fn sigkill_during_revert_leaves_the_commit_whole_or_undone() {
     pond.ok(&["maintain", "--grace", "0s"]);
     assert!(pond.ok(&["verify"]).contains("all intact"));
 }
+
+#[test]
+fn sigkill_during_compaction_loses_nothing() {
+    let pond = TestPond::new();
+    let mut rng = Rng::new();
+    let rows = 20_000;
+    let batch = |series: usize, i: usize| {
+        let mut csv = String::from("time,v\n");
+        for r in 0..rows {
+            let second = i * rows + r;
+            csv.push_str(&format!(
+                "2024-01-{:02}T{:02}:{:02}:{:02}Z,{}\n",
+                1 + second / 86400,
+                second / 3600 % 24,
+                second / 60 % 60,
+                second % 60,
+                series * 100_000 + second
+            ));
+        }
+        csv
+    };
+    // The count and sum of the series at `path`, as `n|sum`.
+    let totals = |path: &str| {
+        let out = pond.ok(&[
+            "cat",
+            "--format",
+            "csv",
+            "--sql",
+            "SELECT count(*) AS n, sum(v) AS s FROM source",
+            path,
+        ]);
+        out.lines().nth(1).unwrap_or_default().replace(',', "|")
+    };
+    let mut compacted_before_kill = 0;
+    let mut killed_in_between = 0;
+    let mut killed_before_append = 0;
+    // How long an eighth append and its compaction take, unkilled: kills land within it.
+    let mut full = Duration::ZERO;
+    for series in 0..7 {
+        let path = format!("/s{series}.series");
+        for i in 0..7 {
+            pond.copy_series(&batch(series, i), &path);
+        }
+        let seven = totals(&path);
+        // The eighth append is followed by a compaction of all eight; kill it somewhere.
+        let host = pond.host(&format!("eighth{series}.csv"));
+        write(&host, batch(series, 7).as_bytes());
+        let started = std::time::Instant::now();
+        let mut child = pond
+            .command(&["copy", "--format", "series", host.to_str().unwrap(), &path])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn pond copy");
+        if series == 0 {
+            child.wait().expect("wait");
+            full = started.elapsed();
+            assert!(pond.ok(&["describe", &path]).contains("versions:  9"));
+            continue;
+        }
+        let ms = full.as_millis() as u64;
+        std::thread::sleep(Duration::from_millis(ms / 4 + rng.below(ms * 3 / 4 + 1)));
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let now = totals(&path);
+        let describe = pond.ok(&["describe", &path]);
+        let appended = describe.contains("versions:  8") || describe.contains("versions:  9");
+        if appended {
+            // The append landed: all eight batches are there, compacted or not.
+            let sum: usize = (0..8 * rows).map(|s| series * 100_000 + s).sum();
+            assert_eq!(now, format!("{}|{sum}", 8 * rows), "{path}: {describe}");
+            if describe.contains("versions:  9") {
+                compacted_before_kill += 1;
+            } else {
+                killed_in_between += 1;
+            }
+        } else {
+            assert_eq!(now, seven, "{path}: a killed append left the seven batches");
+            assert!(!stdout.contains("committed"), "{stdout}");
+            killed_before_append += 1;
+        }
+        assert!(pond.ok(&["verify"]).contains("all intact"), "{path}");
+    }
+    eprintln!(
+        "of 6 killed: {killed_before_append} before the append committed, {killed_in_between} \
+         between it and the compaction, {compacted_before_kill} after both"
+    );
+    assert!(
+        killed_before_append + killed_in_between > 0,
+        "no kill landed before the compaction committed"
+    );
+    // Whatever was left undone is done by maintain, with the same rows.
+    pond.ok(&["maintain", "--grace", "0s"]);
+    assert!(pond.ok(&["verify"]).contains("all intact"));
+}
