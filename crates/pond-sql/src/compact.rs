@@ -73,30 +73,13 @@ pub async fn compact_series(wd: &WD, path: &str) -> Result<Vec<Compaction>> {
     loop {
         let all = wd.versions(path).await?;
         let members = tinyfs::member_versions(all.clone());
-        let rows = member_rows(wd, path, &members).await?;
+        let rows = crate::read::version_rows(wd, path, &members).await?;
         let Some(run) = next_run(&rows) else {
             return Ok(done);
         };
         let next = all.last().map_or(1, |v| v.version + 1);
         done.push(compact_run(wd, path, &members, run, next).await?);
     }
-}
-
-/// The rows of each of `members`: as recorded, or from the footer.
-async fn member_rows(wd: &WD, path: &str, members: &[FileVersion]) -> Result<Vec<u64>> {
-    let unknown: Vec<FileVersion> = members
-        .iter()
-        .filter(|v| v.rows.is_none())
-        .cloned()
-        .collect();
-    let mut read = crate::read::version_footers(wd, path, unknown)
-        .await?
-        .into_iter()
-        .map(|f| f.metadata.file_metadata().num_rows() as u64);
-    Ok(members
-        .iter()
-        .map(|v| v.rows.or_else(|| read.next()).unwrap_or(0))
-        .collect())
 }
 
 /// The rows of `run`, each version conformed to `schema`, in version order.

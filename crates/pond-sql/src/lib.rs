@@ -50,7 +50,7 @@ pub use import::{
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use read::{
     TableStream, TableVersion, members_schema, merge_schemas, read_table, table_members,
-    table_type, table_versions, version_footers,
+    table_type, table_versions, version_footers, version_rows,
 };
 pub use table::PondTable;
 pub use undo::{Restored, restore_path, restore_paths};

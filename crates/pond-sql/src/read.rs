@@ -161,6 +161,24 @@ pub async fn version_footers(
         .await
 }
 
+/// The rows of each of `versions` of the table at `path`: as the log records them, or
+/// from the footer of a version written before rows were recorded.
+pub async fn version_rows(wd: &WD, path: &str, versions: &[FileVersion]) -> Result<Vec<u64>> {
+    let unknown: Vec<FileVersion> = versions
+        .iter()
+        .filter(|v| v.rows.is_none())
+        .cloned()
+        .collect();
+    let mut read = version_footers(wd, path, unknown)
+        .await?
+        .into_iter()
+        .map(|f| f.metadata.file_metadata().num_rows() as u64);
+    Ok(versions
+        .iter()
+        .map(|v| v.rows.or_else(|| read.next()).unwrap_or(0))
+        .collect())
+}
+
 /// The versions that make up the table at `path` (see [`table_members`]), with their
 /// footers.
 pub async fn table_versions(wd: &WD, path: &str) -> Result<(EntryType, Vec<TableVersion>)> {

@@ -328,7 +328,7 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     }
     let (entry_type, versions) = pond_sql::table_members(&root, path).await?;
     let schema = pond_sql::members_schema(&root, path, &versions).await?;
-    let rows = version_rows(&root, path, &versions).await?;
+    let rows = pond_sql::version_rows(&root, path, &versions).await?;
     let total: u64 = rows.iter().sum();
     let scope = if entry_type == EntryType::FileSeries && versions.len() > 1 {
         format!(" (in {} versions)", versions.len())
@@ -388,28 +388,6 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
 /// How many of a series' versions `describe` lists.
 const DESCRIBED_VERSIONS: usize = 20;
 
-/// The rows of each of `versions` of the table at `path`: as the log records them, or
-/// from the footer of a version written before rows were recorded.
-async fn version_rows(
-    root: &tinyfs::WD,
-    path: &str,
-    versions: &[tinyfs::FileVersion],
-) -> Result<Vec<u64>> {
-    let unknown: Vec<tinyfs::FileVersion> = versions
-        .iter()
-        .filter(|v| v.rows.is_none())
-        .cloned()
-        .collect();
-    let mut read = pond_sql::version_footers(root, path, unknown)
-        .await?
-        .into_iter()
-        .map(|f| f.metadata.file_metadata().num_rows() as u64);
-    Ok(versions
-        .iter()
-        .map(|v| v.rows.or_else(|| read.next()).unwrap_or(0))
-        .collect())
-}
-
 pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
     let (before, after) = (ctx.read(Some(a)).await?, ctx.read(b).await?);
     let changes = tlogfs::Pond::diff(&before, &after).await?;
@@ -465,7 +443,10 @@ async fn series_rows(root: &WD, path: &str) -> Result<u64> {
         return Ok(0);
     }
     let (_, versions) = pond_sql::table_members(root, path).await?;
-    Ok(version_rows(root, path, &versions).await?.iter().sum())
+    Ok(pond_sql::version_rows(root, path, &versions)
+        .await?
+        .iter()
+        .sum())
 }
 
 fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Result<()> {

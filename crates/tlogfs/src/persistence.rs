@@ -120,6 +120,31 @@ impl State {
         }
         Ok(out)
     }
+
+    /// Version `version` of file `key`, and the latest version number; found without
+    /// copying the others.
+    fn version(&self, key: NodeKey, version: u64) -> FsResult<(Option<VersionRec>, u64)> {
+        let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
+        let history = match pending {
+            Some(p) => p.history,
+            None => Some(key),
+        };
+        let committed = match history {
+            Some(from) => self.view.file(from.parent, from.id)?,
+            None => Arc::default(),
+        };
+        let written = pending.map(|p| p.versions.as_slice()).unwrap_or_default();
+        let latest = written
+            .last()
+            .or(committed.last())
+            .map_or(0, |v| v.meta.version);
+        let find = |recs: &[VersionRec]| {
+            recs.binary_search_by_key(&version, |r| r.meta.version)
+                .ok()
+                .map(|i| recs[i].clone())
+        };
+        Ok((find(written).or_else(|| find(&committed)), latest))
+    }
 }
 
 impl TlogPersistence {
@@ -498,17 +523,12 @@ impl Persistence for TlogPersistence {
 
     async fn file_reader(&self, file: NodeKey, version: u64) -> FsResult<Box<dyn AsyncReadSeek>> {
         let rec = {
-            let state = lock(&self.inner.state);
-            let versions = state.versions(file)?;
-            let latest = versions.last().map(|v| v.meta.version).unwrap_or(0);
-            versions
-                .into_iter()
-                .find(|v| v.meta.version == version)
-                .ok_or(tinyfs::Error::VersionNotFound {
-                    path: String::new(),
-                    version,
-                    latest,
-                })?
+            let (rec, latest) = lock(&self.inner.state).version(file, version)?;
+            rec.ok_or(tinyfs::Error::VersionNotFound {
+                path: String::new(),
+                version,
+                latest,
+            })?
         };
         match rec.body {
             Body::Inline(bytes) => Ok(Box::new(Cursor::new(bytes))),

@@ -3,7 +3,6 @@
 //! against what was appended: the series now, every `@vN`, and the series at earlier pond
 //! versions.
 
-use futures::TryStreamExt;
 use pond_sql::{ImportOptions, PondSession};
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
@@ -24,17 +23,7 @@ impl Rng {
 /// The rows of `sql`, one `time|v` line each.
 async fn rows(pond: &Pond, sql: &str) -> Vec<String> {
     let session = PondSession::new(pond.fs().root()).unwrap();
-    let df = session.sql(sql).await.unwrap();
-    let batches: Vec<_> = pond_sql::stream(df)
-        .await
-        .unwrap()
-        .batches
-        .try_collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = crate::time_travel::query(&session, sql).await;
     text.lines()
         .filter(|l| l.starts_with("| ") && !l.contains(" time "))
         .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>()[1..3].join("|"))

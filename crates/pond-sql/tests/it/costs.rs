@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use futures::TryStreamExt;
 use parquet::arrow::AsyncArrowWriter;
 use pond_sql::PondSession;
 use tinyfs::{EntryType, EventTime, TxnMeta};
@@ -104,17 +103,7 @@ async fn a_long_series_costs_what_a_short_one_does() {
         rfc3339(end - 24 * HOUR),
         rfc3339(end)
     );
-    let df = session.sql(&sql).await.unwrap();
-    let batches: Vec<_> = pond_sql::stream(df)
-        .await
-        .unwrap()
-        .batches
-        .try_collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = crate::time_travel::query(&session, &sql).await;
     assert!(text.contains("| 24 | 9976.0 |"), "{text}");
     let reads = counting::take();
     // The latest version's footer for the schema, then the day's.

@@ -4,7 +4,8 @@ use futures::TryStreamExt;
 use pond_sql::PondSession;
 use tlogfs::Pond;
 
-async fn count(session: &PondSession, sql: &str) -> String {
+/// What `sql` returns in `session`, as a printed table.
+pub async fn query(session: &PondSession, sql: &str) -> String {
     let df = session.sql(sql).await.unwrap();
     let table = pond_sql::stream(df).await.unwrap();
     let batches: Vec<_> = table.batches.try_collect().await.unwrap();
@@ -19,7 +20,7 @@ async fn earlier_pond_versions_read_as_they_were() {
     let pond = crate::fixture::build(dir.path()).await;
     let now = PondSession::new(pond.fs().root()).unwrap();
     assert!(
-        count(&now, r#"SELECT count(*) AS n FROM "/weather.series""#)
+        query(&now, r#"SELECT count(*) AS n FROM "/weather.series""#)
             .await
             .contains("| 201 |")
     );
@@ -27,7 +28,7 @@ async fn earlier_pond_versions_read_as_they_were() {
     let v1 = Pond::open_at(dir.path(), 1).await.unwrap();
     let then = PondSession::new(v1.fs().root()).unwrap();
     assert!(
-        count(&then, r#"SELECT count(*) AS n FROM "/weather.series""#)
+        query(&then, r#"SELECT count(*) AS n FROM "/weather.series""#)
             .await
             .contains("| 100 |")
     );
@@ -43,7 +44,7 @@ async fn earlier_pond_versions_read_as_they_were() {
     let v4 = Pond::open_at(dir.path(), 4).await.unwrap();
     let then = PondSession::new(v4.fs().root()).unwrap();
     assert!(
-        count(&then, r#"SELECT count(*) AS n FROM "/titanic.table""#)
+        query(&then, r#"SELECT count(*) AS n FROM "/titanic.table""#)
             .await
             .contains("| 1313 |")
     );

@@ -130,44 +130,44 @@ async fn init_and_open_refuse_what_is_not_theirs() {
     assert!(Pond::open(Path::new("/nonexistent/pond")).await.is_err());
 }
 
+/// `sql` over the log of the pond in `dir` as the Delta table `oplog`, read by `deltalake`
+/// (not by pond), printed; and the table's version.
+async fn delta_sql(dir: &Path, sql: &str) -> (String, Option<u64>) {
+    use deltalake::datafusion::prelude::SessionContext;
+    let url =
+        url::Url::from_directory_path(std::fs::canonicalize(dir.join("log")).unwrap()).unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_table("oplog", table.table_provider().await.unwrap())
+        .unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    (text, table.version())
+}
+
 #[tokio::test]
 async fn the_log_is_a_delta_table_other_readers_can_query() {
-    use deltalake::datafusion::prelude::SessionContext;
     let dir = tempfile::tempdir().unwrap();
     let pond = Pond::init(dir.path()).await.unwrap();
     write(&pond, "w", "/d/a", b"one").await;
     write(&pond, "w", "/d/a", b"two").await;
 
-    let url = url::Url::from_directory_path(std::fs::canonicalize(dir.path().join("log")).unwrap())
-        .unwrap();
-    let table = deltalake::open_table(url).await.unwrap();
-    assert_eq!(table.version(), Some(2));
-    let ctx = SessionContext::new();
-    ctx.register_table("oplog", table.table_provider().await.unwrap())
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT entry_type, count(*) AS n, max(version) AS v FROM oplog GROUP BY entry_type ORDER BY entry_type")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let (text, version) = delta_sql(
+        dir.path(),
+        "SELECT entry_type, count(*) AS n, max(version) AS v FROM oplog GROUP BY entry_type ORDER BY entry_type",
+    )
+    .await;
+    assert_eq!(version, Some(2));
     // Root v1 and v2 are not needed: /d was made once; the root changed once.
     assert!(text.contains("| directory  | 2 | 1 |"), "{text}");
     assert!(text.contains("| file:data  | 2 | 2 |"), "{text}");
-    let parts = ctx
-        .sql("SELECT count(DISTINCT part_id) AS parts FROM oplog")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&parts)
-        .unwrap()
-        .to_string();
+    let (text, _) = delta_sql(
+        dir.path(),
+        "SELECT count(DISTINCT part_id) AS parts FROM oplog",
+    )
+    .await;
     assert!(text.contains("| 2     |"), "root and /d: {text}");
 }
 
@@ -210,23 +210,11 @@ async fn many_versions_keep_few_data_files_and_read_as_written() {
     }
     assert!(pond.verify().await.unwrap().is_ok());
 
-    use deltalake::datafusion::prelude::SessionContext;
-    let url = url::Url::from_directory_path(std::fs::canonicalize(dir.path().join("log")).unwrap())
-        .unwrap();
-    let table = deltalake::open_table(url).await.unwrap();
-    let ctx = SessionContext::new();
-    ctx.register_table("oplog", table.table_provider().await.unwrap())
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT count(*) AS n, count(DISTINCT version) AS d FROM oplog WHERE entry_type = 'file:data'")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let (text, _) = delta_sql(
+        dir.path(),
+        "SELECT count(*) AS n, count(DISTINCT version) AS d FROM oplog WHERE entry_type = 'file:data'",
+    )
+    .await;
     assert!(text.contains("| 300 | 300 |"), "{text}");
 }
 
