@@ -163,25 +163,27 @@ pub fn member_versions(versions: Vec<FileVersion>) -> Vec<FileVersion> {
 /// members, and the versions each member compacts (and those compact, down to the batches
 /// appended).
 pub fn held_versions(versions: &[FileVersion]) -> VersionSet {
-    let mut held = series_members(versions);
-    let mut todo: Vec<u64> = held.iter().collect();
+    // Versions are numbered 1, 2, ...: version v is `versions[v - 1]`.
+    let mut held = vec![false; versions.len() + 1];
+    let mut todo: Vec<u64> = series_members(versions).iter().collect();
     while let Some(v) = todo.pop() {
-        let Some(compacts) = v
-            .checked_sub(1)
-            .and_then(|i| versions.get(i as usize))
+        match held.get_mut(v as usize) {
+            Some(seen) if v > 0 && !*seen => *seen = true,
+            _ => continue,
+        }
+        if let Some(compacts) = versions
+            .get(v as usize - 1)
             .filter(|found| found.version == v)
             .and_then(|found| found.compacts.as_ref())
-        else {
-            continue;
-        };
-        for c in compacts.iter() {
-            if !held.contains(c) {
-                held.insert(c);
-                todo.push(c);
-            }
+        {
+            todo.extend(compacts.iter());
         }
     }
-    held
+    held.iter()
+        .enumerate()
+        .filter(|(_, held)| **held)
+        .map(|(v, _)| v as u64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -214,6 +216,33 @@ mod tests {
         for bad in ["0", "3-1", "1-4,2", "1-4,5", "x", "1,", "-3"] {
             assert!(bad.parse::<VersionSet>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_series_holds_its_members_and_what_they_compact() {
+        let v = |version, members: Option<&str>, compacts: Option<&str>| FileVersion {
+            version,
+            size: 0,
+            blake3: blake3::hash(b""),
+            modified_micros: 0,
+            event_time: None,
+            members: members.map(|m| m.parse().unwrap()),
+            rows: None,
+            compacts: compacts.map(|m| m.parse().unwrap()),
+        };
+        // v4 compacts v1-3, v6 compacts v4-5; v8 undoes v7.
+        let versions = [
+            v(1, None, None),
+            v(2, None, None),
+            v(3, None, None),
+            v(4, Some("4"), Some("1-3")),
+            v(5, None, None),
+            v(6, Some("6"), Some("4-5")),
+            v(7, None, None),
+            v(8, Some("6"), None),
+        ];
+        assert_eq!(series_members(&versions).to_string(), "6");
+        assert_eq!(held_versions(&versions).to_string(), "1-6");
     }
 
     #[test]
