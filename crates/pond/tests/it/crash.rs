@@ -113,16 +113,26 @@ fn sigkill_during_revert_leaves_the_commit_whole_or_undone() {
     // The round whose bodies the files hold: what a revert of the next copy brings back.
     let mut current = 0;
     copy_round(0);
-    for round in 1..=12 {
+    // How long a revert takes here, unkilled (round 1): later kills land within it or just
+    // after, however loaded the machine is.
+    let mut full = Duration::ZERO;
+    for round in 1..=13 {
         let version = copy_round(round);
+        let started = std::time::Instant::now();
         let mut child = pond
             .command(&["revert", &version.to_string()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn pond revert");
-        std::thread::sleep(Duration::from_millis(rng.below(300)));
-        let _ = child.kill();
+        if round == 1 {
+            child.wait().expect("wait");
+            full = started.elapsed();
+        } else {
+            let ms = full.as_millis() as u64;
+            std::thread::sleep(Duration::from_millis(rng.below(ms + ms / 2 + 1)));
+            let _ = child.kill();
+        }
         let out = child.wait_with_output().expect("wait");
         let acknowledged = out.status.success();
         // Every file is as before the copy (reverted) or after it (not): never a mix.
