@@ -218,9 +218,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_series_holds_its_members_and_what_they_compact() {
-        let v = |version, members: Option<&str>, compacts: Option<&str>| FileVersion {
+    /// Version `version` of an empty body, with `members` and `compacts` as text.
+    fn version(version: u64, members: Option<&str>, compacts: Option<&str>) -> FileVersion {
+        FileVersion {
             version,
             size: 0,
             blake3: blake3::hash(b""),
@@ -229,7 +229,12 @@ mod tests {
             members: members.map(|m| m.parse().unwrap()),
             rows: None,
             compacts: compacts.map(|m| m.parse().unwrap()),
-        };
+        }
+    }
+
+    #[test]
+    fn a_series_holds_its_members_and_what_they_compact() {
+        let v = version;
         // v4 compacts v1-3, v6 compacts v4-5; v8 undoes v7.
         let versions = [
             v(1, None, None),
@@ -247,16 +252,7 @@ mod tests {
 
     #[test]
     fn members_fold_over_versions() {
-        let v = |version, members: Option<&str>| FileVersion {
-            version,
-            size: 0,
-            blake3: blake3::hash(b""),
-            modified_micros: 0,
-            event_time: None,
-            members: members.map(|m| m.parse().unwrap()),
-            rows: None,
-            compacts: None,
-        };
+        let v = |n, members| version(n, members, None);
         let versions = [
             v(1, None),
             v(2, None),
