@@ -37,7 +37,7 @@ mod read;
 mod table;
 pub mod undo;
 
-pub use compact::{Compaction, FANOUT, compact_series};
+pub use compact::{Compaction, compact_series};
 pub use conform::UTC;
 pub use context::{PondSession, explain, stream};
 pub use csv::{CsvOptions, CsvTime, check_timezone, csv_to_parquet};

@@ -195,6 +195,16 @@ pub async fn members_schema(wd: &WD, path: &str, members: &[FileVersion]) -> Res
     };
     let bare = Path::parse(path)?.without_version();
     let footer = version_footer(wd, &bare, latest.clone()).await?;
+    members_schema_from(wd, path, members, &footer).await
+}
+
+/// [`members_schema`], given the latest member's footer.
+pub(crate) async fn members_schema_from(
+    wd: &WD,
+    path: &str,
+    members: &[FileVersion],
+    footer: &TableVersion,
+) -> Result<SchemaRef> {
     let whole = members.len() == 1
         || footer
             .metadata
@@ -202,7 +212,7 @@ pub async fn members_schema(wd: &WD, path: &str, members: &[FileVersion]) -> Res
             .key_value_metadata()
             .is_some_and(|kv| kv.iter().any(|e| e.key == SERIES_SCHEMA_KEY));
     if whole {
-        return merge_schemas(path, std::slice::from_ref(&footer));
+        return merge_schemas(path, std::slice::from_ref(footer));
     }
     merge_schemas(path, &version_footers(wd, path, members.to_vec()).await?)
 }

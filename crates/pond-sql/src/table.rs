@@ -33,7 +33,10 @@ use tinyfs::{EntryType, EventTime, FileVersion, WD};
 
 use crate::error::{Error, Result};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
-use crate::read::{TableVersion, members_schema, table_members, version_footers};
+use crate::read::{
+    TableVersion, members_schema, members_schema_from, table_members, version_footer,
+    version_footers,
+};
 
 /// One version in a table's scan, as the log records it: planning a scan prunes by its
 /// recorded time range before any footer is read.
@@ -84,8 +87,17 @@ impl PondTable {
     /// versions it keeps.
     pub async fn open(wd: &WD, path: &str, store: &Arc<PondObjectStore>) -> Result<Self> {
         let (entry_type, versions) = table_members(wd, path).await?;
-        let schema = members_schema(wd, path, &versions).await?;
         let bare = tinyfs::Path::parse(path)?.without_version();
+        // The latest member's footer gives the schema, and is kept for the scan.
+        let schema = match versions.last() {
+            Some(latest) => {
+                let footer = version_footer(wd, &bare, latest.clone()).await?;
+                let schema = members_schema_from(wd, path, &versions, &footer).await?;
+                store.keep_footer(latest.blake3, (footer.metadata, footer.schema));
+                schema
+            }
+            None => members_schema(wd, path, &versions).await?,
+        };
         let canonical = wd.canonicalize(&bare).await?;
         let node = wd.resolve(&bare).await?;
         let file = node

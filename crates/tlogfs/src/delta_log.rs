@@ -35,7 +35,7 @@ pub struct FileTags {
 
 impl FileTags {
     /// The tags of an `add`, from its tag map.
-    fn from_map<'a>(mut get: impl FnMut(&str) -> Option<&'a str>) -> FileTags {
+    pub(crate) fn from_map<'a>(mut get: impl FnMut(&str) -> Option<&'a str>) -> FileTags {
         FileTags {
             hash: get(crate::integrity::FILE_HASH_TAG).and_then(|h| blake3::Hash::from_hex(h).ok()),
             rows: get(crate::integrity::FILE_ROWS_TAG).and_then(|r| r.parse().ok()),

@@ -314,11 +314,7 @@ impl LogTable {
 
 /// What an `add` pond wrote records of its data file.
 pub(crate) fn add_tags(add: &Add) -> FileTags {
-    let get = |key: &str| add.tags.as_ref()?.get(key)?.as_deref();
-    FileTags {
-        hash: get(integrity::FILE_HASH_TAG).and_then(|h| blake3::Hash::from_hex(h).ok()),
-        rows: get(integrity::FILE_ROWS_TAG).and_then(|r| r.parse().ok()),
-    }
+    FileTags::from_map(|key| add.tags.as_ref()?.get(key)?.as_deref())
 }
 
 /// What a commit file says about one pond version.
