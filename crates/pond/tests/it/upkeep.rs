@@ -289,3 +289,110 @@ fn a_read_refuses_a_damaged_log_file_naming_it() {
     );
     assert!(!err.contains("bug in pond"), "{err}");
 }
+
+/// The CSV of hour `hour` of a series, `rows` readings a minute apart.
+fn hour_csv(hour: usize, rows: usize) -> String {
+    let mut csv = String::from("time,v\n");
+    for m in 0..rows {
+        csv.push_str(&format!(
+            "2024-01-{:02}T{:02}:{m:02}:00Z,{hour}.{m}\n",
+            1 + hour / 24,
+            hour % 24
+        ));
+    }
+    csv
+}
+
+/// The pond version a command committed first (`committed pond version N`).
+fn first_commit(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("committed pond version "))
+        .unwrap_or_else(|| panic!("no commit in: {out}"))
+        .to_string()
+}
+
+#[test]
+fn a_compacted_series_still_refuses_duplicates_and_maintain_compacts() {
+    let pond = TestPond::new();
+    let mut out = String::new();
+    for hour in 0..8 {
+        out = pond.copy_series(&hour_csv(hour, 2), "/s.series");
+    }
+    assert!(
+        out.contains("compacted /s.series v1-8 into v9 (16 rows, checked)"),
+        "{out}"
+    );
+    // The batch of v3 is held by v9 now, and still a duplicate.
+    let again = pond.host("again.csv");
+    write(&again, hour_csv(2, 2).as_bytes());
+    let again = again.to_str().unwrap();
+    let err = pond.fails(&["copy", "--format", "series", again, "/s.series"]);
+    assert!(err.contains("has the same rows as version 3"), "{err}");
+    let skipped = pond.ok(&[
+        "copy",
+        "--format",
+        "series",
+        "--skip-duplicate",
+        again,
+        "/s.series",
+    ]);
+    assert!(skipped.contains("identical to /s.series@v3"), "{skipped}");
+    // The eighth append cannot be reverted alone: its compaction changed the series since.
+    let err = pond.fails(&["revert", &first_commit(&out)]);
+    assert!(err.contains("/s.series"), "{err}");
+
+    // Undo the compaction: the series is its eight versions again, until maintain.
+    let compaction = out
+        .lines()
+        .last()
+        .unwrap()
+        .trim_start_matches("committed pond version ");
+    pond.ok(&["revert", compaction]);
+    assert!(
+        pond.ok(&["describe", "/s.series"])
+            .contains("the series is v1-8")
+    );
+    let maintained = pond.ok(&["maintain"]);
+    assert!(
+        maintained.contains("compacted /s.series v1-8 into v11 (16 rows, checked)"),
+        "{maintained}"
+    );
+    // One more hour: describe lists the two versions, the compaction marked.
+    pond.copy_series(&hour_csv(8, 2), "/s.series");
+    let describe = pond.ok(&["describe", "/s.series"]);
+    assert!(
+        describe.contains("rows:      18 (in 2 versions)"),
+        "{describe}"
+    );
+    assert!(describe.contains("(compacts v1-8)"), "{describe}");
+    assert!(pond.ok(&["verify"]).contains("verified 12 file versions"));
+}
+
+#[test]
+fn describe_lists_a_series_newest_versions() {
+    let pond = TestPond::new();
+    // Each batch smaller than the one before: no run to compact ever forms.
+    for hour in 0..22 {
+        pond.copy_series(&hour_csv(hour, 50 - hour), "/s.series");
+    }
+    let describe = pond.ok(&["describe", "/s.series"]);
+    assert!(
+        describe.contains("versions:  (the newest 20; 2 versions before them)"),
+        "{describe}"
+    );
+    assert!(
+        !describe.contains("  v2 ") && describe.contains("  v3 "),
+        "{describe}"
+    );
+    assert!(describe.contains("  v22 "), "{describe}");
+}
+
+#[test]
+fn verify_counts_in_words() {
+    let pond = TestPond::new();
+    let one = pond.host("one.bin");
+    write(&one, b"one body");
+    pond.ok(&["copy", one.to_str().unwrap(), "/one.bin"]);
+    let out = pond.ok(&["verify"]);
+    assert!(out.starts_with("verified 1 file version ("), "{out}");
+}
