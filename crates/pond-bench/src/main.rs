@@ -72,6 +72,9 @@ enum Bench {
         /// Runs of each command; the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Build the pond in this new directory and keep it (to profile a command on it).
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
     /// `pond verify` of a pond of distinct bodies ÷ reading and hashing them in-process.
     Verify {
@@ -321,9 +324,11 @@ async fn main() -> Result<()> {
         Bench::Latency => latency(&bin).await,
         Bench::Import { csv, runs } => import::run(&bin, &csv, runs.max(1)).await,
         Bench::Inline => inline().await,
-        Bench::Versions { versions, runs } => {
-            versions::run(&bin, versions.max(2), runs.max(1)).await
-        }
+        Bench::Versions {
+            versions,
+            runs,
+            keep,
+        } => versions::run(&bin, versions.max(2), runs.max(1), keep.as_deref()).await,
         Bench::Verify { megabytes } => verify::run(&bin, megabytes.max(16)).await,
         Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
         Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,

@@ -107,9 +107,12 @@ fn time_appends(
     Ok((median(times), median(peaks)))
 }
 
-pub(crate) async fn run(bin: &Path, versions: u64, runs: usize) -> Result<()> {
+pub(crate) async fn run(bin: &Path, versions: u64, runs: usize, keep: Option<&Path>) -> Result<()> {
     let work = tempfile::tempdir()?;
-    let dir = work.path().join("pond");
+    let dir = match keep {
+        Some(dir) => dir.to_path_buf(),
+        None => work.path().join("pond"),
+    };
     let pond = Pond::init(&dir).await?;
     let start = Instant::now();
     append_hours(&pond, work.path(), "/long.series", 0..versions).await?;

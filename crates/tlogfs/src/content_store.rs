@@ -120,6 +120,21 @@ impl ContentStore {
         sync_dir(dir)
     }
 
+    /// Makes `bytes`, whose BLAKE3 is `hash`, durable in the store (a body of one block:
+    /// the bodies a log merge moves out of its rows, see [`crate::merge`]).
+    pub fn put(&self, hash: &blake3::Hash, bytes: &[u8]) -> Result<()> {
+        debug_assert!(
+            bytes.len() as u64 <= BLOCK,
+            "a larger body needs block hashes"
+        );
+        if self.path_of(hash).exists() {
+            return Ok(());
+        }
+        let (incoming, mut file) = self.incoming()?;
+        io::Write::write_all(&mut file, bytes).map_err(|e| Error::io(incoming.display(), e))?;
+        self.commit_incoming(&incoming, file, hash, &BlockCvs::default())
+    }
+
     /// The body `hash` for reading, every byte read checked (see [`crate::blocks`]).
     /// Blocking: a body without block hashes, or whose block hashes are damaged, is read
     /// whole here to make them.

@@ -9,7 +9,7 @@
 //! ```text
 //! <pond>/
 //!   log/       the Delta table: the oplog (see `oplog`), _delta_log/ inside
-//!   content/   bodies larger than INLINE_MAX, by BLAKE3 (see `content_store`)
+//!   content/   bodies larger than INLINE_MAX or merged, by BLAKE3 (see `content_store`)
 //!   cache/     disposable caches; deleting it loses nothing
 //! ```
 //!
@@ -40,7 +40,10 @@
 //!
 //! A body up to [`INLINE_MAX`] bytes is stored in its row's `content`; a larger one streams
 //! to `content/.incoming/`, is fsynced and renamed to `content/<hh>/<blake3>` before the
-//! commit that references it. A Parquet body there stays a plain Parquet file any reader can
+//! commit that references it. A file's data files are merged as it gains versions (see
+//! `merge`), and a merge moves the inline bodies it rewrites into `content/` too: a file of
+//! one version keeps its small body in its row, a series of thousands keeps only metadata
+//! in the log. A Parquet body there stays a plain Parquet file any reader can
 //! open. Equal bodies are stored once.
 //!
 //! # Transactions and concurrency

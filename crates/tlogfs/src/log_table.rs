@@ -73,6 +73,13 @@ impl LogTable {
                 Some(CHECKPOINT_INTERVAL.to_string()),
             )
             .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
+            // A checkpoint then carries no `remove` tombstones (Delta keeps them a week by
+            // default), so its size follows the live files, not how many merges removed
+            // files. Tombstones only guide a Delta VACUUM; pond reclaims files itself.
+            .with_configuration_property(
+                TableProperty::DeletedFileRetentionDuration,
+                Some("interval 0 seconds"),
+            )
             .with_save_mode(SaveMode::ErrorIfExists)
             .await
             .map_err(|e| Error::delta(format!("creating {}", dir.display()), e))?;

@@ -10,6 +10,13 @@
 //! in the same commit (`remove` with `dataChange` false: their rows are in the new file)
 //! and stay on disk, where earlier pond versions read them.
 //!
+//! A merge keeps the log metadata: the inline body of every file version it rewrites moves
+//! into `content/` (written and fsynced before the commit, as any body), so the merged
+//! file's rows are a few hundred bytes each. Without that, a series of 10,000 small
+//! appended batches carries its 30 MB of bodies in every read of its versions and rewrites
+//! them at each merge; with it, a body is inline only until its node's next commit. A
+//! dynamic node's configuration and a symlink's target stay in their rows.
+//!
 //! Directories are not merged: a directory is read back only to its last snapshot (see
 //! [`crate::dir_content`]).
 
@@ -17,7 +24,8 @@ use std::collections::BTreeMap;
 
 use tinyfs::NodeId;
 
-use crate::error::Result;
+use crate::content_store::ContentStore;
+use crate::error::{Error, Result};
 use crate::oplog::OplogRow;
 use crate::view::{IndexedFile, View};
 
@@ -40,9 +48,11 @@ pub(crate) fn files_to_merge(files: &[IndexedFile], rows: u64) -> usize {
 
 /// `rows`, which a commit writes for node `node` in partition `part` on top of `head`,
 /// with the rows of the node's files it absorbs before them (one row per version, the
-/// later where two files hold the same version), and the paths of those files.
+/// later where two files hold the same version, inline file bodies moved to `content`),
+/// and the paths of those files.
 pub(crate) fn with_merged(
     head: &View,
+    content: &ContentStore,
     part: NodeId,
     node: NodeId,
     rows: Vec<OplogRow>,
@@ -66,10 +76,36 @@ pub(crate) fn with_merged(
     for row in rows {
         by_version.insert(row.version, row);
     }
-    Ok((
-        by_version.into_values().collect(),
-        absorbed.iter().map(|f| f.path.clone()).collect(),
-    ))
+    let mut merged = Vec::with_capacity(by_version.len());
+    for mut row in by_version.into_values() {
+        if row.entry_type.is_file() && row.factory.is_none() {
+            externalize(content, &mut row)?;
+        }
+        merged.push(row);
+    }
+    Ok((merged, absorbed.iter().map(|f| f.path.clone()).collect()))
+}
+
+/// Moves `row`'s inline body, if it has one, into `content`.
+fn externalize(content: &ContentStore, row: &mut OplogRow) -> Result<()> {
+    let Some(bytes) = row.content.take() else {
+        return Ok(());
+    };
+    let hash = row.blake3.ok_or_else(|| {
+        Error::internal(format!(
+            "node {} v{} has an inline body without a hash",
+            row.node_id, row.version
+        ))
+    })?;
+    // The row's file was checked whole when read; this checks the row against its hash
+    // before the body is stored under it.
+    if blake3::hash(&bytes) != hash {
+        return Err(Error::internal(format!(
+            "node {} v{}: the inline body does not match its recorded BLAKE3",
+            row.node_id, row.version
+        )));
+    }
+    content.put(&hash, &bytes)
 }
 
 #[cfg(test)]

@@ -230,7 +230,8 @@ impl TlogPersistence {
             let mut adds = Vec::new();
             let mut removes = Vec::new();
             for ((part, node), rows) in txn.rows(&head, written_at)? {
-                let (rows, merged) = crate::merge::with_merged(&head, part, node, rows)?;
+                let (rows, merged) =
+                    crate::merge::with_merged(&head, &self.inner.content, part, node, rows)?;
                 adds.push(table.write_data_file(part, node, target, &rows)?);
                 removes.extend(merged);
             }

@@ -172,9 +172,10 @@ async fn the_log_is_a_delta_table_other_readers_can_query() {
 }
 
 /// A file written 300 times keeps a handful of data files, not 300: each commit merges
-/// the newest ones into the file it writes. Every version, now and at every earlier pond
-/// version, reads as written; Delta readers see each version once; `maintain` keeps the
-/// merged-away files earlier versions read.
+/// the newest ones into the file it writes, moving the small bodies it rewrites into
+/// `content/`. Every version, now and at every earlier pond version, reads as written;
+/// Delta readers see each version once; `maintain` keeps the merged-away files earlier
+/// versions read.
 #[tokio::test]
 async fn many_versions_keep_few_data_files_and_read_as_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,6 +217,15 @@ async fn many_versions_keep_few_data_files_and_read_as_written() {
     )
     .await;
     assert!(text.contains("| 300 | 300 |"), "{text}");
+    // Only a version not yet merged (the newest, in a file of its own) keeps its body in
+    // the log; 300 ends in binary 0, so the newest was merged too.
+    let (text, _) = delta_sql(
+        dir.path(),
+        "SELECT count(content) AS inline FROM oplog WHERE entry_type = 'file:data'",
+    )
+    .await;
+    assert!(text.contains("| 0      |"), "{text}");
+    assert_eq!(pond.persistence().content().list().unwrap().len(), 300);
 }
 
 #[tokio::test]
@@ -240,6 +250,22 @@ async fn checkpoints_are_written_as_the_log_grows_and_opening_uses_them() {
         "no checkpoint at version {}",
         interval - 1
     );
+    // The merges removed files at nearly every commit; the checkpoint lists only what is
+    // live (the protocol, the metadata, the root's file and /f's few), no tombstones.
+    let file = std::fs::File::open(&checkpoint).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let (mut rows, mut removes) = (0, 0);
+    for batch in reader {
+        let batch = batch.unwrap();
+        rows += batch.num_rows();
+        removes += batch.num_rows() - batch.column_by_name("remove").unwrap().null_count();
+    }
+    assert_eq!(removes, 0, "tombstones in the checkpoint");
+    // /f had been written interval - 1 times: one file per set bit.
+    assert_eq!(rows, 3 + (interval - 1).count_ones() as usize);
     let pond = Pond::open(dir.path()).await.unwrap();
     assert_eq!(pond.version(), interval);
     let root = pond.fs().root();
