@@ -263,6 +263,11 @@ enum Command {
         /// Keep unreferenced files younger than this (e.g. 30s, 10m, 1h, 2d).
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         grace: std::time::Duration,
+        /// Give up history older than this: a duration (30d: pond versions of the last 30
+        /// days) or a count (100: the newest 100 pond versions). Older versions can no
+        /// longer be read; what only they held is reclaimed. Default: keep everything.
+        #[arg(long, value_name = "DURATION|VERSIONS", value_parser = parse_keep_history)]
+        keep_history: Option<tlogfs::KeepHistory>,
     },
 }
 
@@ -279,6 +284,21 @@ fn parse_decimal(text: &str) -> Result<u8, String> {
         "." | "," => Ok(text.as_bytes()[0]),
         _ => Err(format!("{text:?} is not a decimal separator (. or ,)")),
     }
+}
+
+fn parse_keep_history(text: &str) -> Result<tlogfs::KeepHistory, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u64>() {
+            Ok(0) | Err(_) => Err(format!(
+                "{text:?}: keep at least 1 pond version (the current one)"
+            )),
+            Ok(n) => Ok(tlogfs::KeepHistory::Versions(n)),
+        };
+    }
+    let age = parse_duration(text).map_err(|e| format!("{e}, or a number of pond versions"))?;
+    Ok(tlogfs::KeepHistory::Since(
+        std::time::SystemTime::now() - age,
+    ))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -334,17 +354,21 @@ impl Ctx {
         Ok(with_factories(pond))
     }
 
+    /// Who is running which command: what a commit records.
+    pub(crate) fn meta(&self) -> TxnMeta {
+        TxnMeta {
+            command: self.command_line.clone(),
+            user: user(),
+        }
+    }
+
     /// Runs `change` in one transaction: committed if it succeeds, rolled back otherwise.
     pub(crate) async fn write<T>(
         &self,
         change: impl AsyncFnOnce(&WD) -> Result<T>,
     ) -> Result<(T, Option<u64>)> {
         let pond = with_factories(Pond::open(self.dir()?).await?);
-        let meta = TxnMeta {
-            command: self.command_line.clone(),
-            user: user(),
-        };
-        let tx = pond.fs().begin(meta).await?;
+        let tx = pond.fs().begin(self.meta()).await?;
         let value = change(&tx.root()).await?;
         let version = tx.commit().await?;
         Ok((value, version))
@@ -513,7 +537,12 @@ async fn run(cli: Cli) -> Result<bool> {
             .context("mknod")?,
         Command::Factories => fsops::factories()?,
         Command::Verify => return upkeep::verify(&ctx).await.context("verify"),
-        Command::Maintain { grace } => upkeep::maintain(&ctx, grace).await.context("maintain")?,
+        Command::Maintain {
+            grace,
+            keep_history,
+        } => upkeep::maintain(&ctx, grace, keep_history)
+            .await
+            .context("maintain")?,
     }
     Ok(true)
 }

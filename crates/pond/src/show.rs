@@ -62,7 +62,7 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
             t if t.is_file() && computed => ("-".into(), "-".into(), "-".into()),
             t if t.is_file() => (
                 meta.size.to_string(),
-                format!("v{}", meta.versions),
+                format!("v{}", meta.version.unwrap_or(meta.versions)),
                 meta.modified_micros.map(when).unwrap_or_default(),
             ),
             _ => ("-".into(), "-".into(), "-".into()),

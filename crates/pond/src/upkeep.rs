@@ -42,11 +42,32 @@ pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
     Ok(report.is_ok())
 }
 
-pub(crate) async fn maintain(ctx: &Ctx, grace: Duration) -> Result<()> {
+pub(crate) async fn maintain(
+    ctx: &Ctx,
+    grace: Duration,
+    keep_history: Option<tlogfs::KeepHistory>,
+) -> Result<()> {
     // Series first, so the checkpoint below covers their compactions.
     let series = stored_series(&ctx.read(None).await?.fs().root()).await?;
     for path in &series {
         crate::copy::compact(ctx, path).await?;
+    }
+    if let Some(keep) = keep_history {
+        let retained = ctx
+            .read(None)
+            .await?
+            .retain(keep, grace, &ctx.meta())
+            .await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "kept history from pond version {}: dropped {} superseded file versions and {} removed nodes, deleted {} log files ({})",
+            retained.horizon,
+            retained.versions_dropped,
+            retained.nodes_dropped,
+            retained.log_files_removed,
+            bytes(retained.log_bytes_removed)
+        )?;
     }
     let pond = ctx.read(None).await?;
     let report = pond.maintain(grace).await?;

@@ -163,27 +163,22 @@ pub fn member_versions(versions: Vec<FileVersion>) -> Vec<FileVersion> {
 /// members, and the versions each member compacts (and those compact, down to the batches
 /// appended).
 pub fn held_versions(versions: &[FileVersion]) -> VersionSet {
-    // Versions are numbered 1, 2, ...: version v is `versions[v - 1]`.
-    let mut held = vec![false; versions.len() + 1];
+    // Versions are numbered 1, 2, ..., with gaps where retention dropped some.
+    let by_number: std::collections::HashMap<u64, &FileVersion> =
+        versions.iter().map(|v| (v.version, v)).collect();
+    let mut held = std::collections::HashSet::new();
     let mut todo: Vec<u64> = series_members(versions).iter().collect();
     while let Some(v) = todo.pop() {
-        match held.get_mut(v as usize) {
-            Some(seen) if v > 0 && !*seen => *seen = true,
-            _ => continue,
+        if v == 0 || !held.insert(v) {
+            continue;
         }
-        if let Some(compacts) = versions
-            .get(v as usize - 1)
-            .filter(|found| found.version == v)
-            .and_then(|found| found.compacts.as_ref())
-        {
+        if let Some(compacts) = by_number.get(&v).and_then(|found| found.compacts.as_ref()) {
             todo.extend(compacts.iter());
         }
     }
-    held.iter()
-        .enumerate()
-        .filter(|(_, held)| **held)
-        .map(|(v, _)| v as u64)
-        .collect()
+    let mut held: Vec<u64> = held.into_iter().collect();
+    held.sort_unstable();
+    held.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -33,6 +33,16 @@ pub enum Error {
         /// The latest version.
         latest: u64,
     },
+    /// A pond version older than the retention horizon: its history was given up.
+    #[error(
+        "pond version {version} is before the retention horizon, pond version {horizon}: `maintain --keep-history` reclaimed the history it read"
+    )]
+    BeforeHorizon {
+        /// The version asked for.
+        version: u64,
+        /// The oldest version still readable.
+        horizon: u64,
+    },
     /// A commit that made no change pond can undo (the pond's creation, or a commit
     /// another program wrote).
     #[error("pond version {version}: nothing to revert: {why}")]
@@ -93,7 +103,9 @@ impl Error {
         use tinyfs::ErrorKind;
         match self {
             Error::Fs(e) => e.kind(),
-            Error::NotAPond { .. } | Error::NoSuchVersion { .. } => ErrorKind::NotFound,
+            Error::NotAPond { .. } | Error::NoSuchVersion { .. } | Error::BeforeHorizon { .. } => {
+                ErrorKind::NotFound
+            }
             Error::PondExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::NothingToRevert { .. } => ErrorKind::Unsupported,

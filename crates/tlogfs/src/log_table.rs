@@ -205,8 +205,9 @@ impl LogTable {
     }
 
     /// Commits `adds`, and the removal of the data files `removes` (whose rows the adds
-    /// hold again: `dataChange` false, so a Delta reader sees each row once), on top of the
-    /// loaded version, with `info` in the commit info under `pond`. `Stale` if another
+    /// hold again: `dataChange` false, so a Delta reader sees each row once) and `dropped`
+    /// (whose rows are gone: `dataChange` true), on top of the loaded version, with `info`
+    /// in the commit info under `pond`. `Stale` if another
     /// writer committed first. A removed file stays on disk: earlier versions read it.
     ///
     /// A pond commit only appends, so it is written the way Delta's own local log store
@@ -219,6 +220,7 @@ impl LogTable {
         &mut self,
         adds: Vec<Add>,
         removes: &[String],
+        dropped: &[String],
         info: serde_json::Value,
     ) -> Result<Attempt> {
         let version = self.version + 1;
@@ -248,13 +250,17 @@ impl LogTable {
             text.push('\n');
         }
         let now = chrono::Utc::now().timestamp_millis();
-        for path in removes {
+        let removals = removes
+            .iter()
+            .map(|p| (p, false))
+            .chain(dropped.iter().map(|p| (p, true)));
+        for (path, data_change) in removals {
             let (part, _, _) = crate::view::parse_data_file_name(path)
                 .ok_or_else(|| Error::internal(format!("removing {path}: not a data file")))?;
             let mut remove = serde_json::json!({
                 "path": path,
                 "deletionTimestamp": now,
-                "dataChange": false,
+                "dataChange": data_change,
                 "partitionValues": serde_json::Map::from_iter([(
                     PART_ID.to_string(),
                     serde_json::Value::from(part.to_string()),
@@ -287,7 +293,7 @@ impl LogTable {
         self.version = version;
         self.files
             .extend(adds.iter().map(|a| (a.path.clone(), add_tags(a))));
-        for path in removes {
+        for path in removes.iter().chain(dropped) {
             self.files.remove(path);
         }
         if (version + 1).is_multiple_of(CHECKPOINT_INTERVAL) {

@@ -236,7 +236,7 @@ impl TlogPersistence {
                 removes.extend(merged);
             }
             let info = self.commit_info(&txn);
-            match table.try_commit(adds.clone(), &removes, info).await? {
+            match table.try_commit(adds.clone(), &removes, &[], info).await? {
                 Attempt::Committed(version) => {
                     // The new version is `head` plus what this commit changed; building it
                     // from those avoids re-reading the whole file list from the log.

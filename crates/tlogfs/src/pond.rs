@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tinyfs::{FS, NodeId};
+use tinyfs::{FS, NodeId, TxnMeta};
 
 use crate::content_store::{BodyCheck, ContentStore};
 use crate::error::{Error, Result};
 use crate::log_table::LogTable;
 use crate::persistence::TlogPersistence;
+use crate::retention::{Horizon, KeepHistory, RetentionReport};
 use crate::view::{View, read_rows};
 
 /// An open pond.
@@ -105,6 +106,14 @@ impl Pond {
     /// Opens the pond at `dir` as it was at pond version `version`, read-only.
     pub async fn open_at(dir: &Path, version: u64) -> Result<Pond> {
         Self::check_is_pond(dir)?;
+        if let Some(horizon) = crate::retention::read_horizon(&Self::log_dir(dir))?
+            && version < horizon.version
+        {
+            return Err(Error::BeforeHorizon {
+                version,
+                horizon: horizon.version,
+            });
+        }
         let table = LogTable::open(&Self::log_dir(dir), Some(version)).await?;
         Self::from_table(dir, table, true)
     }
@@ -241,9 +250,20 @@ impl Pond {
             .map(|(_, node, f)| (node, f.path.clone()))
             .collect();
         let latest = view.version();
+        // Files only versions before the retention horizon read are gone by design.
+        let kept = match self.horizon()? {
+            Some(h) => {
+                let then = LogTable::open(&log_dir, Some(h.version)).await?.view()?;
+                Some((
+                    h.version,
+                    then.files().map(|(_, _, f)| f.path.clone()).collect(),
+                ))
+            }
+            None => None,
+        };
         tokio::task::spawn_blocking(move || -> Result<VerifyReport> {
             let mut report = VerifyReport::default();
-            let broken = crate::verify_log::check(&log_dir, latest, &names, &mut report)?;
+            let broken = crate::verify_log::check(&log_dir, latest, kept, &names, &mut report)?;
             let files: Vec<(NodeId, String)> = files
                 .into_iter()
                 .filter(|(_, file)| !broken.contains(file))
@@ -314,6 +334,37 @@ impl Pond {
         })
         .await
         .map_err(|e| Error::internal(format!("verify: {e}")))?
+    }
+
+    /// The retention horizon: pond versions before it are gone (`None` if retention never
+    /// ran, and every version is kept).
+    pub fn horizon(&self) -> Result<Option<Horizon>> {
+        crate::retention::read_horizon(&Self::log_dir(&self.dir))
+    }
+
+    /// Gives up the history before the horizon `keep` asks for (see [`crate::retention`]):
+    /// one commit, made by `meta`, drops the rows only earlier versions read, and the log
+    /// data files only they read are deleted (if older than `grace`). The bodies the dropped
+    /// rows held become unreferenced; [`maintain`](Self::maintain) then deletes them.
+    pub async fn retain(
+        &self,
+        keep: KeepHistory,
+        grace: Duration,
+        meta: &TxnMeta,
+    ) -> Result<RetentionReport> {
+        let info = serde_json::json!({
+            "txn_id": uuid::Uuid::now_v7().to_string(),
+            "command": meta.command,
+            "user": meta.user,
+            "paths": Vec::<String>::new(),
+        });
+        crate::retention::retain(
+            &Self::log_dir(&self.dir),
+            keep,
+            info,
+            SystemTime::now() - grace,
+        )
+        .await
     }
 
     /// Checkpoints the log, and deletes log data files and bodies that no commit references

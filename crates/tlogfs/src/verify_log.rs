@@ -15,8 +15,9 @@ use crate::view::parse_data_file_name;
 /// What one commit says of other files.
 #[derive(Default)]
 struct Records {
-    /// Data file → its recorded BLAKE3 (`None` for files written before hashes were).
-    data: BTreeMap<String, Option<String>>,
+    /// Data file → its recorded BLAKE3 (`None` for files written before hashes were), and
+    /// the pond version that added it.
+    data: BTreeMap<String, (Option<String>, u64)>,
     /// Pond version → the BLAKE3 its successor recorded of its commit file.
     commits: HashMap<u64, String>,
     /// Pond version → the BLAKE3 its successor recorded of its checkpoint.
@@ -24,11 +25,14 @@ struct Records {
 }
 
 /// Checks the log under `log_dir` up to pond version `latest`, adding what it finds to
-/// `report`; `names` maps nodes to their paths, for saying what a data file holds. Returns
-/// the data files found damaged (their rows cannot be trusted). Blocking.
+/// `report`; `names` maps nodes to their paths, for saying what a data file holds. With a
+/// retention horizon, `kept` is it and the data files live at it: a file added before it
+/// and not among them only earlier versions read, and retention deleted it. Returns the
+/// data files found damaged (their rows cannot be trusted). Blocking.
 pub(crate) fn check(
     log_dir: &Path,
     latest: u64,
+    kept: Option<(u64, HashSet<String>)>,
     names: &HashMap<NodeId, String>,
     report: &mut VerifyReport,
 ) -> Result<HashSet<String>> {
@@ -76,9 +80,12 @@ pub(crate) fn check(
                 records.checkpoints.insert(base, hash.to_string());
             }
         }
-        records
-            .data
-            .extend(commit.adds.into_iter().map(|(path, hex, _)| (path, hex)));
+        records.data.extend(
+            commit
+                .adds
+                .into_iter()
+                .map(|(path, hex, _)| (path, (hex, version))),
+        );
         match check_seal(&text) {
             Seal::Intact => sealed_before = true,
             Seal::Broken => report
@@ -107,7 +114,13 @@ pub(crate) fn check(
     }
     check_checkpoints(&delta_log, &records, report)?;
     let mut broken = HashSet::new();
-    for (file, expected) in &records.data {
+    for (file, (expected, added)) in &records.data {
+        if let Some((horizon, live)) = &kept
+            && added <= horizon
+            && !live.contains(file)
+        {
+            continue;
+        }
         report.log_files += 1;
         let path = log_dir.join(file);
         let holds = match parse_data_file_name(file).and_then(|(_, node, _)| names.get(&node)) {

@@ -1,7 +1,7 @@
-//! Compaction against a model: random appends (in order, late, overlapping, widening the
-//! schema), each followed by the compaction `pond copy` runs, and every read checked
-//! against what was appended: the series now, every `@vN`, and the series at earlier pond
-//! versions.
+//! Compaction and retention against a model: random appends (in order, late, overlapping,
+//! widening the schema), each followed by the compaction `pond copy` runs, now and then a
+//! retention run, and every read checked against what was appended: the series now, every
+//! `@vN`, and the series at earlier pond versions (those before the horizon refused).
 
 use pond_sql::{ImportOptions, PondSession};
 use tinyfs::{EntryType, TxnMeta};
@@ -52,7 +52,8 @@ fn time(minute: u64) -> String {
 #[tokio::test]
 async fn compacted_series_read_as_appended() {
     let dir = tempfile::tempdir().unwrap();
-    let pond = Pond::init(&dir.path().join("pond")).await.unwrap();
+    let at = dir.path().join("pond");
+    let mut pond = Pond::init(&at).await.unwrap();
     let csv = dir.path().join("batch.csv");
     let options = ImportOptions {
         entry_type: EntryType::FileSeries,
@@ -61,8 +62,10 @@ async fn compacted_series_read_as_appended() {
         skip_duplicate: false,
     };
     let mut rng = Rng(7);
-    // version → its rows as `time|v`, sorted; and (pond version, all rows) after each step.
-    let mut appended: Vec<(u64, Vec<String>)> = Vec::new();
+    // (version, pond version of its commit) → its rows as `time|v`, sorted; and (pond
+    // version, all rows) after each step.
+    let mut appended: Vec<((u64, u64), Vec<String>)> = Vec::new();
+    let (mut horizon, mut dropped) = (0, 0);
     let mut then: Vec<(u64, Vec<String>)> = Vec::new();
     let mut compactions = 0;
     let mut clock = 0u64;
@@ -90,9 +93,9 @@ async fn compacted_series_read_as_appended() {
         let imported = pond_sql::import_file(&tx.root(), &csv, "/s.series", &options, &mut |_| {})
             .await
             .unwrap();
-        tx.commit().await.unwrap();
+        let committed = tx.commit().await.unwrap().unwrap();
         sort(&mut batch);
-        appended.push((imported.version.version, batch));
+        appended.push(((imported.version.version, committed), batch));
 
         let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
         compactions += pond_sql::compact_series(&tx.root(), "/s.series")
@@ -101,6 +104,20 @@ async fn compacted_series_read_as_appended() {
             .len();
         tx.commit().await.unwrap();
 
+        if step % 23 == 22 {
+            // Keep a random stretch of recent history; then sweep what it let go.
+            let keep = tlogfs::KeepHistory::Versions(1 + rng.below(30));
+            let report = pond
+                .retain(keep, std::time::Duration::ZERO, &TxnMeta::default())
+                .await
+                .unwrap();
+            assert!(report.horizon >= horizon);
+            horizon = report.horizon;
+            dropped += report.versions_dropped;
+            pond = Pond::open(&at).await.unwrap();
+            pond.maintain(std::time::Duration::ZERO).await.unwrap();
+        }
+
         let mut all: Vec<String> = appended.iter().flat_map(|(_, r)| r.clone()).collect();
         sort(&mut all);
         let now = rows(&pond, r#"SELECT time, v FROM "/s.series" ORDER BY time, v"#).await;
@@ -108,21 +125,43 @@ async fn compacted_series_read_as_appended() {
         then.push((pond.version(), all));
     }
     assert!(compactions >= 8, "{compactions} compactions");
+    assert!(dropped > 0 && horizon > 0, "retention dropped nothing");
 
-    for (version, batch) in &appended {
+    // A version appended from the horizon on reads as appended; one before it may be gone
+    // (compacted into a body that holds its rows), and then it says so.
+    for ((version, committed), batch) in &appended {
         let sql = format!(r#"SELECT time, v FROM "/s.series@v{version}" ORDER BY time, v"#);
-        assert_eq!(&rows(&pond, &sql).await, batch, "@v{version}");
+        let session = PondSession::new(pond.fs().root()).unwrap();
+        match session.sql(&sql).await {
+            Ok(_) => assert_eq!(&rows(&pond, &sql).await, batch, "@v{version}"),
+            Err(e) => {
+                assert!(
+                    *committed < horizon,
+                    "@v{version} (pond version {committed}): {e}"
+                );
+                assert!(e.to_string().contains("no version"), "{e}");
+            }
+        }
     }
-    for (version, all) in then.iter().step_by(7) {
-        let earlier = Pond::open_at(&dir.path().join("pond"), *version)
-            .await
-            .unwrap();
+    for (version, all) in then.iter().step_by(3) {
         let sql = r#"SELECT time, v FROM "/s.series" ORDER BY time, v"#;
-        assert_eq!(
-            &rows(&earlier, sql).await,
-            all,
-            "as of pond version {version}"
-        );
+        match Pond::open_at(&at, *version).await {
+            Ok(earlier) => {
+                assert!(*version >= horizon, "pond version {version} opened");
+                assert_eq!(
+                    &rows(&earlier, sql).await,
+                    all,
+                    "as of pond version {version}"
+                );
+            }
+            Err(e) => {
+                assert!(*version < horizon, "{e}");
+                assert!(
+                    e.to_string().contains("before the retention horizon"),
+                    "{e}"
+                );
+            }
+        }
     }
     assert!(pond.verify().await.unwrap().is_ok());
 }

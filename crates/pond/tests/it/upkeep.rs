@@ -396,3 +396,76 @@ fn verify_counts_in_words() {
     let out = pond.ok(&["verify"]);
     assert!(out.starts_with("verified 1 file version ("), "{out}");
 }
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            dir_bytes(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+/// `rm -r` of a large tree, then `maintain`: by default every version stays (the tree reads
+/// as of before the rm); with `--keep-history` the pond shrinks back, versions before the
+/// horizon are refused naming it, and what is kept reads and verifies as before.
+#[test]
+fn keep_history_reclaims_removed_files_and_superseded_versions() {
+    let pond = TestPond::new();
+    pond.ok(&["mkdir", "/big"]);
+    for (name, seed) in [("a", 3u8), ("b", 5), ("c", 7)] {
+        let host = pond.host(name);
+        write(&host, &body(seed, 1_000_000));
+        pond.ok(&["copy", host.to_str().unwrap(), &format!("/big/{name}")]);
+    }
+    let small = pond.host("small");
+    for i in 0..5u8 {
+        write(&small, &body(11 + i, 100_000));
+        pond.ok(&["copy", small.to_str().unwrap(), "/small"]);
+    }
+    let before_rm = 9;
+    pond.ok(&["rm", "-r", "/big"]);
+    let content = pond.path().join("content");
+    assert!(dir_bytes(&content) > 3_000_000);
+
+    let out = pond.ok(&["maintain", "--grace", "0s"]);
+    assert!(out.contains("removed 0 unreferenced bodies"), "{out}");
+    let then = pond.run(&["cat", "/big/b", "--as-of", &before_rm.to_string()]);
+    assert!(then.status.success());
+    assert_eq!(then.stdout, body(5, 1_000_000));
+
+    let out = pond.ok(&["maintain", "--grace", "0s", "--keep-history", "1"]);
+    assert!(
+        out.starts_with(
+            "kept history from pond version 10: dropped 4 superseded file versions and 3 removed nodes"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("removed 7 unreferenced bodies"), "{out}");
+    assert!(dir_bytes(&content) < 200_000, "{}", dir_bytes(&content));
+    let err = pond.fails(&["cat", "/big/b", "--as-of", &before_rm.to_string()]);
+    assert!(
+        err.contains("pond version 9 is before the retention horizon, pond version 10"),
+        "{err}"
+    );
+    assert_eq!(pond.run(&["cat", "/small"]).stdout, body(15, 100_000));
+    let err = pond.fails(&["cat", "/small@v1"]);
+    assert!(err.contains("no version 1"), "{err}");
+    assert!(pond.ok(&["list", "-l", "/small"]).contains(" v5 "));
+    assert!(pond.ok(&["verify"]).contains("all intact"));
+    // What is left keeps working: another version, another retention run.
+    pond.ok(&["copy", small.to_str().unwrap(), "/again"]);
+    let out = pond.ok(&["maintain", "--grace", "0s", "--keep-history", "30d"]);
+    assert!(
+        out.starts_with("kept history from pond version 10:"),
+        "{out}"
+    );
+    assert!(pond.ok(&["verify"]).contains("all intact"));
+    let err = pond.fails(&["maintain", "--keep-history", "0"]);
+    assert!(err.contains("keep at least 1 pond version"), "{err}");
+}
