@@ -442,29 +442,13 @@ fn remove_unreferenced_data_files(
         Ok(adds.contains(rel))
     };
     let mut removed = BTreeMap::new();
-    for part in std::fs::read_dir(log_dir).map_err(|e| Error::io(log_dir.display(), e))? {
-        let part = part.map_err(|e| Error::io(log_dir.display(), e))?;
-        let name = part.file_name().to_string_lossy().to_string();
-        if !name.starts_with("part_id=") || !part.path().is_dir() {
+    for (rel, path, meta) in crate::view::data_files_on_disk(log_dir)? {
+        if referenced.contains(&rel) {
             continue;
         }
-        for file in
-            std::fs::read_dir(part.path()).map_err(|e| Error::io(part.path().display(), e))?
-        {
-            let file = file.map_err(|e| Error::io(part.path().display(), e))?;
-            let rel = format!("{name}/{}", file.file_name().to_string_lossy());
-            if referenced.contains(&rel) {
-                continue;
-            }
-            let modified = file
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::now());
-            if modified < cutoff && !committed(&rel)? {
-                std::fs::remove_file(file.path())
-                    .map_err(|e| Error::io(file.path().display(), e))?;
-                removed.insert(rel, ());
-            }
+        if meta.modified().unwrap_or(SystemTime::now()) < cutoff && !committed(&rel)? {
+            std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+            removed.insert(rel, ());
         }
     }
     Ok(removed.into_keys().collect())

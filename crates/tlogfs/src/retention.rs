@@ -289,29 +289,11 @@ pub(crate) async fn retain(
             needed.extend(commit.adds.into_iter().map(|(path, _, _)| path));
         }
     }
-    for part in std::fs::read_dir(log_dir).map_err(|e| Error::io(log_dir.display(), e))? {
-        let part = part.map_err(|e| Error::io(log_dir.display(), e))?;
-        let name = part.file_name().to_string_lossy().to_string();
-        if !name.starts_with("part_id=") || !part.path().is_dir() {
-            continue;
-        }
-        for file in
-            std::fs::read_dir(part.path()).map_err(|e| Error::io(part.path().display(), e))?
-        {
-            let file = file.map_err(|e| Error::io(part.path().display(), e))?;
-            let rel = format!("{name}/{}", file.file_name().to_string_lossy());
-            if needed.contains(&rel) {
-                continue;
-            }
-            let meta = file
-                .metadata()
-                .map_err(|e| Error::io(file.path().display(), e))?;
-            if meta.modified().unwrap_or(SystemTime::now()) < cutoff {
-                std::fs::remove_file(file.path())
-                    .map_err(|e| Error::io(file.path().display(), e))?;
-                report.log_files_removed += 1;
-                report.log_bytes_removed += meta.len();
-            }
+    for (rel, path, meta) in crate::view::data_files_on_disk(log_dir)? {
+        if !needed.contains(&rel) && meta.modified().unwrap_or(SystemTime::now()) < cutoff {
+            std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+            report.log_files_removed += 1;
+            report.log_bytes_removed += meta.len();
         }
     }
     Ok(report)

@@ -54,6 +54,30 @@ pub fn parse_data_file_name(path: &str) -> Option<(NodeId, NodeId, u64)> {
     Some((part, node, version))
 }
 
+/// Every data file on disk under the log directory `log_dir` (whether or not a commit
+/// references it): its path relative to `log_dir`, its host path and its metadata. Delta's
+/// own files (`_delta_log/`) are not data files.
+pub(crate) fn data_files_on_disk(
+    log_dir: &Path,
+) -> Result<Vec<(String, PathBuf, std::fs::Metadata)>> {
+    let io = |p: &Path, e| Error::io(p.display(), e);
+    let mut out = Vec::new();
+    for part in std::fs::read_dir(log_dir).map_err(|e| io(log_dir, e))? {
+        let part = part.map_err(|e| io(log_dir, e))?;
+        let name = part.file_name().to_string_lossy().to_string();
+        if !name.starts_with(&format!("{PART_ID}=")) || !part.path().is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(part.path()).map_err(|e| io(&part.path(), e))? {
+            let file = file.map_err(|e| io(&part.path(), e))?;
+            let meta = file.metadata().map_err(|e| io(&file.path(), e))?;
+            let rel = format!("{name}/{}", file.file_name().to_string_lossy());
+            out.push((rel, file.path(), meta));
+        }
+    }
+    Ok(out)
+}
+
 /// Where a file version's body is.
 #[derive(Clone, Debug)]
 pub enum Body {

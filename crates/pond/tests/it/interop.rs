@@ -89,16 +89,19 @@ print(len(files), t.version())
 "#,
         log = pond.path().join("log").display().to_string()
     );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "deltalake failed (`pip install deltalake duckdb`): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let read = || {
+        let out = Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "deltalake failed (`pip install deltalake duckdb`): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = read();
     let mut lines = text.lines();
     // The appended versions and the compactions between them, each once.
     let describe = pond.ok(&["describe", "/s.series"]);
@@ -128,16 +131,7 @@ print(len(files), t.version())
     // only earlier versions read: the readers still replay the log, and see the rows kept.
     let out = pond.ok(&["maintain", "--grace", "0s", "--keep-history", "1"]);
     assert!(out.contains("superseded file versions"), "{out}");
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "deltalake after retention: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = read();
     let (n, rest) = text.split_once(' ').unwrap();
     let (d, rest) = rest.split_once(' ').unwrap();
     let latest = rest.lines().next().unwrap();
