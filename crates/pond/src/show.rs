@@ -62,7 +62,7 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
             t if t.is_file() && computed => ("-".into(), "-".into(), "-".into()),
             t if t.is_file() => (
                 meta.size.to_string(),
-                format!("v{}", meta.version.unwrap_or(meta.versions)),
+                format!("v{}", meta.latest),
                 meta.modified_micros.map(when).unwrap_or_default(),
             ),
             _ => ("-".into(), "-".into(), "-".into()),
@@ -305,16 +305,19 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     }
     let meta = root.metadata(path).await?;
     let version = meta.version.unwrap_or(0);
+    let all = root
+        .versions(tinyfs::Path::parse(path)?.without_version())
+        .await?;
     let mut members = String::new();
     if meta.entry_type == EntryType::FileSeries
-        && let Some(set) = partial_members(&root, path).await?
+        && let Some(set) = undone_members(&all)
     {
         members = format!("; the series is v{set}");
     }
     writeln!(
         out,
         "versions:  {} (showing v{version}{members})",
-        meta.versions
+        all.len()
     )?;
     writeln!(out, "size:      {} ({} bytes)", bytes(meta.size), meta.size)?;
     if let Some(hash) = meta.blake3 {
@@ -433,8 +436,14 @@ async fn partial_members(root: &WD, path: &str) -> Result<Option<tinyfs::Version
     let all = root
         .versions(tinyfs::Path::parse(path)?.without_version())
         .await?;
-    let set = tinyfs::series_members(&all);
-    Ok((set.len() != all.len() as u64).then_some(set))
+    Ok(undone_members(&all))
+}
+
+/// The versions that make up the series whose versions are `all`, when an undo left some
+/// out.
+fn undone_members(all: &[tinyfs::FileVersion]) -> Option<tinyfs::VersionSet> {
+    let set = tinyfs::series_members(all);
+    (set.len() != all.len() as u64).then_some(set)
 }
 
 /// The rows of the series at `path` in `root`, from its footers; 0 where it is not one.

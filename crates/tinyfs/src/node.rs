@@ -218,6 +218,12 @@ pub trait File: Send + Sync + fmt::Debug {
     /// Every version, oldest first.
     async fn versions(&self) -> Result<Vec<FileVersion>>;
 
+    /// The latest version (`None` only for a file without versions), found without
+    /// listing the others where the file can.
+    async fn latest(&self) -> Result<Option<FileVersion>> {
+        Ok(self.versions().await?.pop())
+    }
+
     /// A reader of `version`, or of the latest when `None`. [`Error::VersionNotFound`] for
     /// a version that does not exist.
     async fn reader(&self, version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>>;

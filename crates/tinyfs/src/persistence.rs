@@ -148,6 +148,12 @@ pub trait Persistence: Send + Sync + fmt::Debug {
     /// Every version of file `file`, oldest first.
     async fn file_versions(&self, file: NodeKey) -> Result<Vec<FileVersion>>;
 
+    /// The latest version of file `file`. A persistence whose version lists cost more the
+    /// longer they are finds it without listing the others.
+    async fn file_latest(&self, file: NodeKey) -> Result<Option<FileVersion>> {
+        Ok(self.file_versions(file).await?.pop())
+    }
+
     /// A reader of `version` of `file`.
     async fn file_reader(&self, file: NodeKey, version: u64) -> Result<Box<dyn AsyncReadSeek>>;
 
@@ -488,16 +494,18 @@ impl File for StoredFile {
         self.p.file_versions(self.key).await
     }
 
+    async fn latest(&self) -> Result<Option<FileVersion>> {
+        self.p.file_latest(self.key).await
+    }
+
     async fn reader(&self, version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>> {
-        let version = match version {
-            Some(v) => v,
-            None => self
-                .versions()
-                .await?
-                .last()
-                .map(|v| v.version)
-                .ok_or_else(|| Error::internal(format!("file {} has no versions", self.key.id)))?,
-        };
+        let version =
+            match version {
+                Some(v) => v,
+                None => self.latest().await?.map(|v| v.version).ok_or_else(|| {
+                    Error::internal(format!("file {} has no versions", self.key.id))
+                })?,
+            };
         self.p.file_reader(self.key, version).await
     }
 

@@ -63,8 +63,9 @@ pub struct Metadata {
     pub entry_type: EntryType,
     /// For files: the version described (the latest, or the one the path named).
     pub version: Option<u64>,
-    /// For files: how many versions there are. 0 for others.
-    pub versions: u64,
+    /// For files: the latest version's number (versions are numbered from 1; some may be
+    /// gone to retention). 0 for others.
+    pub latest: u64,
     /// For files: the body's size; for symlinks the target's length; for directories 0.
     pub size: u64,
     /// For files: the body's BLAKE3.
@@ -600,30 +601,32 @@ impl WD {
             id: node.id(),
             entry_type: node.entry_type(),
             version: None,
-            versions: 0,
+            latest: 0,
             size: 0,
             blake3: None,
             modified_micros: None,
         };
         match node.kind() {
             NodeKind::File(file) => {
-                let versions = file.versions().await.map_err(|e| e.with_path(&here))?;
-                let latest = versions.last().map(|v| v.version).unwrap_or(0);
-                let chosen =
-                    match path.version() {
-                        Some(n) => versions.iter().find(|v| v.version == n).ok_or(
-                            Error::VersionNotFound {
-                                path: here.clone(),
-                                version: n,
-                                latest,
-                            },
-                        )?,
-                        None => versions.last().ok_or_else(|| {
-                            Error::internal(format!("{here}: a file without versions"))
+                let latest = file.latest().await.map_err(|e| e.with_path(&here))?;
+                let latest = latest
+                    .ok_or_else(|| Error::internal(format!("{here}: a file without versions")))?;
+                let chosen = match path.version() {
+                    Some(n) if n != latest.version => file
+                        .versions()
+                        .await
+                        .map_err(|e| e.with_path(&here))?
+                        .into_iter()
+                        .find(|v| v.version == n)
+                        .ok_or(Error::VersionNotFound {
+                            path: here.clone(),
+                            version: n,
+                            latest: latest.version,
                         })?,
-                    };
+                    _ => latest.clone(),
+                };
                 meta.version = Some(chosen.version);
-                meta.versions = versions.len() as u64;
+                meta.latest = latest.version;
                 meta.size = chosen.size;
                 meta.blake3 = Some(chosen.blake3);
                 meta.modified_micros = Some(chosen.modified_micros);

@@ -38,7 +38,7 @@ pub struct PathChange {
     pub change: Change,
     /// What it is (after the change; before it, if it was removed).
     pub entry_type: EntryType,
-    /// A file's version count before and after (0 where it did not exist).
+    /// A file's latest version before and after (0 where it did not exist).
     pub versions: (u64, u64),
 }
 
@@ -58,7 +58,7 @@ fn related(a: &str, b: &str) -> bool {
 struct State {
     id: NodeId,
     entry_type: EntryType,
-    /// A stored file's version count.
+    /// A stored file's latest version.
     versions: u64,
     /// What it holds: a stored file's latest body, or a dynamic node's configuration.
     content: Option<blake3::Hash>,
@@ -77,8 +77,11 @@ async fn state(wd: &WD, path: &str) -> Result<Option<State>> {
                 .map(|c| blake3::hash(&c.config)),
         ),
         (NodeKind::File(file), None) => {
-            let versions = file.versions().await?;
-            (versions.len() as u64, versions.last().map(|v| v.blake3))
+            let latest = file.latest().await?;
+            (
+                latest.as_ref().map_or(0, |v| v.version),
+                latest.map(|v| v.blake3),
+            )
         }
         _ => (0, None),
     };

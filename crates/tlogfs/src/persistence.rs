@@ -121,9 +121,27 @@ impl State {
         Ok(out)
     }
 
+    /// The latest version of file `key`: a pending one, else read from the newest of its
+    /// data files only (see [`View::latest_version`]).
+    fn latest(&self, key: NodeKey) -> FsResult<Option<VersionRec>> {
+        let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
+        if let Some(last) = pending.and_then(|p| p.versions.last()) {
+            return Ok(Some(last.clone()));
+        }
+        match pending.map_or(Some(key), |p| p.history) {
+            Some(from) => Ok(self.view.latest_version(from.parent, from.id)?),
+            None => Ok(None),
+        }
+    }
+
     /// Version `version` of file `key`, and the latest version number; found without
-    /// copying the others.
+    /// copying the others (and, for the latest, without reading them).
     fn version(&self, key: NodeKey, version: u64) -> FsResult<(Option<VersionRec>, u64)> {
+        if let Some(latest) = self.latest(key)?
+            && latest.meta.version == version
+        {
+            return Ok((Some(latest), version));
+        }
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
         let history = match pending {
             Some(p) => p.history,
@@ -520,6 +538,10 @@ impl Persistence for TlogPersistence {
     async fn file_versions(&self, file: NodeKey) -> FsResult<Vec<FileVersion>> {
         let state = lock(&self.inner.state);
         Ok(state.versions(file)?.into_iter().map(|r| r.meta).collect())
+    }
+
+    async fn file_latest(&self, file: NodeKey) -> FsResult<Option<FileVersion>> {
+        Ok(lock(&self.inner.state).latest(file)?.map(|r| r.meta))
     }
 
     async fn file_reader(&self, file: NodeKey, version: u64) -> FsResult<Box<dyn AsyncReadSeek>> {

@@ -177,6 +177,7 @@ pub struct View {
     index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
     dirs: Mutex<HashMap<NodeId, Arc<DirState>>>,
     files: Mutex<HashMap<(NodeId, NodeId), FileHistory>>,
+    latest: Mutex<HashMap<(NodeId, NodeId), Option<VersionRec>>>,
 }
 
 impl View {
@@ -254,6 +255,7 @@ impl View {
             index,
             dirs: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
+            latest: Mutex::new(HashMap::new()),
         })
     }
 
@@ -354,17 +356,23 @@ impl View {
 
     /// The latest version of file `node` in partition `part`, reading only its newest data
     /// file (versions only grow, and a moved file's newest file copies all of them).
+    /// Cached, like the version lists.
     pub fn latest_version(&self, part: NodeId, node: NodeId) -> Result<Option<VersionRec>> {
         if let Some(recs) = lock(&self.files).get(&(part, node)) {
             return Ok(recs.last().cloned());
         }
+        if let Some(latest) = lock(&self.latest).get(&(part, node)) {
+            return Ok(latest.clone());
+        }
         let Some(last) = self.index.get(&(part, node)).and_then(|f| f.last()) else {
             return Ok(None);
         };
-        match self.read_rows(last)?.into_iter().max_by_key(|r| r.version) {
-            Some(row) => Ok(Some(VersionRec::from_row(row, &last.path)?)),
-            None => Ok(None),
-        }
+        let latest = match self.read_rows(last)?.into_iter().max_by_key(|r| r.version) {
+            Some(row) => Some(VersionRec::from_row(row, &last.path)?),
+            None => None,
+        };
+        lock(&self.latest).insert((part, node), latest.clone());
+        Ok(latest)
     }
 
     /// The target of symlink `node` in partition `part`.

@@ -221,7 +221,7 @@ async fn write_read_and_versions(fs: FS) {
     );
     let meta = root.metadata("/f").await.unwrap();
     assert_eq!(meta.version, Some(3));
-    assert_eq!(meta.versions, 3);
+    assert_eq!(meta.latest, 3);
     assert_eq!(meta.size, 0);
     let meta = root.metadata("/f@v1").await.unwrap();
     assert_eq!(meta.version, Some(1));
@@ -299,7 +299,7 @@ async fn entry_types_are_kept(fs: FS) {
         root.symlink_metadata("/l").await.unwrap().entry_type,
         EntryType::Symlink
     );
-    assert_eq!(root.metadata("/s").await.unwrap().versions, 2);
+    assert_eq!(root.metadata("/s").await.unwrap().latest, 2);
 }
 
 async fn series_versions_keep_event_time(fs: FS) {
