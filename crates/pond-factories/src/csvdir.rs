@@ -380,9 +380,9 @@ impl CsvTable {
             .source_node
             .as_file()
             .ok_or_else(|| pond_sql::Error::invalid(&self.source, "not a file"))?;
-        let versions = file.versions().await?;
-        let latest = versions
-            .last()
+        let latest = file
+            .latest()
+            .await?
             .ok_or_else(|| pond_sql::Error::invalid(&self.source, "no versions"))?;
         let mut hasher = blake3::Hasher::new();
         hasher.update(CACHE_FORMAT.as_bytes());

@@ -71,13 +71,12 @@ fn next_run(rows: &[u64]) -> Option<std::ops::Range<usize>> {
 pub async fn compact_series(wd: &WD, path: &str) -> Result<Vec<Compaction>> {
     let mut done = Vec::new();
     loop {
-        let all = wd.versions(path).await?;
-        let members = tinyfs::member_versions(all.clone());
+        let members = wd.members(path).await?;
         let rows = crate::read::version_rows(wd, path, &members).await?;
         let Some(run) = next_run(&rows) else {
             return Ok(done);
         };
-        let next = all.last().map_or(1, |v| v.version + 1);
+        let next = wd.latest(path).await?.map_or(1, |v| v.version + 1);
         done.push(compact_run(wd, path, &members, run, next).await?);
     }
 }

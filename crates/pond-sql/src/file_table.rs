@@ -175,7 +175,7 @@ impl FileTable for StoredTable {
 
     async fn timestamp_column(&self, scope: &Scope) -> Result<Option<String>> {
         let bare = Path::parse(&self.path)?.without_version();
-        let versions = tinyfs::member_versions(scope.wd().versions(&bare).await?);
+        let versions = scope.wd().members(&bare).await?;
         Ok(crate::event_time::timestamp_column_of(versions.iter()))
     }
 

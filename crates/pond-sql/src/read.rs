@@ -128,9 +128,10 @@ pub(crate) const SERIES_SCHEMA_KEY: &str = "pond.series_schema";
 pub async fn table_members(wd: &WD, path: &str) -> Result<(EntryType, Vec<FileVersion>)> {
     let entry_type = table_type(wd, path).await?;
     let parsed = Path::parse(path)?;
-    let all = wd.versions(&parsed.without_version()).await?;
+    let bare = parsed.without_version();
     let chosen: Vec<FileVersion> = match (parsed.version(), entry_type) {
         (Some(v), _) => {
+            let all = wd.versions(&bare).await?;
             let latest = all.last().map(|v| v.version).unwrap_or(0);
             vec![all.into_iter().find(|x| x.version == v).ok_or(
                 tinyfs::Error::VersionNotFound {
@@ -140,8 +141,8 @@ pub async fn table_members(wd: &WD, path: &str) -> Result<(EntryType, Vec<FileVe
                 },
             )?]
         }
-        (None, EntryType::FileSeries) => tinyfs::member_versions(all),
-        (None, _) => all.into_iter().last().into_iter().collect(),
+        (None, EntryType::FileSeries) => wd.members(&bare).await?,
+        (None, _) => wd.latest(&bare).await?.into_iter().collect(),
     };
     Ok((entry_type, chosen))
 }

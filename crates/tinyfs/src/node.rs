@@ -224,6 +224,13 @@ pub trait File: Send + Sync + fmt::Debug {
         Ok(self.versions().await?.pop())
     }
 
+    /// For a series, the versions that make it up (see
+    /// [`member_versions`](crate::member_versions)), oldest first, found without listing
+    /// the others where the file can.
+    async fn members(&self) -> Result<Vec<FileVersion>> {
+        Ok(crate::member_versions(self.versions().await?))
+    }
+
     /// A reader of `version`, or of the latest when `None`. [`Error::VersionNotFound`] for
     /// a version that does not exist.
     async fn reader(&self, version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>>;

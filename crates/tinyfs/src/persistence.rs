@@ -154,6 +154,13 @@ pub trait Persistence: Send + Sync + fmt::Debug {
         Ok(self.file_versions(file).await?.pop())
     }
 
+    /// The versions that make up series `file` (see [`member_versions`]), oldest first. A
+    /// persistence that keeps them where one read finds them returns them without listing
+    /// the others.
+    async fn file_members(&self, file: NodeKey) -> Result<Vec<FileVersion>> {
+        Ok(crate::member_versions(self.file_versions(file).await?))
+    }
+
     /// A reader of `version` of `file`.
     async fn file_reader(&self, file: NodeKey, version: u64) -> Result<Box<dyn AsyncReadSeek>>;
 
@@ -496,6 +503,10 @@ impl File for StoredFile {
 
     async fn latest(&self) -> Result<Option<FileVersion>> {
         self.p.file_latest(self.key).await
+    }
+
+    async fn members(&self) -> Result<Vec<FileVersion>> {
+        self.p.file_members(self.key).await
     }
 
     async fn reader(&self, version: Option<u64>) -> Result<Box<dyn AsyncReadSeek>> {

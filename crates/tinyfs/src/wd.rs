@@ -582,6 +582,28 @@ impl WD {
         }
     }
 
+    /// The latest version of the file at `path` (see [`File::latest`]).
+    pub async fn latest(&self, path: impl IntoPath) -> Result<Option<FileVersion>> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path.without_version(), true).await?;
+        let here = child_path(&parents, &name);
+        match node.kind() {
+            NodeKind::File(file) => file.latest().await.map_err(|e| e.with_path(&here)),
+            _ => Err(Error::is_a_directory(here)),
+        }
+    }
+
+    /// The versions that make up the series at `path` (see [`File::members`]), oldest first.
+    pub async fn members(&self, path: impl IntoPath) -> Result<Vec<FileVersion>> {
+        let path = path.into_path()?;
+        let (parents, name, node) = self.found(&path.without_version(), true).await?;
+        let here = child_path(&parents, &name);
+        match node.kind() {
+            NodeKind::File(file) => file.members().await.map_err(|e| e.with_path(&here)),
+            _ => Err(Error::is_a_directory(here)),
+        }
+    }
+
     /// Metadata of the node at `path`, symlinks followed. `name@vN` describes version N.
     pub async fn metadata(&self, path: impl IntoPath) -> Result<Metadata> {
         let path = path.into_path()?;

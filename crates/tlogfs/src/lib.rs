@@ -89,6 +89,7 @@ mod error;
 mod history;
 mod integrity;
 mod log_table;
+mod manifest;
 mod merge;
 mod oplog;
 mod persistence;

@@ -26,6 +26,7 @@ use tinyfs::NodeId;
 
 use crate::content_store::ContentStore;
 use crate::error::{Error, Result};
+use crate::manifest::Manifest;
 use crate::oplog::OplogRow;
 use crate::view::{IndexedFile, View};
 
@@ -82,6 +83,31 @@ pub(crate) fn with_merged(
             externalize(content, &mut row)?;
         }
         merged.push(row);
+    }
+    // A manifest written in this commit may name members whose bodies were inline until
+    // this merge moved them: it says where they are now.
+    let moved: std::collections::HashSet<u64> = merged
+        .iter()
+        .filter(|r| r.content.is_none() && r.blake3.is_some())
+        .map(|r| r.version as u64)
+        .collect();
+    for row in merged.iter_mut().filter(|r| r.manifest.is_some()) {
+        let text = row.manifest.as_deref().unwrap_or_default();
+        let Ok(mut manifest) = Manifest::decode(text) else {
+            continue;
+        };
+        let mut changed = false;
+        for member in manifest
+            .members
+            .iter_mut()
+            .filter(|m| m.inline && moved.contains(&m.version))
+        {
+            member.inline = false;
+            changed = true;
+        }
+        if changed {
+            row.manifest = Some(manifest.encode());
+        }
     }
     Ok((merged, absorbed.iter().map(|f| f.path.clone()).collect()))
 }

@@ -15,6 +15,7 @@
 //! | `members` | string, null | for a series version that resets the series (an undo, a compaction), the versions that make it up from then on, as ranges (`1-4,6`); null for a plain append |
 //! | `rows` | long, null | a table or series version's rows, as its writer declared them |
 //! | `compacts` | string, null | for a series version that compacts others, the versions whose rows it holds, as ranges |
+//! | `manifest` | string, null | for a series version that names its members, their records (JSON, see [`crate::manifest`]) |
 //! | `txn_id` | string | the UUIDv7 of the transaction that wrote the row |
 //! | `written_at` | timestamp µs UTC | when the transaction wrote it |
 
@@ -56,6 +57,8 @@ pub struct OplogRow {
     pub rows: Option<i64>,
     /// The versions a compacted series version holds the rows of.
     pub compacts: Option<VersionSet>,
+    /// For a version that names the series' members, their records (JSON).
+    pub manifest: Option<String>,
     /// The writing transaction.
     pub txn_id: String,
     /// When it was written, µs since the epoch.
@@ -83,6 +86,7 @@ pub fn file_schema() -> SchemaRef {
             Field::new("members", DataType::Utf8, true),
             Field::new("rows", DataType::Int64, true),
             Field::new("compacts", DataType::Utf8, true),
+            Field::new("manifest", DataType::Utf8, true),
             Field::new("txn_id", DataType::Utf8, false),
             Field::new("written_at", utc_micros(), false),
         ]))
@@ -131,6 +135,7 @@ pub fn to_batch(rows: &[OplogRow]) -> Result<RecordBatch> {
         strings(&|r| r.members.as_ref().map(|m| m.to_string())),
         longs(&|r| r.rows),
         strings(&|r| r.compacts.as_ref().map(|m| m.to_string())),
+        strings(&|r| r.manifest.clone()),
         strings(&|r| Some(r.txn_id.clone())),
         times(&|r| Some(r.written_at)),
     ];
@@ -166,6 +171,7 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
     // Absent from logs written before row counts were recorded.
     let row_counts = col::<Int64Array>(batch, "rows");
     let compacted = col::<StringArray>(batch, "compacts");
+    let manifests = col::<StringArray>(batch, "manifest");
     let txn = col::<StringArray>(batch, "txn_id").ok_or_else(|| corrupt("no txn_id"))?;
     let written = col::<TimestampMicrosecondArray>(batch, "written_at")
         .ok_or_else(|| corrupt("no written_at"))?;
@@ -218,6 +224,7 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
                 ),
                 None => None,
             },
+            manifest: manifests.and_then(|m| opt_str(m, i)),
             txn_id: txn.value(i).to_string(),
             written_at: written.value(i),
         });
@@ -248,6 +255,7 @@ mod tests {
                 members: Some("1-4,6".parse().unwrap()),
                 rows: Some(24),
                 compacts: Some("1-3".parse().unwrap()),
+                manifest: Some("{\"members\":[]}".into()),
                 txn_id: "txn".into(),
                 written_at: 42,
             },
@@ -263,6 +271,7 @@ mod tests {
                 members: None,
                 rows: None,
                 compacts: None,
+                manifest: None,
                 txn_id: "txn".into(),
                 written_at: 42,
             },

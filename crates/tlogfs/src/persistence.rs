@@ -19,6 +19,7 @@ use crate::blocks::BlockHasher;
 use crate::content_store::ContentStore;
 use crate::error::Error;
 use crate::log_table::{Attempt, LogTable};
+use crate::manifest::{Manifest, Member};
 use crate::txn::{PendingDir, PendingNode, Txn, entry_key, list_key, node_key};
 use crate::view::{Body, VersionRec, View};
 
@@ -134,13 +135,33 @@ impl State {
         }
     }
 
-    /// Version `version` of file `key`, and the latest version number; found without
-    /// copying the others (and, for the latest, without reading them).
-    fn version(&self, key: NodeKey, version: u64) -> FsResult<(Option<VersionRec>, u64)> {
-        if let Some(latest) = self.latest(key)?
-            && latest.meta.version == version
+    /// The members of series `key`: from its newest data files where no change to it is
+    /// pending (see [`View::series_members`]), else from all its versions.
+    fn members(&self, key: NodeKey) -> FsResult<Vec<FileVersion>> {
+        let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
+        if pending.is_none()
+            && let Some(members) = self.view.series_members(key.parent, key.id)?
         {
-            return Ok((Some(latest), version));
+            return Ok(members.iter().map(|r| r.meta.clone()).collect());
+        }
+        let all = self.versions(key)?.into_iter().map(|r| r.meta).collect();
+        Ok(tinyfs::member_versions(all))
+    }
+
+    /// Version `version` of file `key`, and the latest version number; found without
+    /// copying the others (and, for the latest or a member already found, without reading
+    /// them).
+    fn version(&self, key: NodeKey, version: u64) -> FsResult<(Option<VersionRec>, u64)> {
+        if let Some(latest) = self.latest(key)? {
+            if latest.meta.version == version {
+                return Ok((Some(latest), version));
+            }
+            let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
+            if pending.is_none()
+                && let Some(member) = self.view.cached_member(key.parent, key.id, version)
+            {
+                return Ok((Some(member), latest.meta.version));
+            }
         }
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
         let history = match pending {
@@ -544,6 +565,10 @@ impl Persistence for TlogPersistence {
         Ok(lock(&self.inner.state).latest(file)?.map(|r| r.meta))
     }
 
+    async fn file_members(&self, file: NodeKey) -> FsResult<Vec<FileVersion>> {
+        lock(&self.inner.state).members(file)
+    }
+
     async fn file_reader(&self, file: NodeKey, version: u64) -> FsResult<Box<dyn AsyncReadSeek>> {
         let rec = {
             let (rec, latest) = lock(&self.inner.state).version(file, version)?;
@@ -730,6 +755,7 @@ fn config_rec(
         entry_type,
         factory: Some(factory.to_string()),
         body: Body::Inline(config.into()),
+        manifest: None,
         txn_id: txn_id.to_string(),
     }
 }
@@ -864,6 +890,7 @@ impl FileWriter for TlogWriter {
             entry_type: EntryType::FileData,
             factory: None,
             body,
+            manifest: None,
             txn_id: txn.id.clone(),
         };
         let (key, is_new_name) = match &target {
@@ -916,6 +943,23 @@ impl FileWriter for TlogWriter {
                 versions: Vec::new(),
                 target: None,
             });
+        }
+        if rec.entry_type == EntryType::FileSeries
+            && let Some(set) = &rec.meta.members
+        {
+            // The records of the members it names go in its row (see `manifest`).
+            let pending = txn.nodes.get(&key);
+            let mut known: Vec<VersionRec> = match pending.and_then(|p| p.history) {
+                Some(from) => view.file(from.parent, from.id)?.to_vec(),
+                None => Vec::new(),
+            };
+            known.extend(pending.map(|p| p.versions.clone()).unwrap_or_default());
+            let members = known
+                .iter()
+                .filter(|r| r.meta.version != rec.meta.version && set.contains(r.meta.version))
+                .map(|r| Member::of(&r.meta, matches!(r.body, Body::Inline(_))))
+                .collect();
+            rec.manifest = Some(Manifest { members }.encode());
         }
         txn.writes.insert(node_key(key.id));
         let meta = rec.meta.clone();

@@ -320,6 +320,7 @@ mod tests {
             entry_type,
             factory: None,
             body: Body::External(blake3::hash(&version.to_le_bytes())),
+            manifest: None,
             txn_id: String::new(),
         }
     }

@@ -169,6 +169,7 @@ impl Txn {
                 members: None,
                 rows: None,
                 compacts: None,
+                manifest: None,
                 txn_id: self.id.clone(),
                 written_at,
             });
@@ -212,6 +213,7 @@ fn symlink_row(node: NodeId, target: String, txn_id: &str, written_at: i64) -> O
         members: None,
         rows: None,
         compacts: None,
+        manifest: None,
         txn_id: txn_id.to_string(),
         written_at,
     }

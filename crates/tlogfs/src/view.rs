@@ -98,6 +98,9 @@ pub struct VersionRec {
     pub factory: Option<String>,
     /// The body.
     pub body: Body,
+    /// For a series version that names the members, their records (see
+    /// [`crate::manifest`]), as stored.
+    pub manifest: Option<String>,
     /// The transaction that wrote it.
     pub txn_id: String,
 }
@@ -120,6 +123,7 @@ impl VersionRec {
             members: self.meta.members.clone(),
             rows: self.meta.rows.map(|r| r as i64),
             compacts: self.meta.compacts.clone(),
+            manifest: self.manifest.clone(),
             txn_id: self.txn_id.clone(),
             written_at: self.meta.modified_micros,
         }
@@ -152,6 +156,7 @@ impl VersionRec {
             entry_type: row.entry_type,
             factory: row.factory,
             body,
+            manifest: row.manifest,
             txn_id: row.txn_id,
         })
     }
@@ -178,6 +183,7 @@ pub struct View {
     dirs: Mutex<HashMap<NodeId, Arc<DirState>>>,
     files: Mutex<HashMap<(NodeId, NodeId), FileHistory>>,
     latest: Mutex<HashMap<(NodeId, NodeId), Option<VersionRec>>>,
+    members: Mutex<HashMap<(NodeId, NodeId), Option<FileHistory>>>,
 }
 
 impl View {
@@ -256,6 +262,7 @@ impl View {
             dirs: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
             latest: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
         })
     }
 
@@ -373,6 +380,100 @@ impl View {
         };
         lock(&self.latest).insert((part, node), latest.clone());
         Ok(latest)
+    }
+
+    /// The members of series `node` in partition `part`, oldest first, read from its
+    /// newest data files back to the newest version that names them (see
+    /// [`crate::manifest`]). `None` where that cannot tell and every version must be read:
+    /// a series no version of which names its members, one written before manifests were,
+    /// or a member whose body only its own row holds. Cached.
+    pub fn series_members(&self, part: NodeId, node: NodeId) -> Result<Option<FileHistory>> {
+        if let Some(found) = lock(&self.members).get(&(part, node)) {
+            return Ok(found.clone());
+        }
+        let found = self.read_series_members(part, node)?;
+        lock(&self.members).insert((part, node), found.clone());
+        Ok(found)
+    }
+
+    /// A version of series `node` among the members [`series_members`](Self::series_members)
+    /// found, if it found them; reads nothing.
+    pub fn cached_member(&self, part: NodeId, node: NodeId, version: u64) -> Option<VersionRec> {
+        let members = lock(&self.members);
+        let found = members.get(&(part, node))?.as_ref()?;
+        let i = found
+            .binary_search_by_key(&version, |r| r.meta.version)
+            .ok()?;
+        Some(found[i].clone())
+    }
+
+    fn read_series_members(&self, part: NodeId, node: NodeId) -> Result<Option<FileHistory>> {
+        // Newest file first; where two files hold a version, the newer one's row.
+        let mut rows: BTreeMap<i64, (OplogRow, &str)> = BTreeMap::new();
+        let mut reset = None;
+        for file in self.node_files(part, node).iter().rev() {
+            for row in self.read_rows(file)? {
+                rows.entry(row.version).or_insert((row, &file.path));
+            }
+            reset = rows
+                .iter()
+                .rev()
+                .find(|(_, (r, _))| r.members.is_some())
+                .map(|(v, _)| *v);
+            if reset.is_some() {
+                break;
+            }
+        }
+        let Some(reset) = reset else {
+            return Ok(None);
+        };
+        let (row, path) = &rows[&reset];
+        let (Some(set), Some(text)) = (row.members.clone(), row.manifest.as_deref()) else {
+            return Ok(None);
+        };
+        if row.entry_type != EntryType::FileSeries {
+            return Ok(None);
+        }
+        let corrupt = |detail: String| Error::Corrupt {
+            file: path.to_string(),
+            detail: format!("node {node} v{reset}: {detail}"),
+        };
+        let manifest = crate::manifest::Manifest::decode(text).map_err(corrupt)?;
+        let mut out = Vec::new();
+        for member in manifest.members {
+            if member.inline {
+                match rows.get(&(member.version as i64)) {
+                    Some((row, path)) => out.push(VersionRec::from_row(row.clone(), path)?),
+                    None => return Ok(None),
+                }
+            } else {
+                let meta = member.to_version().map_err(corrupt)?;
+                out.push(VersionRec {
+                    body: Body::External(meta.blake3),
+                    meta,
+                    entry_type: EntryType::FileSeries,
+                    factory: None,
+                    manifest: None,
+                    txn_id: String::new(),
+                });
+            }
+        }
+        for (version, (row, path)) in rows.range(reset..) {
+            if *version == reset && !set.contains(reset as u64) {
+                continue;
+            }
+            out.push(VersionRec::from_row(row.clone(), path)?);
+        }
+        out.sort_by_key(|r| r.meta.version);
+        let named: Vec<u64> = out.iter().map(|r| r.meta.version).collect();
+        if !set
+            .iter()
+            .all(|v| v > reset as u64 || named.binary_search(&v).is_ok())
+        {
+            // A reset whose manifest misses one of its members: read everything.
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(out)))
     }
 
     /// The target of symlink `node` in partition `part`.

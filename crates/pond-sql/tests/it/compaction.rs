@@ -118,6 +118,15 @@ async fn compacted_series_read_as_appended() {
             pond.maintain(std::time::Duration::ZERO).await.unwrap();
         }
 
+        // The members as the newest versions' manifest gives them, from a fresh view, are
+        // those every version folds to.
+        let fresh = Pond::open(&at).await.unwrap();
+        let root = fresh.fs().root();
+        let folded = tinyfs::member_versions(root.versions("/s.series").await.unwrap());
+        let fresh = Pond::open(&at).await.unwrap();
+        let found = fresh.fs().root().members("/s.series").await.unwrap();
+        assert_eq!(found, folded, "members after step {step}");
+
         let mut all: Vec<String> = appended.iter().flat_map(|(_, r)| r.clone()).collect();
         sort(&mut all);
         let now = rows(&pond, r#"SELECT time, v FROM "/s.series" ORDER BY time, v"#).await;

@@ -111,3 +111,55 @@ async fn a_long_series_costs_what_a_short_one_does() {
     assert_eq!(reads.objects.len(), 24, "{reads:?}");
     assert!(reads.log_files <= 8, "{reads:?}");
 }
+
+/// A series appended batch by batch and compacted as `pond copy` does: its members are
+/// found in its newest log files (the newest compaction's manifest and what followed it),
+/// not by reading every version's row, and they are the members every version folds to.
+#[tokio::test(flavor = "current_thread")]
+async fn members_are_read_from_the_newest_log_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(&dir.path().join("pond")).await.unwrap();
+    let csv = dir.path().join("hour.csv");
+    let options = pond_sql::ImportOptions {
+        entry_type: EntryType::FileSeries,
+        timestamp_column: Some("time".into()),
+        csv: pond_sql::CsvOptions::default(),
+        skip_duplicate: false,
+    };
+    for hour in 0..150 {
+        let t = rfc3339(START + hour * HOUR);
+        std::fs::write(&csv, format!("time,v\n{t},{hour}\n")).unwrap();
+        let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
+        pond_sql::import_file(&tx.root(), &csv, "/s.series", &options, &mut |_| {})
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
+        pond_sql::compact_series(&tx.root(), "/s.series")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let live = pond
+        .persistence()
+        .view()
+        .files()
+        .filter(|(part, node, _)| part != node)
+        .count();
+    let pond = Pond::open(&dir.path().join("pond")).await.unwrap();
+    let root = pond.fs().root();
+    counting::take();
+    let (_, members) = pond_sql::table_members(&root, "/s.series").await.unwrap();
+    let reads = counting::take();
+    let total: u64 = members.iter().map(|v| v.rows.unwrap()).sum();
+    assert_eq!(total, 150);
+    // The root's file, and fewer of the series' files than it has.
+    assert!(
+        reads.log_files < live,
+        "{} log files read for the members; the series has {live}",
+        reads.log_files
+    );
+    let all = root.versions("/s.series").await.unwrap();
+    assert!(all.len() > 150, "compactions happened");
+    assert_eq!(members, tinyfs::member_versions(all));
+}
