@@ -134,17 +134,17 @@ async fn is_parquet(source: &Path) -> Result<bool> {
     Ok(&head == b"PAR1" && &tail == b"PAR1")
 }
 
-/// What a series already is: its schema, timestamp column and the versions it holds.
+/// What a series already is: its schema, timestamp column and members.
 pub(crate) struct Existing {
     pub(crate) schema: SchemaRef,
     pub(crate) column: Option<String>,
-    /// The versions whose rows the series holds: its members, and those they compact.
-    pub(crate) held: Vec<FileVersion>,
+    /// The versions that make it up.
+    pub(crate) members: Vec<FileVersion>,
 }
 
-/// What the series at `dest` is, if it is one. Reads the version list and one footer,
-/// whatever the number of versions (every footer for a series whose latest version
-/// predates [`SERIES_SCHEMA_KEY`]).
+/// What the series at `dest` is, if it is one. Reads its members (from its newest log
+/// files) and one footer, whatever the number of versions (every footer for a series
+/// whose latest version predates [`SERIES_SCHEMA_KEY`]).
 pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
     let Some(node) = wd.get(dest).await? else {
         return Ok(None);
@@ -154,23 +154,16 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
         _ => return Ok(None),
     }
     let bare = tinyfs::Path::parse(dest)?.without_version();
-    let all = wd.versions(&bare).await?;
-    let held_set = tinyfs::held_versions(&all);
-    let held = all
-        .iter()
-        .filter(|v| held_set.contains(v.version))
-        .cloned()
-        .collect();
-    let versions = tinyfs::member_versions(all);
-    if versions.is_empty() {
+    let members = wd.members(&bare).await?;
+    if members.is_empty() {
         return Ok(None);
     }
-    let schema = members_schema(wd, &bare.to_string(), &versions).await?;
-    let column = crate::event_time::timestamp_column_of(versions.iter());
+    let schema = members_schema(wd, &bare.to_string(), &members).await?;
+    let column = crate::event_time::timestamp_column_of(members.iter());
     Ok(Some(Existing {
         schema,
         column,
-        held,
+        members,
     }))
 }
 
@@ -427,7 +420,9 @@ fn finish_range(range: EventTimeRange, shown: &str) -> Result<tinyfs::EventTime>
 
 /// The version of the series with exactly the rows of the batch just written, if any.
 /// Only a version the series holds with the same row count and time range can be one,
-/// and those (found from the log) are compared row by row in the new schema.
+/// and those (found from the log) are compared row by row in the new schema. A batch
+/// whose range meets no member's (as the next hour's does) can be none, and the versions
+/// the members compact are not listed.
 async fn duplicate_of(
     wd: &WD,
     dest: &str,
@@ -440,9 +435,20 @@ async fn duplicate_of(
         return Ok(None);
     };
     let bare = tinyfs::Path::parse(dest)?.without_version();
-    let mut candidates = Vec::new();
+    let meets = |v: &FileVersion| {
+        v.event_time
+            .as_ref()
+            .is_some_and(|t| t.min_micros <= bounds.1 && bounds.0 <= t.max_micros)
+    };
+    if !existing.members.iter().any(meets) {
+        return Ok(None);
+    }
     // Batches compacted into a larger version are still compared one by one.
-    for v in existing.held.iter().filter(|v| {
+    let all = wd.versions(&bare).await?;
+    let held_set = tinyfs::held_versions(&all);
+    let held = all.into_iter().filter(|v| held_set.contains(v.version));
+    let mut candidates = Vec::new();
+    for v in held.filter(|v| {
         v.event_time
             .as_ref()
             .is_some_and(|t| (t.min_micros, t.max_micros) == bounds)
@@ -471,7 +477,7 @@ async fn duplicate_of(
             .boxed();
         // The batch as it was written: sorted only if it had to be.
         if same_rows(plan.batches(source, written.sorted).await?, stored).await? {
-            return Ok(Some(candidate.clone()));
+            return Ok(Some(candidate));
         }
     }
     Ok(None)

@@ -305,19 +305,25 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     }
     let meta = root.metadata(path).await?;
     let version = meta.version.unwrap_or(0);
-    let all = root
-        .versions(tinyfs::Path::parse(path)?.without_version())
-        .await?;
+    // Versions are numbered from 1: the latest's number is how many were written (some
+    // may since be gone to retention), found without listing them.
     let mut members = String::new();
-    if meta.entry_type == EntryType::FileSeries
-        && let Some(set) = undone_members(&all)
-    {
-        members = format!("; the series is v{set}");
+    if meta.entry_type == EntryType::FileSeries {
+        let bare = tinyfs::Path::parse(path)?.without_version();
+        let set: tinyfs::VersionSet = root
+            .members(&bare)
+            .await?
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        if set.len() != meta.latest {
+            members = format!("; the series is v{set}");
+        }
     }
     writeln!(
         out,
         "versions:  {} (showing v{version}{members})",
-        all.len()
+        meta.latest
     )?;
     writeln!(out, "size:      {} ({} bytes)", bytes(meta.size), meta.size)?;
     if let Some(hash) = meta.blake3 {
@@ -436,14 +442,8 @@ async fn partial_members(root: &WD, path: &str) -> Result<Option<tinyfs::Version
     let all = root
         .versions(tinyfs::Path::parse(path)?.without_version())
         .await?;
-    Ok(undone_members(&all))
-}
-
-/// The versions that make up the series whose versions are `all`, when an undo left some
-/// out.
-fn undone_members(all: &[tinyfs::FileVersion]) -> Option<tinyfs::VersionSet> {
-    let set = tinyfs::series_members(all);
-    (set.len() != all.len() as u64).then_some(set)
+    let set = tinyfs::series_members(&all);
+    Ok((set.len() != all.len() as u64).then_some(set))
 }
 
 /// The rows of the series at `path` in `root`, from its footers; 0 where it is not one.
