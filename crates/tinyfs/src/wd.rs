@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fs::FS;
 use crate::glob::{Pattern, Segment};
 use crate::node::{
-    AsyncReadSeek, DirEntry, Directory, FileVersion, FileWriter, Node, NodeConfig, NodeKind,
+    AsyncReadSeek, DirEntry, Directory, File, FileVersion, FileWriter, Node, NodeConfig, NodeKind,
 };
 use crate::node_id::NodeId;
 use crate::path::{Component, IntoPath, Path, validate_name};
@@ -573,33 +573,29 @@ impl WD {
 
     /// Every version of the file at `path`, oldest first.
     pub async fn versions(&self, path: impl IntoPath) -> Result<Vec<FileVersion>> {
-        let path = path.into_path()?;
-        let (parents, name, node) = self.found(&path.without_version(), true).await?;
-        let here = child_path(&parents, &name);
-        match node.kind() {
-            NodeKind::File(file) => file.versions().await.map_err(|e| e.with_path(&here)),
-            _ => Err(Error::is_a_directory(here)),
-        }
+        let (here, file) = self.file_at(path).await?;
+        file.versions().await.map_err(|e| e.with_path(&here))
     }
 
     /// The latest version of the file at `path` (see [`File::latest`]).
     pub async fn latest(&self, path: impl IntoPath) -> Result<Option<FileVersion>> {
-        let path = path.into_path()?;
-        let (parents, name, node) = self.found(&path.without_version(), true).await?;
-        let here = child_path(&parents, &name);
-        match node.kind() {
-            NodeKind::File(file) => file.latest().await.map_err(|e| e.with_path(&here)),
-            _ => Err(Error::is_a_directory(here)),
-        }
+        let (here, file) = self.file_at(path).await?;
+        file.latest().await.map_err(|e| e.with_path(&here))
     }
 
     /// The versions that make up the series at `path` (see [`File::members`]), oldest first.
     pub async fn members(&self, path: impl IntoPath) -> Result<Vec<FileVersion>> {
+        let (here, file) = self.file_at(path).await?;
+        file.members().await.map_err(|e| e.with_path(&here))
+    }
+
+    /// The file at `path` (any `@vN` ignored, symlinks followed), and its path for errors.
+    async fn file_at(&self, path: impl IntoPath) -> Result<(String, Arc<dyn File>)> {
         let path = path.into_path()?;
         let (parents, name, node) = self.found(&path.without_version(), true).await?;
         let here = child_path(&parents, &name);
         match node.kind() {
-            NodeKind::File(file) => file.members().await.map_err(|e| e.with_path(&here)),
+            NodeKind::File(file) => Ok((here, file.clone())),
             _ => Err(Error::is_a_directory(here)),
         }
     }
