@@ -18,7 +18,9 @@
 //! dynamic node's configuration and a symlink's target stay in their rows.
 //!
 //! Directories are not merged: a directory is read back only to its last snapshot (see
-//! [`crate::dir_content`]).
+//! [`crate::dir_content`]), so a commit that writes a snapshot of one removes its earlier
+//! files from the table (they stay on disk for earlier pond versions), and a directory
+//! keeps at most one snapshot's worth of files however often it changes.
 
 use std::collections::BTreeMap;
 
@@ -110,6 +112,20 @@ pub(crate) fn with_merged(
         }
     }
     Ok((merged, absorbed.iter().map(|f| f.path.clone()).collect()))
+}
+
+/// Whether the newest of `rows` (a directory's, in one commit) holds its whole state: then
+/// its earlier data files are not needed to read it.
+pub(crate) fn is_snapshot(rows: &[OplogRow]) -> Result<bool> {
+    let Some(newest) = rows.iter().max_by_key(|r| r.version) else {
+        return Ok(false);
+    };
+    match newest.content.as_deref() {
+        Some(content) => {
+            Ok(crate::dir_content::DirContent::decode(content, "a new commit")?.is_snapshot())
+        }
+        None => Ok(false),
+    }
 }
 
 /// Moves `row`'s inline body, if it has one, into `content`.

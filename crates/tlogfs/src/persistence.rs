@@ -268,20 +268,30 @@ impl TlogPersistence {
             let written_at = micros_now();
             let mut adds = Vec::new();
             let mut removes = Vec::new();
+            let mut superseded = Vec::new();
             for ((part, node), rows) in txn.rows(&head, written_at)? {
+                if part == node && crate::merge::is_snapshot(&rows)? {
+                    // A directory is read back to its last snapshot: its earlier files are
+                    // history, which earlier pond versions still read from disk.
+                    superseded.extend(head.node_files(part, node).iter().map(|f| f.path.clone()));
+                }
                 let (rows, merged) =
                     crate::merge::with_merged(&head, &self.inner.content, part, node, rows)?;
                 adds.push(table.write_data_file(part, node, target, &rows)?);
                 removes.extend(merged);
             }
             let info = self.commit_info(&txn);
-            match table.try_commit(adds.clone(), &removes, &[], info).await? {
+            match table
+                .try_commit(adds.clone(), &removes, &superseded, info)
+                .await?
+            {
                 Attempt::Committed(version) => {
                     // The new version is `head` plus what this commit changed; building it
                     // from those avoids re-reading the whole file list from the log.
                     let paths = adds
                         .iter()
                         .map(|a| (a.path.clone(), crate::log_table::add_tags(a)));
+                    removes.extend(superseded);
                     let view = Arc::new(head.with_changes(version, paths, &removes)?);
                     lock(&self.inner.state).view = view;
                     return Ok(Some(version));

@@ -273,3 +273,32 @@ async fn checkpoints_are_written_as_the_log_grows_and_opening_uses_them() {
     assert_eq!(root.read_file("/f@v1").await.unwrap(), b"0");
     assert_eq!(pond.history(None).await.unwrap().len() as u64, interval + 1);
 }
+
+/// A directory changed 300 times keeps the files back to its last snapshot live, not
+/// 300; every earlier version still lists what it held then.
+#[tokio::test]
+async fn a_busy_directory_keeps_few_live_data_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    let mut at = Vec::new();
+    for i in 0..300 {
+        let tx = pond.fs().begin(meta("w")).await.unwrap();
+        tx.root()
+            .write_file(format!("/f{i}").as_str(), EntryType::FileData, b"x")
+            .await
+            .unwrap();
+        at.push(tx.commit().await.unwrap().unwrap());
+    }
+    let view = pond.persistence().view();
+    let root_files = view
+        .node_files(tinyfs::NodeId::ROOT, tinyfs::NodeId::ROOT)
+        .len();
+    // Over 64 entries a directory writes deltas with a snapshot every 16 versions.
+    assert!(root_files <= 16, "{root_files} live files for the root");
+    for i in [0usize, 63, 64, 150, 299] {
+        let then = Pond::open_at(dir.path(), at[i]).await.unwrap();
+        let names = then.fs().root().list("/").await.unwrap();
+        assert_eq!(names.len(), i + 1, "as of the write of /f{i}");
+    }
+    assert!(pond.verify().await.unwrap().is_ok());
+}
