@@ -76,6 +76,8 @@ pub(crate) fn with_merged(
             by_version.insert(row.version, row);
         }
     }
+    // Only this commit's rows can name members whose bodies this merge moves.
+    let written: std::collections::HashSet<i64> = rows.iter().map(|r| r.version).collect();
     for row in rows {
         by_version.insert(row.version, row);
     }
@@ -93,7 +95,10 @@ pub(crate) fn with_merged(
         .filter(|r| r.content.is_none() && r.blake3.is_some())
         .map(|r| r.version as u64)
         .collect();
-    for row in merged.iter_mut().filter(|r| r.manifest.is_some()) {
+    for row in merged
+        .iter_mut()
+        .filter(|r| r.manifest.is_some() && written.contains(&r.version))
+    {
         let text = row.manifest.as_deref().unwrap_or_default();
         let Ok(mut manifest) = Manifest::decode(text) else {
             continue;
