@@ -154,9 +154,9 @@ pub trait Persistence: Send + Sync + fmt::Debug {
         Ok(self.file_versions(file).await?.pop())
     }
 
-    /// The versions that make up series `file` (see [`member_versions`]), oldest first. A
-    /// persistence that keeps them where one read finds them returns them without listing
-    /// the others.
+    /// The versions that make up series `file` (see [`crate::member_versions`]), oldest
+    /// first. A persistence that keeps them where one read finds them returns them without
+    /// listing the others.
     async fn file_members(&self, file: NodeKey) -> Result<Vec<FileVersion>> {
         Ok(crate::member_versions(self.file_versions(file).await?))
     }

@@ -121,7 +121,7 @@ impl ContentStore {
     }
 
     /// Makes `bytes`, whose BLAKE3 is `hash`, durable in the store (a body of one block:
-    /// the bodies a log merge moves out of its rows, see [`crate::merge`]).
+    /// the bodies a log merge moves out of its rows, see `merge.rs`).
     pub fn put(&self, hash: &blake3::Hash, bytes: &[u8]) -> Result<()> {
         debug_assert!(
             bytes.len() as u64 <= BLOCK,

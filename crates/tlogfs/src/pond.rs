@@ -342,7 +342,7 @@ impl Pond {
         crate::retention::read_horizon(&Self::log_dir(&self.dir))
     }
 
-    /// Gives up the history before the horizon `keep` asks for (see [`crate::retention`]):
+    /// Gives up the history before the horizon `keep` asks for (see `retention.rs`):
     /// one commit, made by `meta`, drops the rows only earlier versions read, and the log
     /// data files only they read are deleted (if older than `grace`). The bodies the dropped
     /// rows held become unreferenced; [`maintain`](Self::maintain) then deletes them.

@@ -384,7 +384,7 @@ impl View {
 
     /// The members of series `node` in partition `part`, oldest first, read from its
     /// newest data files back to the newest version that names them (see
-    /// [`crate::manifest`]). `None` where that cannot tell and every version must be read:
+    /// `manifest.rs`). `None` where that cannot tell and every version must be read:
     /// a series no version of which names its members, one written before manifests were,
     /// or a member whose body only its own row holds. Cached.
     pub fn series_members(&self, part: NodeId, node: NodeId) -> Result<Option<FileHistory>> {
