@@ -240,7 +240,9 @@ impl Persistence for MemoryPersistence {
         name: &str,
         node: NodeKey,
         entry_type: EntryType,
+        _from: u64,
     ) -> Result<()> {
+        // Every node stays in memory, whatever the version it was read at.
         let mut state = self.lock();
         let tree = state.write()?;
         if !tree.nodes.contains_key(&node.id) {

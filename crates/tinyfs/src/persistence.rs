@@ -136,13 +136,16 @@ pub trait Persistence: Send + Sync + fmt::Debug {
     /// Unlinks `name` from `dir`, returning the entry it held.
     async fn dir_remove(&self, dir: NodeKey, name: &str) -> Result<DirEntry>;
 
-    /// Links the existing node `node` (with its history) into `dir` as `name`.
+    /// Links the existing node `node` (with its history) into `dir` as `name`. `from` is
+    /// the version `node` was read at: the current one for a move, an earlier one for a
+    /// node unlinked since and put back. A node is linked at one path at a time.
     async fn dir_attach(
         &self,
         dir: NodeKey,
         name: &str,
         node: NodeKey,
         entry_type: EntryType,
+        from: u64,
     ) -> Result<()>;
 
     /// Every version of file `file`, oldest first.
@@ -226,16 +229,23 @@ pub async fn stored_node(fs: &FS, parent: NodeId, entry: &DirEntry) -> Node {
         };
         return Node::dynamic(entry.id, parent, kind, factory);
     }
+    let read_at = p.version().await.ok();
     let kind = match entry.entry_type {
         EntryType::Directory => NodeKind::Directory(Arc::new(StoredDirectory {
             fs: fs.clone(),
             key,
+            read_at,
         })),
-        EntryType::Symlink => NodeKind::Symlink(Arc::new(StoredSymlink { p: p.clone(), key })),
+        EntryType::Symlink => NodeKind::Symlink(Arc::new(StoredSymlink {
+            p: p.clone(),
+            key,
+            read_at,
+        })),
         file_type => NodeKind::File(Arc::new(StoredFile {
             p: p.clone(),
             key,
             entry_type: file_type,
+            read_at,
         })),
     };
     Node::new(entry.id, parent, kind)
@@ -349,6 +359,7 @@ pub fn stored_root(fs: &FS) -> Node {
         NodeKind::Directory(Arc::new(StoredDirectory {
             fs: fs.clone(),
             key: NodeKey::ROOT,
+            read_at: None,
         })),
     )
 }
@@ -358,6 +369,8 @@ pub fn stored_root(fs: &FS) -> Node {
 pub struct StoredDirectory {
     fs: FS,
     key: NodeKey,
+    /// The committed version it was found at (the base of a transaction in progress).
+    read_at: Option<u64>,
 }
 
 impl StoredDirectory {
@@ -460,21 +473,36 @@ impl Directory for StoredDirectory {
     }
 
     async fn attach(&self, name: &str, node: &Node) -> Result<()> {
-        let stored = node.factory().is_none()
-            && match node.kind() {
-                NodeKind::Directory(d) => d.as_any().is::<StoredDirectory>(),
-                NodeKind::File(f) => f.as_any().is::<StoredFile>(),
-                NodeKind::Symlink(s) => s.as_any().is::<StoredSymlink>(),
-            };
-        if !stored {
+        // The version the node was found at: a handle kept across commits may name a node
+        // unlinked since.
+        let found = match node.kind() {
+            _ if node.factory().is_some() => None,
+            NodeKind::Directory(d) => d
+                .as_any()
+                .downcast_ref::<StoredDirectory>()
+                .map(|d| (d.read_at, d.p().clone())),
+            NodeKind::File(f) => f
+                .as_any()
+                .downcast_ref::<StoredFile>()
+                .map(|f| (f.read_at, f.p.clone())),
+            NodeKind::Symlink(s) => s
+                .as_any()
+                .downcast_ref::<StoredSymlink>()
+                .map(|s| (s.read_at, s.p.clone())),
+        };
+        let Some((read_at, source)) = found else {
             return Err(Error::unsupported("moving a dynamic node"));
-        }
+        };
         let key = NodeKey {
             parent: node.parent(),
             id: node.id(),
         };
+        let from = match read_at {
+            Some(version) => version,
+            None => source.version().await?,
+        };
         self.p()
-            .dir_attach(self.key, name, key, node.entry_type())
+            .dir_attach(self.key, name, key, node.entry_type(), from)
             .await
     }
 
@@ -489,6 +517,8 @@ pub struct StoredFile {
     p: Arc<dyn Persistence>,
     key: NodeKey,
     entry_type: EntryType,
+    /// The committed version it was found at.
+    read_at: Option<u64>,
 }
 
 #[async_trait]
@@ -534,6 +564,8 @@ impl File for StoredFile {
 pub struct StoredSymlink {
     p: Arc<dyn Persistence>,
     key: NodeKey,
+    /// The committed version it was found at.
+    read_at: Option<u64>,
 }
 
 #[async_trait]

@@ -88,6 +88,7 @@ mod dir_content;
 mod error;
 mod history;
 mod integrity;
+mod links;
 mod log_table;
 mod manifest;
 mod merge;

@@ -17,7 +17,7 @@ use crate::delta_log::{self, FileTags};
 use crate::error::{Error, Result};
 use crate::integrity;
 use crate::oplog::{self, OplogRow, PART_ID};
-use crate::view::{View, data_file_name};
+use crate::view::{IndexedFile, View, data_file_name};
 
 /// How often a commit also writes a Delta checkpoint, in commits. Opening a pond reads the
 /// latest checkpoint and at most this many commit files after it.
@@ -181,27 +181,31 @@ impl LogTable {
         std::io::Write::write_all(&mut file, &bytes).map_err(|e| Error::io(path.display(), e))?;
         file.sync_all().map_err(|e| Error::io(path.display(), e))?;
         sync_dir(parent)?;
-        let size = bytes.len();
-        Ok(Add {
-            path: rel,
-            partition_values: HashMap::from([(PART_ID.to_string(), Some(part.to_string()))]),
-            size: size as i64,
-            modification_time: chrono::Utc::now().timestamp_millis(),
-            data_change: true,
-            stats: Some(format!("{{\"numRecords\":{}}}", rows.len())),
-            // Delta readers ignore tags; `verify` checks the file against its hash.
-            tags: Some(HashMap::from([
-                (
-                    integrity::FILE_HASH_TAG.to_string(),
-                    Some(blake3::hash(&bytes).to_hex().to_string()),
-                ),
-                (
-                    integrity::FILE_ROWS_TAG.to_string(),
-                    Some(rows.len().to_string()),
-                ),
-            ])),
-            ..Default::default()
-        })
+        Ok(data_file_add(
+            rel,
+            part,
+            bytes.len() as u64,
+            &blake3::hash(&bytes),
+            rows.len() as u64,
+        ))
+    }
+
+    /// An `add` of `file`, a data file an earlier version held and the loaded one does not
+    /// (a node put back): its rows become current again, as they were.
+    pub(crate) fn readd(&self, file: &IndexedFile) -> Result<Add> {
+        let path = self.dir.join(&file.path);
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Error::io(path.display(), e))?
+            .len();
+        let (part, _, _) = crate::view::parse_data_file_name(&file.path)
+            .ok_or_else(|| Error::internal(format!("{}: not a data file", file.path)))?;
+        let (Some(hash), Some(rows)) = (file.hash, file.rows) else {
+            return Err(Error::internal(format!(
+                "{}: written before pond recorded hashes; it cannot be put back",
+                file.path
+            )));
+        };
+        Ok(data_file_add(file.path.clone(), part, size, &hash, rows))
     }
 
     /// Commits `adds`, and the removal of the data files `removes` (whose rows the adds
@@ -328,6 +332,28 @@ impl LogTable {
 /// What an `add` pond wrote records of its data file.
 pub(crate) fn add_tags(add: &Add) -> FileTags {
     FileTags::from_map(|key| add.tags.as_ref()?.get(key)?.as_deref())
+}
+
+/// The `add` of data file `rel` in partition `part`: `size` bytes, whose BLAKE3 is `hash`,
+/// holding `rows` rows.
+fn data_file_add(rel: String, part: NodeId, size: u64, hash: &blake3::Hash, rows: u64) -> Add {
+    Add {
+        path: rel,
+        partition_values: HashMap::from([(PART_ID.to_string(), Some(part.to_string()))]),
+        size: size as i64,
+        modification_time: chrono::Utc::now().timestamp_millis(),
+        data_change: true,
+        stats: Some(format!("{{\"numRecords\":{rows}}}")),
+        // Delta readers ignore tags; `verify` checks the file against its hash.
+        tags: Some(HashMap::from([
+            (
+                integrity::FILE_HASH_TAG.to_string(),
+                Some(hash.to_hex().to_string()),
+            ),
+            (integrity::FILE_ROWS_TAG.to_string(), Some(rows.to_string())),
+        ])),
+        ..Default::default()
+    }
 }
 
 /// What a commit file says about one pond version.

@@ -105,6 +105,27 @@ impl State {
             .ok_or_else(|| tinyfs::Error::internal("change outside a transaction"))
     }
 
+    /// The committed version that holds `key`: the current one, or for a node this
+    /// transaction put back, the earlier one it was put back from (see [`crate::links`]).
+    fn committed(&self, key: NodeKey) -> &View {
+        // A directory's files are under its own id, a file's under its directory's.
+        let holds = |view: &View| {
+            !view.node_files(key.parent, key.id).is_empty()
+                || !view.node_files(key.id, key.id).is_empty()
+        };
+        if let Some(txn) = &self.txn
+            && !holds(&self.view)
+            && let Some(source) = txn
+                .linked
+                .iter()
+                .filter_map(|l| l.source.as_deref())
+                .find(|source| holds(source))
+        {
+            return source;
+        }
+        &self.view
+    }
+
     /// The versions of the file at `key`: committed history plus pending ones.
     fn versions(&self, key: NodeKey) -> FsResult<Vec<VersionRec>> {
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
@@ -114,7 +135,12 @@ impl State {
             None => Some(key),
         };
         if let Some(from) = history {
-            out.extend(self.view.file(from.parent, from.id)?.iter().cloned());
+            out.extend(
+                self.committed(from)
+                    .file(from.parent, from.id)?
+                    .iter()
+                    .cloned(),
+            );
         }
         if let Some(p) = pending {
             out.extend(p.versions.iter().cloned());
@@ -130,7 +156,7 @@ impl State {
             return Ok(Some(last.clone()));
         }
         match pending.map_or(Some(key), |p| p.history) {
-            Some(from) => Ok(self.view.latest_version(from.parent, from.id)?),
+            Some(from) => Ok(self.committed(from).latest_version(from.parent, from.id)?),
             None => Ok(None),
         }
     }
@@ -140,7 +166,7 @@ impl State {
     fn members(&self, key: NodeKey) -> FsResult<Vec<FileVersion>> {
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
         if pending.is_none()
-            && let Some(members) = self.view.series_members(key.parent, key.id)?
+            && let Some(members) = self.committed(key).series_members(key.parent, key.id)?
         {
             return Ok(members.iter().map(|r| r.meta.clone()).collect());
         }
@@ -158,7 +184,9 @@ impl State {
             }
             let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
             if pending.is_none()
-                && let Some(member) = self.view.cached_member(key.parent, key.id, version)
+                && let Some(member) = self
+                    .committed(key)
+                    .cached_member(key.parent, key.id, version)
             {
                 return Ok((Some(member), latest.meta.version));
             }
@@ -169,7 +197,7 @@ impl State {
             None => Some(key),
         };
         let committed = match history {
-            Some(from) => self.view.file(from.parent, from.id)?,
+            Some(from) => self.committed(from).file(from.parent, from.id)?,
             None => Arc::default(),
         };
         let written = pending.map(|p| p.versions.as_slice()).unwrap_or_default();
@@ -266,10 +294,15 @@ impl TlogPersistence {
             }
             let target = head.version() + 1;
             let written_at = micros_now();
+            let relinks = crate::links::relinks(&txn, &head)?;
             let mut adds = Vec::new();
             let mut removes = Vec::new();
-            let mut superseded = Vec::new();
+            let mut superseded = relinks.dropped;
             for ((part, node), rows) in txn.rows(&head, written_at)? {
+                if relinks.gone.contains(&(part, node)) || relinks.gone_dirs.contains(&part) {
+                    // Under a directory this commit unlinks: nothing will read them.
+                    continue;
+                }
                 if part == node && crate::merge::is_snapshot(&rows)? {
                     // A directory is read back to its last snapshot: its earlier files are
                     // history, which earlier pond versions still read from disk.
@@ -280,15 +313,21 @@ impl TlogPersistence {
                 adds.push(table.write_data_file(part, node, target, &rows)?);
                 removes.extend(merged);
             }
+            let readds = relinks
+                .readded
+                .iter()
+                .map(|f| table.readd(f))
+                .collect::<crate::Result<Vec<_>>>()?;
             let info = self.commit_info(&txn);
+            let all_adds: Vec<_> = adds.iter().chain(&readds).cloned().collect();
             match table
-                .try_commit(adds.clone(), &removes, &superseded, info)
+                .try_commit(all_adds.clone(), &removes, &superseded, info)
                 .await?
             {
                 Attempt::Committed(version) => {
                     // The new version is `head` plus what this commit changed; building it
                     // from those avoids re-reading the whole file list from the log.
-                    let paths = adds
+                    let paths = all_adds
                         .iter()
                         .map(|a| (a.path.clone(), crate::log_table::add_tags(a)));
                     removes.extend(superseded);
@@ -454,7 +493,7 @@ impl Persistence for TlogPersistence {
         let mut state = lock(&self.inner.state);
         let entry = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
             Some(pending) => pending.entries.get(name).cloned(),
-            None => state.view.dir(dir.id)?.entries.get(name).cloned(),
+            None => state.committed(dir).dir(dir.id)?.entries.get(name).cloned(),
         };
         if let Some(txn) = state.txn.as_mut() {
             txn.reads.insert(entry_key(dir.id, name));
@@ -469,7 +508,13 @@ impl Persistence for TlogPersistence {
         let mut state = lock(&self.inner.state);
         let entries: Vec<DirEntry> = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
             Some(pending) => pending.entries.values().cloned().collect(),
-            None => state.view.dir(dir.id)?.entries.values().cloned().collect(),
+            None => state
+                .committed(dir)
+                .dir(dir.id)?
+                .entries
+                .values()
+                .cloned()
+                .collect(),
         };
         if let Some(txn) = state.txn.as_mut() {
             txn.reads.insert(list_key(dir.id));
@@ -520,6 +565,7 @@ impl Persistence for TlogPersistence {
         pending.changes.insert(name.to_string(), None);
         txn.writes.insert(entry_key(dir.id, name));
         txn.paths.insert(path);
+        txn.unlinked.push((dir.id, removed.clone()));
         Ok(removed)
     }
 
@@ -529,13 +575,32 @@ impl Persistence for TlogPersistence {
         name: &str,
         node: NodeKey,
         entry_type: EntryType,
+        from: u64,
     ) -> FsResult<()> {
         self.check_writable()?;
+        // A node read at an earlier version that the current one holds no file of was
+        // unlinked since: it comes back with its files as they were then.
+        let current = self.view();
+        let source =
+            if from < current.version() && !crate::links::is_live(&current, node, entry_type) {
+                let dir = self.inner.table.lock().await.dir().to_path_buf();
+                let table = LogTable::open(&dir, Some(from)).await?;
+                Some(Arc::new(table.view()?))
+            } else {
+                None
+            };
         let mut state = lock(&self.inner.state);
         let path = state.child_path(dir.id, name);
         let view = state.view.clone();
         let txn = state.txn_mut()?;
         link(txn, &view, dir.id, DirEntry::new(name, node.id, entry_type))?;
+        txn.linked.push(crate::txn::Linked {
+            path: path.clone(),
+            dir: dir.id,
+            node,
+            entry_type,
+            source,
+        });
         txn.paths.insert(path);
         txn.writes.insert(node_key(node.id));
         // Directories are their own partition and do not move; files and symlinks live in
@@ -641,10 +706,10 @@ impl Persistence for TlogPersistence {
                 return Ok(target.clone());
             }
             if let Some(from) = pending.history {
-                return Ok(state.view.symlink(from.parent, from.id)?);
+                return Ok(state.committed(from).symlink(from.parent, from.id)?);
             }
         }
-        Ok(state.view.symlink(link.parent, link.id)?)
+        Ok(state.committed(link).symlink(link.parent, link.id)?)
     }
 
     async fn create_dynamic(

@@ -46,6 +46,21 @@ pub struct PendingNode {
     pub target: Option<String>,
 }
 
+/// A node linked into a directory in this transaction: moved there, or put back.
+#[derive(Clone, Debug)]
+pub struct Linked {
+    /// Where, for errors.
+    pub path: String,
+    /// The directory it is linked into.
+    pub dir: NodeId,
+    /// The node, under the key it was read at.
+    pub node: NodeKey,
+    /// Its type.
+    pub entry_type: EntryType,
+    /// The earlier version it is put back from, when the base holds none of its files.
+    pub source: Option<Arc<View>>,
+}
+
 /// The transaction in progress.
 #[derive(Debug)]
 pub struct Txn {
@@ -67,6 +82,10 @@ pub struct Txn {
     pub writes: BTreeSet<String>,
     /// The paths changed, for `pond log`.
     pub paths: BTreeSet<String>,
+    /// The entries unlinked, with their directories.
+    pub unlinked: Vec<(NodeId, DirEntry)>,
+    /// The nodes linked into a directory.
+    pub linked: Vec<Linked>,
 }
 
 /// The key for entry `name` of directory `dir`.
@@ -97,6 +116,8 @@ impl Txn {
             reads: BTreeSet::new(),
             writes: BTreeSet::new(),
             paths: BTreeSet::new(),
+            unlinked: Vec::new(),
+            linked: Vec::new(),
         }
     }
 
@@ -179,11 +200,18 @@ impl Txn {
             if pending.moved
                 && let Some(from) = pending.history
             {
+                // A node put back from an earlier version has its history there.
+                let view = self
+                    .linked
+                    .iter()
+                    .find(|l| l.node == from)
+                    .and_then(|l| l.source.as_deref())
+                    .unwrap_or(head);
                 if pending.entry_type == EntryType::Symlink {
-                    let target = head.symlink(from.parent, from.id)?;
+                    let target = view.symlink(from.parent, from.id)?;
                     rows.push(symlink_row(key.id, target, &self.id, written_at));
                 } else {
-                    for rec in head.file(from.parent, from.id)?.iter() {
+                    for rec in view.file(from.parent, from.id)?.iter() {
                         rows.push(rec.to_row(key.id));
                     }
                 }

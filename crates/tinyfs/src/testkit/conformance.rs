@@ -637,13 +637,17 @@ async fn removed_nodes_link_back(fs: FS) {
         root.write_file("/d/e/f", EntryType::FileData, body)
             .await
             .unwrap();
+        root.write_file("/d/h", EntryType::FileData, body)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let (tx, root) = begin(&fs).await;
     assert!(root.get_entry("/nope/f").await.unwrap().is_none());
-    let file = root.get_entry("/d/e/f").await.unwrap().unwrap();
+    let file = root.get_entry("/d/h").await.unwrap().unwrap();
     let dir = root.get_entry("/d/e").await.unwrap().unwrap();
     root.remove("/d/e", true).await.unwrap();
+    root.remove("/d/h", false).await.unwrap();
     tx.commit().await.unwrap();
     let (tx, root) = begin(&fs).await;
     root.link("/d/e", &dir).await.unwrap();
@@ -661,6 +665,7 @@ async fn removed_nodes_link_back(fs: FS) {
     tx.commit().await.unwrap();
     let root = fs.root();
     assert_eq!(root.read_file("/d/e/f").await.unwrap(), b"two");
+    assert_eq!(root.read_file("/d/e/f@v1").await.unwrap(), b"one");
     assert_eq!(root.read_file("/d/g@v1").await.unwrap(), b"one");
     assert_eq!(root.versions("/d/g").await.unwrap().len(), 2);
     assert_eq!(names(&root, "/d").await, ["e", "g"]);

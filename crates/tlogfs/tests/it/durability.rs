@@ -302,3 +302,146 @@ async fn a_busy_directory_keeps_few_live_data_files() {
     }
     assert!(pond.verify().await.unwrap().is_ok());
 }
+
+/// The number of data files the current version of `pond` holds, and of its partitions.
+fn live(pond: &Pond) -> (usize, usize) {
+    let view = pond.persistence().view();
+    let parts: std::collections::HashSet<_> = view.files().map(|(part, _, _)| part).collect();
+    (view.files().count(), parts.len())
+}
+
+/// A removed node's data files leave the table (so a pond that makes and removes a
+/// scratch directory every hour costs what it holds, not what it ever held), stay on disk
+/// for earlier versions, and come back as they were when the node is put back; a node is
+/// linked at one path at a time.
+#[tokio::test]
+async fn removed_nodes_leave_the_table_and_come_back_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    write(&pond, "w", "/d/keep", b"kept").await;
+    let (files_before, parts_before) = live(&pond);
+    let mut before_rm = 0;
+    for round in 0..40 {
+        let tx = pond.fs().begin(meta("scratch")).await.unwrap();
+        let root = tx.root();
+        root.create_dir_all("/s/sub").await.unwrap();
+        for v in 0..3 {
+            let body = format!("round {round} v{v}");
+            root.write_file("/s/sub/a", EntryType::FileData, body.as_bytes())
+                .await
+                .unwrap();
+        }
+        root.write_file("/s/b", EntryType::FileData, b"bee")
+            .await
+            .unwrap();
+        root.symlink("/s/b", "/s/link").await.unwrap();
+        before_rm = tx.commit().await.unwrap().unwrap();
+        let tx = pond.fs().begin(meta("rm -r /s")).await.unwrap();
+        tx.root().remove("/s", true).await.unwrap();
+        tx.commit().await.unwrap().unwrap();
+    }
+    let (files, parts) = live(&pond);
+    assert_eq!(
+        parts, parts_before,
+        "no partition of a removed directory is live"
+    );
+    // The root's own files grow to one snapshot's worth at most.
+    assert!(files <= files_before + 16, "{files} live files");
+    let (text, _) = delta_sql(dir.path(), "SELECT count(DISTINCT part_id) AS n FROM oplog").await;
+    assert!(text.contains(&format!("| {parts_before} ")), "{text}");
+
+    // Earlier versions read what was there.
+    let then = Pond::open_at(dir.path(), before_rm).await.unwrap();
+    assert_eq!(
+        then.fs().root().read_file("/s/sub/a").await.unwrap(),
+        b"round 39 v2"
+    );
+
+    // Put back: the directory with everything under it.
+    let tx = pond.fs().begin(meta("restore /s")).await.unwrap();
+    let s = then.fs().root().get_entry("/s").await.unwrap().unwrap();
+    tx.root().link("/s", &s).await.unwrap();
+    // Read in the same transaction, below the node put back.
+    assert_eq!(
+        tx.root().read_file("/s/sub/a").await.unwrap(),
+        b"round 39 v2"
+    );
+    tx.commit().await.unwrap().unwrap();
+    let root = pond.fs().root();
+    assert_eq!(root.read_file("/s/sub/a").await.unwrap(), b"round 39 v2");
+    assert_eq!(root.read_file("/s/sub/a@v1").await.unwrap(), b"round 39 v0");
+    assert_eq!(root.readlink("/s/link").await.unwrap(), "/s/b");
+    let reopened = Pond::open(dir.path()).await.unwrap();
+    assert_eq!(
+        reopened.fs().root().read_file("/s/sub/a@v2").await.unwrap(),
+        b"round 39 v1"
+    );
+    assert_eq!(
+        live(&pond).1,
+        parts_before + 2,
+        "/s and /s/sub are live again"
+    );
+    let data_rows = || async {
+        let sql = "SELECT count(*) AS n FROM oplog WHERE entry_type = 'file:data'";
+        delta_sql(dir.path(), sql).await.0
+    };
+    // /d/keep, /s/sub/a (3 versions), /s/b.
+    assert!(data_rows().await.contains("| 5 "), "{}", data_rows().await);
+
+    // A node linked once already is not linked again; put back into another directory
+    // after its removal, a file has its history copied there.
+    let b = then.fs().root().get_entry("/s/b").await.unwrap().unwrap();
+    let tx = pond.fs().begin(meta("link")).await.unwrap();
+    tx.root().link("/d/b", &b).await.unwrap();
+    let err = tx.commit().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"/d/b\": this node is linked at another path"),
+        "{err}"
+    );
+    let tx = pond.fs().begin(meta("rm")).await.unwrap();
+    tx.root().remove("/s/b", false).await.unwrap();
+    tx.commit().await.unwrap().unwrap();
+    assert!(data_rows().await.contains("| 4 "), "{}", data_rows().await);
+    let tx = pond.fs().begin(meta("link")).await.unwrap();
+    tx.root().link("/d/b", &b).await.unwrap();
+    tx.commit().await.unwrap().unwrap();
+    assert_eq!(root.read_file("/d/b").await.unwrap(), b"bee");
+    assert!(data_rows().await.contains("| 5 "), "{}", data_rows().await);
+
+    // A file moved to another directory leaves its old key.
+    let tx = pond.fs().begin(meta("mv")).await.unwrap();
+    tx.root().rename("/d/b", "/s/b2").await.unwrap();
+    let moved = tx.commit().await.unwrap().unwrap();
+    assert!(
+        data_rows().await.contains("| 5 "),
+        "moved, not copied: {}",
+        data_rows().await
+    );
+    assert_eq!(root.read_file("/s/b2").await.unwrap(), b"bee");
+
+    // Linking back a node the current version holds elsewhere is refused, and changes
+    // nothing.
+    let before = Pond::open_at(dir.path(), moved - 1).await.unwrap();
+    let old_b = before.fs().root().get_entry("/d/b").await.unwrap().unwrap();
+    let sub = before
+        .fs()
+        .root()
+        .get_entry("/s/sub")
+        .await
+        .unwrap()
+        .unwrap();
+    for (path, node) in [("/d/b", &old_b), ("/d/sub", &sub)] {
+        let tx = pond.fs().begin(meta("link")).await.unwrap();
+        let err = match tx.root().link(path, node).await {
+            Err(e) => e,
+            Ok(()) => tx.commit().await.unwrap_err(),
+        };
+        assert!(
+            err.to_string().contains("linked at another path"),
+            "{path}: {err}"
+        );
+    }
+    assert_eq!(pond.persistence().view().version(), moved);
+    assert!(pond.verify().await.unwrap().is_ok());
+}
