@@ -382,11 +382,26 @@ impl Pond {
         let view: View = table.view()?;
         let referenced: HashSet<String> = view.files().map(|(_, _, f)| f.path.clone()).collect();
         let cutoff = SystemTime::now() - grace;
-        report.log_files_removed = remove_unreferenced_data_files(&log_dir, &referenced, cutoff)?;
+        let (removed, history) = remove_unreferenced_data_files(&log_dir, &referenced, cutoff)?;
+        report.log_files_removed = removed;
 
+        // A body is referenced while any kept version reads it. A node the latest version
+        // holds has every kept version in its live files (merges and retention rewrite
+        // them whole); a removed node's rows are only in log files the latest version no
+        // longer holds, which stay on disk until retention passes them.
+        let recorded: HashMap<&str, blake3::Hash> = view
+            .files()
+            .filter_map(|(_, _, f)| Some((f.path.as_str(), f.hash?)))
+            .collect();
         let mut hashes: HashSet<blake3::Hash> = HashSet::new();
-        for (_, _, file) in view.files() {
-            for row in view.read_rows(file)? {
+        let live = view.files().map(|(_, _, f)| f.path.clone());
+        let removed_nodes = history.into_iter().filter(|rel| {
+            crate::view::parse_data_file_name(rel)
+                .is_some_and(|(part, node, _)| view.node_files(part, node).is_empty())
+        });
+        for rel in live.chain(removed_nodes) {
+            let path = log_dir.join(&rel);
+            for row in crate::view::read_rows(&path, &rel, recorded.get(rel.as_str()))? {
                 if row.content.is_none()
                     && let Some(h) = row.blake3
                 {
@@ -415,12 +430,13 @@ impl Pond {
 /// commits) and that are older than `cutoff`. A file the latest version does not
 /// reference may be one a later commit merged into another: the commit its name says
 /// wrote it added it, and earlier versions read it, so it stays. Delta's own files
-/// (`_delta_log/`) are never touched.
+/// (`_delta_log/`) are never touched. Returns the files deleted, and those kept for
+/// earlier versions.
 fn remove_unreferenced_data_files(
     log_dir: &Path,
     referenced: &HashSet<String>,
     cutoff: SystemTime,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let delta_log = log_dir.join("_delta_log");
     // Pond version → the data files its commit added (each commit file read once).
     let mut added: HashMap<u64, HashSet<String>> = HashMap::new();
@@ -441,15 +457,17 @@ fn remove_unreferenced_data_files(
         };
         Ok(adds.contains(rel))
     };
-    let mut removed = BTreeMap::new();
+    let (mut removed, mut history) = (BTreeMap::new(), Vec::new());
     for (rel, path, meta) in crate::view::data_files_on_disk(log_dir)? {
         if referenced.contains(&rel) {
             continue;
         }
-        if meta.modified().unwrap_or(SystemTime::now()) < cutoff && !committed(&rel)? {
+        if committed(&rel)? {
+            history.push(rel);
+        } else if meta.modified().unwrap_or(SystemTime::now()) < cutoff {
             std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
             removed.insert(rel, ());
         }
     }
-    Ok(removed.into_keys().collect())
+    Ok((removed.into_keys().collect(), history))
 }
