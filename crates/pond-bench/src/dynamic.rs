@@ -258,3 +258,89 @@ pub(crate) async fn csvdir(bin: &Path, source: &Path) -> Result<()> {
     );
     Ok(())
 }
+
+/// A pond of the live-ingest recipe: a hostmount of `files` daily CSV files (24 hourly
+/// rows each), a csvdir of them as series, and a derived series over the csvdir.
+async fn days_pond(work: &Path, files: usize) -> Result<std::path::PathBuf> {
+    let host = work.join(format!("host{files}"));
+    std::fs::create_dir_all(&host)?;
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("a date");
+    for day in 0..files {
+        let date = start + chrono::Days::new(day as u64);
+        let mut csv = String::from("timestamp,level\n");
+        for hour in 0..24 {
+            csv.push_str(&format!("{date}T{hour:02}:00:00Z,{}.5\n", day * 24 + hour));
+        }
+        std::fs::write(host.join(format!("{date}.csv")), csv)?;
+    }
+    let pond_dir = work.join(format!("pond{files}"));
+    let pond = Pond::init(&pond_dir).await?;
+    let tx = pond.fs().begin(TxnMeta::default()).await?;
+    let root = tx.root();
+    let mount = format!("directory: {}\n", host.display());
+    let registry = Registry::builtin(None);
+    for (factory, path, config) in [
+        ("hostmount", "/host", mount.as_str()),
+        (
+            "csvdir",
+            "/days",
+            "source: /host/*.csv\nentry_type: series\n",
+        ),
+        (
+            "sql-derived-series",
+            "/levels.series",
+            "patterns: {d: /days/*}\nquery: SELECT timestamp, level FROM d\n",
+        ),
+    ] {
+        let entry_type = registry.validate(factory, config.as_bytes())?;
+        root.create_dynamic(path, entry_type, factory, config.as_bytes())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(pond_dir)
+}
+
+/// A one-day window of a derived series over a csvdir of `files` daily CSV files ÷ the
+/// same over 10 files, once every file is converted (whole process), and `describe` of
+/// one entry the same way.
+pub(crate) async fn days(bin: &Path, files: usize) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let day = "2020-01-05";
+    let window = [
+        "cat",
+        "/levels.series",
+        "--time-start",
+        "2020-01-05T00:00:00Z",
+        "--time-end",
+        "2020-01-05T23:59:59Z",
+    ];
+    let describe = ["describe", &format!("/days/{day}")].map(str::to_string);
+    let describe: Vec<&str> = describe.iter().map(String::as_str).collect();
+    let mut rows = Vec::new();
+    for n in [10, files] {
+        let pond_dir = days_pond(work.path(), n).await?;
+        let first = crate::time_pond(bin, &pond_dir, &["cat", "/levels.series"], 1)?;
+        let window = crate::time_pond(bin, &pond_dir, &window, 11)?;
+        let describe = crate::time_pond(bin, &pond_dir, &describe, 11)?;
+        rows.push((n, first, window, describe));
+    }
+    println!(
+        "{:>6}  {:>22}  {:>14}  {:>14}",
+        "files", "first read (converts)", "one-day window", "describe"
+    );
+    for (n, first, window, describe) in &rows {
+        println!(
+            "{n:>6}  {:>22}  {:>14}  {:>14}",
+            ms(*first),
+            ms(*window),
+            ms(*describe)
+        );
+    }
+    let ((_, _, w0, d0), (_, _, w1, d1)) = (&rows[0], &rows[1]);
+    println!(
+        "ratio {files} files ÷ 10: window {:.2}, describe {:.2}",
+        w1.as_secs_f64() / w0.as_secs_f64(),
+        d1.as_secs_f64() / d0.as_secs_f64()
+    );
+    Ok(())
+}

@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! cargo build --release -p pond -p pond-bench
-//! target/release/pond-bench history      # list '/**' after 10,000 commits ÷ after 100
+//! target/release/pond-bench history      # list '/**', cat, mkdir after N commits ÷ after 100
 //! target/release/pond-bench latency      # one small transaction, whole process
 //! target/release/pond-bench import FILE  # CSV → series vs DuckDB's CSV → Parquet
 //! target/release/pond-bench inline       # inline bodies vs content/ files, by size
 //! target/release/pond-bench verify       # pond verify of 1 GB ÷ hashing the bodies
 //! target/release/pond-bench series FILE  # 30-version series vs DataFusion ListingTable
 //! target/release/pond-bench chain FILE   # 3 derived series vs by hand vs materialized
+//! target/release/pond-bench days         # a day's window over 1,000 daily CSVs ÷ over 10
 //! target/release/pond-bench csvdir CSV   # csvdir cached read vs first read
 //! ```
 
@@ -42,7 +43,7 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
-    /// `pond list '/**'` after many commits ÷ after 100, on the same tree.
+    /// `pond list '/**'`, `cat` of a small file and `mkdir` after many commits ÷ after 100.
     History {
         /// Commits in the long history.
         #[arg(long, default_value_t = 10_000)]
@@ -97,6 +98,13 @@ enum Bench {
     Chain {
         /// The Parquet file (vega_flights_3m.parquet), split into a 30-version series.
         parquet: PathBuf,
+    },
+    /// A one-day window of a derived series over a csvdir of many daily CSV files (and
+    /// `describe` of one) ÷ the same over 10 files, once converted.
+    Days {
+        /// Daily CSV files in the large csvdir.
+        #[arg(long, default_value_t = 1_000)]
+        files: usize,
     },
     /// A csvdir table's cached read ÷ its first read (which converts the CSV).
     Csvdir {
@@ -194,12 +202,15 @@ async fn history(bin: &Path, commits: usize) -> Result<()> {
         tx.commit().await?;
         files.push(path);
     }
+    let small = files[0].as_str();
     let short = time_pond(bin, dir.path(), &["list", "/**"], 21)?;
+    let cat_short = time_pond(bin, dir.path(), &["cat", small], 21)?;
     let write_short = time_mkdirs(bin, dir.path(), "early", 11)?;
     let start = Instant::now();
     churn(&pond, commits - 100, &files, dirs).await?;
     let building = start.elapsed();
     let long = time_pond(bin, dir.path(), &["list", "/**"], 21)?;
+    let cat_long = time_pond(bin, dir.path(), &["cat", small], 21)?;
     let write_long = time_mkdirs(bin, dir.path(), "late", 11)?;
     println!(
         "history: {commits} commits made in {:.1} s ({} per commit)",
@@ -212,6 +223,12 @@ async fn history(bin: &Path, commits: usize) -> Result<()> {
         "ratio: {:.2} (goal <= 1.5)",
         long.as_secs_f64() / short.as_secs_f64()
     );
+    println!("pond cat {small} after 100 commits:    {}", ms(cat_short));
+    println!("pond cat {small} after {commits} commits: {}", ms(cat_long));
+    println!(
+        "ratio: {:.2} (goal <= 1.5)",
+        cat_long.as_secs_f64() / cat_short.as_secs_f64()
+    );
     println!(
         "pond mkdir (one commit) after ~100 commits:    {}",
         ms(write_short)
@@ -221,7 +238,7 @@ async fn history(bin: &Path, commits: usize) -> Result<()> {
         ms(write_long)
     );
     println!(
-        "ratio: {:.2}",
+        "ratio: {:.2} (goal <= 1.5)",
         write_long.as_secs_f64() / write_short.as_secs_f64()
     );
     Ok(())
@@ -333,5 +350,6 @@ async fn main() -> Result<()> {
         Bench::Series { parquet, copies } => series::run(&bin, &parquet, copies).await,
         Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,
         Bench::Csvdir { csv } => dynamic::csvdir(&bin, &csv).await,
+        Bench::Days { files } => dynamic::days(&bin, files).await,
     }
 }

@@ -16,34 +16,31 @@
 //!
 //! Each match appears as `<name without .csv>`. The first read converts the CSV into
 //! Parquet in the pond's `cache/csvdir/`, named by a key of (source node, version, BLAKE3,
-//! configuration, conversion format); later reads open the cached Parquet, with the full
-//! pushdown of a Parquet scan. A new source version, or a changed host file under a
-//! hostmount, has a new hash and so a new key, with no time-to-live to guess. (A host file
-//! rewritten between the key's hash and the conversion's read is converted under the old
-//! key; the next read sees the new hash.) A damaged entry is converted again. An in-memory
-//! LRU of opened tables sits in front. Old entries are not pruned yet; deleting `cache/`
-//! loses nothing but time.
+//! configuration, conversion format), with a temporal index beside it (its schema, rows
+//! and time range: see the cache's module). Later reads open the index, and the Parquet
+//! file only when a scan's time filter can meet its range, with the full pushdown of a
+//! Parquet scan; `list -l` shows a converted entry's rows and range from its index. A new
+//! source version, or a changed host file under a hostmount, has a new hash and so a new
+//! key, with no time-to-live to guess. (A host file rewritten between the key's hash and
+//! the conversion's read is converted under the old key; the next read sees the new
+//! hash.) A damaged entry is converted again. Old entries are not pruned yet; deleting
+//! `cache/` loses nothing but time.
 
 use std::any::Any;
-use std::num::NonZeroUsize;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
-use datafusion::prelude::SessionContext;
 use pond_sql::{CsvOptions, DynamicTable, FileTable, Scope};
 use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind};
-use tokio::io::AsyncWriteExt;
 
+use crate::csv_cache::{CACHE_FORMAT, CsvSource};
 use crate::error::{Error, Result};
 use crate::registry::{BuildContext, Factory, Registry, parse_config};
+
+pub use crate::csv_cache::CsvCache;
 
 /// The configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -112,7 +109,7 @@ pub enum Kind {
 }
 
 impl CsvDirConfig {
-    fn options(&self) -> CsvOptions {
+    pub(crate) fn options(&self) -> CsvOptions {
         let defaults = CsvOptions::default();
         CsvOptions {
             delimiter: self
@@ -147,7 +144,7 @@ impl CsvDirConfig {
         }
     }
 
-    fn entry_type(&self) -> EntryType {
+    pub(crate) fn entry_type(&self) -> EntryType {
         match self.entry_type {
             Some(Kind::Series) => EntryType::FileSeries,
             _ => EntryType::FileTable,
@@ -320,18 +317,26 @@ impl CsvDir {
             .ok_or_else(|| tinyfs::Error::internal("a file without versions"))?;
         let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), m.path.as_bytes()]);
         let table = Arc::new(CsvTable {
-            source: m.path,
-            source_node: m.node,
-            config: self.config.clone(),
+            source: CsvSource {
+                path: m.path,
+                node: m.node,
+                config: self.config.clone(),
+            },
             config_hash: self.config_hash,
             cache: self.cache.clone(),
         });
-        // The entry's version is its source's: a new source version is a new table.
+        // The entry's version is its source's: a new source version is a new table. A
+        // converted entry's index gives its rows and time range, with no CSV read.
+        let converted = self
+            .cache
+            .converted(&table.key(&latest), &table.source)
+            .await;
+        let index = converted.as_ref().map(|c| c.index());
         let version = FileVersion {
             size: 0,
-            event_time: None,
+            event_time: index.and_then(|i| i.event_time.clone()),
             members: None,
-            rows: None,
+            rows: index.map(|i| i.rows),
             compacts: None,
             ..latest
         };
@@ -366,244 +371,91 @@ impl Directory for CsvDir {
 /// One CSV file as a table.
 #[derive(Debug)]
 struct CsvTable {
-    source: String,
-    source_node: Node,
-    config: Arc<CsvDirConfig>,
+    source: CsvSource,
     config_hash: blake3::Hash,
     cache: Arc<CsvCache>,
 }
 
 impl CsvTable {
-    /// The cache key of the source's latest version under this configuration.
-    async fn key(&self) -> pond_sql::Result<String> {
-        let file = self
-            .source_node
-            .as_file()
-            .ok_or_else(|| pond_sql::Error::invalid(&self.source, "not a file"))?;
-        let latest = file
-            .latest()
-            .await?
-            .ok_or_else(|| pond_sql::Error::invalid(&self.source, "no versions"))?;
+    /// The cache key of the source's version `latest` under this configuration.
+    fn key(&self, latest: &FileVersion) -> String {
         let mut hasher = blake3::Hasher::new();
         hasher.update(CACHE_FORMAT.as_bytes());
-        hasher.update(&self.source_node.id().as_u128().to_be_bytes());
+        hasher.update(&self.source.node.id().as_u128().to_be_bytes());
         hasher.update(&latest.version.to_le_bytes());
         hasher.update(latest.blake3.as_bytes());
         hasher.update(self.config_hash.as_bytes());
-        Ok(hasher.finalize().to_hex().to_string())
+        hasher.finalize().to_hex().to_string()
     }
+
+    /// The cache key of the source's latest version.
+    async fn latest_key(&self) -> pond_sql::Result<String> {
+        let file = self
+            .source
+            .node
+            .as_file()
+            .ok_or_else(|| pond_sql::Error::invalid(&self.source.path, "not a file"))?;
+        let latest = file
+            .latest()
+            .await?
+            .ok_or_else(|| pond_sql::Error::invalid(&self.source.path, "no versions"))?;
+        Ok(self.key(&latest))
+    }
+}
+
+/// The time column of a csvdir entry of `schema`: `None` for a table; for a series the
+/// configured one, else the only timestamp column, else one found by name.
+pub(crate) fn time_column(
+    config: &CsvDirConfig,
+    schema: &Schema,
+    source: &str,
+) -> pond_sql::Result<Option<String>> {
+    if config.entry_type() != EntryType::FileSeries {
+        return Ok(None);
+    }
+    if config.timestamp_column.is_none() {
+        let mut timestamps = schema
+            .fields()
+            .iter()
+            .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, _)));
+        if let (Some(only), None) = (timestamps.next(), timestamps.next()) {
+            return Ok(Some(only.name().clone()));
+        }
+    }
+    pond_sql::find_timestamp_column(schema, config.timestamp_column.as_deref(), source)
+        .map(Some)
+        .map_err(|e| {
+            pond_sql::Error::invalid(
+                source,
+                format!("{e} (in a csvdir, set timestamp_column in its configuration)"),
+            )
+        })
 }
 
 #[async_trait]
 impl FileTable for CsvTable {
     fn entry_type(&self) -> EntryType {
-        self.config.entry_type()
+        self.config().entry_type()
     }
 
     async fn provider(&self, _scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
-        let key = self.key().await?;
-        self.cache.table(&key, self).await
+        let key = self.latest_key().await?;
+        Ok(self.cache.conversion(&key, &self.source).await?)
     }
 
     async fn timestamp_column(&self, scope: &Scope) -> pond_sql::Result<Option<String>> {
-        if self.config.entry_type() != EntryType::FileSeries {
+        if self.config().entry_type() != EntryType::FileSeries {
             return Ok(None);
         }
         let schema = self.provider(scope).await?.schema();
-        if self.config.timestamp_column.is_none() {
-            let mut timestamps = schema
-                .fields()
-                .iter()
-                .filter(|f| matches!(f.data_type(), DataType::Timestamp(_, _)));
-            if let (Some(only), None) = (timestamps.next(), timestamps.next()) {
-                return Ok(Some(only.name().clone()));
-            }
-        }
-        pond_sql::find_timestamp_column(
-            &schema,
-            self.config.timestamp_column.as_deref(),
-            &self.source,
-        )
-        .map(Some)
-        .map_err(|e| {
-            pond_sql::Error::invalid(
-                &self.source,
-                format!("{e} (in a csvdir, set timestamp_column in its configuration)"),
-            )
-        })
+        time_column(self.config(), &schema, &self.source.path)
     }
 }
 
-/// Opened csvdir tables: an LRU in memory in front of Parquet files on disk.
-pub struct CsvCache {
-    dir: Option<PathBuf>,
-    memory: Mutex<lru::LruCache<String, Arc<dyn TableProvider>>>,
-    /// Where conversions go when there is no cache directory: removed with the process.
-    scratch: Mutex<Option<tempfile::TempDir>>,
-}
-
-impl std::fmt::Debug for CsvCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CsvCache")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+impl CsvTable {
+    fn config(&self) -> &CsvDirConfig {
+        &self.source.config
     }
-}
-
-/// Part of every cache key: change it when the conversion changes what it writes, so old
-/// conversions are not served.
-const CACHE_FORMAT: &str = "csvdir-parquet-2";
-
-/// How many opened tables the in-memory LRU keeps.
-const MEMORY_ENTRIES: usize = 64;
-
-impl CsvCache {
-    /// A cache writing Parquet under `dir/csvdir/` (a temporary directory when `None`).
-    pub fn new(dir: Option<PathBuf>) -> Self {
-        CsvCache {
-            dir: dir.map(|d| d.join("csvdir")),
-            memory: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(MEMORY_ENTRIES).expect("non-zero"),
-            )),
-            scratch: Mutex::new(None),
-        }
-    }
-
-    fn dir(&self) -> pond_sql::Result<PathBuf> {
-        if let Some(dir) = &self.dir {
-            return Ok(dir.clone());
-        }
-        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        if scratch.is_none() {
-            *scratch = Some(tempfile::tempdir().map_err(|source| pond_sql::Error::Io {
-                path: "a temporary cache directory".into(),
-                source,
-            })?);
-        }
-        Ok(scratch.as_ref().expect("set above").path().to_path_buf())
-    }
-
-    async fn table(&self, key: &str, csv: &CsvTable) -> pond_sql::Result<Arc<dyn TableProvider>> {
-        if let Some(t) = self
-            .memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-        {
-            return Ok(t.clone());
-        }
-        let dir = self.dir()?;
-        let path = dir.join(format!("{key}.parquet"));
-        let io = |path: &std::path::Path, source| pond_sql::Error::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        if !tokio::fs::try_exists(&path)
-            .await
-            .map_err(|e| io(&path, e))?
-        {
-            convert(csv, &dir, &path).await?;
-        }
-        let table = match open_parquet(&path).await {
-            Ok(table) => table,
-            Err(_) => {
-                // A damaged entry (the cache is disposable): convert again.
-                let _ = tokio::fs::remove_file(&path).await;
-                convert(csv, &dir, &path).await?;
-                open_parquet(&path).await?
-            }
-        };
-        self.memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .put(key.to_string(), table.clone());
-        Ok(table)
-    }
-}
-
-/// Converts the CSV into `dest`, through a temporary file in `dir` renamed into place, so a
-/// crash leaves no partial cache entry.
-async fn convert(
-    csv: &CsvTable,
-    dir: &std::path::Path,
-    dest: &std::path::Path,
-) -> pond_sql::Result<()> {
-    let io = |path: &std::path::Path, source| pond_sql::Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(|e| io(dir, e))?;
-    let unique = uuid::Uuid::now_v7().simple().to_string();
-    let spool = dir.join(format!(".{unique}.csv"));
-    let partial = dir.join(format!(".{unique}.parquet"));
-    let result = async {
-        let file = csv
-            .source_node
-            .as_file()
-            .ok_or_else(|| pond_sql::Error::invalid(&csv.source, "not a file"))?;
-        let mut reader = file
-            .reader(None)
-            .await
-            .map_err(|e| e.with_path(&csv.source))?;
-        let mut out = tokio::fs::File::create(&spool)
-            .await
-            .map_err(|e| io(&spool, e))?;
-        tokio::io::copy(&mut reader, &mut out)
-            .await
-            .map_err(|e| io(&spool, e))?;
-        out.flush().await.map_err(|e| io(&spool, e))?;
-        drop(out);
-        let (spool2, partial2, shown) = (spool.clone(), partial.clone(), csv.source.clone());
-        let options = csv.config.options();
-        tokio::task::spawn_blocking(move || {
-            pond_sql::csv_to_parquet(&spool2, &shown, &options, &partial2)
-        })
-        .await
-        .map_err(|e| pond_sql::Error::invalid(&csv.source, format!("conversion: {e}")))??;
-        tokio::fs::rename(&partial, dest)
-            .await
-            .map_err(|e| io(dest, e))?;
-        // The rename is durable with its directory.
-        let dir = tokio::fs::File::open(dir).await.map_err(|e| io(dir, e))?;
-        dir.sync_all().await.map_err(|e| io(dest, e))
-    }
-    .await;
-    let _ = tokio::fs::remove_file(&spool).await;
-    let _ = tokio::fs::remove_file(&partial).await;
-    result
-}
-
-async fn open_parquet(path: &std::path::Path) -> pond_sql::Result<Arc<dyn TableProvider>> {
-    let shown = path.display().to_string();
-    let df = |source| pond_sql::Error::DataFusion {
-        path: shown.clone(),
-        source,
-    };
-    let url = ListingTableUrl::parse(
-        path.to_str()
-            .ok_or_else(|| pond_sql::Error::invalid(&shown, "the cache path is not UTF-8"))?,
-    )
-    .map_err(df)?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    // The schema comes from the footer; the session is only the reader's runtime.
-    let state = SessionContext::new().state();
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .infer_schema(&state)
-        .await
-        .map_err(df)?;
-    let table = ListingTable::try_new(config).map_err(df)?;
-    // Conversions always have columns: none means the file is not what was written.
-    if table.schema().fields().is_empty() {
-        return Err(pond_sql::Error::invalid(
-            &shown,
-            "no Parquet schema in a cache entry",
-        ));
-    }
-    Ok(Arc::new(table))
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use datafusion::catalog::{
 };
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, Union};
 use datafusion::prelude::{SQLOptions, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use pond_sql::{DynamicTable, FileTable, Scope, file_table_of};
@@ -273,12 +273,16 @@ impl FileTable for DerivedTable {
                         .map_err(df_err)?;
                 plans.push(plan);
             }
-            let mut plans = plans.into_iter();
-            let mut union = LogicalPlanBuilder::from(plans.next().expect("at least one match"));
-            for plan in plans {
-                union = union.union_by_name(plan).map_err(df_err)?;
-            }
-            let plan = union.build().map_err(df_err)?;
+            // One union of every input, not a chain of pairs: a chain as deep as a
+            // csvdir of a thousand days overflows the planner's stack.
+            let plan = if plans.len() == 1 {
+                plans.pop().expect("one match")
+            } else {
+                LogicalPlan::Union(
+                    Union::try_new_by_name(plans.into_iter().map(Arc::new).collect())
+                        .map_err(df_err)?,
+                )
+            };
             ctx.register_table(name.as_str(), Arc::new(ViewTable::new(plan, None)))
                 .map_err(df_err)?;
         }

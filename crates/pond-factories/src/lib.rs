@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod csv_cache;
 pub mod csvdir;
 pub mod derived;
 pub mod dynamic_dir;

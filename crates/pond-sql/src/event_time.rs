@@ -2,7 +2,13 @@
 
 use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::common::stats::Precision;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{EventTime, FileVersion};
 
 use crate::error::{Error, Result};
@@ -177,6 +183,133 @@ impl EventTimeRange {
             max_micros: self.max?,
         })
     }
+}
+
+/// The closed interval `[lo, hi]` of microseconds the conjunction of `filters` allows for
+/// `column`. Conservative: a bound is only drawn from a comparison of the column (or a
+/// timestamp cast of it) with a literal; anything else leaves the interval open.
+pub fn time_bounds(filters: &[Expr], column: &str) -> (Option<i64>, Option<i64>) {
+    let mut lo: Option<i64> = None;
+    let mut hi: Option<i64> = None;
+    let mut raise = |v: i64| lo = Some(lo.map_or(v, |l| l.max(v)));
+    let mut lower = |v: i64| hi = Some(hi.map_or(v, |h| h.min(v)));
+    let mut bounds: Vec<(Operator, i64)> = Vec::new();
+    for filter in filters {
+        for expr in split_conjunction(filter) {
+            match expr {
+                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                    if is_column(left, column)
+                        && let Some(v) = literal_micros(right)
+                    {
+                        bounds.push(bound(*op, v));
+                    } else if is_column(right, column)
+                        && let Some(v) = literal_micros(left)
+                        && let Some(op) = op.swap()
+                    {
+                        bounds.push(bound(op, v));
+                    }
+                }
+                Expr::Between(b) if !b.negated && is_column(&b.expr, column) => {
+                    if let (Some(l), Some(h)) = (literal_micros(&b.low), literal_micros(&b.high)) {
+                        bounds.push(bound(Operator::GtEq, l));
+                        bounds.push(bound(Operator::LtEq, h));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (op, v) in bounds {
+        match op {
+            Operator::Gt | Operator::GtEq => raise(v),
+            Operator::Lt | Operator::LtEq => lower(v),
+            Operator::Eq => {
+                raise(v);
+                lower(v);
+            }
+            _ => {}
+        }
+    }
+    (lo, hi)
+}
+
+/// `column op v` as a bound on whole microseconds. Ranges hold times rounded down to the
+/// microsecond, so only `< v` of a whole microsecond can be made `<= v - 1`.
+fn bound(op: Operator, (micros, whole): (i64, bool)) -> (Operator, i64) {
+    match op {
+        Operator::Lt if whole => (Operator::LtEq, micros.saturating_sub(1)),
+        op => (op, micros),
+    }
+}
+
+fn is_column(expr: &Expr, column: &str) -> bool {
+    match expr {
+        Expr::Column(c) => c.name == column,
+        // Widening a timestamp to another unit or zone keeps its order.
+        Expr::Cast(c)
+            if matches!(
+                c.field.data_type(),
+                arrow::datatypes::DataType::Timestamp(_, _)
+            ) =>
+        {
+            is_column(&c.expr, column)
+        }
+        _ => false,
+    }
+}
+
+/// A timestamp or date literal in microseconds since the epoch, rounded down, and
+/// whether it was a whole microsecond.
+fn literal_micros(expr: &Expr) -> Option<(i64, bool)> {
+    let Expr::Literal(value, _) = expr else {
+        return None;
+    };
+    let whole = match value {
+        ScalarValue::TimestampNanosecond(Some(v), _) => v.rem_euclid(1_000) == 0,
+        _ => true,
+    };
+    Some((scalar_micros(value)?, whole))
+}
+
+/// A timestamp or date value in microseconds since the epoch.
+fn scalar_micros(value: &ScalarValue) -> Option<i64> {
+    match value {
+        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
+        ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
+        ScalarValue::Date32(Some(d)) => i64::from(*d).checked_mul(86_400_000_000),
+        ScalarValue::Date64(Some(ms)) => ms.checked_mul(1_000),
+        _ => None,
+    }
+}
+
+/// The range of `column` in a Parquet file, from its footer's statistics (in `schema`,
+/// the file's Arrow schema): `None` when the column has no times or a row group keeps
+/// no statistics for it.
+pub fn footer_event_time(
+    metadata: &ParquetMetaData,
+    schema: &SchemaRef,
+    column: &str,
+) -> Option<EventTime> {
+    let i = schema.index_of(column).ok()?;
+    let statistics = DFParquetMetadata::statistics_from_parquet_metadata(metadata, schema).ok()?;
+    let stats = statistics.column_statistics.get(i)?;
+    let micros = |p: &Precision<ScalarValue>| match p {
+        Precision::Exact(v) | Precision::Inexact(v) => scalar_micros(v),
+        Precision::Absent => None,
+    };
+    Some(EventTime {
+        column: column.to_string(),
+        min_micros: micros(&stats.min_value)?,
+        max_micros: micros(&stats.max_value)?,
+    })
+}
+
+/// Whether a range `[min, max]` of event times meets `bounds` (from [`time_bounds`]).
+pub fn overlaps(bounds: (Option<i64>, Option<i64>), range: &EventTime) -> bool {
+    let (lo, hi) = bounds;
+    lo.is_none_or(|lo| range.max_micros >= lo) && hi.is_none_or(|hi| range.min_micros <= hi)
 }
 
 /// The timestamp column of a series whose versions, oldest first, are `versions`: the

@@ -42,7 +42,9 @@ pub use conform::UTC;
 pub use context::{PondSession, explain, stream};
 pub use csv::{CsvOptions, CsvTime, check_timezone, csv_to_parquet};
 pub use error::{Error, Result};
-pub use event_time::{COMMON_NAMES, EventTimeRange, find_timestamp_column};
+pub use event_time::{
+    COMMON_NAMES, EventTimeRange, find_timestamp_column, footer_event_time, overlaps, time_bounds,
+};
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};
 pub use import::{
     ImportOptions, Imported, import_file, series_writer_properties, writer_properties,

@@ -22,16 +22,14 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::logical_expr::utils::split_conjunction;
-use datafusion::logical_expr::{
-    BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
-};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use object_store::ObjectMeta;
-use tinyfs::{EntryType, EventTime, FileVersion, WD};
+use tinyfs::{EntryType, FileVersion, WD};
 
 use crate::error::{Error, Result};
+use crate::event_time::{overlaps, time_bounds};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
 use crate::read::{
     TableVersion, members_schema, members_schema_from, table_members, version_footer,
@@ -150,18 +148,14 @@ impl PondTable {
         let Some(column) = &self.timestamp_column else {
             return self.files.iter().collect();
         };
-        let (lo, hi) = time_bounds(filters, column);
+        let bounds = time_bounds(filters, column);
         self.files
             .iter()
-            .filter(|f| match &f.version.event_time {
-                Some(EventTime {
-                    min_micros,
-                    max_micros,
-                    ..
-                }) => {
-                    lo.is_none_or(|lo| *max_micros >= lo) && hi.is_none_or(|hi| *min_micros <= hi)
-                }
-                None => true,
+            .filter(|f| {
+                f.version
+                    .event_time
+                    .as_ref()
+                    .is_none_or(|t| overlaps(bounds, t))
             })
             .collect()
     }
@@ -311,86 +305,6 @@ fn time_ordered_groups<'a, 'b>(files: &'b [ScannedFile<'a>]) -> Vec<Vec<&'b Scan
         }
     }
     groups
-}
-
-/// The closed interval `[lo, hi]` of microseconds the conjunction of `filters` allows for
-/// `column`. Conservative: a bound is only drawn from a comparison of the column (or a
-/// timestamp cast of it) with a literal; anything else leaves the interval open.
-fn time_bounds(filters: &[Expr], column: &str) -> (Option<i64>, Option<i64>) {
-    let mut lo: Option<i64> = None;
-    let mut hi: Option<i64> = None;
-    let mut raise = |v: i64| lo = Some(lo.map_or(v, |l| l.max(v)));
-    let mut lower = |v: i64| hi = Some(hi.map_or(v, |h| h.min(v)));
-    let mut bounds: Vec<(Operator, i64)> = Vec::new();
-    for filter in filters {
-        for expr in split_conjunction(filter) {
-            match expr {
-                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                    if is_column(left, column)
-                        && let Some(v) = literal_micros(right)
-                    {
-                        bounds.push((*op, v));
-                    } else if is_column(right, column)
-                        && let Some(v) = literal_micros(left)
-                        && let Some(op) = op.swap()
-                    {
-                        bounds.push((op, v));
-                    }
-                }
-                Expr::Between(b) if !b.negated && is_column(&b.expr, column) => {
-                    if let (Some(l), Some(h)) = (literal_micros(&b.low), literal_micros(&b.high)) {
-                        bounds.push((Operator::GtEq, l));
-                        bounds.push((Operator::LtEq, h));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    for (op, v) in bounds {
-        match op {
-            Operator::Gt | Operator::GtEq => raise(v),
-            Operator::Lt | Operator::LtEq => lower(v),
-            Operator::Eq => {
-                raise(v);
-                lower(v);
-            }
-            _ => {}
-        }
-    }
-    (lo, hi)
-}
-
-fn is_column(expr: &Expr, column: &str) -> bool {
-    match expr {
-        Expr::Column(c) => c.name == column,
-        // Widening a timestamp to another unit or zone keeps its order.
-        Expr::Cast(c)
-            if matches!(
-                c.field.data_type(),
-                arrow::datatypes::DataType::Timestamp(_, _)
-            ) =>
-        {
-            is_column(&c.expr, column)
-        }
-        _ => false,
-    }
-}
-
-/// A timestamp or date literal in microseconds since the epoch.
-fn literal_micros(expr: &Expr) -> Option<i64> {
-    let Expr::Literal(value, _) = expr else {
-        return None;
-    };
-    match value {
-        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
-        ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
-        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
-        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
-        ScalarValue::Date32(Some(d)) => i64::from(*d).checked_mul(86_400_000_000),
-        ScalarValue::Date64(Some(ms)) => ms.checked_mul(1_000),
-        _ => None,
-    }
 }
 
 #[async_trait]

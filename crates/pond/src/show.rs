@@ -297,10 +297,28 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         // Computed on read: no stored versions or size; its schema comes from its plan.
         let session = pond_sql::PondSession::new(root.clone())?;
         let (table, scope) = session.open(&canonical).await?;
-        if let Some(column) = table.timestamp_column(&scope).await? {
+        let column = table.timestamp_column(&scope).await?;
+        let schema = table.schema(&scope).await?;
+        // What the node knows of its rows once computed (a csvdir entry, from its index).
+        let known = match root.resolve(&canonical).await?.as_file() {
+            Some(f) => f.versions().await?.pop(),
+            None => None,
+        };
+        if let Some(rows) = known.as_ref().and_then(|v| v.rows) {
+            writeln!(out, "rows:      {rows}")?;
+        }
+        if let Some(column) = column {
             writeln!(out, "timestamp: {column}")?;
         }
-        write_schema(&mut out, table.schema(&scope).await?.as_ref())?;
+        if let Some(t) = known.and_then(|v| v.event_time) {
+            writeln!(
+                out,
+                "range:     {} to {}",
+                micros(t.min_micros),
+                micros(t.max_micros)
+            )?;
+        }
+        write_schema(&mut out, schema.as_ref())?;
         return Ok(());
     }
     let meta = root.metadata(path).await?;

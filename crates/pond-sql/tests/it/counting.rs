@@ -1,6 +1,7 @@
 //! Counting what a command reads, from trace events: Parquet footers
-//! (`pond_sql::footer`), log data files (`tlogfs::log_file`) and file versions a scan
-//! reads (`pond_sql::object`, by path). Counted per thread, so run a counting test on a
+//! (`pond_sql::footer`), log data files (`tlogfs::log_file`), file versions a scan
+//! reads (`pond_sql::object`, by path), and csvdir conversions made
+//! (`pond_factories::convert`) and opened (`pond_factories::conversion`). Counted per thread, so run a counting test on a
 //! current-thread runtime.
 
 use std::cell::RefCell;
@@ -14,13 +15,23 @@ pub struct Reads {
     pub log_files: usize,
     /// The distinct file versions a scan read bytes of.
     pub objects: BTreeSet<String>,
+    /// CSV files converted to Parquet.
+    pub converted: usize,
+    /// Converted Parquet files opened by a scan.
+    pub conversions: usize,
 }
 
 thread_local! {
     static READS: RefCell<Reads> = RefCell::new(Reads::default());
 }
 
-const TARGETS: [&str; 3] = ["pond_sql::footer", "tlogfs::log_file", "pond_sql::object"];
+const TARGETS: [&str; 5] = [
+    "pond_sql::footer",
+    "tlogfs::log_file",
+    "pond_sql::object",
+    "pond_factories::convert",
+    "pond_factories::conversion",
+];
 
 /// Installed as the global subscriber, so tests on other threads neither count here nor
 /// change which callsites are enabled.
@@ -51,6 +62,8 @@ impl tracing::Subscriber for Counter {
             match event.metadata().target() {
                 "pond_sql::footer" => r.footers += 1,
                 "tlogfs::log_file" => r.log_files += 1,
+                "pond_factories::convert" => r.converted += 1,
+                "pond_factories::conversion" => r.conversions += 1,
                 _ => {
                     let mut path = Path(None);
                     event.record(&mut path);

@@ -113,7 +113,11 @@ fn csvdir_converts_once_and_invalidates_exactly() {
     let cache = pond.path().join("cache/csvdir");
     let cached = || -> Vec<_> {
         let mut names: Vec<_> = std::fs::read_dir(&cache)
-            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name())
+                    .filter(|n| n.to_string_lossy().ends_with(".parquet"))
+                    .collect()
+            })
             .unwrap_or_default();
         names.sort();
         names
