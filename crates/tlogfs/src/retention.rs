@@ -53,7 +53,8 @@ pub struct Horizon {
 pub struct RetentionReport {
     /// The horizon now in force.
     pub horizon: u64,
-    /// Nodes no directory held at the horizon or since, whose rows were dropped.
+    /// Nodes no directory held at the horizon or since (removed files), whose rows were
+    /// dropped or whose log files were deleted.
     pub nodes_dropped: usize,
     /// File versions superseded before the horizon, whose rows were dropped.
     pub versions_dropped: usize,
@@ -217,10 +218,15 @@ pub(crate) async fn retain(
         .collect();
     keys.sort();
     keys.dedup();
+    // Nodes no version from the horizon on reaches, by id (a node moved elsewhere lives).
+    let live_nodes: HashSet<NodeId> = live.iter().map(|(_, node)| *node).collect();
+    let mut gone: HashSet<NodeId> = HashSet::new();
     for (part, node) in keys {
         let files = now.node_files(part, node);
         if !live.contains(&(part, node)) {
-            report.nodes_dropped += 1;
+            if !live_nodes.contains(&node) {
+                gone.insert(node);
+            }
             dropped.extend(files.iter().map(|f| f.path.clone()));
             writes.push(crate::txn::node_key(node));
             continue;
@@ -292,10 +298,17 @@ pub(crate) async fn retain(
     for (rel, path, meta) in crate::view::data_files_on_disk(log_dir)? {
         if !needed.contains(&rel) && meta.modified().unwrap_or(SystemTime::now()) < cutoff {
             std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+            // A removed node's files left the table when it was removed: they go now.
+            if let Some((_, node, _)) = crate::view::parse_data_file_name(&rel)
+                && !live_nodes.contains(&node)
+            {
+                gone.insert(node);
+            }
             report.log_files_removed += 1;
             report.log_bytes_removed += meta.len();
         }
     }
+    report.nodes_dropped = gone.len();
     Ok(report)
 }
 

@@ -442,7 +442,7 @@ fn keep_history_reclaims_removed_files_and_superseded_versions() {
     let out = pond.ok(&["maintain", "--grace", "0s", "--keep-history", "1"]);
     assert!(
         out.starts_with(
-            "kept history from pond version 10: dropped 4 superseded file versions and 0 removed nodes"
+            "kept history from pond version 10: dropped 4 superseded file versions and 4 removed nodes"
         ),
         "{out}"
     );
