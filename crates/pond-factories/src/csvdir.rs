@@ -317,20 +317,17 @@ impl CsvDir {
             .ok_or_else(|| tinyfs::Error::internal("a file without versions"))?;
         let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), m.path.as_bytes()]);
         let table = Arc::new(CsvTable {
+            key: cache_key(m.node.id(), &latest, &self.config_hash),
             source: CsvSource {
                 path: m.path,
                 node: m.node,
                 config: self.config.clone(),
             },
-            config_hash: self.config_hash,
             cache: self.cache.clone(),
         });
         // The entry's version is its source's: a new source version is a new table. A
         // converted entry's index gives its rows and time range, with no CSV read.
-        let converted = self
-            .cache
-            .converted(&table.key(&latest), &table.source)
-            .await;
+        let converted = self.cache.converted(&table.key, &table.source).await;
         let index = converted.as_ref().map(|c| c.index());
         let version = FileVersion {
             size: 0,
@@ -368,39 +365,25 @@ impl Directory for CsvDir {
     }
 }
 
-/// One CSV file as a table.
+/// One CSV file as a table: the source version its node was built at, converted under
+/// `key`.
 #[derive(Debug)]
 struct CsvTable {
     source: CsvSource,
-    config_hash: blake3::Hash,
+    key: String,
     cache: Arc<CsvCache>,
 }
 
-impl CsvTable {
-    /// The cache key of the source's version `latest` under this configuration.
-    fn key(&self, latest: &FileVersion) -> String {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(CACHE_FORMAT.as_bytes());
-        hasher.update(&self.source.node.id().as_u128().to_be_bytes());
-        hasher.update(&latest.version.to_le_bytes());
-        hasher.update(latest.blake3.as_bytes());
-        hasher.update(self.config_hash.as_bytes());
-        hasher.finalize().to_hex().to_string()
-    }
-
-    /// The cache key of the source's latest version.
-    async fn latest_key(&self) -> pond_sql::Result<String> {
-        let file = self
-            .source
-            .node
-            .as_file()
-            .ok_or_else(|| pond_sql::Error::invalid(&self.source.path, "not a file"))?;
-        let latest = file
-            .latest()
-            .await?
-            .ok_or_else(|| pond_sql::Error::invalid(&self.source.path, "no versions"))?;
-        Ok(self.key(&latest))
-    }
+/// The cache key of version `version` of source node `source` under the configuration
+/// whose hash is `config`.
+fn cache_key(source: NodeId, version: &FileVersion, config: &blake3::Hash) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(CACHE_FORMAT.as_bytes());
+    hasher.update(&source.as_u128().to_be_bytes());
+    hasher.update(&version.version.to_le_bytes());
+    hasher.update(version.blake3.as_bytes());
+    hasher.update(config.as_bytes());
+    hasher.finalize().to_hex().to_string()
 }
 
 /// The time column of a csvdir entry of `schema`: `None` for a table; for a series the
@@ -439,8 +422,7 @@ impl FileTable for CsvTable {
     }
 
     async fn provider(&self, _scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
-        let key = self.latest_key().await?;
-        Ok(self.cache.conversion(&key, &self.source).await?)
+        Ok(self.cache.conversion(&self.key, &self.source).await?)
     }
 
     async fn timestamp_column(&self, scope: &Scope) -> pond_sql::Result<Option<String>> {

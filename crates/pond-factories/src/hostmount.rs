@@ -123,6 +123,8 @@ impl Mount {
             NodeKind::File(Arc::new(HostFile {
                 mount: self.clone(),
                 rel,
+                size: meta.len(),
+                mtime_ns: mtime_ns(meta),
             }))
         };
         Node::new(id, parent, kind)
@@ -186,27 +188,18 @@ impl Directory for HostDir {
 
     async fn entries(&self) -> tinyfs::Result<Vec<(String, Node)>> {
         let dir = self.host();
-        let mut read = tokio::fs::read_dir(&dir)
+        // One blocking task lists the directory and stats its entries: a thousand files
+        // are one trip to the blocking pool, not a thousand.
+        let listed = tokio::task::spawn_blocking(move || list_host_dir(&dir))
             .await
-            .map_err(|e| host_error(&dir, e))?;
-        let mut out = Vec::new();
-        while let Some(entry) = read.next_entry().await.map_err(|e| host_error(&dir, e))? {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue; // not UTF-8: no pond path can name it
-            };
-            if tinyfs::validate_name(&name).is_err() {
-                continue;
-            }
-            let meta = match entry.metadata().await {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // just removed
-                Err(e) => return Err(host_error(&entry.path(), e)),
-            };
-            if shown(&meta) {
+            .map_err(|e| tinyfs::Error::internal(format!("listing a host directory: {e}")))??;
+        let mut out: Vec<(String, Node)> = listed
+            .into_iter()
+            .map(|(name, meta)| {
                 let node = self.mount.node(self.id, self.rel.join(&name), &meta);
-                out.push((name, node));
-            }
-        }
+                (name, node)
+            })
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
@@ -216,11 +209,45 @@ impl Directory for HostDir {
     }
 }
 
-/// A file of the mount.
+/// The shown entries of host directory `dir` with their metadata. Blocking.
+fn list_host_dir(dir: &Path) -> tinyfs::Result<Vec<(String, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| host_error(dir, e))? {
+        let entry = entry.map_err(|e| host_error(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue; // not UTF-8: no pond path can name it
+        };
+        if tinyfs::validate_name(&name).is_err() {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // just removed
+            Err(e) => return Err(host_error(&entry.path(), e)),
+        };
+        if shown(&meta) {
+            out.push((name, meta));
+        }
+    }
+    Ok(out)
+}
+
+/// A file of the mount, with its size and mtime (ns) when the walk found it.
 #[derive(Debug)]
 struct HostFile {
     mount: Arc<Mount>,
     rel: PathBuf,
+    size: u64,
+    mtime_ns: i128,
+}
+
+/// A host file's modification time in nanoseconds since the epoch (0 if unknown).
+fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
 }
 
 #[async_trait]
@@ -230,17 +257,9 @@ impl File for HostFile {
     }
 
     async fn versions(&self) -> tinyfs::Result<Vec<FileVersion>> {
+        // The walk that built this node stated the file; nodes are built anew each walk.
         let path = self.mount.root.join(&self.rel);
-        let meta = tokio::fs::metadata(&path)
-            .await
-            .map_err(|e| host_error(&path, e))?;
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i128)
-            .unwrap_or(0);
-        let size = meta.len();
+        let (size, mtime_ns) = (self.size, self.mtime_ns);
         let cached = HASHES
             .lock()
             .unwrap_or_else(|e| e.into_inner())
