@@ -56,7 +56,7 @@ pub enum Error {
         path: String,
     },
     /// A file exists but not the requested version.
-    #[error("{path}: no version {version} (versions are v1 to v{latest})")]
+    #[error("{path}: no version {version} ({})", versions_there(*.version, *.latest))]
     VersionNotFound {
         /// The file.
         path: String,
@@ -158,6 +158,19 @@ pub enum Error {
     /// See [`ErrorKind::Internal`].
     #[error("internal error: {0} (this is a bug in pond)")]
     Internal(String),
+}
+
+/// Which versions a file has, said to someone who asked for `version`: one past the
+/// latest was never written; one before it is no longer kept (retention reclaimed it, or
+/// a computed file has only its latest).
+fn versions_there(version: u64, latest: u64) -> String {
+    if version == 0 || version > latest {
+        format!("versions are v1 to v{latest}")
+    } else {
+        format!(
+            "it is no longer kept; the latest is v{latest}, and `pond describe` lists the versions kept"
+        )
+    }
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
@@ -297,6 +310,15 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "/a.csv: no version 9 (versions are v1 to v2)"
+        );
+        let e = Error::VersionNotFound {
+            path: "/a.csv".into(),
+            version: 1,
+            latest: 5,
+        };
+        assert_eq!(
+            e.to_string(),
+            "/a.csv: no version 1 (it is no longer kept; the latest is v5, and `pond describe` lists the versions kept)"
         );
         assert_eq!(e.kind(), ErrorKind::NotFound);
     }

@@ -455,7 +455,7 @@ fn keep_history_reclaims_removed_files_and_superseded_versions() {
     );
     assert_eq!(pond.run(&["cat", "/small"]).stdout, body(15, 100_000));
     let err = pond.fails(&["cat", "/small@v1"]);
-    assert!(err.contains("no version 1"), "{err}");
+    assert!(err.contains("no version 1 (it is no longer kept"), "{err}");
     assert!(pond.ok(&["list", "-l", "/small"]).contains(" v5 "));
     assert!(pond.ok(&["verify"]).contains("all intact"));
     // What is left keeps working: another version, another retention run.
