@@ -314,8 +314,8 @@ pub(crate) async fn days(bin: &Path, files: usize) -> Result<()> {
         "--time-end",
         "2020-01-05T23:59:59Z",
     ];
-    let describe = ["describe", &format!("/days/{day}")].map(str::to_string);
-    let describe: Vec<&str> = describe.iter().map(String::as_str).collect();
+    let entry = format!("/days/{day}");
+    let describe = ["describe", entry.as_str()];
     let mut rows = Vec::new();
     for n in [10, files] {
         let pond_dir = days_pond(work.path(), n).await?;

@@ -8,8 +8,7 @@
 //! cache ([`Conversion`]) reads the index only: its schema and row count come from it,
 //! and a scan whose time filter cannot meet the range returns no rows without opening
 //! the Parquet file. So a window query over a csvdir of a thousand days opens the days it
-//! needs, and `describe` or `list -l` of a converted entry opens its index and nothing
-//! else. An index that is missing or damaged is made again from the Parquet footer; a
+//! needs, and `describe` of a converted entry opens its index and nothing else. An index that is missing or damaged is made again from the Parquet footer; a
 //! damaged Parquet file is converted again. Both are written to a temporary name and
 //! renamed into place, so a crash leaves no partial entry.
 
@@ -29,7 +28,6 @@ use datafusion::datasource::listing::{
 };
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::empty::EmptyExec;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{EventTime, Node};
@@ -442,11 +440,7 @@ impl TableProvider for Conversion {
         if let Some(range) = &self.index.event_time
             && !pond_sql::overlaps(pond_sql::time_bounds(filters, &range.column), range)
         {
-            let schema = match projection {
-                Some(p) => Arc::new(self.index.schema.project(p)?),
-                None => self.index.schema.clone(),
-            };
-            return Ok(Arc::new(EmptyExec::new(schema)));
+            return pond_sql::no_rows(&self.index.schema, projection);
         }
         let table = self
             .table()

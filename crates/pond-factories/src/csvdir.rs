@@ -19,7 +19,7 @@
 //! configuration, conversion format), with a temporal index beside it (its schema, rows
 //! and time range: see the cache's module). Later reads open the index, and the Parquet
 //! file only when a scan's time filter can meet its range, with the full pushdown of a
-//! Parquet scan; `list -l` shows a converted entry's rows and range from its index. A new
+//! Parquet scan; `describe` shows a converted entry's rows and range from its index. A new
 //! source version, or a changed host file under a hostmount, has a new hash and so a new
 //! key, with no time-to-live to guess. (A host file rewritten between the key's hash and
 //! the conversion's read is converted under the old key; the next read sees the new

@@ -54,5 +54,5 @@ pub use read::{
     TableStream, TableVersion, members_schema, merge_schemas, read_table, table_members,
     table_type, table_versions, version_footers, version_rows,
 };
-pub use table::PondTable;
+pub use table::{PondTable, no_rows};
 pub use undo::{Restored, restore_path, restore_paths};

@@ -307,6 +307,18 @@ fn time_ordered_groups<'a, 'b>(files: &'b [ScannedFile<'a>]) -> Vec<Vec<&'b Scan
     groups
 }
 
+/// The scan of a table none of whose files can match: no rows, in the projected schema.
+pub fn no_rows(
+    schema: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    let schema = match projection {
+        Some(p) => Arc::new(schema.project(p)?),
+        None => schema.clone(),
+    };
+    Ok(Arc::new(EmptyExec::new(schema)))
+}
+
 #[async_trait]
 impl TableProvider for PondTable {
     fn schema(&self) -> SchemaRef {
@@ -337,11 +349,7 @@ impl TableProvider for PondTable {
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let kept = self.pruned(filters);
         if kept.is_empty() {
-            let schema = match projection {
-                Some(p) => Arc::new(self.schema.project(p)?),
-                None => self.schema.clone(),
-            };
-            return Ok(Arc::new(EmptyExec::new(schema)));
+            return no_rows(&self.schema, projection);
         }
         let kept = self
             .scanned(kept)

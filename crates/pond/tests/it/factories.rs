@@ -164,6 +164,13 @@ fn csvdir_converts_once_and_invalidates_exactly() {
     std::fs::remove_dir_all(pond.path().join("cache")).unwrap();
     let day = ["cat", "--time-start", "2024-01-02", "/tables/a"];
     assert_eq!(pond.ok(&day), "t,v\n2024-01-02T00:00:00Z,2\n");
+    // Once converted, describe shows the rows and range its index keeps.
+    let described = pond.ok(&["describe", "/tables/a"]);
+    assert!(described.contains("rows:      2\n"), "{described}");
+    assert!(
+        described.contains("range:     2024-01-01T00:00:00Z to 2024-01-02T00:00:00Z\n"),
+        "{described}"
+    );
 }
 
 #[test]
