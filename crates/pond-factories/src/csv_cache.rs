@@ -11,11 +11,16 @@
 //! needs, and `describe` of a converted entry opens its index and nothing else. An index that is missing or damaged is made again from the Parquet footer; a
 //! damaged Parquet file is converted again. Both are written to a temporary name and
 //! renamed into place, so a crash leaves no partial entry.
+//!
+//! [`CsvCache::sweep`] removes the entries nothing reads any more (a csvdir removed, a
+//! source removed or changed, a configuration changed) and the leftovers of interrupted
+//! conversions; `pond maintain --keep-history` runs it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
@@ -218,6 +223,79 @@ impl CsvCache {
         };
         write_index(&dir, &dir.join(format!("{key}.index")), &index).await?;
         Ok(self.remember(key, Conversion::new(&dir, key, source.clone(), index)))
+    }
+}
+
+/// What [`CsvCache::sweep`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Conversions removed (a Parquet file, its index, or both).
+    pub entries: u64,
+    /// Leftovers of interrupted conversions removed.
+    pub partials: u64,
+    /// The bytes of both.
+    pub bytes: u64,
+}
+
+impl CsvCache {
+    /// Removes every conversion whose key is not in `live`, and every leftover of an
+    /// interrupted conversion, not modified within `grace` (a conversion another process
+    /// is writing, or has just written for a newer pond version, is younger than that).
+    /// A reader that opened a removed entry before the sweep keeps reading it; one that
+    /// finds it gone converts again.
+    pub async fn sweep(&self, live: &HashSet<String>, grace: Duration) -> pond_sql::Result<Swept> {
+        let mut swept = Swept::default();
+        let Some(dir) = &self.dir else {
+            return Ok(swept);
+        };
+        let mut listing = match tokio::fs::read_dir(dir).await {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(swept),
+            Err(e) => return Err(io(dir, e)),
+        };
+        let cutoff = SystemTime::now().checked_sub(grace);
+        let mut gone: HashSet<String> = HashSet::new();
+        while let Some(entry) = listing.next_entry().await.map_err(|e| io(dir, e))? {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some((key, extension)) = name.rsplit_once('.') else {
+                continue;
+            };
+            let partial = match (key.starts_with('.'), extension) {
+                (true, "csv" | "parquet" | "index") => true,
+                (false, "parquet" | "index") => false,
+                _ => continue,
+            };
+            if !partial && live.contains(key) {
+                continue;
+            }
+            let path = entry.path();
+            let meta = match entry.metadata().await {
+                Ok(meta) if meta.is_file() => meta,
+                _ => continue,
+            };
+            let modified = meta.modified().map_err(|e| io(&path, e))?;
+            if cutoff.is_none_or(|cutoff| modified > cutoff) {
+                continue;
+            }
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                // Another sweep, or a conversion finishing, took it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path, e)),
+            }
+            swept.bytes += meta.len();
+            if partial {
+                swept.partials += 1;
+            } else if gone.insert(key.to_string()) {
+                swept.entries += 1;
+            }
+        }
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        for key in &gone {
+            memory.pop(key);
+        }
+        Ok(swept)
     }
 }
 

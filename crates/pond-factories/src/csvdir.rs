@@ -23,11 +23,14 @@
 //! source version, or a changed host file under a hostmount, has a new hash and so a new
 //! key, with no time-to-live to guess. (A host file rewritten between the key's hash and
 //! the conversion's read is converted under the old key; the next read sees the new
-//! hash.) A damaged entry is converted again. Old entries are not pruned yet; deleting
-//! `cache/` loses nothing but time.
+//! hash.) A damaged entry is converted again. [`sweep_cache`] removes the entries no
+//! csvdir reads any more; deleting `cache/` loses nothing but time.
 
 use std::any::Any;
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
@@ -40,7 +43,45 @@ use crate::csv_cache::{CACHE_FORMAT, CsvSource};
 use crate::error::{Error, Result};
 use crate::registry::{BuildContext, Factory, Registry, parse_config};
 
-pub use crate::csv_cache::CsvCache;
+pub use crate::csv_cache::{CsvCache, Swept};
+
+/// Removes from the csvdir cache under `cache_dir` every conversion that no csvdir in `fs`
+/// reads at the version `fs` reads (see [`CsvCache::sweep`]), and leftovers of interrupted
+/// conversions, older than `grace`. `fs` must have the factories installed. An entry only
+/// an earlier pond version reads is removed too: reading that version converts it again.
+pub async fn sweep_cache(fs: &FS, cache_dir: PathBuf, grace: Duration) -> pond_sql::Result<Swept> {
+    let live = live_cache_keys(fs).await?;
+    CsvCache::new(Some(cache_dir)).sweep(&live, grace).await
+}
+
+/// The cache key of every entry of every csvdir in `fs`. Every directory is entered, the
+/// dynamic ones too (a csvdir can sit in a dynamic-dir); a csvdir's keys come from its
+/// sources' versions, with no cache read and no conversion.
+async fn live_cache_keys(fs: &FS) -> tinyfs::Result<HashSet<String>> {
+    let mut keys = HashSet::new();
+    let mut dirs = vec![("/".to_string(), fs.root().resolve("/").await?)];
+    while let Some((path, node)) = dirs.pop() {
+        let Some(dir) = node.as_dir() else { continue };
+        if let Some(csvdir) = dir.as_any().downcast_ref::<CsvDir>() {
+            for (_, m) in csvdir.sources(None).await.map_err(|e| e.with_path(&path))? {
+                let Some(file) = m.node.as_file() else {
+                    continue;
+                };
+                let versions = file.versions().await.map_err(|e| e.with_path(&m.path))?;
+                if let Some(latest) = versions.last() {
+                    keys.insert(cache_key(m.node.id(), latest, &csvdir.config_hash));
+                }
+            }
+            continue;
+        }
+        for (name, child) in dir.entries().await.map_err(|e| e.with_path(&path))? {
+            if child.as_dir().is_some() {
+                dirs.push((format!("{}/{name}", path.trim_end_matches('/')), child));
+            }
+        }
+    }
+    Ok(keys)
+}
 
 /// The configuration.
 #[derive(Clone, Debug, Deserialize)]

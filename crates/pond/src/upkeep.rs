@@ -88,6 +88,22 @@ pub(crate) async fn maintain(
         report.bodies_removed,
         bytes(report.body_bytes_removed)
     )?;
+    if keep_history.is_some() {
+        // Conversions of csvdir entries that are gone: nothing at the latest version reads
+        // them (reading an earlier version converts its entries again). A csvdir that
+        // cannot be listed keeps the whole cache: what it reads is not known.
+        let swept = pond_factories::csvdir::sweep_cache(pond.fs(), pond.cache_dir(), grace).await;
+        match swept {
+            Ok(swept) => writeln!(
+                out,
+                "removed {} that no csvdir reads now and {} of interrupted conversions ({})",
+                count(swept.entries, "cached conversion"),
+                count(swept.partials, "leftover"),
+                bytes(swept.bytes)
+            )?,
+            Err(e) => eprintln!("warning: kept the csvdir cache: {e}"),
+        }
+    }
     Ok(())
 }
 

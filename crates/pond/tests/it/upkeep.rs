@@ -469,3 +469,125 @@ fn keep_history_reclaims_removed_files_and_superseded_versions() {
     let err = pond.fails(&["maintain", "--keep-history", "0"]);
     assert!(err.contains("keep at least 1 pond version"), "{err}");
 }
+
+/// The conversions in a pond's csvdir cache, by extension.
+fn cached(pond: &TestPond, extension: &str) -> usize {
+    let dir = pond.path().join("cache/csvdir");
+    std::fs::read_dir(dir)
+        .map(|listing| {
+            listing
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    let name = name.to_string_lossy();
+                    !name.starts_with('.') && name.ends_with(extension)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// `--keep-history` also sweeps the csvdir cache: conversions of a source since changed, of
+/// a source removed, of a csvdir removed and of an interrupted conversion go; those the
+/// latest version reads stay and are not converted again.
+#[test]
+fn keep_history_sweeps_cached_conversions_nothing_reads() {
+    let pond = TestPond::new();
+    pond.ok(&["mkdir", "/in"]);
+    let csv = |name: &str, value: u32| {
+        let host = pond.host(name);
+        write(
+            &host,
+            format!("id,value\n1,{value}\n2,{}\n", value + 1).as_bytes(),
+        );
+        pond.ok(&["copy", host.to_str().unwrap(), &format!("/in/{name}")]);
+    };
+    for (name, value) in [("a.csv", 10), ("b.csv", 20), ("c.csv", 30)] {
+        csv(name, value);
+    }
+    pond.ok(&[
+        "mknod",
+        "csvdir",
+        "/tables",
+        "--config",
+        &pond.config("source: /in/*.csv\n"),
+    ]);
+    pond.ok(&[
+        "mknod",
+        "csvdir",
+        "/others",
+        "--config",
+        &pond.config("source: /in/c.csv\n"),
+    ]);
+    let sum = |table: &str| pond.ok(&["cat", table, "--sql", "SELECT sum(value) AS s FROM source"]);
+    for table in ["/tables/a", "/tables/b", "/tables/c", "/others/c"] {
+        sum(table);
+    }
+    assert_eq!(cached(&pond, ".parquet"), 4);
+    assert_eq!(cached(&pond, ".index"), 4);
+
+    csv("a.csv", 100); // a new version of a: its old conversion is read by nothing now
+    pond.ok(&["rm", "/in/b.csv"]);
+    pond.ok(&["rm", "/others"]);
+    assert!(sum("/tables/a").contains("201"));
+    assert_eq!(cached(&pond, ".parquet"), 5);
+    let leftover = pond.path().join("cache/csvdir/.0190a3b2c4d5e6f7.parquet");
+    write(&leftover, b"half a conversion");
+
+    // Without --keep-history nothing in the cache is touched.
+    let out = pond.ok(&["maintain", "--grace", "0s"]);
+    assert!(!out.contains("cached conversion"), "{out}");
+    assert_eq!(cached(&pond, ".parquet"), 5);
+
+    // A young entry is kept through the grace period.
+    let out = pond.ok(&["maintain", "--keep-history", "1"]);
+    assert!(out.contains("removed 0 cached conversions"), "{out}");
+    assert_eq!(cached(&pond, ".parquet"), 5);
+
+    let out = pond.ok(&["maintain", "--grace", "0s", "--keep-history", "1"]);
+    assert!(
+        out.contains(
+            "removed 3 cached conversions that no csvdir reads now and 1 leftover of interrupted conversions"
+        ),
+        "{out}"
+    );
+    assert_eq!(cached(&pond, ".parquet"), 2);
+    assert_eq!(cached(&pond, ".index"), 2);
+    assert!(!leftover.exists());
+
+    // What is left is read from the cache, with no conversion (which would rename a new
+    // file into place).
+    let entries = || {
+        let mut out: Vec<(String, u64)> = std::fs::read_dir(pond.path().join("cache/csvdir"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let inode = std::os::unix::fs::MetadataExt::ino(&e.metadata().unwrap());
+                (e.file_name().to_string_lossy().into_owned(), inode)
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let kept = entries();
+    assert!(sum("/tables/c").contains("61"));
+    assert!(sum("/tables/a").contains("201"));
+    assert_eq!(entries(), kept);
+
+    // A csvdir that cannot be listed keeps the whole cache, and maintain still finishes.
+    let config = pond.config("source: /in/**/*.csv\n");
+    pond.ok(&["mknod", "csvdir", "/broken", "--config", &config]);
+    pond.ok(&["mkdir", "/in/d"]);
+    let host = pond.host("again.csv");
+    write(&host, b"id,value\n1,1\n");
+    pond.ok(&["copy", host.to_str().unwrap(), "/in/d/a.csv"]);
+    write(&leftover, b"half a conversion");
+    let run = pond.run(&["maintain", "--grace", "0s", "--keep-history", "1"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("warning: kept the csvdir cache: ") && stderr.contains("\"a\""),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("wrote a checkpoint"));
+    assert!(leftover.exists());
+}
