@@ -14,6 +14,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
+use crate::protocol::PondCommit;
 
 /// A pond version and its data files (paths relative to the log directory).
 #[derive(Debug, Clone)]
@@ -161,11 +162,13 @@ pub(crate) fn decode(path: &str) -> String {
         .into_owned()
 }
 
-/// One line of a commit file: the actions pond reads, as Delta writes them.
+/// One line of a commit file: the actions pond reads, as Delta writes them. Files are read
+/// by path and tags only, so an `add` of another writer with fields pond does not know
+/// still reads.
 #[derive(serde::Deserialize)]
 struct Action {
     #[serde(rename = "commitInfo")]
-    commit_info: Option<serde_json::Value>,
+    commit_info: Option<deltalake::kernel::CommitInfo>,
     add: Option<FileAction>,
     remove: Option<FileAction>,
 }
@@ -178,11 +181,13 @@ struct FileAction {
     tags: Option<BTreeMap<String, Option<String>>>,
 }
 
-/// What one commit file says: its commit info, and the data files it adds (with the
-/// BLAKE3 hex recorded in their tags, if any, and their tags) and removes, paths decoded.
+/// What one commit file says: its commit info (and pond's record in it, if pond wrote
+/// it), and the data files it adds (with the BLAKE3 hex recorded in their tags, if any,
+/// and their tags) and removes, paths decoded.
 #[derive(Debug, Default)]
 pub(crate) struct CommitFile {
-    pub(crate) info: Option<serde_json::Value>,
+    pub(crate) info: Option<deltalake::kernel::CommitInfo>,
+    pub(crate) pond: Option<PondCommit>,
     pub(crate) adds: Vec<(String, Option<String>, FileTags)>,
     pub(crate) removes: Vec<String>,
 }
@@ -194,7 +199,12 @@ impl CommitFile {
         let mut out = CommitFile::default();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let action: Action = serde_json::from_str(line).map_err(|e| e.to_string())?;
-            if let Some(info) = action.commit_info {
+            if let Some(mut info) = action.commit_info {
+                if let Some(pond) = info.info.remove(crate::log_table::POND_INFO) {
+                    let pond = serde_json::from_value(pond)
+                        .map_err(|e| format!("pond's commit info: {e}"))?;
+                    out.pond = Some(pond);
+                }
                 out.info = Some(info);
             }
             if let Some(add) = action.add {

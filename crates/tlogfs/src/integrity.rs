@@ -16,6 +16,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::protocol::Previous;
 
 /// The `add.tags` key of a data file's BLAKE3.
 pub(crate) const FILE_HASH_TAG: &str = "pond.blake3";
@@ -79,16 +80,15 @@ pub(crate) fn hash_file(path: &Path) -> Result<Option<blake3::Hash>> {
 
 /// What a commit on top of pond version `base` records of it: the BLAKE3 of its commit
 /// file and of its checkpoint, where they exist.
-pub(crate) fn previous(delta_log: &Path, base: u64) -> Result<serde_json::Value> {
-    let mut out = serde_json::Map::new();
-    out.insert("version".into(), base.into());
-    if let Some(h) = hash_file(&crate::delta_log::commit_path(delta_log, base))? {
-        out.insert("commit".into(), h.to_hex().to_string().into());
-    }
-    if let Some(h) = hash_file(&crate::delta_log::checkpoint_path(delta_log, base))? {
-        out.insert("checkpoint".into(), h.to_hex().to_string().into());
-    }
-    Ok(out.into())
+pub(crate) fn previous(delta_log: &Path, base: u64) -> Result<Previous> {
+    let hex = |path: std::path::PathBuf| -> Result<Option<String>> {
+        Ok(hash_file(&path)?.map(|h| h.to_hex().to_string()))
+    };
+    Ok(Previous {
+        version: base,
+        commit: hex(crate::delta_log::commit_path(delta_log, base))?,
+        checkpoint: hex(crate::delta_log::checkpoint_path(delta_log, base))?,
+    })
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ mod merge;
 mod oplog;
 mod persistence;
 mod pond;
+pub mod protocol;
 mod retention;
 mod txn;
 mod verify_log;

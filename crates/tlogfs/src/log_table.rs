@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use deltalake::TableProperty;
-use deltalake::kernel::{Add, DataType, StructField};
+use deltalake::kernel::{Action, Add, CommitInfo, DataType, Remove, StructField};
 use deltalake::protocol::SaveMode;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -17,6 +17,7 @@ use crate::delta_log::{self, FileTags};
 use crate::error::{Error, Result};
 use crate::integrity;
 use crate::oplog::{self, OplogRow, PART_ID};
+use crate::protocol::PondCommit;
 use crate::view::{IndexedFile, View, data_file_name};
 
 /// How often a commit also writes a Delta checkpoint, in commits. Opening a pond reads the
@@ -225,35 +226,27 @@ impl LogTable {
         adds: Vec<Add>,
         removes: &[String],
         dropped: &[String],
-        info: serde_json::Value,
+        mut info: PondCommit,
     ) -> Result<Attempt> {
         let version = self.version + 1;
         let delta_log = self.dir.join("_delta_log");
-        let mut info = info;
-        if let Some(object) = info.as_object_mut() {
-            object.insert(
-                "previous".into(),
-                integrity::previous(&delta_log, self.version)?,
-            );
-            object.insert("digest".into(), integrity::PLACEHOLDER.into());
-        }
-        let commit_info = serde_json::json!({
-            "commitInfo": {
-                "timestamp": chrono::Utc::now().timestamp_millis(),
-                "operation": "WRITE",
-                "operationParameters": {"mode": "Append", "partitionBy": "[\"part_id\"]"},
-                "isBlindAppend": true,
-                "engineInfo": concat!("pond ", env!("CARGO_PKG_VERSION")),
-                "pond": info,
-            }
-        });
-        let mut text = commit_info.to_string();
-        text.push('\n');
-        for add in &adds {
-            text.push_str(&serde_json::json!({ "add": add }).to_string());
-            text.push('\n');
-        }
+        info.previous = Some(integrity::previous(&delta_log, self.version)?);
+        info.digest = Some(integrity::PLACEHOLDER.into());
         let now = chrono::Utc::now().timestamp_millis();
+        let commit_info = CommitInfo {
+            timestamp: Some(now),
+            operation: Some("WRITE".into()),
+            operation_parameters: Some(HashMap::from([
+                ("mode".into(), "Append".into()),
+                ("partitionBy".into(), format!("[\"{PART_ID}\"]").into()),
+            ])),
+            is_blind_append: Some(true),
+            engine_info: Some(concat!("pond ", env!("CARGO_PKG_VERSION")).into()),
+            info: HashMap::from([(POND_INFO.into(), to_json(&info)?)]),
+            ..Default::default()
+        };
+        let mut actions = vec![Action::CommitInfo(commit_info)];
+        actions.extend(adds.iter().cloned().map(Action::Add));
         let removals = removes
             .iter()
             .map(|p| (p, false))
@@ -261,20 +254,23 @@ impl LogTable {
         for (path, data_change) in removals {
             let (part, _, _) = crate::view::parse_data_file_name(path)
                 .ok_or_else(|| Error::internal(format!("removing {path}: not a data file")))?;
-            let mut remove = serde_json::json!({
-                "path": path,
-                "deletionTimestamp": now,
-                "dataChange": data_change,
-                "partitionValues": serde_json::Map::from_iter([(
+            actions.push(Action::Remove(Remove {
+                path: path.clone(),
+                data_change,
+                deletion_timestamp: Some(now),
+                partition_values: Some(HashMap::from([(
                     PART_ID.to_string(),
-                    serde_json::Value::from(part.to_string()),
-                )]),
-            });
-            if let Ok(meta) = std::fs::metadata(self.dir.join(path)) {
-                remove["size"] = meta.len().into();
-            }
-            let remove = serde_json::json!({ "remove": remove });
-            text.push_str(&remove.to_string());
+                    Some(part.to_string()),
+                )])),
+                size: std::fs::metadata(self.dir.join(path))
+                    .ok()
+                    .map(|m| m.len() as i64),
+                ..Default::default()
+            }));
+        }
+        let mut text = String::new();
+        for action in &actions {
+            text.push_str(&serde_json::to_string(action).map_err(Error::internal)?);
             text.push('\n');
         }
         let text = integrity::seal(&text);
@@ -315,18 +311,20 @@ impl LogTable {
         };
         let info = commit.info.as_ref();
         let record = CommitRecord {
-            timestamp_ms: info
-                .and_then(|i| i.get("timestamp"))
-                .and_then(|t| t.as_i64()),
-            operation: info
-                .and_then(|i| i.get("operation"))
-                .and_then(|o| o.as_str())
-                .map(String::from),
-            pond: info.and_then(|i| i.get("pond")).cloned(),
+            timestamp_ms: info.and_then(|i| i.timestamp),
+            operation: info.and_then(|i| i.operation.clone()),
             changes_data: !commit.adds.is_empty() || !commit.removes.is_empty(),
+            pond: commit.pond,
         };
         Ok(Some(record))
     }
+}
+
+/// The key of pond's record ([`PondCommit`]) in a commit's info.
+pub(crate) const POND_INFO: &str = "pond";
+
+fn to_json(info: &PondCommit) -> Result<serde_json::Value> {
+    serde_json::to_value(info).map_err(Error::internal)
 }
 
 /// What an `add` pond wrote records of its data file.
@@ -364,7 +362,7 @@ pub struct CommitRecord {
     /// Delta's name for the operation (`WRITE`, `CREATE TABLE`, `VACUUM START`...).
     pub operation: Option<String>,
     /// pond's own commit info, if pond wrote the commit.
-    pub pond: Option<serde_json::Value>,
+    pub pond: Option<PondCommit>,
     /// Whether the commit added or removed data files.
     pub changes_data: bool,
 }

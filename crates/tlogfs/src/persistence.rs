@@ -20,7 +20,8 @@ use crate::content_store::ContentStore;
 use crate::error::Error;
 use crate::log_table::{Attempt, LogTable};
 use crate::manifest::{Manifest, Member};
-use crate::txn::{PendingDir, PendingNode, Txn, entry_key, list_key, node_key};
+use crate::protocol::{ConflictKey, PondCommit};
+use crate::txn::{PendingDir, PendingNode, Txn};
 use crate::view::{Body, VersionRec, View};
 
 /// Bodies up to this many bytes are stored inline in the oplog row; larger ones go to
@@ -380,24 +381,10 @@ impl TlogPersistence {
             }
             return Ok(());
         };
-        let writes = pond
-            .get("writes")
-            .and_then(|w| w.as_array())
-            .map(|w| w.iter().filter_map(|k| k.as_str()).collect::<Vec<_>>())
-            .unwrap_or_default();
-        if let Some(key) = txn.conflict_with(writes) {
+        if let Some(key) = txn.conflict_with(&pond.writes) {
             let state = lock(&self.inner.state);
-            let path = describe_key(&state, &key);
-            let other = pond
-                .get("command")
-                .and_then(|c| c.as_array())
-                .map(|c| {
-                    c.iter()
-                        .filter_map(|a| a.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
+            let path = describe_key(&state, key);
+            let other = pond.command.join(" ");
             return Err(Error::Conflict {
                 path,
                 detail: format!(
@@ -433,28 +420,24 @@ impl TlogPersistence {
         Ok(id)
     }
 
-    fn commit_info(&self, txn: &Txn) -> serde_json::Value {
-        serde_json::json!({
-            "txn_id": txn.id,
-            "command": txn.meta.command,
-            "user": txn.meta.user,
-            "paths": txn.paths,
-            "writes": txn.writes,
-        })
+    fn commit_info(&self, txn: &Txn) -> PondCommit {
+        PondCommit {
+            txn_id: txn.id.clone(),
+            command: txn.meta.command.clone(),
+            user: txn.meta.user.clone(),
+            paths: txn.paths.clone(),
+            writes: txn.writes.clone(),
+            ..Default::default()
+        }
     }
 }
 
-fn describe_key(state: &State, key: &str) -> String {
-    if let Some(rest) = key.strip_prefix("e:")
-        && let Some((dir, name)) = rest.split_once('/')
-        && let Ok(dir) = dir.parse()
-    {
-        return state.child_path(dir, name);
+fn describe_key(state: &State, key: &ConflictKey) -> String {
+    match key {
+        ConflictKey::Entry { dir, name } => state.child_path(*dir, name),
+        ConflictKey::Node(node) => state.path_of(*node),
+        ConflictKey::List(_) => key.to_string(),
     }
-    if let Some(node) = key.strip_prefix("n:").and_then(|n| n.parse().ok()) {
-        return state.path_of(node);
-    }
-    key.to_string()
 }
 
 #[async_trait]
@@ -496,7 +479,7 @@ impl Persistence for TlogPersistence {
             None => state.committed(dir).dir(dir.id)?.entries.get(name).cloned(),
         };
         if let Some(txn) = state.txn.as_mut() {
-            txn.reads.insert(entry_key(dir.id, name));
+            txn.reads.insert(ConflictKey::entry(dir.id, name));
         }
         if let Some(e) = &entry {
             state.learn(dir.id, [e.clone()]);
@@ -517,7 +500,7 @@ impl Persistence for TlogPersistence {
                 .collect(),
         };
         if let Some(txn) = state.txn.as_mut() {
-            txn.reads.insert(list_key(dir.id));
+            txn.reads.insert(ConflictKey::List(dir.id));
         }
         state.learn(dir.id, entries.iter().cloned());
         Ok(entries)
@@ -547,7 +530,7 @@ impl Persistence for TlogPersistence {
                     target: Some(target.to_string()),
                 },
             );
-            txn.writes.insert(node_key(id));
+            txn.writes.insert(ConflictKey::Node(id));
         })
     }
 
@@ -563,7 +546,7 @@ impl Persistence for TlogPersistence {
             .remove(name)
             .ok_or_else(|| tinyfs::Error::not_found(&path))?;
         pending.changes.insert(name.to_string(), None);
-        txn.writes.insert(entry_key(dir.id, name));
+        txn.writes.insert(ConflictKey::entry(dir.id, name));
         txn.paths.insert(path);
         txn.unlinked.push((dir.id, removed.clone()));
         Ok(removed)
@@ -602,7 +585,7 @@ impl Persistence for TlogPersistence {
             source,
         });
         txn.paths.insert(path);
-        txn.writes.insert(node_key(node.id));
+        txn.writes.insert(ConflictKey::Node(node.id));
         // Directories are their own partition and do not move; files and symlinks live in
         // their directory's partition, so a move to another directory copies their history.
         if entry_type != EntryType::Directory && node.parent != dir.id {
@@ -732,7 +715,7 @@ impl Persistence for TlogPersistence {
                     target: None,
                 },
             );
-            txn.writes.insert(node_key(id));
+            txn.writes.insert(ConflictKey::Node(id));
         })
     }
 
@@ -769,7 +752,7 @@ impl Persistence for TlogPersistence {
             })
             .versions
             .push(rec);
-        txn.writes.insert(node_key(node.id));
+        txn.writes.insert(ConflictKey::Node(node.id));
         txn.paths.insert(path);
         Ok(())
     }
@@ -803,7 +786,7 @@ fn link(txn: &mut Txn, view: &View, dir: NodeId, entry: DirEntry) -> FsResult<()
     }
     pending.entries.insert(name.clone(), entry.clone());
     pending.changes.insert(name.clone(), Some(entry));
-    txn.writes.insert(entry_key(dir, &name));
+    txn.writes.insert(ConflictKey::entry(dir, &name));
     Ok(())
 }
 
@@ -1036,7 +1019,7 @@ impl FileWriter for TlogWriter {
                 .collect();
             rec.manifest = Some(Manifest { members }.encode());
         }
-        txn.writes.insert(node_key(key.id));
+        txn.writes.insert(ConflictKey::Node(key.id));
         let meta = rec.meta.clone();
         txn.nodes
             .get_mut(&key)

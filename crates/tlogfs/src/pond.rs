@@ -188,30 +188,14 @@ impl Pond {
         let Some(record) = LogTable::commit_record(&Self::log_dir(&self.dir), version)? else {
             return Ok(None);
         };
-        Ok(Some(match &record.pond {
-            Some(pond) => {
-                let strings = |key: &str| -> Vec<String> {
-                    pond.get(key)
-                        .and_then(|v| v.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                LogEntry {
-                    version,
-                    timestamp_ms: record.timestamp_ms,
-                    user: pond
-                        .get("user")
-                        .and_then(|u| u.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                    command: strings("command").join(" "),
-                    paths: strings("paths"),
-                }
-            }
+        Ok(Some(match record.pond {
+            Some(pond) => LogEntry {
+                version,
+                timestamp_ms: record.timestamp_ms,
+                user: pond.user,
+                command: pond.command.join(" "),
+                paths: pond.paths.into_iter().collect(),
+            },
             None => LogEntry {
                 version,
                 timestamp_ms: record.timestamp_ms,
@@ -352,12 +336,12 @@ impl Pond {
         grace: Duration,
         meta: &TxnMeta,
     ) -> Result<RetentionReport> {
-        let info = serde_json::json!({
-            "txn_id": uuid::Uuid::now_v7().to_string(),
-            "command": meta.command,
-            "user": meta.user,
-            "paths": Vec::<String>::new(),
-        });
+        let info = crate::protocol::PondCommit {
+            txn_id: uuid::Uuid::now_v7().to_string(),
+            command: meta.command.clone(),
+            user: meta.user.clone(),
+            ..Default::default()
+        };
         crate::retention::retain(
             &Self::log_dir(&self.dir),
             keep,

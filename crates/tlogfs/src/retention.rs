@@ -17,7 +17,7 @@
 //! drops rows rewrites each changed node's rows into one new data file and removes the old
 //! ones, so Delta readers read the log after it as before.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -28,6 +28,7 @@ use crate::delta_log::{CommitFile, commit_path};
 use crate::dir_content::DirContent;
 use crate::error::{Error, Result};
 use crate::log_table::{Attempt, LogTable};
+use crate::protocol::{ConflictKey, PondCommit};
 use crate::view::{VersionRec, View};
 
 /// How much history `maintain` keeps.
@@ -176,7 +177,7 @@ fn kept_versions(then: &[VersionRec], now: &[VersionRec]) -> HashSet<u64> {
 pub(crate) async fn retain(
     log_dir: &Path,
     keep: KeepHistory,
-    info: serde_json::Value,
+    mut info: PondCommit,
     cutoff: SystemTime,
 ) -> Result<RetentionReport> {
     let mut table = LogTable::open(log_dir, None).await?;
@@ -210,7 +211,7 @@ pub(crate) async fn retain(
     }
 
     let target = table.version()? + 1;
-    let (mut adds, mut dropped, mut writes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut adds, mut dropped, mut writes) = (Vec::new(), Vec::new(), BTreeSet::new());
     let mut keys: Vec<(NodeId, NodeId)> = now
         .files()
         .filter(|(part, node, _)| part != node)
@@ -228,7 +229,7 @@ pub(crate) async fn retain(
                 gone.insert(node);
             }
             dropped.extend(files.iter().map(|f| f.path.clone()));
-            writes.push(crate::txn::node_key(node));
+            writes.insert(ConflictKey::Node(node));
             continue;
         }
         // Only stored files lose versions: a symlink's or a dynamic node's few rows stay.
@@ -254,15 +255,12 @@ pub(crate) async fn retain(
         report.versions_dropped += recs.len() - rows.len();
         adds.push(table.write_data_file(part, node, target, &rows)?);
         dropped.extend(files.iter().map(|f| f.path.clone()));
-        writes.push(crate::txn::node_key(node));
+        writes.insert(ConflictKey::Node(node));
     }
 
     if !adds.is_empty() || !dropped.is_empty() {
-        let mut info = info;
-        if let Some(object) = info.as_object_mut() {
-            object.insert("writes".into(), writes.into());
-            object.insert("horizon".into(), horizon.into());
-        }
+        info.writes = writes;
+        info.horizon = Some(horizon);
         match table.try_commit(adds.clone(), &[], &dropped, info).await? {
             Attempt::Committed(_) => {}
             Attempt::Stale => {

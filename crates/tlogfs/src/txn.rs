@@ -4,11 +4,11 @@
 //! not as rows, so a commit that lost a race can be rebuilt on top of the winner's version
 //! when the two did not touch the same things.
 //!
-//! Conflict detection works on keys recorded in each commit's info:
-//! `e:<dir>/<name>` for a directory entry set or removed, `l:<dir>` for a directory listed,
-//! `n:<node>` for a file written, a dynamic node's configuration written, or a node moved. A transaction conflicts with a commit that
-//! landed after its base if the commit *wrote* a key this transaction read or wrote (a
-//! listing `l:D` reads every `e:D/…`).
+//! Conflict detection works on the [`ConflictKey`]s recorded in each commit's info: an
+//! entry of a directory set or removed, a directory listed, a node written (a file's
+//! version, a dynamic node's configuration, a move). A transaction conflicts with a commit
+//! that landed after its base if the commit *wrote* a key this transaction read or wrote
+//! (a listing reads every entry of its directory).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use tinyfs::{DirEntry, EntryType, NodeId, NodeKey, TxnMeta};
 use crate::dir_content::DirContent;
 use crate::error::Result;
 use crate::oplog::OplogRow;
+use crate::protocol::ConflictKey;
 use crate::view::{VersionRec, View};
 
 /// Pending changes to one directory.
@@ -77,30 +78,15 @@ pub struct Txn {
     /// Pending files and symlinks, by key.
     pub nodes: BTreeMap<NodeKey, PendingNode>,
     /// Keys read.
-    pub reads: BTreeSet<String>,
+    pub reads: BTreeSet<ConflictKey>,
     /// Keys written.
-    pub writes: BTreeSet<String>,
+    pub writes: BTreeSet<ConflictKey>,
     /// The paths changed, for `pond log`.
     pub paths: BTreeSet<String>,
     /// The entries unlinked, with their directories.
     pub unlinked: Vec<(NodeId, DirEntry)>,
     /// The nodes linked into a directory.
     pub linked: Vec<Linked>,
-}
-
-/// The key for entry `name` of directory `dir`.
-pub fn entry_key(dir: NodeId, name: &str) -> String {
-    format!("e:{dir}/{name}")
-}
-
-/// The key for listing directory `dir`.
-pub fn list_key(dir: NodeId) -> String {
-    format!("l:{dir}")
-}
-
-/// The key for writing node `node`.
-pub fn node_key(node: NodeId) -> String {
-    format!("n:{node}")
 }
 
 impl Txn {
@@ -127,19 +113,16 @@ impl Txn {
     }
 
     /// The first key a commit that wrote `theirs` makes this transaction stale on.
-    pub fn conflict_with<'a>(&self, theirs: impl IntoIterator<Item = &'a str>) -> Option<String> {
-        for key in theirs {
-            if self.reads.contains(key) || self.writes.contains(key) {
-                return Some(key.to_string());
-            }
-            if let Some(rest) = key.strip_prefix("e:")
-                && let Some((dir, _)) = rest.split_once('/')
-                && self.reads.contains(&format!("l:{dir}"))
-            {
-                return Some(key.to_string());
-            }
-        }
-        None
+    pub fn conflict_with<'a>(
+        &self,
+        theirs: impl IntoIterator<Item = &'a ConflictKey>,
+    ) -> Option<&'a ConflictKey> {
+        theirs.into_iter().find(|key| {
+            self.reads.contains(key)
+                || self.writes.contains(key)
+                || matches!(key, ConflictKey::Entry { dir, .. }
+                    if self.reads.contains(&ConflictKey::List(*dir)))
+        })
     }
 
     /// The pending state of directory `dir`, loaded from `view` on first use.

@@ -66,18 +66,15 @@ pub(crate) fn check(
             report.damaged.push(format!("{shown}: not valid JSON"));
             continue;
         };
-        let pond = commit.info.as_ref().and_then(|i| i.get("pond"));
-        let pond_commit = pond.is_some();
-        let previous = pond.and_then(|p| p.get("previous"));
+        let pond_commit = commit.pond.is_some();
+        let previous = commit.pond.as_ref().and_then(|p| p.previous.clone());
         let has_previous = previous.is_some();
         if let Some(previous) = previous {
-            let base = previous.get("version").and_then(|v| v.as_u64());
-            let text = |key: &str| previous.get(key).and_then(|h| h.as_str());
-            if let (Some(base), Some(hash)) = (base, text("commit")) {
-                records.commits.insert(base, hash.to_string());
+            if let Some(hash) = previous.commit {
+                records.commits.insert(previous.version, hash);
             }
-            if let (Some(base), Some(hash)) = (base, text("checkpoint")) {
-                records.checkpoints.insert(base, hash.to_string());
+            if let Some(hash) = previous.checkpoint {
+                records.checkpoints.insert(previous.version, hash);
             }
         }
         records.data.extend(
