@@ -96,15 +96,10 @@ fn write_parquet(batches: &[arrow::array::RecordBatch], dest: &Path) -> Result<(
         .first()
         .map(|b| b.schema())
         .context("no rows to write")?;
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(dest)?,
-        schema,
-        Some(pond_sql::writer_properties()),
-    )?;
-    for batch in batches {
-        writer.write(batch)?;
-    }
-    writer.close()?;
+    let batches = batches.iter().cloned().map(Ok::<_, pond_sql::Error>);
+    let file = std::fs::File::create(dest)?;
+    let properties = pond_sql::writer_properties();
+    pond_sql::write_parquet_blocking(file, schema, properties, batches, "the sample")?;
     Ok(())
 }
 

@@ -19,11 +19,11 @@
 //! A compaction reads what it wrote back and compares it, row by row and value by value,
 //! with the versions it replaces, before its transaction may commit.
 
+use crate::parquet_writer::{Next, write_parquet_inspected};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::AsyncArrowWriter;
 use tinyfs::{EntryType, FileVersion, VersionSet, WD};
 
 use crate::conform::Conformer;
@@ -130,28 +130,24 @@ async fn compact_run(
         )
     };
 
-    let properties = crate::import::series_properties(&schema, &column)?
+    let properties = crate::parquet_writer::series_properties(&schema, &column)?
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
     let mut writer = wd.file_writer(path, EntryType::FileSeries).await?;
     let mut range = EventTimeRange::new(&column);
-    let mut rows = 0u64;
-    {
-        let parquet = |source| Error::Parquet {
-            path: path.to_string(),
-            source,
-        };
-        let mut out = AsyncArrowWriter::try_new(&mut writer, schema.clone(), Some(properties))
-            .map_err(parquet)?;
-        let mut batches = sorted().await?;
-        while let Some(batch) = batches.next().await {
-            let batch = batch?;
-            range.update(&batch, path)?;
-            rows += batch.num_rows() as u64;
-            out.write(&batch).await.map_err(parquet)?;
-        }
-        out.close().await.map_err(parquet)?;
-    }
+    let rows = write_parquet_inspected(
+        &mut writer,
+        schema.clone(),
+        properties,
+        sorted().await?,
+        path,
+        |batch| {
+            range.update(batch, path)?;
+            Ok(Next::Write)
+        },
+    )
+    .await?
+    .rows;
     if let Some(range) = range.finish() {
         writer.set_event_time(range);
     }

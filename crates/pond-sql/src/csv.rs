@@ -19,12 +19,11 @@ use arrow::array::{
 use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use parquet::arrow::ArrowWriter;
 
 use crate::conform::{Conformer, UTC, instants, localized};
 use crate::csv_infer::Chunk;
 use crate::error::{Error, Result};
-use crate::import::writer_properties;
+use crate::parquet_writer::{write_parquet_blocking, writer_properties};
 
 /// `zone` if it names a time zone (IANA, or an offset like `+02:00`), else why not.
 pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
@@ -697,24 +696,19 @@ pub fn csv_to_parquet(
         path: dest.display().to_string(),
         source,
     };
-    let parquet = |source| Error::Parquet {
-        path: dest.display().to_string(),
-        source,
-    };
     let out = std::fs::File::create(dest).map_err(io)?;
     let mut conformer = Conformer::new(instants(&schema), shown);
-    let mut writer =
-        ArrowWriter::try_new(out, conformer.schema().clone(), Some(writer_properties()))
-            .map_err(parquet)?;
-    let mut rows = 0u64;
-    for batch in reader {
-        let batch = conformer.conform(&batch?)?;
-        rows += batch.num_rows() as u64;
-        writer.write(&batch).map_err(parquet)?;
-    }
-    let out = writer.into_inner().map_err(parquet)?;
-    out.sync_all().map_err(io)?;
-    Ok(rows)
+    let target = conformer.schema().clone();
+    let batches = reader.map(|batch| conformer.conform(&batch?));
+    let written = write_parquet_blocking(
+        out,
+        target,
+        writer_properties(),
+        batches,
+        &dest.display().to_string(),
+    )?;
+    written.sink.sync_all().map_err(io)?;
+    Ok(written.rows)
 }
 
 #[cfg(test)]

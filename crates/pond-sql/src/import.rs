@@ -18,9 +18,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter, ParquetRecordBatchStreamBuilder};
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::SortingColumn;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::properties::WriterProperties;
 use tinyfs::{EntryType, FileVersion, WD};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -31,7 +29,10 @@ use crate::conform::{
 use crate::csv::{CsvFile, CsvOptions, check_timezone};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
-use crate::read::{SERIES_SCHEMA_KEY, members_schema, version_footer};
+use crate::parquet_writer::{
+    Next, series_writer_properties, write_parquet_inspected, writer_properties,
+};
+use crate::read::{members_schema, version_footer};
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -58,62 +59,6 @@ pub struct Imported {
     pub converted: bool,
     /// Whether nothing was written because an identical version exists (`skip_duplicate`).
     pub skipped: bool,
-}
-
-/// The writer settings for Parquet that pond writes.
-pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build()
-}
-
-/// The writer settings for a series version of `schema`, whose rows are in order of
-/// `column`: the footer says so (Parquet's `sorting_columns`), which is how a reader knows
-/// it may merge versions without sorting.
-pub fn series_writer_properties(schema: &Schema, column: &str) -> Result<WriterProperties> {
-    Ok(series_properties(schema, column)?.build())
-}
-
-/// [`series_writer_properties`], to be added to.
-pub(crate) fn series_properties(
-    schema: &Schema,
-    column: &str,
-) -> Result<parquet::file::properties::WriterPropertiesBuilder> {
-    let mut builder =
-        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
-    if let Some(index) = leaf_index(schema, column)? {
-        // Times in order differ little from one to the next: delta encoding stores them in
-        // a few bits each, where a dictionary of distinct times cannot help.
-        let path = parquet::schema::types::ColumnPath::from(column);
-        builder = builder
-            .set_column_dictionary_enabled(path.clone(), false)
-            .set_column_encoding(path, parquet::basic::Encoding::DELTA_BINARY_PACKED);
-        builder = builder.set_sorting_columns(Some(vec![SortingColumn {
-            column_idx: index as i32,
-            descending: false,
-            nulls_first: false,
-        }]));
-    }
-    Ok(
-        builder.set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
-            SERIES_SCHEMA_KEY.to_string(),
-            "1".to_string(),
-        )])),
-    )
-}
-
-/// The Parquet leaf column index of the top-level column `column` of `schema`.
-pub(crate) fn leaf_index(schema: &Schema, column: &str) -> Result<Option<usize>> {
-    let descriptor = ArrowSchemaConverter::new()
-        .convert(schema)
-        .map_err(|source| Error::Parquet {
-            path: column.to_string(),
-            source,
-        })?;
-    Ok(descriptor
-        .columns()
-        .iter()
-        .position(|c| c.path().parts() == [column.to_string()]))
 }
 
 async fn is_parquet(source: &Path) -> Result<bool> {
@@ -144,7 +89,7 @@ pub(crate) struct Existing {
 
 /// What the series at `dest` is, if it is one. Reads its members (from its newest log
 /// files) and one footer, whatever the number of versions (every footer for a series
-/// whose latest version predates [`SERIES_SCHEMA_KEY`]).
+/// whose latest version predates [`crate::read::SERIES_SCHEMA_KEY`]).
 pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existing>> {
     let Some(node) = wd.get(dest).await? else {
         return Ok(None);
@@ -567,41 +512,31 @@ impl Plan<'_> {
         sort: bool,
         on_rows: &mut (dyn FnMut(u64) + Send),
     ) -> Result<Written> {
-        let dest = self.dest;
-        let parquet = |source| Error::Parquet {
-            path: dest.to_string(),
-            source,
-        };
         let mut batches = self.batches(source, sort).await?;
-        let mut writer = wd.file_writer(dest, self.entry_type).await?;
+        let mut writer = wd.file_writer(self.dest, self.entry_type).await?;
         let mut range = self.column.as_deref().map(EventTimeRange::new);
-        let mut rows = 0u64;
-        let mut unsorted = false;
-        {
-            let mut out = AsyncArrowWriter::try_new(
-                &mut writer,
-                self.target.clone(),
-                Some(self.properties.clone()),
-            )
-            .map_err(parquet)?;
-            while let Some(batch) = batches.next().await {
-                let batch = batch?;
+        let mut seen = 0u64;
+        let written = write_parquet_inspected(
+            &mut writer,
+            self.target.clone(),
+            self.properties.clone(),
+            &mut batches,
+            self.dest,
+            |batch| {
                 if let Some(range) = range.as_mut() {
-                    range.update(&batch, &source.shown)?;
+                    range.update(batch, &source.shown)?;
                     if !sort && !range.is_sorted() {
                         // The caller reads it again, sorted: writing the rest is waste.
-                        unsorted = true;
-                        break;
+                        return Ok(Next::Stop);
                     }
                 }
-                rows += batch.num_rows() as u64;
-                on_rows(rows);
-                out.write(&batch).await.map_err(parquet)?;
-            }
-            if !unsorted {
-                out.close().await.map_err(parquet)?;
-            }
-        }
+                seen += batch.num_rows() as u64;
+                on_rows(seen);
+                Ok(Next::Write)
+            },
+        )
+        .await?;
+        let rows = written.rows;
         Ok(Written {
             writer,
             range,

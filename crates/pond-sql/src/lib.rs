@@ -33,6 +33,7 @@ mod file_table;
 mod import;
 mod materialize;
 mod object_store;
+pub mod parquet_writer;
 mod read;
 mod table;
 pub mod undo;
@@ -46,10 +47,11 @@ pub use event_time::{
     COMMON_NAMES, EventTimeRange, find_timestamp_column, footer_event_time, overlaps, time_bounds,
 };
 pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};
-pub use import::{
-    ImportOptions, Imported, import_file, series_writer_properties, writer_properties,
-};
+pub use import::{ImportOptions, Imported, import_file};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
+pub use parquet_writer::{
+    series_writer_properties, write_parquet, write_parquet_blocking, writer_properties,
+};
 pub use read::{
     TableStream, TableVersion, members_schema, merge_schemas, read_table, table_members,
     table_type, table_versions, version_footers, version_rows,

@@ -10,11 +10,11 @@
 
 use std::fmt;
 
-use parquet::arrow::AsyncArrowWriter;
 use tinyfs::{EntryType, Node, NodeKind, VersionSet, WD, series_members};
 
 use crate::error::{Error, Result};
-use crate::import::{existing_series, series_writer_properties, writer_properties};
+use crate::import::existing_series;
+use crate::parquet_writer::{series_writer_properties, write_parquet, writer_properties};
 
 /// What putting one path back did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,15 +169,8 @@ async fn reset_series(now: &WD, then: &WD, path: &str, members: VersionSet) -> R
     let mut writer = now.file_writer(path, EntryType::FileSeries).await?;
     writer.set_members(members);
     writer.set_rows(0);
-    let parquet = |source| Error::Parquet {
-        path: path.to_string(),
-        source,
-    };
-    AsyncArrowWriter::try_new(&mut writer, series.schema, Some(properties))
-        .map_err(parquet)?
-        .close()
-        .await
-        .map_err(parquet)?;
+    let no_batches = futures::stream::empty::<Result<arrow::array::RecordBatch>>();
+    write_parquet(&mut writer, series.schema, properties, no_batches, path).await?;
     Ok(writer.finish().await?.version)
 }
 

@@ -430,17 +430,12 @@ async fn export_one(
     match format {
         ExportFormat::Parquet => {
             let file = tokio::fs::File::create(host).await.with_context(io)?;
-            let mut writer = parquet::arrow::AsyncArrowWriter::try_new(
-                file,
-                table.schema,
-                Some(pond_sql::writer_properties()),
-            )?;
-            while let Some(batch) = batches.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                writer.write(&batch).await?;
-            }
-            writer.close().await?;
+            let properties = pond_sql::writer_properties();
+            let shown = host.display().to_string();
+            let written =
+                pond_sql::write_parquet(file, table.schema, properties, batches, &shown).await?;
+            written.sink.sync_all().await.with_context(io)?;
+            rows = written.rows;
         }
         ExportFormat::Csv => {
             let file = std::fs::File::create(host).with_context(io)?;

@@ -163,15 +163,9 @@ pub(crate) async fn print_table(table: TableStream, format: OutputFormat) -> Res
             writer.finish()?;
         }
         OutputFormat::Parquet => {
-            let mut writer = parquet::arrow::ArrowWriter::try_new(
-                std::io::BufWriter::new(std::io::stdout()),
-                schema,
-                Some(pond_sql::writer_properties()),
-            )?;
-            while let Some(batch) = batches.next().await {
-                writer.write(&batch?)?;
-            }
-            writer.into_inner()?.flush()?;
+            let stdout = tokio::io::stdout();
+            let properties = pond_sql::writer_properties();
+            pond_sql::write_parquet(stdout, schema, properties, batches, "standard output").await?;
         }
     }
     Ok(())
