@@ -22,13 +22,15 @@
 use crate::parquet_writer::{Next, write_parquet_inspected};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use futures::stream::{self, BoxStream};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use tinyfs::{EntryType, FileVersion, VersionSet, WD};
 
 use crate::conform::Conformer;
 use crate::error::{Error, Result};
 use crate::event_time::EventTimeRange;
+use crate::table::PondTable;
 
 /// The fewest members a compaction replaces.
 const FANOUT: usize = 8;
@@ -81,25 +83,32 @@ pub async fn compact_series(wd: &WD, path: &str) -> Result<Vec<Compaction>> {
     }
 }
 
-/// The rows of `run`, each version conformed to `schema`, in version order.
+/// The rows of `run`, in version order, conformed to `schema`: one scan of the run.
 async fn run_batches(
     wd: &WD,
     path: &str,
     run: &[FileVersion],
     schema: &SchemaRef,
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-    let mut streams = Vec::with_capacity(run.len());
-    for v in run {
-        let at = format!("{path}@v{}", v.version);
-        let mut conformer = Conformer::new(schema.clone(), at.as_str());
-        let table = crate::read::read_table(wd, &at).await?;
-        streams.push(
-            table
-                .batches
-                .and_then(move |b| std::future::ready(conformer.conform(&b))),
-        );
-    }
-    Ok(stream::iter(streams).flatten().boxed())
+    let session = crate::PondSession::new(wd.clone())?;
+    let store = session.scope().store().clone();
+    let table =
+        PondTable::of_versions(wd, path, EntryType::FileSeries, run.to_vec(), &store).await?;
+    let batches = table.read_in_order(&session.context().state()).await?;
+    Ok(conformed(batches, schema, path))
+}
+
+/// `batches` conformed to `schema` (`shown` names them in errors).
+fn conformed(
+    batches: SendableRecordBatchStream,
+    schema: &SchemaRef,
+    shown: &str,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    let mut conformer = Conformer::new(schema.clone(), shown);
+    batches
+        .map_err(Error::Sql)
+        .and_then(move |b| std::future::ready(conformer.conform(&b)))
+        .boxed()
 }
 
 /// Writes the members `members[run]` of the series at `path` as its version `next`, and
@@ -165,12 +174,7 @@ async fn compact_run(
 
     // The body as stored, read back, against the versions it replaces.
     let at = format!("{path}@v{next}");
-    let stored = crate::read::read_table(wd, &at).await?;
-    let mut conformer = Conformer::new(schema.clone(), at.as_str());
-    let stored = stored
-        .batches
-        .and_then(move |b| std::future::ready(conformer.conform(&b)))
-        .boxed();
+    let stored = conformed(crate::read::read_table(wd, &at).await?, &schema, &at);
     if !crate::import::same_rows(sorted().await?, stored).await? {
         return Err(Error::invalid(
             path,

@@ -17,14 +17,13 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::TableProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
-use futures::TryStreamExt;
 use tinyfs::WD;
 
 use crate::error::{Error, Result};
 use crate::file_table::{FileTable, Scope, file_table_of};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
-use crate::read::TableStream;
 
 const CATALOG: &str = "pond";
 const SCHEMA: &str = "public";
@@ -208,13 +207,8 @@ impl PondSession {
 }
 
 /// Runs `df`, streaming its batches.
-pub async fn stream(df: DataFrame) -> Result<TableStream> {
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.execute_stream().await.map_err(Error::Sql)?;
-    Ok(TableStream {
-        schema,
-        batches: Box::pin(batches.map_err(Error::Sql)),
-    })
+pub async fn stream(df: DataFrame) -> Result<SendableRecordBatchStream> {
+    df.execute_stream().await.map_err(Error::Sql)
 }
 
 /// The physical plan of `df`, as `EXPLAIN` prints it.

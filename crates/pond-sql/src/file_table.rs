@@ -18,12 +18,13 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::common::Statistics;
 use datafusion::datasource::TableProvider;
+use datafusion::physical_plan::SendableRecordBatchStream;
 use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, Node, NodeId, Path, WD};
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
 use crate::object_store::PondObjectStore;
-use crate::read::{TableStream, read_table};
+
 use crate::table::PondTable;
 
 /// A pond file as a table.
@@ -54,7 +55,11 @@ pub trait FileTable: Send + Sync + fmt::Debug {
 
     /// Every row, in the table's natural order (a series' versions oldest first), opened
     /// in `scope` and read by `session`.
-    async fn read(&self, session: &PondSession, scope: &Scope) -> Result<TableStream> {
+    async fn read(
+        &self,
+        session: &PondSession,
+        scope: &Scope,
+    ) -> Result<SendableRecordBatchStream> {
         let provider = self.provider(scope).await?;
         let df = session.context().read_table(provider).map_err(Error::Sql)?;
         crate::context::stream(df).await
@@ -181,8 +186,13 @@ impl FileTable for StoredTable {
 
     /// Versions in order, each streamed from its body (DataFusion may interleave files
     /// across partitions; a plain read keeps the order a user wrote).
-    async fn read(&self, _session: &PondSession, scope: &Scope) -> Result<TableStream> {
-        read_table(scope.wd(), &self.path).await
+    async fn read(
+        &self,
+        session: &PondSession,
+        scope: &Scope,
+    ) -> Result<SendableRecordBatchStream> {
+        let table = PondTable::open(scope.wd(), &self.path, scope.store()).await?;
+        table.read_in_order(&session.context().state()).await
     }
 }
 

@@ -417,7 +417,7 @@ async fn duplicate_of(
         let mut conformer = Conformer::new(plan.target.clone(), at.as_str());
         let stored = crate::read::read_table(wd, &at)
             .await?
-            .batches
+            .map_err(Error::Sql)
             .and_then(move |b| std::future::ready(conformer.conform(&b)))
             .boxed();
         // The batch as it was written: sorted only if it had to be.

@@ -1,11 +1,20 @@
 //! pond-sql: pond files as tables.
 //!
 //! A `file:table` or `file:series` is both bytes and a table. This crate holds the table
-//! side: importing host CSV and Parquet files as tables and series ([`import_file`]),
-//! finding a series' event-time column and range ([`find_timestamp_column`],
-//! [`EventTimeRange`]), and reading a table or every version of a series as one stream of
-//! Arrow batches with schemas merged by column name ([`read_table`]), and putting paths
-//! back as an earlier pond version had them ([`undo`]).
+//! side:
+//!
+//! - [`FileTable`]: what every structured file is as a table (stored, or computed by a
+//!   factory and wrapped in a [`DynamicTable`]); [`file_table`] finds it for a path.
+//! - [`PondTable`]: a stored table or series as a DataFusion `TableProvider`: one Parquet
+//!   scan over its versions through the [`PondObjectStore`], versions pruned by their
+//!   recorded time range before any body is opened; [`PondTable::read_in_order`] and
+//!   [`read_table`] read it whole, versions oldest first.
+//! - [`PondSession`]: SQL over a pond, pond paths as table names.
+//! - [`import_file`]: host CSV and Parquet imported as tables and series, appends conformed
+//!   to the series' schema ([`conform`]); [`compact_series`] merges a series' small
+//!   versions; [`undo`] puts paths back as an earlier pond version had them.
+//! - [`parquet_writer`]: the one place pond writes Parquet.
+//! - [`find_timestamp_column`], [`EventTimeRange`]: a series' event-time column and range.
 //!
 //! ```no_run
 //! # async fn demo(wd: &tinyfs::WD) -> pond_sql::Result<()> {
@@ -18,7 +27,7 @@
 //! };
 //! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_| {}).await?;
 //! let table = pond_sql::read_table(wd, "/weather.series").await?;
-//! let batches: Vec<_> = table.batches.try_collect().await?;
+//! let batches: Vec<_> = table.try_collect().await?;
 //! # Ok(()) }
 //! ```
 
@@ -53,8 +62,8 @@ pub use parquet_writer::{
     series_writer_properties, write_parquet, write_parquet_blocking, writer_properties,
 };
 pub use read::{
-    TableStream, TableVersion, members_schema, merge_schemas, read_table, table_members,
-    table_type, table_versions, version_footers, version_rows,
+    TableVersion, members_schema, merge_schemas, read_table, table_members, table_type,
+    table_versions, version_footers, version_rows,
 };
 pub use table::{PondTable, no_rows};
 pub use undo::{Restored, restore_path, restore_paths};

@@ -3,33 +3,17 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use futures::stream::{self, BoxStream};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::stream;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{AsyncReadSeek, EntryType, FileVersion, NodeKind, Path, WD};
 
-use crate::conform::{Conformer, merge_versions};
+use crate::conform::merge_versions;
 use crate::error::{Error, Result};
-
-/// A table being read: its schema, and its batches in order.
-pub struct TableStream {
-    /// The schema of every batch.
-    pub schema: SchemaRef,
-    /// The batches.
-    pub batches: BoxStream<'static, Result<RecordBatch>>,
-}
-
-impl std::fmt::Debug for TableStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableStream")
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
-}
+use crate::table::PondTable;
 
 /// One stored version of a table file: which, and its Parquet footer.
 #[derive(Debug, Clone)]
@@ -230,41 +214,10 @@ pub fn merge_schemas(path: &str, versions: &[TableVersion]) -> Result<SchemaRef>
     )
 }
 
-/// Reads the table at `path` (see [`table_versions`]) as one stream of batches. Each
-/// version is opened when the stream reaches it, with the footer already read.
-pub async fn read_table(wd: &WD, path: &str) -> Result<TableStream> {
-    let (_, versions) = table_versions(wd, path).await?;
-    let schema = merge_schemas(path, &versions)?;
-    let (wd, bare, target) = (
-        wd.clone(),
-        Path::parse(path)?.without_version(),
-        schema.clone(),
-    );
-    let batches = stream::iter(versions)
-        .then(move |v| {
-            let (wd, target) = (wd.clone(), target.clone());
-            let at = format!("{bare}@v{}", v.version.version);
-            async move {
-                let parquet = |source| Error::Parquet {
-                    path: at.clone(),
-                    source,
-                };
-                let reader = wd.open(at.as_str()).await?;
-                let metadata = ArrowReaderMetadata::try_new(v.metadata, Default::default())
-                    .map_err(parquet)?;
-                let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
-                    .build()
-                    .map_err(parquet)?;
-                let mut conformer = Conformer::new(target, at.as_str());
-                Ok::<_, Error>(stream.map(move |batch| {
-                    conformer.conform(&batch.map_err(|source| Error::Parquet {
-                        path: at.clone(),
-                        source,
-                    })?)
-                }))
-            }
-        })
-        .try_flatten()
-        .boxed();
-    Ok(TableStream { schema, batches })
+/// Reads the table at `path` (see [`table_members`]) as one stream of batches, versions
+/// oldest first ([`PondTable::read_in_order`], in a session of its own).
+pub async fn read_table(wd: &WD, path: &str) -> Result<SendableRecordBatchStream> {
+    let session = crate::PondSession::new(wd.clone())?;
+    let table = PondTable::open(wd, path, session.scope().store()).await?;
+    table.read_in_order(&session.context().state()).await
 }

@@ -23,8 +23,8 @@ use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use object_store::ObjectMeta;
 use tinyfs::{EntryType, FileVersion, WD};
 
@@ -85,6 +85,18 @@ impl PondTable {
     /// versions it keeps.
     pub async fn open(wd: &WD, path: &str, store: &Arc<PondObjectStore>) -> Result<Self> {
         let (entry_type, versions) = table_members(wd, path).await?;
+        Self::of_versions(wd, path, entry_type, versions, store).await
+    }
+
+    /// The table of `versions` (oldest first) of the file at `path`: a series' run of
+    /// members, say.
+    pub(crate) async fn of_versions(
+        wd: &WD,
+        path: &str,
+        entry_type: EntryType,
+        versions: Vec<FileVersion>,
+        store: &Arc<PondObjectStore>,
+    ) -> Result<Self> {
         let bare = tinyfs::Path::parse(path)?.without_version();
         // The latest member's footer gives the schema, and is kept for the scan.
         let schema = match versions.last() {
@@ -355,12 +367,6 @@ impl TableProvider for PondTable {
             .scanned(kept)
             .await
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let format = ParquetFormat::default().with_options(state.default_table_options().parquet);
-        let source = format.file_source(self.schema.clone().into());
-        let file = |f: &ScannedFile| {
-            PartitionedFile::new_from_meta(f.file.meta.clone())
-                .with_statistics(f.statistics.clone())
-        };
         // A series whose every version is in time order is declared so: each group reads in
         // time order, and a query ordered by time merges the groups instead of sorting.
         let ordering = match &self.timestamp_column {
@@ -378,13 +384,53 @@ impl TableProvider for PondTable {
             }
             _ => None,
         };
-        let groups: Vec<FileGroup> = match &ordering {
-            Some(_) => time_ordered_groups(&kept)
-                .iter()
-                .map(|g| g.iter().map(|f| file(f)).collect())
-                .collect(),
-            None => vec![kept.iter().map(file).collect()],
+        let groups = match &ordering {
+            Some(_) => time_ordered_groups(&kept),
+            None => vec![kept.iter().collect()],
         };
+        self.file_scan(state, &kept, groups, ordering, projection, limit)
+            .await
+    }
+}
+
+impl PondTable {
+    /// Every row, versions oldest first and each in its stored order: one file group,
+    /// executed as it is (no optimizer pass may split it across partitions). How a table
+    /// reads as a whole (`cat`, exports, compaction's check), where order is what the user
+    /// wrote.
+    pub async fn read_in_order(&self, state: &dyn Session) -> Result<SendableRecordBatchStream> {
+        let kept = self.scanned(self.files.iter().collect()).await?;
+        let plan = if kept.is_empty() {
+            no_rows(&self.schema, None)?
+        } else {
+            let group = vec![kept.iter().collect()];
+            self.file_scan(state, &kept, group, None, None, None)
+                .await?
+        };
+        Ok(plan.execute(0, state.task_ctx())?)
+    }
+
+    /// DataFusion's Parquet scan of `kept` in `groups` (one partition each), declared in
+    /// `ordering`.
+    async fn file_scan(
+        &self,
+        state: &dyn Session,
+        kept: &[ScannedFile<'_>],
+        groups: Vec<Vec<&ScannedFile<'_>>>,
+        ordering: Option<datafusion::physical_expr::LexOrdering>,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let format = ParquetFormat::default().with_options(state.default_table_options().parquet);
+        let source = format.file_source(self.schema.clone().into());
+        let file = |f: &ScannedFile| {
+            PartitionedFile::new_from_meta(f.file.meta.clone())
+                .with_statistics(f.statistics.clone())
+        };
+        let groups: Vec<FileGroup> = groups
+            .iter()
+            .map(|g| g.iter().map(|f| file(f)).collect())
+            .collect();
         let statistics =
             Statistics::try_merge_iter(kept.iter().map(|f| f.statistics.as_ref()), &self.schema)?;
         let config =

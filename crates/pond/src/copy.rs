@@ -426,14 +426,15 @@ async fn export_one(
     let (table, scope) = session.open(path).await?;
     let table = table.read(&session, &scope).await?;
     let mut rows = 0u64;
-    let mut batches = table.batches;
+    let schema = table.schema();
+    let mut batches = futures::TryStreamExt::map_err(table, pond_sql::Error::from);
     match format {
         ExportFormat::Parquet => {
             let file = tokio::fs::File::create(host).await.with_context(io)?;
             let properties = pond_sql::writer_properties();
             let shown = host.display().to_string();
             let written =
-                pond_sql::write_parquet(file, table.schema, properties, batches, &shown).await?;
+                pond_sql::write_parquet(file, schema, properties, batches, &shown).await?;
             written.sink.sync_all().await.with_context(io)?;
             rows = written.rows;
         }

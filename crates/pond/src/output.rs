@@ -8,8 +8,8 @@ use anyhow::Result;
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
-use pond_sql::TableStream;
 
 use crate::OutputFormat;
 
@@ -123,11 +123,13 @@ pub(crate) fn bytes(n: u64) -> String {
 }
 
 /// Writes a table to standard output in `format`, streaming where the format allows.
-pub(crate) async fn print_table(table: TableStream, format: OutputFormat) -> Result<()> {
-    let TableStream {
-        schema,
-        mut batches,
-    } = table;
+pub(crate) async fn print_table(
+    table: SendableRecordBatchStream,
+    format: OutputFormat,
+) -> Result<()> {
+    let schema = table.schema();
+    // pond's own errors (a damaged body, say) read as pond says them, not wrapped.
+    let mut batches = futures::TryStreamExt::map_err(table, pond_sql::Error::from);
     let stdout = std::io::stdout();
     match format {
         OutputFormat::Table => {

@@ -36,8 +36,12 @@ impl sqllogictest::AsyncDB for PondDb {
         let err = |e: &dyn std::fmt::Display| DbError(e.to_string());
         let df = self.session.sql(sql).await.map_err(|e| err(&e))?;
         let table = pond_sql::stream(df).await.map_err(|e| err(&e))?;
-        let columns = table.schema.fields().len();
-        let batches: Vec<_> = table.batches.try_collect().await.map_err(|e| err(&e))?;
+        let columns = table.schema().fields().len();
+        let batches: Vec<_> = table
+            .map_err(pond_sql::Error::from)
+            .try_collect()
+            .await
+            .map_err(|e| err(&e))?;
         let options = FormatOptions::default().with_null("NULL");
         let mut rows = Vec::new();
         for batch in &batches {

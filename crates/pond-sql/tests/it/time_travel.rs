@@ -8,7 +8,7 @@ use tlogfs::Pond;
 pub async fn query(session: &PondSession, sql: &str) -> String {
     let df = session.sql(sql).await.unwrap();
     let table = pond_sql::stream(df).await.unwrap();
-    let batches: Vec<_> = table.batches.try_collect().await.unwrap();
+    let batches: Vec<_> = table.try_collect().await.unwrap();
     arrow::util::pretty::pretty_format_batches(&batches)
         .unwrap()
         .to_string()
