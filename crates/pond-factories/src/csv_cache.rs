@@ -21,6 +21,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tinyfs::ResultExt;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
@@ -376,10 +377,7 @@ async fn convert(source: &CsvSource, dir: &Path, dest: &Path) -> pond_sql::Resul
             .node
             .as_file()
             .ok_or_else(|| pond_sql::Error::invalid(&source.path, "not a file"))?;
-        let mut reader = file
-            .reader(None)
-            .await
-            .map_err(|e| e.with_path(&source.path))?;
+        let mut reader = file.reader(None).await.at(&source.path)?;
         let mut out = tokio::fs::File::create(&spool)
             .await
             .map_err(|e| io(&spool, e))?;

@@ -31,6 +31,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tinyfs::ResultExt;
 
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
@@ -63,18 +64,18 @@ async fn live_cache_keys(fs: &FS) -> tinyfs::Result<HashSet<String>> {
     while let Some((path, node)) = dirs.pop() {
         let Some(dir) = node.as_dir() else { continue };
         if let Some(csvdir) = dir.as_any().downcast_ref::<CsvDir>() {
-            for (_, m) in csvdir.sources(None).await.map_err(|e| e.with_path(&path))? {
+            for (_, m) in csvdir.sources(None).await.at(&path)? {
                 let Some(file) = m.node.as_file() else {
                     continue;
                 };
-                let versions = file.versions().await.map_err(|e| e.with_path(&m.path))?;
+                let versions = file.versions().await.at(&m.path)?;
                 if let Some(latest) = versions.last() {
                     keys.insert(cache_key(m.node.id(), latest, &csvdir.config_hash));
                 }
             }
             continue;
         }
-        for (name, child) in dir.entries().await.map_err(|e| e.with_path(&path))? {
+        for (name, child) in dir.entries().await.at(&path)? {
             if child.as_dir().is_some() {
                 dirs.push((format!("{}/{name}", path.trim_end_matches('/')), child));
             }
@@ -351,7 +352,7 @@ impl CsvDir {
             .node
             .as_file()
             .ok_or_else(|| tinyfs::Error::internal("a csvdir source is not a file"))?;
-        let versions = file.versions().await.map_err(|e| e.with_path(&m.path))?;
+        let versions = file.versions().await.at(&m.path)?;
         let latest = versions
             .last()
             .cloned()

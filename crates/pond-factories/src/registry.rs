@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tinyfs::ResultExt;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -203,7 +204,7 @@ pub async fn check_node(root: &WD, path: &str) -> pond_sql::Result<()> {
     let node = root.resolve(path).await?;
     match node.kind() {
         NodeKind::Directory(dir) => {
-            dir.entries().await.map_err(|e| e.with_path(path))?;
+            dir.entries().await.at(path)?;
         }
         NodeKind::File(_) => {
             let session = pond_sql::PondSession::new(root.clone())?;

@@ -96,13 +96,23 @@ impl Error {
     pub fn kind(&self) -> tinyfs::ErrorKind {
         match self {
             Error::Fs(e) => e.kind(),
-            Error::InvalidInput { .. } | Error::SchemaMismatch { .. } => {
-                tinyfs::ErrorKind::InvalidConfig
+            Error::InvalidInput { .. } => tinyfs::ErrorKind::InvalidConfig,
+            Error::SchemaMismatch { .. } | Error::Parquet { .. } | Error::Arrow { .. } => {
+                tinyfs::ErrorKind::InvalidData
             }
-            Error::Sql(_)
-            | Error::DataFusion { .. }
-            | Error::Parquet { .. }
-            | Error::Arrow { .. } => tinyfs::ErrorKind::InvalidConfig,
+            // A pond error a query met keeps its kind (a damaged body is Corrupt).
+            Error::Sql(e) | Error::DataFusion { source: e, .. } => match e.find_root() {
+                datafusion::error::DataFusionError::External(inner) => {
+                    if let Some(ours) = inner.downcast_ref::<Error>() {
+                        ours.kind()
+                    } else if let Some(fs) = inner.downcast_ref::<tinyfs::Error>() {
+                        fs.kind()
+                    } else {
+                        tinyfs::ErrorKind::InvalidConfig
+                    }
+                }
+                _ => tinyfs::ErrorKind::InvalidConfig,
+            },
             Error::Io { .. } => tinyfs::ErrorKind::Io,
         }
     }

@@ -38,6 +38,12 @@ pub enum ErrorKind {
     Unsupported,
     /// The host's I/O failed.
     Io,
+    /// Stored data is damaged: a body or log file that does not match its recorded hash,
+    /// or does not decode.
+    Corrupt,
+    /// Data does not read as what it is meant to be: a CSV cell not of its column's type,
+    /// a file that is not Parquet, a batch that does not fit its series.
+    InvalidData,
     /// A broken invariant: a bug, not a user error.
     Internal,
 }
@@ -147,6 +153,14 @@ pub enum Error {
         /// The host error.
         source: std::io::Error,
     },
+    /// See [`ErrorKind::Corrupt`].
+    #[error("{path}: {detail}")]
+    Corrupt {
+        /// The damaged file or node.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The storage underneath failed (see [`ErrorKind::Io`]); `source` says how.
     #[error("{what}: {source}")]
     Storage {
@@ -180,6 +194,19 @@ fn detail_suffix(detail: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Naming the path a failed result is about: `dir.get(name).await.at(&path)?` fills in
+/// the path of an error that has none yet (see [`Error::with_path`]).
+pub trait ResultExt<T> {
+    /// This result, its error (if any) naming `path` where it names none.
+    fn at(self, path: impl fmt::Display) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn at(self, path: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| e.with_path(path))
+    }
+}
+
 impl Error {
     /// The kind of this error.
     pub fn kind(&self) -> ErrorKind {
@@ -196,6 +223,7 @@ impl Error {
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Io { .. } | Error::Storage { .. } => ErrorKind::Io,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -281,6 +309,7 @@ impl Error {
             | Error::Conflict { path, .. }
             | Error::InvalidConfig { path, .. }
             | Error::Unsupported { path, .. }
+            | Error::Corrupt { path, .. }
             | Error::Io { path, .. } => path,
             Error::Internal(_) | Error::Storage { .. } => return self,
         };

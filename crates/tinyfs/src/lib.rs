@@ -56,7 +56,7 @@ mod wd;
 pub mod testkit;
 
 pub use entry_type::EntryType;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use fs::{FS, Transaction};
 pub use memory::MemoryPersistence;
 pub use node::{

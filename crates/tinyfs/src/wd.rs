@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::entry_type::EntryType;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::fs::FS;
 use crate::glob::{Pattern, Segment};
 use crate::node::{
@@ -175,7 +175,7 @@ impl WD {
                 .and_then(|f| f.node.as_dir())
                 .ok_or_else(|| Error::internal("a walk frame is not a directory"))?;
             let last = queue.is_empty();
-            let Some(node) = dir.get(&name).await.map_err(|e| e.with_path(&here))? else {
+            let Some(node) = dir.get(&name).await.at(&here)? else {
                 if last {
                     return Ok(Lookup::Missing {
                         parents: frames,
@@ -194,7 +194,7 @@ impl WD {
                             limit: MAX_SYMLINKS,
                         });
                     }
-                    let target = link.target().await.map_err(|e| e.with_path(&here))?;
+                    let target = link.target().await.at(&here)?;
                     let target = Path::parse(&target).map_err(|e| {
                         Error::internal(format!("{here}: stored symlink target is invalid: {e}"))
                     })?;
@@ -270,10 +270,7 @@ impl WD {
                 "cannot link a directory inside itself",
             ));
         }
-        parent_dir(&parents)
-            .attach(&name, node)
-            .await
-            .map_err(|e| e.with_path(&here))
+        parent_dir(&parents).attach(&name, node).await.at(&here)
     }
 
     /// The node at `path`, symlinks followed.
@@ -354,7 +351,7 @@ impl WD {
         let node = parent_dir(&parents)
             .create_directory(&name)
             .await
-            .map_err(|e| e.with_path(&here))?;
+            .at(&here)?;
         parents.push(Frame { name, node });
         Ok(WD {
             fs: self.fs.clone(),
@@ -377,7 +374,7 @@ impl WD {
         parent_dir(&parents)
             .create_dynamic(&name, entry_type, factory, config)
             .await
-            .map_err(|e| e.with_path(&here))
+            .at(&here)
     }
 
     /// Stores `config` as the next configuration of the dynamic node at `path` (symlinks
@@ -391,9 +388,7 @@ impl WD {
             .last()
             .and_then(|f| f.node.as_dir())
             .ok_or_else(|| Error::invalid_path(&path, "the root is not a dynamic node"))?;
-        dir.update_dynamic(&name, config)
-            .await
-            .map_err(|e| e.with_path(&here))
+        dir.update_dynamic(&name, config).await.at(&here)
     }
 
     /// The stored configuration of the node at `path`, or `None` if it is not a stored
@@ -409,9 +404,7 @@ impl WD {
             .last()
             .and_then(|f| f.node.as_dir())
             .ok_or_else(|| Error::internal("a dynamic node without a parent"))?;
-        dir.dynamic_config(&name)
-            .await
-            .map_err(|e| e.with_path(&here))
+        dir.dynamic_config(&name).await.at(&here)
     }
 
     /// Makes the directory `path` and any missing parents. Existing directories on the way
@@ -503,9 +496,7 @@ impl WD {
                 }
                 match node.kind() {
                     NodeKind::Directory(_) => Err(Error::is_a_directory(here)),
-                    NodeKind::File(file) if existing == entry_type => {
-                        file.writer().await.map_err(|e| e.with_path(&here))
-                    }
+                    NodeKind::File(file) if existing == entry_type => file.writer().await.at(&here),
                     _ => Err(Error::AlreadyExists {
                         path: here,
                         detail: Some(format!("as {existing}, not {entry_type}")),
@@ -516,9 +507,7 @@ impl WD {
                 let here = child_path(&parents, &name);
                 validate_name(&name)?;
                 let dir = parent_dir(&parents);
-                dir.create_file(&name, entry_type)
-                    .await
-                    .map_err(|e| e.with_path(&here))
+                dir.create_file(&name, entry_type).await.at(&here)
             }
         }
     }
@@ -536,7 +525,7 @@ impl WD {
             .write_all(body)
             .await
             .map_err(|e| Error::io(&path, e))?;
-        writer.finish().await.map_err(|e| e.with_path(&path))
+        writer.finish().await.at(&path)
     }
 
     /// A reader of the file at `path`: the version the path names (`name@vN`), else the
@@ -546,10 +535,7 @@ impl WD {
         let (parents, name, node) = self.found(&path.without_version(), true).await?;
         let here = child_path(&parents, &name);
         match node.kind() {
-            NodeKind::File(file) => file
-                .reader(path.version())
-                .await
-                .map_err(|e| e.with_path(&here)),
+            NodeKind::File(file) => file.reader(path.version()).await.at(&here),
             NodeKind::Directory(_) => Err(Error::is_a_directory(if parents.is_empty() {
                 "/".into()
             } else {
@@ -574,19 +560,19 @@ impl WD {
     /// Every version of the file at `path`, oldest first.
     pub async fn versions(&self, path: impl IntoPath) -> Result<Vec<FileVersion>> {
         let (here, file) = self.file_at(path).await?;
-        file.versions().await.map_err(|e| e.with_path(&here))
+        file.versions().await.at(&here)
     }
 
     /// The latest version of the file at `path` (see [`File::latest`]).
     pub async fn latest(&self, path: impl IntoPath) -> Result<Option<FileVersion>> {
         let (here, file) = self.file_at(path).await?;
-        file.latest().await.map_err(|e| e.with_path(&here))
+        file.latest().await.at(&here)
     }
 
     /// The versions that make up the series at `path` (see [`File::members`]), oldest first.
     pub async fn members(&self, path: impl IntoPath) -> Result<Vec<FileVersion>> {
         let (here, file) = self.file_at(path).await?;
-        file.members().await.map_err(|e| e.with_path(&here))
+        file.members().await.at(&here)
     }
 
     /// The file at `path` (any `@vN` ignored, symlinks followed), and its path for errors.
@@ -626,14 +612,14 @@ impl WD {
         };
         match node.kind() {
             NodeKind::File(file) => {
-                let latest = file.latest().await.map_err(|e| e.with_path(&here))?;
+                let latest = file.latest().await.at(&here)?;
                 let latest = latest
                     .ok_or_else(|| Error::internal(format!("{here}: a file without versions")))?;
                 let chosen = match path.version() {
                     Some(n) if n != latest.version => file
                         .versions()
                         .await
-                        .map_err(|e| e.with_path(&here))?
+                        .at(&here)?
                         .into_iter()
                         .find(|v| v.version == n)
                         .ok_or(Error::VersionNotFound {
@@ -651,7 +637,7 @@ impl WD {
             }
             NodeKind::Symlink(link) => {
                 refuse_version(path, "describe")?;
-                meta.size = link.target().await.map_err(|e| e.with_path(&here))?.len() as u64;
+                meta.size = link.target().await.at(&here)?.len() as u64;
             }
             NodeKind::Directory(_) => refuse_version(path, "describe")?,
         }
@@ -669,7 +655,7 @@ impl WD {
             child_path(&parents, &name)
         };
         let dir = node.as_dir().ok_or_else(|| Error::not_a_directory(&here))?;
-        let entries = dir.entries().await.map_err(|e| e.with_path(&here))?;
+        let entries = dir.entries().await.at(&here)?;
         Ok(entries
             .into_iter()
             .map(|(name, node)| DirEntry {
@@ -696,16 +682,12 @@ impl WD {
         if let Some(dir) = node.as_dir()
             && node.factory().is_none()
             && !recursive
-            && !dir
-                .entries()
-                .await
-                .map_err(|e| e.with_path(&here))?
-                .is_empty()
+            && !dir.entries().await.at(&here)?.is_empty()
         {
             return Err(Error::NotEmpty { path: here });
         }
         let parent = parent_dir(&parents);
-        parent.remove(&name).await.map_err(|e| e.with_path(&here))
+        parent.remove(&name).await.at(&here)
     }
 
     /// Moves the entry at `src` to `dst`, atomically within the transaction. Nothing may
@@ -746,10 +728,7 @@ impl WD {
         let src_dir = parent_dir(&src_parents);
         let dst_dir = parent_dir(&dst_parents);
         // Attach first: a destination that refuses leaves the source untouched.
-        dst_dir
-            .attach(&dst_name, &node)
-            .await
-            .map_err(|e| e.with_path(&dst_here))?;
+        dst_dir.attach(&dst_name, &node).await.at(&dst_here)?;
         if let Err(e) = src_dir.remove(&src_name).await {
             // Best effort to leave the transaction as it was; the error is what matters.
             let _ = dst_dir.remove(&dst_name).await;
@@ -774,7 +753,7 @@ impl WD {
             .create_symlink(&name, target)
             .await
             .map(drop)
-            .map_err(|e| e.with_path(&here))
+            .at(&here)
     }
 
     /// The target of the symlink at `path`.
@@ -783,7 +762,7 @@ impl WD {
         let (parents, name, node) = self.found(&path, false).await?;
         let here = child_path(&parents, &name);
         match node.kind() {
-            NodeKind::Symlink(link) => link.target().await.map_err(|e| e.with_path(&here)),
+            NodeKind::Symlink(link) => link.target().await.at(&here),
             _ => Err(Error::invalid_path(&here, "not a symlink")),
         }
     }
@@ -827,7 +806,7 @@ impl WD {
                 Segment::Literal(name) => {
                     let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
                     let here = child_path(&frames, name);
-                    if let Some(node) = dir.get(name).await.map_err(|e| e.with_path(&here))? {
+                    if let Some(node) = dir.get(name).await.at(&here)? {
                         self.glob_step(
                             &mut work, &mut out, frames, name, node, idx, last, captures,
                         )
@@ -837,7 +816,7 @@ impl WD {
                 Segment::Wild(wild) => {
                     let here = frames_path(&frames);
                     let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
-                    for (name, node) in dir.entries().await.map_err(|e| e.with_path(&here))? {
+                    for (name, node) in dir.entries().await.at(&here)? {
                         if let Some(more) = wild.matches(&name) {
                             let mut caps = captures.clone();
                             caps.extend(more);
@@ -869,7 +848,7 @@ impl WD {
                     while let Some((frames, rel)) = below.pop() {
                         let here = frames_path(&frames);
                         let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
-                        for (name, node) in dir.entries().await.map_err(|e| e.with_path(&here))? {
+                        for (name, node) in dir.entries().await.at(&here)? {
                             let rel = if rel.is_empty() {
                                 name.clone()
                             } else {

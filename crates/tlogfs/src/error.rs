@@ -109,11 +109,9 @@ impl Error {
             Error::PondExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::NothingToRevert { .. } => ErrorKind::Unsupported,
+            Error::Delta { .. } | Error::Parquet { .. } | Error::Io { .. } => ErrorKind::Io,
             // Damage on disk is the storage failing, not a bug in pond.
-            Error::Delta { .. }
-            | Error::Parquet { .. }
-            | Error::Io { .. }
-            | Error::Corrupt { .. } => ErrorKind::Io,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -143,6 +141,10 @@ impl From<Error> for tinyfs::Error {
             Error::Fs(e) => e,
             Error::Conflict { path, detail } => tinyfs::Error::Conflict { path, detail },
             Error::Io { path, source } => tinyfs::Error::Io { path, source },
+            Error::Corrupt { file, detail } => tinyfs::Error::Corrupt {
+                path: file,
+                detail: format!("corrupt oplog file: {detail}"),
+            },
             Error::Internal(detail) => tinyfs::Error::Internal(detail),
             other => tinyfs::Error::Storage {
                 what: "pond storage".into(),

@@ -147,10 +147,10 @@ fn externalize(content: &ContentStore, row: &mut OplogRow) -> Result<()> {
     // The row's file was checked whole when read; this checks the row against its hash
     // before the body is stored under it.
     if blake3::hash(&bytes) != hash {
-        return Err(Error::internal(format!(
-            "node {} v{}: the inline body does not match its recorded BLAKE3",
-            row.node_id, row.version
-        )));
+        return Err(Error::Corrupt {
+            file: format!("node {} v{}", row.node_id, row.version),
+            detail: "the inline body does not match its recorded BLAKE3".into(),
+        });
     }
     content.put(&hash, &bytes)
 }

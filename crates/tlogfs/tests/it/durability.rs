@@ -445,3 +445,31 @@ async fn removed_nodes_leave_the_table_and_come_back_as_they_were() {
     assert_eq!(pond.persistence().view().version(), moved);
     assert!(pond.verify().await.unwrap().is_ok());
 }
+
+/// A log data file damaged on disk is refused as corrupt (a kind a caller can tell from a
+/// bug or a missing path), naming the file.
+#[tokio::test]
+async fn a_damaged_log_file_reads_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    write(&pond, "w", "/d/a", b"one").await;
+    drop(pond);
+    let root_part = dir
+        .path()
+        .join("log/part_id=00000000000000000000000000000000");
+    let mut files: Vec<_> = std::fs::read_dir(&root_part)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let newest = files.last().unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(newest, bytes).unwrap();
+
+    let pond = Pond::open(dir.path()).await.unwrap();
+    let err = pond.fs().root().list("/").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    let name = newest.file_name().unwrap().to_string_lossy().to_string();
+    assert!(err.to_string().contains(&name), "{err}");
+}
