@@ -41,8 +41,7 @@ use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind};
 
 use crate::csv_cache::{CACHE_FORMAT, CsvSource};
-use crate::error::{Error, Result};
-use crate::registry::{BuildContext, Factory, Registry, parse_config};
+use crate::registry::{BuildContext, Registry, TypedFactory};
 
 pub use crate::csv_cache::{CsvCache, Swept};
 
@@ -194,12 +193,9 @@ impl CsvDirConfig {
     }
 }
 
-fn config(bytes: &[u8]) -> Result<CsvDirConfig> {
-    let config: CsvDirConfig = parse_config("csvdir", bytes)?;
-    let invalid = |detail: String| Error::InvalidConfig {
-        factory: "csvdir".into(),
-        detail,
-    };
+/// What a csvdir configuration must satisfy beyond its shape.
+fn check_config(config: &CsvDirConfig) -> std::result::Result<(), String> {
+    let invalid = |detail: String| detail;
     let pattern = tinyfs::glob::Pattern::parse(&config.source)
         .map_err(|e| invalid(format!("source: {e}")))?;
     if !pattern.is_absolute() {
@@ -237,15 +233,29 @@ fn config(bytes: &[u8]) -> Result<CsvDirConfig> {
             "timestamp_column: only with entry_type: series".into(),
         ));
     }
-    Ok(config)
+    Ok(())
 }
 
-/// The `csvdir` factory.
+/// The `csvdir` factory, with the cache its entries' conversions go to.
 #[derive(Debug)]
-pub struct CsvDirFactory;
+pub struct CsvDirFactory {
+    cache: Arc<CsvCache>,
+}
+
+impl CsvDirFactory {
+    /// A csvdir factory caching conversions under `cache_dir/csvdir/` (in a temporary
+    /// directory removed with the process, when `None`).
+    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+        CsvDirFactory {
+            cache: Arc::new(CsvCache::new(cache_dir)),
+        }
+    }
+}
 
 #[async_trait]
-impl Factory for CsvDirFactory {
+impl TypedFactory for CsvDirFactory {
+    type Config = CsvDirConfig;
+
     fn name(&self) -> &'static str {
         "csvdir"
     }
@@ -262,18 +272,17 @@ impl Factory for CsvDirFactory {
         EntryType::Directory
     }
 
-    fn validate(&self, _registry: &Registry, bytes: &[u8]) -> Result<()> {
-        config(bytes).map(drop)
+    fn check(&self, _registry: &Registry, config: &CsvDirConfig) -> Result<(), String> {
+        check_config(config)
     }
 
-    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
-        let config = config(&ctx.config.config)?;
+    async fn build(&self, ctx: BuildContext, config: CsvDirConfig) -> tinyfs::Result<NodeKind> {
         Ok(NodeKind::Directory(Arc::new(CsvDir {
             fs: ctx.fs,
             id: ctx.id,
             config: Arc::new(config),
             config_hash: blake3::hash(&ctx.config.config),
-            cache: ctx.registry.cache().clone(),
+            cache: self.cache.clone(),
         })))
     }
 }

@@ -38,8 +38,7 @@ use pond_sql::{DynamicTable, FileTable, Scope, file_table_of};
 use serde::Deserialize;
 use tinyfs::{EntryType, FileVersion, NodeKind};
 
-use crate::error::{Error, Result};
-use crate::registry::{BuildContext, Factory, Registry, parse_config};
+use crate::registry::{BuildContext, Registry, TypedFactory};
 
 /// The configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -74,49 +73,12 @@ impl DerivedFactory {
             entry_type: EntryType::FileSeries,
         }
     }
-
-    fn config(&self, bytes: &[u8]) -> Result<DerivedConfig> {
-        let config: DerivedConfig = parse_config(self.name(), bytes)?;
-        let invalid = |detail: String| Error::InvalidConfig {
-            factory: self.name().into(),
-            detail,
-        };
-        if config.patterns.is_empty() {
-            return Err(invalid("patterns: name at least one input".into()));
-        }
-        for (name, pattern) in &config.patterns {
-            let parsed = tinyfs::glob::Pattern::parse(pattern)
-                .map_err(|e| invalid(format!("patterns: {name}: {e}")))?;
-            if !parsed.is_absolute() {
-                return Err(invalid(format!(
-                    "patterns: {name}: {pattern} is relative; write the pond path from / (a node has no working directory)"
-                )));
-            }
-        }
-        if self.entry_type == EntryType::FileTable && config.timestamp_column.is_some() {
-            return Err(invalid(
-                "timestamp_column: only a sql-derived-series has one".into(),
-            ));
-        }
-        let statements =
-            DFParser::parse_sql(&config.query).map_err(|e| invalid(format!("query: {e}")))?;
-        match statements.iter().collect::<Vec<_>>().as_slice() {
-            [Statement::Statement(s)]
-                if matches!(**s, datafusion::sql::sqlparser::ast::Statement::Query(_)) => {}
-            [_] => {
-                return Err(invalid(
-                    "query: only a query (SELECT, WITH, VALUES) is allowed; node SQL is read-only"
-                        .into(),
-                ));
-            }
-            _ => return Err(invalid("query: write exactly one statement".into())),
-        }
-        Ok(config)
-    }
 }
 
 #[async_trait]
-impl Factory for DerivedFactory {
+impl TypedFactory for DerivedFactory {
+    type Config = DerivedConfig;
+
     fn name(&self) -> &'static str {
         match self.entry_type {
             EntryType::FileSeries => "sql-derived-series",
@@ -148,12 +110,38 @@ impl Factory for DerivedFactory {
         self.entry_type
     }
 
-    fn validate(&self, _registry: &Registry, bytes: &[u8]) -> Result<()> {
-        self.config(bytes).map(drop)
+    fn check(&self, _registry: &Registry, config: &DerivedConfig) -> Result<(), String> {
+        if config.patterns.is_empty() {
+            return Err("patterns: name at least one input".into());
+        }
+        for (name, pattern) in &config.patterns {
+            let parsed = tinyfs::glob::Pattern::parse(pattern)
+                .map_err(|e| format!("patterns: {name}: {e}"))?;
+            if !parsed.is_absolute() {
+                return Err(format!(
+                    "patterns: {name}: {pattern} is relative; write the pond path from / (a node has no working directory)"
+                ));
+            }
+        }
+        if self.entry_type == EntryType::FileTable && config.timestamp_column.is_some() {
+            return Err("timestamp_column: only a sql-derived-series has one".into());
+        }
+        let statements = DFParser::parse_sql(&config.query).map_err(|e| format!("query: {e}"))?;
+        match statements.iter().collect::<Vec<_>>().as_slice() {
+            [Statement::Statement(s)]
+                if matches!(**s, datafusion::sql::sqlparser::ast::Statement::Query(_)) => {}
+            [_] => {
+                return Err(
+                    "query: only a query (SELECT, WITH, VALUES) is allowed; node SQL is read-only"
+                        .into(),
+                );
+            }
+            _ => return Err("query: write exactly one statement".into()),
+        }
+        Ok(())
     }
 
-    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
-        let config = self.config(&ctx.config.config)?;
+    async fn build(&self, ctx: BuildContext, config: DerivedConfig) -> tinyfs::Result<NodeKind> {
         let table = Arc::new(DerivedTable {
             entry_type: self.entry_type,
             config,

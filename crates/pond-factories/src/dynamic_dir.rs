@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, Node, NodeConfig, NodeId, NodeKind};
 
-use crate::error::{Error, Result};
-use crate::registry::{BuildContext, Factory, Registry, parse_config};
+use crate::error::Error;
+use crate::registry::{BuildContext, Registry, TypedFactory};
 
 /// The configuration.
 #[derive(Debug, Deserialize)]
@@ -51,21 +51,17 @@ pub struct EntryConfig {
 #[derive(Debug)]
 pub struct DynamicDirFactory;
 
-fn invalid(detail: String) -> Error {
-    Error::InvalidConfig {
-        factory: "dynamic-dir".into(),
-        detail,
-    }
-}
-
-fn entry_bytes(entry: &EntryConfig) -> Result<Vec<u8>> {
+/// The YAML of `entry`'s configuration; the error names the entry.
+fn entry_bytes(entry: &EntryConfig) -> Result<Vec<u8>, String> {
     serde_yaml_ng::to_string(&entry.config)
         .map(String::into_bytes)
-        .map_err(|e| invalid(format!("entry {:?}: {e}", entry.name)))
+        .map_err(|e| format!("entry {:?}: {e}", entry.name))
 }
 
 #[async_trait]
-impl Factory for DynamicDirFactory {
+impl TypedFactory for DynamicDirFactory {
+    type Config = DynamicDirConfig;
+
     fn name(&self) -> &'static str {
         "dynamic-dir"
     }
@@ -82,23 +78,21 @@ impl Factory for DynamicDirFactory {
         EntryType::Directory
     }
 
-    fn validate(&self, registry: &Registry, bytes: &[u8]) -> Result<()> {
-        let config: DynamicDirConfig = parse_config(self.name(), bytes)?;
+    fn check(&self, registry: &Registry, config: &DynamicDirConfig) -> Result<(), String> {
         let mut names = BTreeSet::new();
         for entry in &config.entries {
-            tinyfs::validate_name(&entry.name).map_err(|e| invalid(format!("entries: {e}")))?;
+            tinyfs::validate_name(&entry.name).map_err(|e| format!("entries: {e}"))?;
             if !names.insert(entry.name.as_str()) {
-                return Err(invalid(format!("entries: {:?} appears twice", entry.name)));
+                return Err(format!("entries: {:?} appears twice", entry.name));
             }
             registry
                 .validate(&entry.factory, &entry_bytes(entry)?)
-                .map_err(|e| invalid(format!("entry {:?}: {e}", entry.name)))?;
+                .map_err(|e| format!("entry {:?}: {e}", entry.name))?;
         }
         Ok(())
     }
 
-    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
-        let config: DynamicDirConfig = parse_config(self.name(), &ctx.config.config)?;
+    async fn build(&self, ctx: BuildContext, config: DynamicDirConfig) -> tinyfs::Result<NodeKind> {
         Ok(NodeKind::Directory(Arc::new(DynamicDir {
             fs: ctx.fs,
             id: ctx.id,
@@ -124,7 +118,10 @@ impl DynamicDir {
         let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), entry.name.as_bytes()]);
         let config = NodeConfig {
             factory: entry.factory.clone(),
-            config: entry_bytes(entry)?,
+            config: entry_bytes(entry).map_err(|detail| Error::InvalidConfig {
+                factory: "dynamic-dir".into(),
+                detail,
+            })?,
             ..self.base.clone()
         };
         let kind = self.registry.build(&self.fs, id, self.id, &config).await?;

@@ -24,8 +24,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tinyfs::{AsyncReadSeek, Directory, EntryType, File, FileVersion, Node, NodeId, NodeKind};
 
-use crate::error::{Error, Result};
-use crate::registry::{BuildContext, Factory, Registry, parse_config};
+use crate::registry::{BuildContext, Registry, TypedFactory};
 
 /// The configuration.
 #[derive(Debug, Deserialize)]
@@ -39,22 +38,10 @@ pub struct HostmountConfig {
 #[derive(Debug)]
 pub struct HostmountFactory;
 
-fn config(bytes: &[u8]) -> Result<HostmountConfig> {
-    let config: HostmountConfig = parse_config("hostmount", bytes)?;
-    if !config.directory.is_absolute() {
-        return Err(Error::InvalidConfig {
-            factory: "hostmount".into(),
-            detail: format!(
-                "directory: {} is not an absolute path",
-                config.directory.display()
-            ),
-        });
-    }
-    Ok(config)
-}
-
 #[async_trait]
-impl Factory for HostmountFactory {
+impl TypedFactory for HostmountFactory {
+    type Config = HostmountConfig;
+
     fn name(&self) -> &'static str {
         "hostmount"
     }
@@ -71,12 +58,17 @@ impl Factory for HostmountFactory {
         EntryType::Directory
     }
 
-    fn validate(&self, _registry: &Registry, bytes: &[u8]) -> Result<()> {
-        config(bytes).map(drop)
+    fn check(&self, _registry: &Registry, config: &HostmountConfig) -> Result<(), String> {
+        if !config.directory.is_absolute() {
+            return Err(format!(
+                "directory: {} is not an absolute path",
+                config.directory.display()
+            ));
+        }
+        Ok(())
     }
 
-    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
-        let config = config(&ctx.config.config)?;
+    async fn build(&self, ctx: BuildContext, config: HostmountConfig) -> tinyfs::Result<NodeKind> {
         Ok(NodeKind::Directory(Arc::new(HostDir {
             mount: Arc::new(Mount {
                 id: ctx.id,

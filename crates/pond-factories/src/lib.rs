@@ -35,7 +35,19 @@ mod error;
 pub mod hostmount;
 mod registry;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 pub use error::{Error, Result};
-pub use registry::{
-    BuildContext, Factory, Registry, check_node, parse_config, register_builtin_factories,
-};
+pub use registry::{BuildContext, Factory, Registry, TypedFactory, check_node, parse_config};
+
+/// Registers pond's factories: hostmount, csvdir (its conversions cached under
+/// `cache_dir`, or in a temporary directory removed with the process when `None`),
+/// sql-derived-table, sql-derived-series, dynamic-dir.
+pub fn register_builtin_factories(registry: &mut Registry, cache_dir: Option<PathBuf>) {
+    registry.register(Arc::new(hostmount::HostmountFactory));
+    registry.register(Arc::new(csvdir::CsvDirFactory::new(cache_dir)));
+    registry.register(Arc::new(derived::DerivedFactory::table()));
+    registry.register(Arc::new(derived::DerivedFactory::series()));
+    registry.register(Arc::new(dynamic_dir::DynamicDirFactory));
+}

@@ -10,11 +10,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use tinyfs::{EntryType, FS, NodeBuilder, NodeConfig, NodeId, NodeKind, WD};
 
-use crate::csvdir::{CsvCache, CsvDirFactory};
-use crate::derived::DerivedFactory;
-use crate::dynamic_dir::DynamicDirFactory;
 use crate::error::{Error, Result};
-use crate::hostmount::HostmountFactory;
 
 /// What a factory builds a node from.
 #[derive(Clone, Debug)]
@@ -35,7 +31,8 @@ pub struct BuildContext {
 ///
 /// `validate` and `build` parse the same typed configuration; `build` must not do the
 /// node's work (list a host directory, convert a file) — nodes are built on every listing
-/// of their directory, and do their work when read.
+/// of their directory, and do their work when read. A factory with a serde configuration
+/// implements [`TypedFactory`] instead, and gets this from it.
 #[async_trait]
 pub trait Factory: Send + Sync + fmt::Debug {
     /// The registered name (`hostmount`).
@@ -57,6 +54,80 @@ pub trait Factory: Send + Sync + fmt::Debug {
     async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind>;
 }
 
+/// A [`Factory`] whose configuration is a serde type: it says what it is and checks and
+/// builds from the parsed configuration; parsing, and naming the factory in errors, is
+/// done once for all (the blanket [`Factory`] implementation).
+#[async_trait]
+pub trait TypedFactory: Send + Sync + fmt::Debug {
+    /// The configuration, as its YAML reads.
+    type Config: DeserializeOwned + Send;
+
+    /// See [`Factory::name`].
+    fn name(&self) -> &'static str;
+
+    /// See [`Factory::description`].
+    fn description(&self) -> &'static str;
+
+    /// See [`Factory::example`].
+    fn example(&self) -> &'static str;
+
+    /// See [`Factory::entry_type`].
+    fn entry_type(&self) -> EntryType;
+
+    /// What a configuration must satisfy beyond its shape; the error says what is wrong,
+    /// naming the field (the factory's name is added).
+    fn check(&self, _registry: &Registry, _config: &Self::Config) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The node, from its checked configuration.
+    async fn build(&self, ctx: BuildContext, config: Self::Config) -> tinyfs::Result<NodeKind>;
+}
+
+/// `bytes` parsed and checked as the configuration of `factory`.
+fn typed_config<F: TypedFactory>(
+    factory: &F,
+    registry: &Registry,
+    bytes: &[u8],
+) -> Result<F::Config> {
+    let config = parse_config(factory.name(), bytes)?;
+    factory
+        .check(registry, &config)
+        .map_err(|detail| Error::InvalidConfig {
+            factory: factory.name().to_string(),
+            detail,
+        })?;
+    Ok(config)
+}
+
+#[async_trait]
+impl<F: TypedFactory> Factory for F {
+    fn name(&self) -> &'static str {
+        TypedFactory::name(self)
+    }
+
+    fn description(&self) -> &'static str {
+        TypedFactory::description(self)
+    }
+
+    fn example(&self) -> &'static str {
+        TypedFactory::example(self)
+    }
+
+    fn entry_type(&self) -> EntryType {
+        TypedFactory::entry_type(self)
+    }
+
+    fn validate(&self, registry: &Registry, config: &[u8]) -> Result<()> {
+        typed_config(self, registry, config).map(drop)
+    }
+
+    async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
+        let config = typed_config(self, &ctx.registry, &ctx.config.config)?;
+        TypedFactory::build(self, ctx, config).await
+    }
+}
+
 /// Parses `config` (YAML) as `T`, the factory `factory`'s configuration. Unknown fields,
 /// missing fields and wrong types are errors naming the field and line.
 pub fn parse_config<T: DeserializeOwned>(factory: &str, config: &[u8]) -> Result<T> {
@@ -67,9 +138,9 @@ pub fn parse_config<T: DeserializeOwned>(factory: &str, config: &[u8]) -> Result
 }
 
 /// Factories by name; builds dynamic nodes for a filesystem.
+#[derive(Default)]
 pub struct Registry {
     factories: BTreeMap<&'static str, Arc<dyn Factory>>,
-    cache: Arc<CsvCache>,
 }
 
 impl fmt::Debug for Registry {
@@ -80,30 +151,18 @@ impl fmt::Debug for Registry {
     }
 }
 
-/// Registers pond's factories: hostmount, csvdir, sql-derived-table, sql-derived-series,
-/// dynamic-dir.
-pub fn register_builtin_factories(registry: &mut Registry) {
-    registry.register(Arc::new(HostmountFactory));
-    registry.register(Arc::new(CsvDirFactory));
-    registry.register(Arc::new(DerivedFactory::table()));
-    registry.register(Arc::new(DerivedFactory::series()));
-    registry.register(Arc::new(DynamicDirFactory));
-}
-
 impl Registry {
-    /// An empty registry; csvdir materializations are cached under `cache_dir` (in a
-    /// temporary directory removed with the process, when `None`).
-    pub fn new(cache_dir: Option<PathBuf>) -> Self {
-        Registry {
-            factories: BTreeMap::new(),
-            cache: Arc::new(CsvCache::new(cache_dir)),
-        }
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
     }
 
-    /// A registry of the built-in factories.
+    /// A registry of the built-in factories (see [`crate::register_builtin_factories`]),
+    /// csvdir's conversions cached under `cache_dir` (in a temporary directory removed
+    /// with the process, when `None`).
     pub fn builtin(cache_dir: Option<PathBuf>) -> Arc<Self> {
-        let mut registry = Registry::new(cache_dir);
-        register_builtin_factories(&mut registry);
+        let mut registry = Registry::new();
+        crate::register_builtin_factories(&mut registry, cache_dir);
         Arc::new(registry)
     }
 
@@ -132,11 +191,6 @@ impl Registry {
         let factory = self.get(name)?;
         factory.validate(self, config)?;
         Ok(factory.entry_type())
-    }
-
-    /// The csvdir cache.
-    pub fn cache(&self) -> &Arc<CsvCache> {
-        &self.cache
     }
 
     /// `fs`, with this registry building its dynamic nodes.

@@ -23,7 +23,7 @@ impl Rng {
 /// The rows of `sql`, one `time|v` line each.
 async fn rows(pond: &Pond, sql: &str) -> Vec<String> {
     let session = PondSession::new(pond.fs().root()).unwrap();
-    let text = crate::time_travel::query(&session, sql).await;
+    let text = crate::query(&session, sql).await;
     text.lines()
         .filter(|l| l.starts_with("| ") && !l.contains(" time "))
         .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>()[1..3].join("|"))

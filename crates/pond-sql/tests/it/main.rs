@@ -1,10 +1,11 @@
-//! pond-sql integration tests: the sqllogictest suite in `tests/slt/*.slt`, run over a
-//! pond on disk filled from `testdata/`, and what a query shows about time travel.
+//! pond-sql integration tests: imports and appends, compaction, and what reading costs,
+//! counted. (The SQL suite, and tests of dynamic nodes, are pond-factories' tests: they
+//! need its factories.)
 
 mod appends;
 mod compaction;
 mod costs;
 mod counting;
-mod fixture;
-mod slt;
-mod time_travel;
+mod query;
+
+pub use query::query;

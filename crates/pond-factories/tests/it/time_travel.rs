@@ -1,18 +1,9 @@
 //! `@vN` and earlier pond versions, as tables.
 
-use futures::TryStreamExt;
 use pond_sql::PondSession;
-use tlogfs::Pond;
 
-/// What `sql` returns in `session`, as a printed table.
-pub async fn query(session: &PondSession, sql: &str) -> String {
-    let df = session.sql(sql).await.unwrap();
-    let table = pond_sql::stream(df).await.unwrap();
-    let batches: Vec<_> = table.try_collect().await.unwrap();
-    arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string()
-}
+use crate::query;
+use tlogfs::Pond;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn earlier_pond_versions_read_as_they_were() {
