@@ -40,6 +40,7 @@ fn sigkill_during_copy_loses_nothing_acknowledged_and_shows_nothing_partial() {
         pond.ok(&["list"]);
     }
     eprintln!("{killed} of 24 copies killed before acknowledging");
+    assert!(killed > 0, "no kill landed before a copy was acknowledged");
 
     let listed: Vec<String> = pond.ok(&["list"]).lines().map(String::from).collect();
     for (path, body) in &acknowledged {
