@@ -360,6 +360,12 @@ impl TableProvider for PondTable {
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let kept = self.pruned(filters);
+        tracing::debug!(
+            path = %self.path,
+            versions = self.files.len(),
+            kept = kept.len(),
+            "planning a scan: versions kept by their recorded time range"
+        );
         if kept.is_empty() {
             return no_rows(&self.schema, projection);
         }

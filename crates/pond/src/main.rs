@@ -564,8 +564,37 @@ fn render(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+/// Diagnostics on standard error when `POND_LOG` asks for them: a level alone
+/// (`POND_LOG=debug`: commits, rebases, conflicts, scan planning) is pond's own crates at
+/// that level; anything else is a `tracing` filter over every crate
+/// (`POND_LOG=tlogfs=debug,datafusion=info`).
+fn start_logging() -> Result<(), String> {
+    const POND_CRATES: [&str; 5] = ["pond", "tinyfs", "tlogfs", "pond_sql", "pond_factories"];
+    let Some(given) = std::env::var_os("POND_LOG") else {
+        return Ok(());
+    };
+    let given = given.to_string_lossy();
+    let directives = match given.parse::<tracing::Level>() {
+        Ok(level) => POND_CRATES.map(|c| format!("{c}={level}")).join(","),
+        Err(_) => given.to_string(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .map_err(|e| format!("POND_LOG={given}: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .init();
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = start_logging() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -29,6 +29,7 @@ pub struct ContentStore {
 /// What [`ContentStore::verify`] found of one body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyCheck {
+    /// Its bytes hash to its name.
     Intact,
     /// Its bytes do not hash to its name.
     Damaged,

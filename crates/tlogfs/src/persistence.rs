@@ -284,8 +284,17 @@ impl TlogPersistence {
                 // touched what this transaction did.
                 head = Arc::new(table.view()?);
                 for version in checked + 1..=head.version() {
-                    self.check_conflict(&table, &txn, version)?;
+                    if let Err(e) = self.check_conflict(&table, &txn, version) {
+                        tracing::debug!(txn = %txn.id, version, error = %e, "conflict");
+                        return Err(e);
+                    }
                 }
+                tracing::debug!(
+                    txn = %txn.id,
+                    from = checked,
+                    to = head.version(),
+                    "rebased on commits made since"
+                );
                 checked = head.version();
             }
             if attempt > 0 {
@@ -334,9 +343,17 @@ impl TlogPersistence {
                     removes.extend(superseded);
                     let view = Arc::new(head.with_changes(version, paths, &removes)?);
                     lock(&self.inner.state).view = view;
+                    tracing::debug!(
+                        txn = %txn.id,
+                        version,
+                        attempts = attempt + 1,
+                        data_files = all_adds.len(),
+                        "committed"
+                    );
                     return Ok(Some(version));
                 }
                 Attempt::Stale => {
+                    tracing::debug!(txn = %txn.id, target, "another writer committed first; retrying");
                     // Never referenced: remove now rather than leave them for `maintain`.
                     for add in adds {
                         let _ = std::fs::remove_file(table.dir().join(&add.path));

@@ -591,3 +591,44 @@ fn keep_history_sweeps_cached_conversions_nothing_reads() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("wrote a checkpoint"));
     assert!(leftover.exists());
 }
+
+/// `POND_LOG=debug` shows pond's commits and scan planning on stderr, not DataFusion's
+/// chatter; a filter that does not parse is refused.
+#[test]
+fn pond_log_shows_commits_and_scans() {
+    let pond = TestPond::new();
+    let run = pond
+        .command(&["mkdir", "/x"])
+        .env("POND_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("tlogfs::persistence: committed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("version=1"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colours into a pipe: {stderr}"
+    );
+
+    pond.copy_series("time,v\n2024-01-01T00:00:00Z,1\n", "/s.series");
+    let run = pond
+        .command(&["cat", "/s.series"])
+        .env("POND_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("planning a scan"), "{stderr}");
+    assert!(!stderr.contains("datafusion"), "{stderr}");
+
+    let err = pond
+        .command(&["list"])
+        .env("POND_LOG", "[bad")
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).starts_with("error: POND_LOG=[bad: "));
+}
