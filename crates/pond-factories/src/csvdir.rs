@@ -36,7 +36,7 @@ use tinyfs::ResultExt;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
-use pond_sql::{CsvOptions, DynamicTable, FileTable, Scope};
+use pond_sql::{ComputedFile, CsvOptions, FileTable, Scope};
 use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind};
 
@@ -388,7 +388,7 @@ impl CsvDir {
             compacts: None,
             ..latest
         };
-        let file = DynamicTable::new(table, self.fs.root(), version);
+        let file = ComputedFile::new(table, self.fs.root(), version);
         Ok(Node::new(id, self.id, NodeKind::File(Arc::new(file))))
     }
 }

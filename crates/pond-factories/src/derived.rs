@@ -34,7 +34,7 @@ use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, Union};
 use datafusion::prelude::{SQLOptions, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
-use pond_sql::{DynamicTable, FileTable, Scope, file_table_of};
+use pond_sql::{ComputedFile, FileTable, Scope, file_table_of};
 use serde::Deserialize;
 use tinyfs::{EntryType, FileVersion, NodeKind};
 
@@ -156,7 +156,7 @@ impl TypedFactory for DerivedFactory {
             rows: None,
             compacts: None,
         };
-        Ok(NodeKind::File(Arc::new(DynamicTable::new(
+        Ok(NodeKind::File(Arc::new(ComputedFile::new(
             table,
             ctx.fs.root(),
             version,

@@ -2,7 +2,7 @@
 //!
 //! Every structured file is both bytes (the tinyfs [`File`]) and a table. [`file_table`]
 //! finds the table side of a node: a stored `file:table` or `file:series` is read by
-//! [`PondTable`]; a dynamic file (a csvdir entry, a derived table) is a [`DynamicTable`],
+//! [`PondTable`]; a dynamic file (a csvdir entry, a derived table) is a [`ComputedFile`],
 //! the one adapter that makes any [`FileTable`] a tinyfs file too, its bytes being the table
 //! materialized as Parquet. Nothing else in pond asks what kind of file it holds.
 //!
@@ -138,7 +138,7 @@ pub async fn file_table_of(wd: &WD, path: &str, node: &Node) -> Result<Arc<dyn F
     let parsed = Path::parse(path)?;
     if let Some(dynamic) = node
         .as_file()
-        .and_then(|f| f.as_any().downcast_ref::<DynamicTable>())
+        .and_then(|f| f.as_any().downcast_ref::<ComputedFile>())
     {
         if parsed.version().is_some() {
             return Err(Error::invalid(
@@ -154,9 +154,10 @@ pub async fn file_table_of(wd: &WD, path: &str, node: &Node) -> Result<Arc<dyn F
     }))
 }
 
-/// Whether `file` is computed rather than stored (its size is then unknown until read).
-pub fn is_dynamic(file: &dyn File) -> bool {
-    file.as_any().is::<DynamicTable>()
+/// Whether `file` is a table computed by a factory ([`ComputedFile`]: its size is unknown
+/// until read). A host file under a hostmount is dynamic but not computed: it has bytes.
+pub fn is_computed(file: &dyn File) -> bool {
+    file.as_any().is::<ComputedFile>()
 }
 
 /// A stored `file:table` or `file:series`, by path.
@@ -203,21 +204,21 @@ impl FileTable for StoredTable {
 /// configuration version, a csvdir entry's source version — with size 0: the size of a
 /// computed table is not known until it is computed.
 #[derive(Debug)]
-pub struct DynamicTable {
+pub struct ComputedFile {
     table: Arc<dyn FileTable>,
     wd: WD,
     version: FileVersion,
 }
 
-impl DynamicTable {
+impl ComputedFile {
     /// `table`, readable in the pond `wd` reads; `version` is what `versions` reports.
     pub fn new(table: Arc<dyn FileTable>, wd: WD, version: FileVersion) -> Self {
-        DynamicTable { table, wd, version }
+        ComputedFile { table, wd, version }
     }
 }
 
 #[async_trait]
-impl File for DynamicTable {
+impl File for ComputedFile {
     fn entry_type(&self) -> EntryType {
         self.table.entry_type()
     }

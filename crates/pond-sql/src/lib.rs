@@ -4,7 +4,7 @@
 //! side:
 //!
 //! - [`FileTable`]: what every structured file is as a table (stored, or computed by a
-//!   factory and wrapped in a [`DynamicTable`]); [`file_table`] finds it for a path.
+//!   factory and wrapped in a [`ComputedFile`]); [`file_table`] finds it for a path.
 //! - [`PondTable`]: a stored table or series as a DataFusion `TableProvider`: one Parquet
 //!   scan over its versions through the [`PondObjectStore`], versions pruned by their
 //!   recorded time range before any body is opened; [`PondTable::read_in_order`] and
@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use event_time::{
     COMMON_NAMES, EventTimeRange, find_timestamp_column, footer_event_time, overlaps, time_bounds,
 };
-pub use file_table::{DynamicTable, FileTable, Scope, file_table, file_table_of, is_dynamic};
+pub use file_table::{ComputedFile, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use parquet_writer::{

@@ -57,7 +57,7 @@ pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -
         let computed = node
             .as_ref()
             .and_then(|n| n.as_file())
-            .is_some_and(|f| pond_sql::is_dynamic(f.as_ref()));
+            .is_some_and(|f| pond_sql::is_computed(f.as_ref()));
         let (size, versions, modified) = match meta.entry_type {
             t if t.is_file() && computed => ("-".into(), "-".into(), "-".into()),
             t if t.is_file() => (
@@ -293,7 +293,7 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         tinyfs::NodeKind::File(file) => file.clone(),
         tinyfs::NodeKind::Symlink(_) => return Ok(()),
     };
-    if pond_sql::is_dynamic(file.as_ref()) {
+    if pond_sql::is_computed(file.as_ref()) {
         // Computed on read: no stored versions or size; its schema comes from its plan.
         let session = pond_sql::PondSession::new(root.clone())?;
         let (table, scope) = session.open(&canonical).await?;

@@ -44,6 +44,7 @@ mod entry_type;
 mod error;
 mod fs;
 pub mod glob;
+mod glob_walk;
 mod memory;
 mod node;
 mod node_id;
@@ -58,6 +59,7 @@ pub mod testkit;
 pub use entry_type::EntryType;
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use fs::{FS, Transaction};
+pub use glob_walk::GlobMatch;
 pub use memory::MemoryPersistence;
 pub use node::{
     AsyncReadSeek, DirEntry, Directory, EventTime, File, FileVersion, FileWriter, Node, NodeConfig,
@@ -72,4 +74,4 @@ pub use persistence::{
 pub use version_set::{
     ParseVersionSetError, VersionSet, held_versions, member_versions, series_members,
 };
-pub use wd::{GlobMatch, MAX_SYMLINKS, Metadata, WD};
+pub use wd::{MAX_SYMLINKS, Metadata, WD};

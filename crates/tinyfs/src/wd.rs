@@ -1,6 +1,6 @@
 //! [`WD`]: a working directory, and every path operation.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -8,7 +8,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::entry_type::EntryType;
 use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::fs::FS;
-use crate::glob::{Pattern, Segment};
 use crate::node::{
     AsyncReadSeek, DirEntry, Directory, File, FileVersion, FileWriter, Node, NodeConfig, NodeKind,
 };
@@ -29,15 +28,16 @@ pub const MAX_SYMLINKS: usize = 40;
 /// it was walked.
 #[derive(Clone, Debug)]
 pub struct WD {
-    fs: FS,
+    pub(crate) fs: FS,
     /// The directories from the root (first) to this one (last).
-    frames: Vec<Frame>,
+    pub(crate) frames: Vec<Frame>,
 }
 
+/// One directory of a walked path: its name in its parent, and its node.
 #[derive(Clone, Debug)]
-struct Frame {
-    name: String,
-    node: Node,
+pub(crate) struct Frame {
+    pub(crate) name: String,
+    pub(crate) node: Node,
 }
 
 /// The result of walking a path.
@@ -74,18 +74,8 @@ pub struct Metadata {
     pub modified_micros: Option<i64>,
 }
 
-/// One match of [`WD::glob`].
-#[derive(Clone, Debug)]
-pub struct GlobMatch {
-    /// The matched path, absolute, spelled as the pattern walked it (through symlinks).
-    pub path: String,
-    /// The node matched.
-    pub node: Node,
-    /// What each wildcard matched, left to right.
-    pub captures: Vec<String>,
-}
-
-fn frames_path(frames: &[Frame]) -> String {
+/// The path the directories `frames` spell, from the root.
+pub(crate) fn frames_path(frames: &[Frame]) -> String {
     if frames.len() <= 1 {
         return "/".to_string();
     }
@@ -97,7 +87,8 @@ fn frames_path(frames: &[Frame]) -> String {
     out
 }
 
-fn child_path(frames: &[Frame], name: &str) -> String {
+/// The path of `name` in the last of `frames`.
+pub(crate) fn child_path(frames: &[Frame], name: &str) -> String {
     let mut p = frames_path(frames);
     if !p.ends_with('/') {
         p.push('/');
@@ -765,171 +756,5 @@ impl WD {
             NodeKind::Symlink(link) => link.target().await.at(&here),
             _ => Err(Error::invalid_path(&here, "not a symlink")),
         }
-    }
-
-    /// Every path matching `pattern` (see [`crate::glob`]), sorted by path, each once.
-    pub async fn glob(&self, pattern: &str) -> Result<Vec<GlobMatch>> {
-        let pattern = Pattern::parse(pattern)?;
-        let segments = pattern.segments();
-        let start = if pattern.is_absolute() {
-            self.frames[..1].to_vec()
-        } else {
-            self.frames.clone()
-        };
-        let mut out: BTreeMap<String, GlobMatch> = BTreeMap::new();
-        let mut work = vec![(start, 0usize, Vec::<String>::new())];
-        while let Some((frames, idx, captures)) = work.pop() {
-            let Some(segment) = segments.get(idx) else {
-                let node = frames
-                    .last()
-                    .expect("frames start at the root")
-                    .node
-                    .clone();
-                let path = frames_path(&frames);
-                out.entry(path.clone()).or_insert(GlobMatch {
-                    path,
-                    node,
-                    captures,
-                });
-                continue;
-            };
-            let last = idx + 1 == segments.len();
-            match segment {
-                Segment::Literal(name) if name == "." => work.push((frames, idx + 1, captures)),
-                Segment::Literal(name) if name == ".." => {
-                    let mut frames = frames;
-                    if frames.len() > 1 {
-                        frames.pop();
-                    }
-                    work.push((frames, idx + 1, captures));
-                }
-                Segment::Literal(name) => {
-                    let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
-                    let here = child_path(&frames, name);
-                    if let Some(node) = dir.get(name).await.at(&here)? {
-                        self.glob_step(
-                            &mut work, &mut out, frames, name, node, idx, last, captures,
-                        )
-                        .await?;
-                    }
-                }
-                Segment::Wild(wild) => {
-                    let here = frames_path(&frames);
-                    let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
-                    for (name, node) in dir.entries().await.at(&here)? {
-                        if let Some(more) = wild.matches(&name) {
-                            let mut caps = captures.clone();
-                            caps.extend(more);
-                            self.glob_step(
-                                &mut work,
-                                &mut out,
-                                frames.clone(),
-                                &name,
-                                node,
-                                idx,
-                                last,
-                                caps,
-                            )
-                            .await?;
-                        }
-                    }
-                }
-                Segment::Recursive => {
-                    // Every directory below, with its path relative to here; at the end of
-                    // a pattern, every entry. It does not cross symlinks (no cycles) nor
-                    // enter stored dynamic directories (a host mount may be a whole disk;
-                    // name one to go inside: `/mnt/**`).
-                    if !last {
-                        let mut caps = captures.clone();
-                        caps.push(String::new());
-                        work.push((frames.clone(), idx + 1, caps));
-                    }
-                    let mut below = vec![(frames, String::new())];
-                    while let Some((frames, rel)) = below.pop() {
-                        let here = frames_path(&frames);
-                        let dir = frames.last().and_then(|f| f.node.as_dir()).expect("a dir");
-                        for (name, node) in dir.entries().await.at(&here)? {
-                            let rel = if rel.is_empty() {
-                                name.clone()
-                            } else {
-                                format!("{rel}/{name}")
-                            };
-                            let is_dir = node.as_dir().is_some() && node.factory().is_none();
-                            let mut sub = frames.clone();
-                            sub.push(Frame { name, node });
-                            let mut caps = captures.clone();
-                            caps.push(rel.clone());
-                            if last {
-                                let path = frames_path(&sub);
-                                let node = sub.last().expect("just pushed").node.clone();
-                                out.entry(path.clone()).or_insert(GlobMatch {
-                                    path,
-                                    node,
-                                    captures: caps,
-                                });
-                            } else if is_dir {
-                                work.push((sub.clone(), idx + 1, caps));
-                            }
-                            if is_dir {
-                                below.push((sub, rel));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(out.into_values().collect())
-    }
-
-    /// One matched entry `name` of a glob: the end of the pattern, or a directory (or a
-    /// symlink to one) to continue in.
-    #[allow(clippy::too_many_arguments)]
-    async fn glob_step(
-        &self,
-        work: &mut Vec<(Vec<Frame>, usize, Vec<String>)>,
-        out: &mut BTreeMap<String, GlobMatch>,
-        frames: Vec<Frame>,
-        name: &str,
-        node: Node,
-        idx: usize,
-        last: bool,
-        captures: Vec<String>,
-    ) -> Result<()> {
-        let mut sub = frames;
-        if last {
-            sub.push(Frame {
-                name: name.to_string(),
-                node: node.clone(),
-            });
-            let path = frames_path(&sub);
-            out.entry(path.clone()).or_insert(GlobMatch {
-                path,
-                node,
-                captures,
-            });
-            return Ok(());
-        }
-        let dir_node = match node.kind() {
-            NodeKind::Directory(_) => node,
-            NodeKind::Symlink(_) => {
-                // Follow a link in the middle of a pattern, as resolution would; a dangling
-                // link, a loop, or a link to a file simply does not match.
-                let from = WD {
-                    fs: self.fs.clone(),
-                    frames: sub.clone(),
-                };
-                match from.get(name).await {
-                    Ok(Some(target)) if target.as_dir().is_some() => target,
-                    _ => return Ok(()),
-                }
-            }
-            NodeKind::File(_) => return Ok(()),
-        };
-        sub.push(Frame {
-            name: name.to_string(),
-            node: dir_node,
-        });
-        work.push((sub, idx + 1, captures));
-        Ok(())
     }
 }

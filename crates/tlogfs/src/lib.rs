@@ -100,6 +100,7 @@ mod retention;
 mod txn;
 mod verify_log;
 mod view;
+mod writer;
 
 pub use content_store::{BodyCheck, ContentStore, StoredBody};
 pub use delta_log::FileTags;

@@ -1,28 +1,24 @@
 //! [`TlogPersistence`]: the tinyfs [`Persistence`] contract on a Delta Lake log.
 
 use std::collections::HashMap;
-use std::io::{Cursor, Write};
-use std::path::PathBuf;
-use std::pin::Pin;
+use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tinyfs::{
-    AsyncReadSeek, DirEntry, EntryType, EventTime, FileVersion, FileWriter, NodeId, NodeKey,
-    Persistence, TxnMeta, VersionSet, WriteTarget,
+    AsyncReadSeek, DirEntry, EntryType, FileVersion, FileWriter, NodeId, NodeKey, Persistence,
+    TxnMeta, WriteTarget,
 };
-use tokio::io::AsyncWrite;
 
 use crate::blocks::BlockHasher;
 use crate::content_store::ContentStore;
 use crate::error::Error;
 use crate::log_table::{Attempt, LogTable};
-use crate::manifest::{Manifest, Member};
 use crate::protocol::{ConflictKey, PondCommit};
 use crate::txn::{PendingDir, PendingNode, Txn};
 use crate::view::{Body, VersionRec, View};
+use crate::writer::TlogWriter;
 
 /// Bodies up to this many bytes are stored inline in the oplog row; larger ones go to
 /// `content/`. Chosen by measurement (see the crate docs): below it, a separate file costs
@@ -38,38 +34,40 @@ type FsResult<T> = tinyfs::Result<T>;
 /// Delta log. Opened by [`crate::Pond`].
 #[derive(Debug, Clone)]
 pub struct TlogPersistence {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
+/// What every clone of a persistence shares.
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     table: tokio::sync::Mutex<LogTable>,
-    content: ContentStore,
+    pub(crate) content: ContentStore,
     read_only: bool,
-    inline_max: std::sync::atomic::AtomicUsize,
-    state: Mutex<State>,
+    pub(crate) inline_max: std::sync::atomic::AtomicUsize,
+    pub(crate) state: Mutex<State>,
 }
 
+/// The view read and the transaction open, behind one lock.
 #[derive(Debug)]
-struct State {
-    view: Arc<View>,
-    txn: Option<Txn>,
+pub(crate) struct State {
+    pub(crate) view: Arc<View>,
+    pub(crate) txn: Option<Txn>,
     serial: u64,
     /// child → (parent, name), learned from every directory read: how paths are named in
     /// commit infos and errors.
-    names: HashMap<NodeId, (NodeId, String)>,
+    pub(crate) names: HashMap<NodeId, (NodeId, String)>,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+pub(crate) fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn micros_now() -> i64 {
+pub(crate) fn micros_now() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
 impl State {
-    fn path_of(&self, node: NodeId) -> String {
+    pub(crate) fn path_of(&self, node: NodeId) -> String {
         let mut parts = Vec::new();
         let mut at = node;
         while at != NodeId::ROOT && parts.len() < 4096 {
@@ -795,7 +793,7 @@ impl Persistence for TlogPersistence {
 }
 
 /// Adds `entry` to directory `dir` in the transaction.
-fn link(txn: &mut Txn, view: &View, dir: NodeId, entry: DirEntry) -> FsResult<()> {
+pub(crate) fn link(txn: &mut Txn, view: &View, dir: NodeId, entry: DirEntry) -> FsResult<()> {
     let pending = txn.dir_mut(view, dir)?;
     let name = entry.name.clone();
     if pending.entries.contains_key(&name) {
@@ -832,222 +830,5 @@ fn config_rec(
         body: Body::Inline(config.into()),
         manifest: None,
         txn_id: txn_id.to_string(),
-    }
-}
-
-/// Streams one body: in memory up to the inline limit, then into `content/.incoming`.
-///
-/// The spill file is written with blocking `std::fs` calls from `poll_write`: writes of a
-/// buffer's worth land in the page cache and return at once; the one slow call, the fsync,
-/// runs in `finish` on a blocking thread.
-struct TlogWriter {
-    persistence: TlogPersistence,
-    serial: u64,
-    target: WriteTarget,
-    event_time: Option<EventTime>,
-    members: Option<VersionSet>,
-    rows: Option<u64>,
-    compacts: Option<VersionSet>,
-    hasher: BlockHasher,
-    size: u64,
-    buffer: Vec<u8>,
-    spill: Option<(PathBuf, std::fs::File)>,
-}
-
-impl AsyncWrite for TlogWriter {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        let inline_max = this
-            .persistence
-            .inner
-            .inline_max
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if this.spill.is_none() && this.buffer.len() + buf.len() > inline_max {
-            let (path, mut file) = this
-                .persistence
-                .inner
-                .content
-                .incoming()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            file.write_all(&this.buffer)?;
-            this.buffer = Vec::new();
-            this.spill = Some((path, file));
-        }
-        match &mut this.spill {
-            Some((_, file)) => file.write_all(buf)?,
-            None => this.buffer.extend_from_slice(buf),
-        }
-        this.hasher.update(buf);
-        this.size += buf.len() as u64;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-#[async_trait]
-impl FileWriter for TlogWriter {
-    fn set_event_time(&mut self, event_time: EventTime) {
-        self.event_time = Some(event_time);
-    }
-
-    fn set_members(&mut self, members: VersionSet) {
-        self.members = Some(members);
-    }
-
-    fn set_rows(&mut self, rows: u64) {
-        self.rows = Some(rows);
-    }
-
-    fn set_compacts(&mut self, versions: VersionSet) {
-        self.compacts = Some(versions);
-    }
-
-    async fn finish(self: Box<Self>) -> FsResult<FileVersion> {
-        let TlogWriter {
-            persistence,
-            serial,
-            target,
-            event_time,
-            members,
-            rows,
-            compacts,
-            hasher,
-            size,
-            buffer,
-            spill,
-        } = *self;
-        let (hash, cvs) = hasher.finalize();
-        let body = match spill {
-            None => Body::Inline(buffer.into()),
-            Some((path, file)) => {
-                let content = persistence.inner.content.clone();
-                tokio::task::spawn_blocking(move || {
-                    content.commit_incoming(&path, file, &hash, &cvs)
-                })
-                .await
-                .map_err(|e| tinyfs::Error::internal(format!("body writer: {e}")))??;
-                Body::External(hash)
-            }
-        };
-        let mut state = lock(&persistence.inner.state);
-        let view = state.view.clone();
-        let mut path = String::new();
-        let txn = match state.txn.as_mut() {
-            Some(txn) if txn.serial == serial => txn,
-            _ => {
-                return Err(tinyfs::Error::internal(
-                    "a file writer outlived its transaction",
-                ));
-            }
-        };
-        let mut rec = VersionRec {
-            meta: FileVersion {
-                version: 1,
-                size,
-                blake3: hash,
-                modified_micros: micros_now(),
-                event_time,
-                members,
-                rows,
-                compacts,
-            },
-            entry_type: EntryType::FileData,
-            factory: None,
-            body,
-            manifest: None,
-            txn_id: txn.id.clone(),
-        };
-        let (key, is_new_name) = match &target {
-            WriteTarget::Version(key) => (*key, None),
-            WriteTarget::New {
-                dir,
-                name,
-                entry_type,
-            } => {
-                let id = NodeId::generate();
-                link(txn, &view, dir.id, DirEntry::new(name, id, *entry_type))?;
-                rec.entry_type = *entry_type;
-                txn.nodes.insert(
-                    NodeKey { parent: dir.id, id },
-                    PendingNode {
-                        entry_type: *entry_type,
-                        history: None,
-                        moved: false,
-                        versions: Vec::new(),
-                        target: None,
-                    },
-                );
-                (NodeKey { parent: dir.id, id }, Some((dir.id, name.clone())))
-            }
-        };
-        if is_new_name.is_none() {
-            let pending = txn.nodes.get(&key);
-            let history = match pending {
-                Some(p) => p.history,
-                None => Some(key),
-            };
-            let mut latest: Option<(u64, EntryType)> = None;
-            if let Some(from) = history {
-                latest = view
-                    .latest_version(from.parent, from.id)?
-                    .map(|r| (r.meta.version, r.entry_type));
-            }
-            if let Some(last) = pending.and_then(|p| p.versions.last()) {
-                latest = Some((last.meta.version, last.entry_type));
-            }
-            let (last_version, entry_type) = latest.ok_or_else(|| {
-                tinyfs::Error::internal(format!("file {} has no versions", key.id))
-            })?;
-            rec.meta.version = last_version + 1;
-            rec.entry_type = entry_type;
-            txn.nodes.entry(key).or_insert(PendingNode {
-                entry_type,
-                history: Some(key),
-                moved: false,
-                versions: Vec::new(),
-                target: None,
-            });
-        }
-        if rec.entry_type == EntryType::FileSeries
-            && let Some(set) = &rec.meta.members
-        {
-            // The records of the members it names go in its row (see `manifest`).
-            let pending = txn.nodes.get(&key);
-            let mut known: Vec<VersionRec> = match pending.and_then(|p| p.history) {
-                Some(from) => view.file(from.parent, from.id)?.to_vec(),
-                None => Vec::new(),
-            };
-            known.extend(pending.map(|p| p.versions.clone()).unwrap_or_default());
-            let members = known
-                .iter()
-                .filter(|r| r.meta.version != rec.meta.version && set.contains(r.meta.version))
-                .map(|r| Member::of(&r.meta, matches!(r.body, Body::Inline(_))))
-                .collect();
-            rec.manifest = Some(Manifest { members }.encode());
-        }
-        txn.writes.insert(ConflictKey::Node(key.id));
-        let meta = rec.meta.clone();
-        txn.nodes
-            .get_mut(&key)
-            .expect("inserted above")
-            .versions
-            .push(rec);
-        if let Some((dir, name)) = is_new_name {
-            state.names.insert(key.id, (dir, name));
-        }
-        path.push_str(&state.path_of(key.id));
-        state.txn.as_mut().expect("checked").paths.insert(path);
-        Ok(meta)
     }
 }
