@@ -23,6 +23,23 @@ pub enum Error {
         /// What is wrong, naming the field and line where known.
         detail: String,
     },
+    /// A node cannot be made, or configured again, at this path.
+    #[error("{path}: {detail}")]
+    Mknod {
+        /// Where.
+        path: String,
+        /// Why not.
+        detail: String,
+    },
+    /// The pond, or the node's table, failed (a query over an unknown table, say).
+    #[error(transparent)]
+    Table(#[from] pond_sql::Error),
+}
+
+impl From<tinyfs::Error> for Error {
+    fn from(e: tinyfs::Error) -> Self {
+        Error::Table(e.into())
+    }
 }
 
 impl From<Error> for tinyfs::Error {

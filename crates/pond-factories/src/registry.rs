@@ -249,6 +249,62 @@ impl NodeBuilder for Builder {
     }
 }
 
+impl Registry {
+    /// Makes the dynamic node `path` in `root` (the root of a transaction) from `config`
+    /// for `factory`, or with `overwrite` stores a new configuration for the node there
+    /// (which must be one of the same factory), and checks it ([`check_node`]): what
+    /// `pond mknod` does. On an error the transaction is to be rolled back. The entry type
+    /// made.
+    pub async fn mknod(
+        &self,
+        root: &WD,
+        factory: &str,
+        path: &str,
+        config: &[u8],
+        overwrite: bool,
+    ) -> Result<EntryType> {
+        let entry_type = self.validate(factory, config)?;
+        let refuse = |detail: String| Error::Mknod {
+            path: path.to_string(),
+            detail,
+        };
+        let existing = match root.dynamic_config(path).await {
+            Ok(existing) => Some(existing),
+            Err(e) if e.kind() == tinyfs::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        match (existing, overwrite) {
+            (None, false) => {
+                root.create_dynamic(path, entry_type, factory, config)
+                    .await?
+            }
+            (None, true) => {
+                return Err(refuse(
+                    "no such node to overwrite; leave out --overwrite to make it".into(),
+                ));
+            }
+            (Some(None), _) => {
+                return Err(refuse("already exists and is not a dynamic node".into()));
+            }
+            (Some(Some(existing)), false) => {
+                return Err(refuse(format!(
+                    "already exists (a {} node); pass --overwrite to store a new configuration",
+                    existing.factory
+                )));
+            }
+            (Some(Some(existing)), true) if existing.factory != factory => {
+                return Err(refuse(format!(
+                    "is a {} node; --overwrite keeps the factory (remove it to change)",
+                    existing.factory
+                )));
+            }
+            (Some(Some(_)), true) => root.update_dynamic(path, config).await?,
+        }
+        check_node(root, path).await?;
+        Ok(entry_type)
+    }
+}
+
 /// Builds the dynamic node at `path` in `root` and, for a table or series, plans it, so
 /// that a query naming an unknown table, column or function, a pattern that matches
 /// nothing, or a series without a timestamp column is refused when the node is made (its

@@ -63,6 +63,14 @@ pub enum Error {
         /// The Arrow error.
         source: arrow::error::ArrowError,
     },
+    /// A time window asked of a table that has no timestamp column.
+    #[error("{path}: a time window needs a series with a timestamp column; this is a {entry_type}")]
+    NoTimeColumn {
+        /// The table.
+        path: String,
+        /// What it is.
+        entry_type: tinyfs::EntryType,
+    },
     /// A host file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -97,6 +105,7 @@ impl Error {
         match self {
             Error::Fs(e) => e.kind(),
             Error::InvalidInput { .. } => tinyfs::ErrorKind::InvalidConfig,
+            Error::NoTimeColumn { .. } => tinyfs::ErrorKind::Unsupported,
             Error::SchemaMismatch { .. } | Error::Parquet { .. } | Error::Arrow { .. } => {
                 tinyfs::ErrorKind::InvalidData
             }

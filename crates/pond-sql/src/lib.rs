@@ -46,6 +46,7 @@ pub mod parquet_writer;
 mod read;
 mod table;
 pub mod undo;
+mod window;
 
 pub use compact::{Compaction, compact_series};
 pub use conform::UTC;
@@ -67,3 +68,4 @@ pub use read::{
 };
 pub use table::{PondTable, no_rows};
 pub use undo::{Restored, restore_path, restore_paths};
+pub use window::{TimeWindow, Windowed, parse_instant};

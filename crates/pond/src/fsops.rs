@@ -97,32 +97,14 @@ pub(crate) async fn mknod(
     let entry_type = registry
         .validate(factory, &bytes)
         .with_context(|| format!("{path}: {}", config.display()))?;
-    let done = ctx.write(async |root: &WD| {
-        let existing = match root.dynamic_config(path).await {
-            Ok(existing) => Some(existing),
-            Err(e) if e.kind() == tinyfs::ErrorKind::NotFound => None,
-            Err(e) => return Err(e.into()),
-        };
-        match (existing, overwrite) {
-            (None, false) => {
-                root.create_dynamic(path, entry_type, factory, &bytes)
-                    .await?
-            }
-            (None, true) => bail!("{path}: no such node to overwrite; leave out --overwrite to make it"),
-            (Some(None), _) => bail!("{path}: already exists and is not a dynamic node"),
-            (Some(Some(existing)), false) => bail!(
-                "{path}: already exists (a {} node); pass --overwrite to store a new configuration",
-                existing.factory
-            ),
-            (Some(Some(existing)), true) if existing.factory != factory => bail!(
-                "{path}: is a {} node; --overwrite keeps the factory (remove it to change)",
-                existing.factory
-            ),
-            (Some(Some(_)), true) => root.update_dynamic(path, &bytes).await?,
-        }
-        Ok(pond_factories::check_node(root, path).await?)
-    })
-    .await?;
+    let done = ctx
+        .write(async |root: &WD| {
+            registry
+                .mknod(root, factory, path, &bytes, overwrite)
+                .await?;
+            Ok(())
+        })
+        .await?;
     use std::io::Write;
     let what = if overwrite { "configured" } else { "made" };
     if let ((), Some(v)) = done {

@@ -131,19 +131,17 @@ pub(crate) async fn cat(
         // A table's Parquet is its body: print it unchanged.
         return copy_to_stdout(&root, path).await;
     }
-    let start = query
-        .time_start
-        .as_deref()
-        .map(timestamp_micros)
-        .transpose()?;
-    let end = query
-        .time_end
-        .as_deref()
-        .map(timestamp_micros)
-        .transpose()?;
-    if let (Some(s), Some(e)) = (start, end)
-        && s >= e
-    {
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .map(pond_sql::parse_instant)
+            .transpose()
+            .map_err(|e| anyhow!(e))
+    };
+    let window = pond_sql::TimeWindow {
+        start: parse(&query.time_start)?,
+        end: parse(&query.time_end)?,
+    };
+    if window.is_empty() {
         bail!(
             "--time-start {} is not before --time-end {}: the range is empty",
             query.time_start.as_deref().unwrap_or_default(),
@@ -151,38 +149,21 @@ pub(crate) async fn cat(
         );
     }
     let session = pond_sql::PondSession::new(root.clone())?;
-    let (table, scope) = session.open(path).await?;
-    let mut df = session
-        .context()
-        .read_table(table.provider(&scope).await?)?;
-    // A series prints in time order when no query says otherwise (a merge of its
-    // time-ordered versions, not a sort, for a stored series); a table in stored order.
-    let column = match entry_type {
-        EntryType::FileSeries => table.timestamp_column(&scope).await?,
-        _ if start.is_some() || end.is_some() => table.timestamp_column(&scope).await?,
-        _ => None,
+    let opened = match session.open_window(path, window).await {
+        Err(pond_sql::Error::NoTimeColumn { path, entry_type }) => bail!(
+            "{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}"
+        ),
+        opened => opened?,
     };
-    if start.is_some() || end.is_some() {
-        let column = column.as_deref().ok_or_else(|| {
-            anyhow!("{path}: --time-start and --time-end need a series with a timestamp column; this is a {entry_type}")
-        })?;
-        let ts = datafusion::prelude::ident(column);
-        if let Some(t) = start {
-            df = df.filter(ts.clone().gt_eq(timestamp_literal(t)))?;
-        }
-        if let Some(t) = end {
-            df = df.filter(ts.lt(timestamp_literal(t)))?;
-        }
-    }
-    if query.sql.is_none()
-        && entry_type == EntryType::FileSeries
-        && let Some(column) = &column
-    {
-        df = df.sort(vec![datafusion::prelude::ident(column).sort(true, false)])?;
+    // A series prints in time order when no query says otherwise; a table in stored order.
+    let df = if query.sql.is_none() && opened.timestamp_column.is_some() {
+        opened.in_time_order()?
     } else if query.is_plain() && !query.explain {
-        let table = table.read(&session, &scope).await?;
+        let table = opened.table.read(&session, &opened.scope).await?;
         return print_table(table, table_format(format)).await;
-    }
+    } else {
+        opened.frame
+    };
     match &query.sql {
         Some(sql) => {
             session.register("source", df.into_view())?;
@@ -198,31 +179,6 @@ async fn copy_to_stdout(root: &WD, path: &str) -> Result<()> {
     tokio::io::copy(&mut reader, &mut stdout).await?;
     tokio::io::AsyncWriteExt::flush(&mut stdout).await?;
     Ok(())
-}
-
-/// Microseconds since the epoch as a UTC timestamp literal.
-fn timestamp_literal(micros: i64) -> datafusion::prelude::Expr {
-    datafusion::prelude::lit(datafusion::common::ScalarValue::TimestampMicrosecond(
-        Some(micros),
-        Some(pond_sql::UTC.into()),
-    ))
-}
-
-/// `T` (RFC 3339, a naive date-time taken as UTC, or a date) in microseconds since the epoch.
-fn timestamp_micros(t: &str) -> Result<i64> {
-    let micros = if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
-        dt.timestamp_micros()
-    } else if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S") {
-        dt.and_utc().timestamp_micros()
-    } else if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        d.and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp_micros()
-    } else {
-        bail!("{t:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01)");
-    };
-    Ok(micros)
 }
 
 async fn run_sql(

@@ -2,6 +2,7 @@
 //! and what time travel shows of them. (The SQL suite is the `sql` test target.)
 
 mod costs;
+mod mknod;
 // pond-sql's read counters and query helper, to count what a csvdir opens.
 #[path = "../../../pond-sql/tests/it/counting.rs"]
 mod counting;
