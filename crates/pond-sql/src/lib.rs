@@ -44,6 +44,7 @@ mod materialize;
 mod object_store;
 pub mod parquet_writer;
 mod read;
+mod summary;
 mod table;
 pub mod undo;
 mod window;
@@ -66,6 +67,7 @@ pub use read::{
     TableVersion, members_schema, merge_schemas, read_table, table_members, table_type,
     table_versions, version_footers, version_rows,
 };
+pub use summary::TableSummary;
 pub use table::{PondTable, no_rows};
 pub use undo::{Restored, restore_path, restore_paths};
 pub use window::{TimeWindow, Windowed, parse_instant};

@@ -249,32 +249,11 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         tinyfs::NodeKind::File(file) => file.clone(),
         tinyfs::NodeKind::Symlink(_) => return Ok(()),
     };
+    let session = pond_sql::PondSession::new(root.clone())?;
     if pond_sql::is_computed(file.as_ref()) {
-        // Computed on read: no stored versions or size; its schema comes from its plan.
-        let session = pond_sql::PondSession::new(root.clone())?;
-        let (table, scope) = session.open(&canonical).await?;
-        let column = table.timestamp_column(&scope).await?;
-        let schema = table.schema(&scope).await?;
-        // What the node knows of its rows once computed (a csvdir entry, from its index).
-        let known = match root.resolve(&canonical).await?.as_file() {
-            Some(f) => f.versions().await?.pop(),
-            None => None,
-        };
-        if let Some(rows) = known.as_ref().and_then(|v| v.rows) {
-            writeln!(out, "rows:      {rows}")?;
-        }
-        if let Some(column) = column {
-            writeln!(out, "timestamp: {column}")?;
-        }
-        if let Some(t) = known.and_then(|v| v.event_time) {
-            writeln!(
-                out,
-                "range:     {} to {}",
-                micros(t.min_micros),
-                micros(t.max_micros)
-            )?;
-        }
-        write_schema(&mut out, schema.as_ref())?;
+        // Computed on read: no stored versions or size.
+        let summary = session.summary(&canonical).await?;
+        write_summary(&mut out, &summary, "")?;
         return Ok(());
     }
     let meta = root.metadata(path).await?;
@@ -309,32 +288,15 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
     if !meta.entry_type.is_table() {
         return Ok(());
     }
-    let (entry_type, versions) = pond_sql::table_members(&root, path).await?;
-    let schema = pond_sql::members_schema(&root, path, &versions).await?;
-    let rows = pond_sql::version_rows(&root, path, &versions).await?;
-    let total: u64 = rows.iter().sum();
-    let scope = if entry_type == EntryType::FileSeries && versions.len() > 1 {
+    let summary = session.summary(path).await?;
+    let versions = &summary.versions;
+    let scope = if summary.entry_type == EntryType::FileSeries && versions.len() > 1 {
         format!(" (in {} versions)", versions.len())
     } else {
         String::new()
     };
-    writeln!(out, "rows:      {total}{scope}")?;
-    if entry_type == EntryType::FileSeries {
-        let ranges: Vec<_> = versions
-            .iter()
-            .filter_map(|v| v.event_time.clone())
-            .collect();
-        if let (Some(first), Some(lo), Some(hi)) = (
-            ranges.first(),
-            ranges.iter().map(|r| r.min_micros).min(),
-            ranges.iter().map(|r| r.max_micros).max(),
-        ) {
-            writeln!(out, "timestamp: {}", first.column)?;
-            writeln!(out, "range:     {} to {}{scope}", micros(lo), micros(hi))?;
-        }
-    }
-    write_schema(&mut out, &schema)?;
-    if entry_type == EntryType::FileSeries && versions.len() > 1 {
+    write_summary(&mut out, &summary, &scope)?;
+    if summary.entry_type == EntryType::FileSeries && versions.len() > 1 {
         // The newest versions; `pond log PATH` has the whole history.
         let shown = versions.len().min(DESCRIBED_VERSIONS);
         let earlier = versions.len() - shown;
@@ -347,7 +309,7 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         } else {
             writeln!(out, "versions:")?;
         }
-        for (v, rows) in versions.iter().zip(&rows).skip(earlier) {
+        for (v, rows) in versions.iter().skip(earlier) {
             let mut range = v
                 .event_time
                 .as_ref()
@@ -366,6 +328,25 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         }
     }
     Ok(())
+}
+
+/// A table's rows, timestamp column, range and schema, as `describe` prints them; `scope`
+/// follows the rows and the range (`" (in 12 versions)"`).
+fn write_summary(
+    out: &mut impl Write,
+    summary: &pond_sql::TableSummary,
+    scope: &str,
+) -> Result<()> {
+    if let Some(rows) = summary.rows {
+        writeln!(out, "rows:      {rows}{scope}")?;
+    }
+    if let Some(column) = &summary.timestamp_column {
+        writeln!(out, "timestamp: {column}")?;
+    }
+    if let Some((lo, hi)) = summary.range {
+        writeln!(out, "range:     {} to {}{scope}", micros(lo), micros(hi))?;
+    }
+    write_schema(out, &summary.schema)
 }
 
 /// How many of a series' versions `describe` lists.
