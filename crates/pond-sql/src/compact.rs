@@ -92,8 +92,8 @@ async fn run_batches(
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     let session = crate::PondSession::new(wd.clone())?;
     let store = session.scope().store().clone();
-    let table =
-        PondTable::of_versions(wd, path, EntryType::FileSeries, run.to_vec(), &store).await?;
+    let resolved = crate::read::ResolvedTable::resolve(wd, path).await?;
+    let table = PondTable::of_versions(wd, resolved, run.to_vec(), &store).await?;
     let batches = table.read_in_order(&session.context().state()).await?;
     Ok(conformed(batches, schema, path))
 }

@@ -22,7 +22,7 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use tinyfs::WD;
 
 use crate::error::{Error, Result};
-use crate::file_table::{FileTable, Scope, file_table_of};
+use crate::file_table::{FileTable, Scope, file_table_at};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
 
 const CATALOG: &str = "pond";
@@ -90,9 +90,9 @@ impl SchemaProvider for PondSchema {
         }
         let scope = Scope::new(self.wd.clone(), self.store.clone());
         let opened = async {
-            let bare = tinyfs::Path::parse(name)?.without_version();
-            let node = self.wd.resolve(&bare).await?;
-            let table = file_table_of(&self.wd, name, &node).await?;
+            let parsed = tinyfs::Path::parse(name)?;
+            let (canonical, node) = self.wd.resolve_canonical(parsed.without_version()).await?;
+            let table = file_table_at(canonical, parsed.version(), &node, name).await?;
             table.provider(&scope.enter(node.id(), name)?).await
         }
         .await;
@@ -169,10 +169,10 @@ impl PondSession {
     /// The table side of the file at `path`, with the scope to open it in (inside the
     /// node, so a derived node's errors name it and a cycle back to it is caught).
     pub async fn open(&self, path: &str) -> Result<(Arc<dyn FileTable>, Scope)> {
-        let bare = tinyfs::Path::parse(path)?.without_version();
-        let node = self.schema.wd.resolve(&bare).await?;
-        let table = file_table_of(&self.schema.wd, path, &node).await?;
-        let canonical = self.schema.wd.canonicalize(&bare).await?;
+        let parsed = tinyfs::Path::parse(path)?;
+        let wd = &self.schema.wd;
+        let (canonical, node) = wd.resolve_canonical(parsed.without_version()).await?;
+        let table = file_table_at(canonical.clone(), parsed.version(), &node, path).await?;
         Ok((table, self.scope().enter(node.id(), &canonical)?))
     }
 

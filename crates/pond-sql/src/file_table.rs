@@ -19,12 +19,13 @@ use async_trait::async_trait;
 use datafusion::common::Statistics;
 use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
-use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, Node, NodeId, Path, WD};
+use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, Node, NodeId, Path, ResultExt, WD};
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
 use crate::object_store::PondObjectStore;
 
+use crate::read::ResolvedTable;
 use crate::table::PondTable;
 
 /// A pond file as a table.
@@ -129,28 +130,49 @@ impl Scope {
 /// make it one.
 pub async fn file_table(wd: &WD, path: &str) -> Result<Arc<dyn FileTable>> {
     let parsed = Path::parse(path)?;
-    let node = wd.resolve(&parsed.without_version()).await?;
-    file_table_of(wd, path, &node).await
+    let (canonical, node) = wd.resolve_canonical(&parsed.without_version()).await?;
+    file_table_at(canonical, parsed.version(), &node, path).await
 }
 
-/// [`file_table`] of `node`, already resolved from `path`.
+/// [`file_table`] of `node`, already found at `path` (a path a glob walked, say, which
+/// may pass through symlinks: it is made canonical here).
 pub async fn file_table_of(wd: &WD, path: &str, node: &Node) -> Result<Arc<dyn FileTable>> {
     let parsed = Path::parse(path)?;
+    let canonical = if is_computed_node(node) {
+        // Not needed for a computed table, which is not read by path.
+        String::new()
+    } else {
+        wd.canonicalize(&parsed.without_version()).await?
+    };
+    file_table_at(canonical, parsed.version(), node, path).await
+}
+
+fn is_computed_node(node: &Node) -> bool {
+    node.as_file().is_some_and(|f| is_computed(f.as_ref()))
+}
+
+/// The table side of `node`, found at the canonical path `canonical` and named `shown`
+/// (for errors), at `version`: the lookup's one resolution passed down to the scan.
+pub(crate) async fn file_table_at(
+    canonical: String,
+    version: Option<u64>,
+    node: &Node,
+    shown: &str,
+) -> Result<Arc<dyn FileTable>> {
     if let Some(dynamic) = node
         .as_file()
         .and_then(|f| f.as_any().downcast_ref::<ComputedFile>())
     {
-        if parsed.version().is_some() {
+        if version.is_some() {
             return Err(Error::invalid(
-                path,
+                shown,
                 "a dynamic table has no stored versions; name it without @vN",
             ));
         }
         return Ok(dynamic.table.clone());
     }
     Ok(Arc::new(StoredTable {
-        path: path.to_string(),
-        entry_type: crate::read::table_type(wd, path).await?,
+        table: ResolvedTable::of(canonical, version, node, shown).await?,
     }))
 }
 
@@ -160,28 +182,25 @@ pub fn is_computed(file: &dyn File) -> bool {
     file.as_any().is::<ComputedFile>()
 }
 
-/// A stored `file:table` or `file:series`, by path.
+/// A stored `file:table` or `file:series`, resolved.
 #[derive(Debug)]
 struct StoredTable {
-    path: String,
-    entry_type: EntryType,
+    table: ResolvedTable,
 }
 
 #[async_trait]
 impl FileTable for StoredTable {
     fn entry_type(&self) -> EntryType {
-        self.entry_type
+        self.table.entry_type
     }
 
     async fn provider(&self, scope: &Scope) -> Result<Arc<dyn TableProvider>> {
-        Ok(Arc::new(
-            PondTable::open(scope.wd(), &self.path, scope.store()).await?,
-        ))
+        let table = PondTable::open_resolved(scope.wd(), self.table.clone(), scope.store());
+        Ok(Arc::new(table.await?))
     }
 
-    async fn timestamp_column(&self, scope: &Scope) -> Result<Option<String>> {
-        let bare = Path::parse(&self.path)?.without_version();
-        let versions = scope.wd().members(&bare).await?;
+    async fn timestamp_column(&self, _scope: &Scope) -> Result<Option<String>> {
+        let versions = self.table.file.members().await.at(&self.table.path)?;
         Ok(crate::event_time::timestamp_column_of(versions.iter()))
     }
 
@@ -192,8 +211,8 @@ impl FileTable for StoredTable {
         session: &PondSession,
         scope: &Scope,
     ) -> Result<SendableRecordBatchStream> {
-        let table = PondTable::open(scope.wd(), &self.path, scope.store()).await?;
-        table.read_in_order(&session.context().state()).await
+        let table = PondTable::open_resolved(scope.wd(), self.table.clone(), scope.store());
+        table.await?.read_in_order(&session.context().state()).await
     }
 }
 

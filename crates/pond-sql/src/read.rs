@@ -9,7 +9,7 @@ use futures::stream;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::file::metadata::ParquetMetaData;
-use tinyfs::{AsyncReadSeek, EntryType, FileVersion, NodeKind, Path, WD};
+use tinyfs::{EntryType, File, FileVersion, Node, NodeKind, Path, ResultExt, WD};
 
 use crate::conform::merge_versions;
 use crate::error::{Error, Result};
@@ -26,63 +26,143 @@ pub struct TableVersion {
     pub schema: SchemaRef,
 }
 
+/// A table named by a path, resolved once: its canonical path (without a version), the
+/// version the path names, the file, and what it is as a table. Everything below the
+/// lookup (members, footers, scans) works from this, not from the path again.
+#[derive(Clone, Debug)]
+pub struct ResolvedTable {
+    /// The canonical path, without `@vN`.
+    pub path: String,
+    /// The version `@vN` named, if any.
+    pub version: Option<u64>,
+    /// The file.
+    pub file: Arc<dyn File>,
+    /// `file:table` or `file:series` (a `file:data` whose bytes are Parquet reads as a
+    /// `file:table`).
+    pub entry_type: EntryType,
+}
+
+impl ResolvedTable {
+    /// The table at `path` (`name@vN` for one version): one walk of the path.
+    pub async fn resolve(wd: &WD, path: &str) -> Result<Self> {
+        let parsed = Path::parse(path)?;
+        let (canonical, node) = wd.resolve_canonical(&parsed.without_version()).await?;
+        Self::of(canonical, parsed.version(), &node, path).await
+    }
+
+    /// The table `node` is, found at `canonical` (named `shown` by the caller, for
+    /// errors), at `version`. A file that is not a table, or a directory, is an error that
+    /// says how to make it one.
+    pub async fn of(
+        canonical: String,
+        version: Option<u64>,
+        node: &Node,
+        shown: &str,
+    ) -> Result<Self> {
+        let file = match node.kind() {
+            NodeKind::File(f) => f.clone(),
+            _ => {
+                return Err(Error::invalid(
+                    shown,
+                    format!(
+                        "is a {}, not a table; a csvdir or sql-derived node makes tables",
+                        node.entry_type()
+                    ),
+                ));
+            }
+        };
+        let entry_type = match file.entry_type() {
+            t if t.is_table() => t,
+            _ if is_parquet(&file, version, &canonical).await? => EntryType::FileTable,
+            t => {
+                return Err(Error::invalid(
+                    shown,
+                    format!(
+                        "is a {t}, not a table; import it as one with `pond copy --format table`, or \
+                         present CSV files as tables with a csvdir"
+                    ),
+                ));
+            }
+        };
+        Ok(ResolvedTable {
+            path: canonical,
+            version,
+            file,
+            entry_type,
+        })
+    }
+
+    /// The versions that make up the table: the named or latest version of a
+    /// `file:table`; the named version of a `file:series`, or its members (every version
+    /// appended, less those an undo or compaction replaced). From the log: no body is read.
+    pub async fn members(&self) -> Result<Vec<FileVersion>> {
+        let at = &self.path;
+        Ok(match (self.version, self.entry_type) {
+            (Some(v), _) => {
+                let all = self.file.versions().await.at(at)?;
+                let latest = all.last().map(|v| v.version).unwrap_or(0);
+                vec![all.into_iter().find(|x| x.version == v).ok_or(
+                    tinyfs::Error::VersionNotFound {
+                        path: at.clone(),
+                        version: v,
+                        latest,
+                    },
+                )?]
+            }
+            (None, EntryType::FileSeries) => self.file.members().await.at(at)?,
+            (None, _) => self.file.latest().await.at(at)?.into_iter().collect(),
+        })
+    }
+
+    /// The footer of `version`.
+    pub(crate) async fn footer(&self, version: FileVersion) -> Result<TableVersion> {
+        let at = format!("{}@v{}", self.path, version.version);
+        // Counted by tests that bound what a command opens.
+        tracing::trace!(target: "pond_sql::footer", path = %at, "reading a footer");
+        let reader = self.file.reader(Some(version.version)).await.at(&at)?;
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|source| Error::Parquet {
+                path: at.clone(),
+                source,
+            })?;
+        Ok(TableVersion {
+            metadata: builder.metadata().clone(),
+            schema: builder.schema().clone(),
+            version,
+        })
+    }
+
+    /// The footers of `versions`, in order, several read at once.
+    pub(crate) async fn footers(&self, versions: Vec<FileVersion>) -> Result<Vec<TableVersion>> {
+        stream::iter(versions)
+            .map(|version| self.footer(version))
+            .buffered(FOOTER_READS)
+            .try_collect()
+            .await
+    }
+}
+
 /// The entry type of the file at `path` as a table: a `file:table` or `file:series`, or a
 /// `file:data` whose bytes are Parquet (a host file under a mount, say), read as a
 /// `file:table`. Anything else is an error that says how to make it one.
 pub async fn table_type(wd: &WD, path: &str) -> Result<EntryType> {
-    let parsed = Path::parse(path)?;
-    let node = wd.resolve(&parsed.without_version()).await?;
-    match node.kind() {
-        NodeKind::File(f) if f.entry_type().is_table() => Ok(f.entry_type()),
-        NodeKind::File(_) if is_parquet(wd, &parsed).await? => Ok(EntryType::FileTable),
-        NodeKind::File(f) => Err(Error::invalid(
-            path,
-            format!(
-                "is a {}, not a table; import it as one with `pond copy --format table`, or \
-                 present CSV files as tables with a csvdir",
-                f.entry_type()
-            ),
-        )),
-        _ => Err(Error::invalid(
-            path,
-            format!(
-                "is a {}, not a table; a csvdir or sql-derived node makes tables",
-                node.entry_type()
-            ),
-        )),
-    }
+    Ok(ResolvedTable::resolve(wd, path).await?.entry_type)
 }
 
-/// Whether the file version `path` names begins with Parquet's magic bytes.
-async fn is_parquet(wd: &WD, path: &Path) -> Result<bool> {
+/// Whether `version` (the latest if `None`) of `file` begins with Parquet's magic bytes.
+async fn is_parquet(file: &Arc<dyn File>, version: Option<u64>, shown: &str) -> Result<bool> {
     use tokio::io::AsyncReadExt;
-    let mut reader = wd.open(path).await?;
+    let mut reader = file.reader(version).await.at(shown)?;
     let mut magic = [0u8; 4];
     match reader.read_exact(&mut magic).await {
         Ok(_) => Ok(&magic == b"PAR1"),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
         Err(e) => Err(Error::Io {
-            path: path.to_string(),
+            path: shown.to_string(),
             source: e,
         }),
     }
-}
-
-async fn open_version(
-    wd: &WD,
-    path: &Path,
-    version: &FileVersion,
-) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncReadSeek>>> {
-    let at = Path::parse(&format!("{}@v{}", path.without_version(), version.version))?;
-    // Counted by tests that bound what a command opens.
-    tracing::trace!(target: "pond_sql::footer", path = %at, "reading a footer");
-    let reader = wd.open(&at).await?;
-    ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(|source| Error::Parquet {
-            path: at.to_string(),
-            source,
-        })
 }
 
 /// The footer of `version` of the file at `path`.
@@ -91,12 +171,8 @@ pub(crate) async fn version_footer(
     path: &Path,
     version: FileVersion,
 ) -> Result<TableVersion> {
-    let builder = open_version(wd, path, &version).await?;
-    Ok(TableVersion {
-        metadata: builder.metadata().clone(),
-        schema: builder.schema().clone(),
-        version,
-    })
+    let table = ResolvedTable::resolve(wd, &path.without_version().to_string()).await?;
+    table.footer(version).await
 }
 
 /// How many version footers are read at once.
@@ -106,29 +182,10 @@ const FOOTER_READS: usize = 16;
 /// every append since schemas were conformed is): that version's schema is the series'.
 pub(crate) const SERIES_SCHEMA_KEY: &str = "pond.series_schema";
 
-/// The versions that make up the table at `path`: the named or latest version of a
-/// `file:table`; the named version of a `file:series`, or its members (every version
-/// appended, less those an undo or compaction replaced). From the log: no body is read.
+/// The versions that make up the table at `path` (see [`ResolvedTable::members`]).
 pub async fn table_members(wd: &WD, path: &str) -> Result<(EntryType, Vec<FileVersion>)> {
-    let entry_type = table_type(wd, path).await?;
-    let parsed = Path::parse(path)?;
-    let bare = parsed.without_version();
-    let chosen: Vec<FileVersion> = match (parsed.version(), entry_type) {
-        (Some(v), _) => {
-            let all = wd.versions(&bare).await?;
-            let latest = all.last().map(|v| v.version).unwrap_or(0);
-            vec![all.into_iter().find(|x| x.version == v).ok_or(
-                tinyfs::Error::VersionNotFound {
-                    path: parsed.without_version().to_string(),
-                    version: v,
-                    latest,
-                },
-            )?]
-        }
-        (None, EntryType::FileSeries) => wd.members(&bare).await?,
-        (None, _) => wd.latest(&bare).await?.into_iter().collect(),
-    };
-    Ok((entry_type, chosen))
+    let table = ResolvedTable::resolve(wd, path).await?;
+    Ok((table.entry_type, table.members().await?))
 }
 
 /// The footers of `versions` of the file at `path`, in order, several read at once.
@@ -137,12 +194,12 @@ pub async fn version_footers(
     path: &str,
     versions: Vec<FileVersion>,
 ) -> Result<Vec<TableVersion>> {
-    let bare = Path::parse(path)?.without_version();
-    let bare = &bare;
-    stream::iter(versions)
-        .map(|version| version_footer(wd, bare, version))
-        .buffered(FOOTER_READS)
-        .try_collect()
+    if versions.is_empty() {
+        return Ok(Vec::new());
+    }
+    ResolvedTable::resolve(wd, path)
+        .await?
+        .footers(versions)
         .await
 }
 

@@ -31,10 +31,7 @@ use tinyfs::{EntryType, FileVersion, WD};
 use crate::error::{Error, Result};
 use crate::event_time::{overlaps, time_bounds};
 use crate::object_store::{POND_OBJECT_STORE_URL, PondObjectStore};
-use crate::read::{
-    TableVersion, members_schema, members_schema_from, table_members, version_footer,
-    version_footers,
-};
+use crate::read::{ResolvedTable, TableVersion, members_schema, members_schema_from};
 
 /// One version in a table's scan, as the log records it: planning a scan prunes by its
 /// recorded time range before any footer is read.
@@ -60,11 +57,11 @@ struct ScannedFile<'a> {
 pub struct PondTable {
     path: String,
     entry_type: EntryType,
+    table: ResolvedTable,
     schema: SchemaRef,
     files: Vec<TableFile>,
     statistics: Statistics,
     timestamp_column: Option<String>,
-    wd: WD,
     store: Arc<PondObjectStore>,
 }
 
@@ -84,36 +81,36 @@ impl PondTable {
     /// before its versions carried the series' schema); a scan reads the footers of the
     /// versions it keeps.
     pub async fn open(wd: &WD, path: &str, store: &Arc<PondObjectStore>) -> Result<Self> {
-        let (entry_type, versions) = table_members(wd, path).await?;
-        Self::of_versions(wd, path, entry_type, versions, store).await
+        Self::open_resolved(wd, ResolvedTable::resolve(wd, path).await?, store).await
     }
 
-    /// The table of `versions` (oldest first) of the file at `path`: a series' run of
-    /// members, say.
+    /// [`open`](Self::open) of a table already resolved.
+    pub async fn open_resolved(
+        wd: &WD,
+        table: ResolvedTable,
+        store: &Arc<PondObjectStore>,
+    ) -> Result<Self> {
+        let versions = table.members().await?;
+        Self::of_versions(wd, table, versions, store).await
+    }
+
+    /// The table of `versions` (oldest first) of `table`: a series' run of members, say.
     pub(crate) async fn of_versions(
         wd: &WD,
-        path: &str,
-        entry_type: EntryType,
+        table: ResolvedTable,
         versions: Vec<FileVersion>,
         store: &Arc<PondObjectStore>,
     ) -> Result<Self> {
-        let bare = tinyfs::Path::parse(path)?.without_version();
         // The latest member's footer gives the schema, and is kept for the scan.
         let schema = match versions.last() {
             Some(latest) => {
-                let footer = version_footer(wd, &bare, latest.clone()).await?;
-                let schema = members_schema_from(wd, path, &versions, &footer).await?;
+                let footer = table.footer(latest.clone()).await?;
+                let schema = members_schema_from(wd, &table.path, &versions, &footer).await?;
                 store.keep_footer(latest.blake3, (footer.metadata, footer.schema));
                 schema
             }
-            None => members_schema(wd, path, &versions).await?,
+            None => members_schema(wd, &table.path, &versions).await?,
         };
-        let canonical = wd.canonicalize(&bare).await?;
-        let node = wd.resolve(&bare).await?;
-        let file = node
-            .as_file()
-            .ok_or_else(|| Error::invalid(path, "not a file"))?
-            .clone();
         let timestamp_column = crate::event_time::timestamp_column_of(versions.iter());
         // Rows are known from the log when every version recorded them.
         let rows: Option<u64> = versions.iter().map(|v| v.rows).sum();
@@ -124,18 +121,18 @@ impl PondTable {
         let files = versions
             .into_iter()
             .map(|version| TableFile {
-                meta: store.register(&canonical, file.clone(), version.clone()),
+                meta: store.register(&table.path, table.file.clone(), version.clone()),
                 version,
             })
             .collect();
         Ok(PondTable {
-            path: canonical,
-            entry_type,
+            path: table.path.clone(),
+            entry_type: table.entry_type,
+            table,
             schema,
             files,
             statistics,
             timestamp_column,
-            wd: wd.clone(),
             store: store.clone(),
         })
     }
@@ -179,7 +176,7 @@ impl PondTable {
             .filter(|f| self.store.footer(&f.version.blake3).is_none())
             .map(|f| f.version.clone())
             .collect();
-        for read in version_footers(&self.wd, &self.path, missing).await? {
+        for read in self.table.footers(missing).await? {
             self.store
                 .keep_footer(read.version.blake3, (read.metadata, read.schema));
         }

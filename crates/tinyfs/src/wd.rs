@@ -272,13 +272,20 @@ impl WD {
 
     /// The absolute path `path` resolves to, symlinks followed.
     pub async fn canonicalize(&self, path: impl IntoPath) -> Result<String> {
+        Ok(self.resolve_canonical(path).await?.0)
+    }
+
+    /// The absolute path `path` resolves to (symlinks followed) and the node there, in one
+    /// walk.
+    pub async fn resolve_canonical(&self, path: impl IntoPath) -> Result<(String, Node)> {
         let path = path.into_path()?;
-        let (parents, name, _) = self.found(&path, true).await?;
-        Ok(if parents.is_empty() {
+        let (parents, name, node) = self.found(&path, true).await?;
+        let canonical = if parents.is_empty() {
             "/".to_string()
         } else {
             child_path(&parents, &name)
-        })
+        };
+        Ok((canonical, node))
     }
 
     /// Whether `path` exists (symlinks followed).
