@@ -64,8 +64,8 @@ pub use parquet_writer::{
     series_writer_properties, write_parquet, write_parquet_blocking, writer_properties,
 };
 pub use read::{
-    TableVersion, members_schema, merge_schemas, read_table, table_members, table_type,
-    table_versions, version_footers, version_rows,
+    ResolvedTable, TableVersion, members_schema, merge_schemas, read_table, table_members,
+    table_type, table_versions, version_footers, version_rows,
 };
 pub use summary::TableSummary;
 pub use table::{PondTable, no_rows};

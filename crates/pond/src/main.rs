@@ -567,7 +567,7 @@ fn render(e: &anyhow::Error) -> String {
 /// Diagnostics on standard error when `POND_LOG` asks for them: a level alone
 /// (`POND_LOG=debug`: commits, rebases, conflicts, scan planning) is pond's own crates at
 /// that level; anything else is a `tracing` filter over every crate
-/// (`POND_LOG=tlogfs=debug,datafusion=info`).
+/// (`POND_LOG=tlogfs=debug,datafusion=info`: targets and levels).
 fn start_logging() -> Result<(), String> {
     const POND_CRATES: [&str; 5] = ["pond", "tinyfs", "tlogfs", "pond_sql", "pond_factories"];
     let Some(given) = std::env::var_os("POND_LOG") else {
@@ -578,13 +578,19 @@ fn start_logging() -> Result<(), String> {
         Ok(level) => POND_CRATES.map(|c| format!("{c}={level}")).join(","),
         Err(_) => given.to_string(),
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+    let filter: tracing_subscriber::filter::Targets = directives
+        .parse()
         .map_err(|e| format!("POND_LOG={given}: {e}"))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .without_time(),
+        )
+        .with(filter)
         .init();
     Ok(())
 }

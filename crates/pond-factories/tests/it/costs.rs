@@ -3,16 +3,7 @@
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
-/// 2024-01-01T00:00:00Z.
-const START: i64 = 1_704_067_200_000_000;
-const HOUR: i64 = 3_600_000_000;
-
-fn rfc3339(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
+use crate::query::{HOUR, START, rfc3339};
 
 /// The live-ingest recipe (a csvdir of daily CSV files under a derived series): once
 /// converted, a one-day window opens that day's conversion and no other, describing an

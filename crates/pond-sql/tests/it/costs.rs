@@ -13,9 +13,7 @@ use tlogfs::Pond;
 
 use crate::counting;
 
-/// 2024-01-01T00:00:00Z.
-const START: i64 = 1_704_067_200_000_000;
-const HOUR: i64 = 3_600_000_000;
+use crate::query::{HOUR, START, rfc3339};
 
 /// `/s.series` of `versions` one-row versions, hour `i` in version `i + 1`, written 100 to
 /// a commit (as fast appends would be, without an import's checks per version).
@@ -61,13 +59,6 @@ async fn long_series(pond: &Pond, versions: i64) {
         }
         tx.commit().await.unwrap();
     }
-}
-
-fn rfc3339(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 // One thread, so every read of the test is counted on it.

@@ -626,9 +626,9 @@ fn pond_log_shows_commits_and_scans() {
 
     let err = pond
         .command(&["list"])
-        .env("POND_LOG", "[bad")
+        .env("POND_LOG", "tlogfs=loud")
         .output()
         .unwrap();
     assert!(!err.status.success());
-    assert!(String::from_utf8_lossy(&err.stderr).starts_with("error: POND_LOG=[bad: "));
+    assert!(String::from_utf8_lossy(&err.stderr).starts_with("error: POND_LOG=tlogfs=loud: "));
 }
