@@ -38,6 +38,7 @@ mod csv;
 mod csv_infer;
 mod error;
 mod event_time;
+mod export;
 mod file_table;
 mod import;
 mod materialize;
@@ -56,6 +57,9 @@ pub use csv::{CsvOptions, CsvTime, check_timezone, csv_to_parquet};
 pub use error::{Error, Result};
 pub use event_time::{
     COMMON_NAMES, EventTimeRange, find_timestamp_column, footer_event_time, overlaps, time_bounds,
+};
+pub use export::{
+    ExportFormat, ExportJob, Exported, csv_writer, export_file, export_plan, utc_as_text,
 };
 pub use file_table::{ComputedFile, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};

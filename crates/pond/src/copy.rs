@@ -4,13 +4,12 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use pond_sql::ImportOptions;
 use tinyfs::{EntryType, NodeKind, WD};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::output::{bytes, count, has_wildcards};
+use crate::output::{bytes, count};
 use crate::{CopyFormat, Ctx, ExportFormat};
 
 /// Files at least this large get a progress bar on a terminal.
@@ -353,101 +352,24 @@ pub(crate) async fn export(
     glob: &str,
     host_dir: &Path,
 ) -> Result<()> {
+    let format = match format {
+        ExportFormat::Parquet => pond_sql::ExportFormat::Parquet,
+        ExportFormat::Csv => pond_sql::ExportFormat::Csv,
+    };
     let pond = ctx.read(as_of).await?;
     let root = pond.fs().root();
-    let matches = if has_wildcards(glob) {
-        root.glob(glob).await?
-    } else {
-        let path = root.canonicalize(glob).await?;
-        root.glob(&path).await?
-    };
-    if matches.is_empty() {
-        bail!("{glob}: no match");
-    }
-    let mut files = Vec::new();
-    for m in matches {
-        match m.node.kind() {
-            NodeKind::Directory(_) => {
-                let below = if m.path == "/" {
-                    "/**".to_string()
-                } else {
-                    format!("{}/**", m.path)
-                };
-                for f in root.glob(&below).await? {
-                    if matches!(f.node.kind(), NodeKind::File(_)) {
-                        files.push((f.path, f.node.entry_type()));
-                    }
-                }
-            }
-            NodeKind::File(_) => files.push((m.path, m.node.entry_type())),
-            NodeKind::Symlink(_) => {}
-        }
-    }
     let mut out = std::io::stdout().lock();
-    for (path, entry_type) in files {
-        let mut host = host_dir.join(path.trim_start_matches('/'));
-        if entry_type.is_table() && format == ExportFormat::Csv && !path.ends_with(".csv") {
-            host.set_file_name(format!(
-                "{}.csv",
-                host.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("export")
-            ));
-        }
-        if let Some(parent) = host.parent() {
-            std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
-        }
-        let detail = export_one(&root, &path, entry_type, format, &host).await?;
-        writeln!(out, "exported {path} to {} ({detail})", host.display())?;
+    for job in pond_sql::export_plan(&root, glob, host_dir, format).await? {
+        let detail = match pond_sql::export_file(&root, &job, format).await? {
+            pond_sql::Exported::Bytes(n) => bytes(n),
+            pond_sql::Exported::Rows(n) => crate::output::count(n, "row"),
+        };
+        writeln!(
+            out,
+            "exported {} to {} ({detail})",
+            job.path,
+            job.host.display()
+        )?;
     }
     Ok(())
-}
-
-async fn export_one(
-    root: &WD,
-    path: &str,
-    entry_type: EntryType,
-    format: ExportFormat,
-    host: &Path,
-) -> Result<String> {
-    let io = || host.display().to_string();
-    if entry_type == EntryType::FileData
-        || (entry_type == EntryType::FileTable && format == ExportFormat::Parquet)
-    {
-        let mut reader = root.open(path).await?;
-        let mut file = tokio::fs::File::create(host).await.with_context(io)?;
-        let n = tokio::io::copy(&mut reader, &mut file)
-            .await
-            .with_context(io)?;
-        file.sync_all().await.with_context(io)?;
-        return Ok(bytes(n));
-    }
-    let session = pond_sql::PondSession::new(root.clone())?;
-    let (table, scope) = session.open(path).await?;
-    let table = table.read(&session, &scope).await?;
-    let mut rows = 0u64;
-    let schema = table.schema();
-    let mut batches = futures::TryStreamExt::map_err(table, pond_sql::Error::from);
-    match format {
-        ExportFormat::Parquet => {
-            let file = tokio::fs::File::create(host).await.with_context(io)?;
-            let properties = pond_sql::writer_properties();
-            let shown = host.display().to_string();
-            let written =
-                pond_sql::write_parquet(file, schema, properties, batches, &shown).await?;
-            written.sink.sync_all().await.with_context(io)?;
-            rows = written.rows;
-        }
-        ExportFormat::Csv => {
-            let file = std::fs::File::create(host).with_context(io)?;
-            let mut writer = crate::output::csv_writer(file);
-            while let Some(batch) = batches.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                writer.write(&crate::output::for_display(&batch)?)?;
-            }
-            writer.into_inner().sync_all().with_context(io)?;
-        }
-    }
-    Ok(crate::output::count(rows, "row"))
 }

@@ -2,12 +2,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use std::sync::Arc;
-
 use anyhow::Result;
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
@@ -67,43 +64,10 @@ pub(crate) fn count(n: u64, thing: &str) -> String {
     }
 }
 
-/// `batch` with every UTC timestamp column as RFC 3339 text ending in `Z`
-/// (`2024-01-01T06:00:00Z`, fractions only when present), for the text formats; other
-/// columns, and timestamps in other zones or none, as they are.
+/// `batch` with UTC timestamps as RFC 3339 text, for the text formats (see
+/// [`pond_sql::utc_as_text`]).
 pub(crate) fn for_display(batch: &RecordBatch) -> Result<RecordBatch> {
-    let utc = |t: &DataType| matches!(t, DataType::Timestamp(_, Some(tz)) if matches!(tz.as_ref(), "UTC" | "+00:00" | "Z"));
-    if !batch.schema().fields().iter().any(|f| utc(f.data_type())) {
-        return Ok(batch.clone());
-    }
-    let options = FormatOptions::default()
-        .with_null("")
-        .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.fZ"));
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if !utc(field.data_type()) {
-            fields.push(field.clone());
-            columns.push(column.clone());
-            continue;
-        }
-        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-        let text: StringArray = (0..column.len())
-            .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
-            .collect();
-        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
-        columns.push(Arc::new(text));
-    }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
-}
-
-/// A CSV writer with pond's header and time format.
-pub(crate) fn csv_writer<W: Write>(out: W) -> arrow::csv::Writer<W> {
-    arrow::csv::WriterBuilder::new()
-        .with_header(true)
-        .build(out)
+    Ok(pond_sql::utc_as_text(batch)?)
 }
 
 /// A byte count for people: `812 B`, `1.2 MiB`.
@@ -147,7 +111,7 @@ pub(crate) async fn print_table(
             writeln!(stdout.lock(), "{text}")?;
         }
         OutputFormat::Csv => {
-            let mut writer = csv_writer(stdout.lock());
+            let mut writer = pond_sql::csv_writer(stdout.lock());
             let mut wrote = false;
             while let Some(batch) = batches.next().await {
                 writer.write(&for_display(&batch?)?)?;

@@ -1,0 +1,203 @@
+//! Exporting pond files to a host directory: what `pond export` does.
+//!
+//! [`export_plan`] says which files a glob exports and where each goes (a directory
+//! matched brings every file below it; a table exported as CSV gets `.csv`);
+//! [`export_file`] writes one: a data file, or a table as Parquet, byte for byte (a
+//! table's body is Parquet); a series, a computed table or a table as CSV through its rows.
+//! [`utc_as_text`] is how UTC timestamps read in every text format pond writes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use futures::{StreamExt, TryStreamExt};
+use tinyfs::{EntryType, NodeKind, WD};
+
+use crate::context::PondSession;
+use crate::error::{Error, Result};
+use crate::parquet_writer::{write_parquet, writer_properties};
+
+/// How tables are exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Parquet.
+    Parquet,
+    /// CSV with a header, UTC timestamps as RFC 3339 text.
+    Csv,
+}
+
+/// One file to export: the pond path, what it is, and the host path it goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportJob {
+    /// The pond path.
+    pub path: String,
+    /// What the file is.
+    pub entry_type: EntryType,
+    /// Where it goes.
+    pub host: PathBuf,
+}
+
+/// What [`export_file`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exported {
+    /// The file's bytes, this many.
+    Bytes(u64),
+    /// The table's rows, this many.
+    Rows(u64),
+}
+
+/// The files `glob` exports into `host_dir` in `format`, in order: every file it matches,
+/// and every file below a directory it matches (symlinks are not followed out of one).
+/// A plain path is made canonical first. No match is an error.
+pub async fn export_plan(
+    root: &WD,
+    glob: &str,
+    host_dir: &Path,
+    format: ExportFormat,
+) -> Result<Vec<ExportJob>> {
+    let matches = if tinyfs::glob::Pattern::has_wildcards(glob) {
+        root.glob(glob).await?
+    } else {
+        root.glob(&root.canonicalize(glob).await?).await?
+    };
+    if matches.is_empty() {
+        return Err(Error::invalid(glob, "no match"));
+    }
+    let mut files = Vec::new();
+    for m in matches {
+        match m.node.kind() {
+            NodeKind::Directory(_) => {
+                let below = if m.path == "/" {
+                    "/**".to_string()
+                } else {
+                    format!("{}/**", m.path)
+                };
+                for f in root.glob(&below).await? {
+                    if matches!(f.node.kind(), NodeKind::File(_)) {
+                        files.push((f.path, f.node.entry_type()));
+                    }
+                }
+            }
+            NodeKind::File(_) => files.push((m.path, m.node.entry_type())),
+            NodeKind::Symlink(_) => {}
+        }
+    }
+    Ok(files
+        .into_iter()
+        .map(|(path, entry_type)| {
+            let mut host = host_dir.join(path.trim_start_matches('/'));
+            if entry_type.is_table() && format == ExportFormat::Csv && !path.ends_with(".csv") {
+                let name = host
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("export");
+                host.set_file_name(format!("{name}.csv"));
+            }
+            ExportJob {
+                path,
+                entry_type,
+                host,
+            }
+        })
+        .collect())
+}
+
+/// Writes `job` (from [`export_plan`]) in `format`, making its host directory; the file is
+/// synced before this returns.
+pub async fn export_file(root: &WD, job: &ExportJob, format: ExportFormat) -> Result<Exported> {
+    let host = &job.host;
+    let io = |source| Error::Io {
+        path: host.display().to_string(),
+        source,
+    };
+    if let Some(parent) = host.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|source| Error::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
+    }
+    if job.entry_type == EntryType::FileData
+        || (job.entry_type == EntryType::FileTable && format == ExportFormat::Parquet)
+    {
+        let mut reader = root.open(job.path.as_str()).await?;
+        let mut file = tokio::fs::File::create(host).await.map_err(io)?;
+        let n = tokio::io::copy(&mut reader, &mut file).await.map_err(io)?;
+        file.sync_all().await.map_err(io)?;
+        return Ok(Exported::Bytes(n));
+    }
+    let session = PondSession::new(root.clone())?;
+    let (table, scope) = session.open(&job.path).await?;
+    let table = table.read(&session, &scope).await?;
+    let schema = table.schema();
+    let batches = table.map_err(Error::from);
+    let shown = host.display().to_string();
+    let rows = match format {
+        ExportFormat::Parquet => {
+            let file = tokio::fs::File::create(host).await.map_err(io)?;
+            let written = write_parquet(file, schema, writer_properties(), batches, &shown).await?;
+            written.sink.sync_all().await.map_err(io)?;
+            written.rows
+        }
+        ExportFormat::Csv => {
+            let file = std::fs::File::create(host).map_err(io)?;
+            let mut writer = csv_writer(file);
+            let mut rows = 0u64;
+            let mut batches = batches.boxed();
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                let text = utc_as_text(&batch).map_err(|source| Error::Arrow {
+                    path: shown.clone(),
+                    source,
+                })?;
+                writer.write(&text).map_err(|source| Error::Arrow {
+                    path: shown.clone(),
+                    source,
+                })?;
+            }
+            writer.into_inner().sync_all().map_err(io)?;
+            rows
+        }
+    };
+    Ok(Exported::Rows(rows))
+}
+
+/// A CSV writer with a header, as pond writes CSV.
+pub fn csv_writer<W: std::io::Write>(out: W) -> arrow::csv::Writer<W> {
+    arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(out)
+}
+
+/// `batch` with every UTC timestamp column as RFC 3339 text ending in `Z`
+/// (`2024-01-01T06:00:00Z`, fractions only when present), for the text formats; other
+/// columns, and timestamps in other zones or none, as they are.
+pub fn utc_as_text(batch: &RecordBatch) -> arrow::error::Result<RecordBatch> {
+    let utc = |t: &DataType| matches!(t, DataType::Timestamp(_, Some(tz)) if matches!(tz.as_ref(), "UTC" | "+00:00" | "Z"));
+    if !batch.schema().fields().iter().any(|f| utc(f.data_type())) {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default()
+        .with_null("")
+        .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.fZ"));
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !utc(field.data_type()) {
+            fields.push(field.clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+        let text: StringArray = (0..column.len())
+            .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+            .collect();
+        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+        columns.push(Arc::new(text));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
