@@ -41,6 +41,7 @@ mod event_time;
 mod export;
 mod file_table;
 mod import;
+mod import_plan;
 mod materialize;
 mod object_store;
 pub mod parquet_writer;
@@ -63,6 +64,7 @@ pub use export::{
 };
 pub use file_table::{ComputedFile, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};
+pub use import_plan::{ImportJob, ImportPlan, import_plan};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};
 pub use parquet_writer::{
     series_writer_properties, write_parquet, write_parquet_blocking, writer_properties,

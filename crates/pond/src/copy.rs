@@ -1,12 +1,12 @@
 //! `copy` (host → pond) and `export` (pond → host).
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pond_sql::ImportOptions;
-use tinyfs::{EntryType, NodeKind, WD};
+use tinyfs::{EntryType, WD};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::output::{bytes, count};
@@ -38,13 +38,6 @@ pub(crate) struct CopyOptions {
     pub(crate) csv: pond_sql::CsvOptions,
     pub(crate) skip_duplicate: bool,
     pub(crate) recursive: bool,
-}
-
-/// One host file to copy, and where it goes.
-struct Job {
-    source: Option<PathBuf>,
-    shown: String,
-    dest: String,
 }
 
 /// The CSV timestamp column pond parses itself, if `--timestamp-column` joins a date
@@ -87,19 +80,11 @@ pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> R
     let recursive = options.recursive;
     let (lines, version) = ctx
         .write(async |root: &WD| {
-            let dest_is_dir = matches!(
-                root.get(dest).await?.as_ref().map(|n| n.kind()),
-                Some(NodeKind::Directory(_))
-            );
-            if sources.len() > 1 && !dest_is_dir {
-                bail!(
-                    "{dest}: not a directory (copying several sources needs an existing directory)"
-                );
+            let plan = pond_sql::import_plan(root, sources, dest, recursive).await?;
+            for skipped in &plan.skipped {
+                eprintln!("skipped {}: not a regular file", skipped.display());
             }
-            let mut jobs = Vec::new();
-            for src in sources {
-                plan(root, src, dest, dest_is_dir, recursive, &mut jobs).await?;
-            }
+            let jobs = plan.jobs;
             let mut lines = Vec::new();
             for job in &jobs {
                 lines.push(copy_one(root, job, options).await?);
@@ -151,87 +136,7 @@ pub(crate) async fn compact(ctx: &Ctx, dest: &str) -> Result<()> {
     Ok(())
 }
 
-fn join(dir: &str, name: &str) -> String {
-    format!("{}/{name}", dir.trim_end_matches('/'))
-}
-
-/// Adds the jobs for one source, making pond directories for a recursive copy.
-async fn plan(
-    root: &WD,
-    src: &str,
-    dest: &str,
-    dest_is_dir: bool,
-    recursive: bool,
-    jobs: &mut Vec<Job>,
-) -> Result<()> {
-    if src == "-" {
-        if dest_is_dir {
-            bail!("-: standard input has no name; give a file path as the destination");
-        }
-        jobs.push(Job {
-            source: None,
-            shown: "standard input".into(),
-            dest: dest.to_string(),
-        });
-        return Ok(());
-    }
-    let path = PathBuf::from(src);
-    let meta = std::fs::metadata(&path).with_context(|| src.to_string())?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow::anyhow!("{src}: no usable file name"))?
-        .to_string();
-    let target = if dest_is_dir {
-        join(dest, &name)
-    } else {
-        dest.to_string()
-    };
-    if !meta.is_dir() {
-        jobs.push(Job {
-            source: Some(path),
-            shown: src.to_string(),
-            dest: target,
-        });
-        return Ok(());
-    }
-    if !recursive {
-        bail!("{src}: is a directory (use -r to copy it and everything in it)");
-    }
-    root.create_dir_all(target.as_str()).await?;
-    let mut stack = vec![(path, target)];
-    while let Some((host, pond)) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&host)
-            .with_context(|| host.display().to_string())?
-            .collect::<std::io::Result<_>>()
-            .with_context(|| host.display().to_string())?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let kind = entry
-                .file_type()
-                .with_context(|| entry.path().display().to_string())?;
-            let Some(name) = entry.file_name().to_str().map(String::from) else {
-                bail!("{}: the name is not UTF-8", entry.path().display());
-            };
-            let to = join(&pond, &name);
-            if kind.is_dir() {
-                root.create_dir_all(to.as_str()).await?;
-                stack.push((entry.path(), to));
-            } else if kind.is_file() {
-                jobs.push(Job {
-                    shown: entry.path().display().to_string(),
-                    source: Some(entry.path()),
-                    dest: to,
-                });
-            } else {
-                eprintln!("skipped {}: not a regular file", entry.path().display());
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn copy_one(root: &WD, job: &Job, copy: &CopyOptions) -> Result<String> {
+async fn copy_one(root: &WD, job: &pond_sql::ImportJob, copy: &CopyOptions) -> Result<String> {
     let ctx = || format!("{} to {}", job.shown, job.dest);
     let format = copy.format;
     match format {
