@@ -6,6 +6,7 @@ mod appends;
 mod compaction;
 mod costs;
 mod counting;
+mod plans;
 mod query;
 
 pub use query::query;
