@@ -201,24 +201,15 @@ fn match_tokens(tokens: &[Token], name: &[char], captures: &mut Vec<String>) -> 
     };
     match token {
         Token::Char(c) => name.first() == Some(c) && match_tokens(rest, &name[1..], captures),
-        Token::One => {
+        Token::One | Token::Class { .. } => {
             let Some(&c) = name.first() else {
                 return false;
             };
-            captures.push(c.to_string());
-            if match_tokens(rest, &name[1..], captures) {
-                return true;
-            }
-            captures.pop();
-            false
-        }
-        Token::Class { negated, ranges } => {
-            let Some(&c) = name.first() else {
-                return false;
-            };
-            let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-            if inside == *negated {
-                return false;
+            if let Token::Class { negated, ranges } = token {
+                let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                if inside == *negated {
+                    return false;
+                }
             }
             captures.push(c.to_string());
             if match_tokens(rest, &name[1..], captures) {

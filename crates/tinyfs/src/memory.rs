@@ -6,17 +6,17 @@ use std::io::Cursor;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use tokio::io::AsyncWrite;
 
 use crate::entry_type::EntryType;
 use crate::error::{Error, Result};
-use crate::node::{AsyncReadSeek, DirEntry, EventTime, FileVersion, FileWriter, NodeConfig};
+use crate::node::{
+    AsyncReadSeek, Declared, DirEntry, FileVersion, FileWriter, NodeConfig, now_micros,
+};
 use crate::node_id::NodeId;
 use crate::persistence::{NodeKey, Persistence, TxnMeta, WriteTarget};
-use crate::version_set::VersionSet;
 
 /// A persistence that keeps everything in memory. Cloning a state is cheap: bodies are
 /// shared.
@@ -157,13 +157,6 @@ impl Tree {
     }
 }
 
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
 #[async_trait]
 impl Persistence for MemoryPersistence {
     async fn begin(&self, _meta: TxnMeta) -> Result<()> {
@@ -302,10 +295,7 @@ impl Persistence for MemoryPersistence {
             serial,
             target,
             body: Vec::new(),
-            event_time: None,
-            members: None,
-            rows: None,
-            compacts: None,
+            declared: Declared::default(),
         }))
     }
 
@@ -379,10 +369,7 @@ struct MemoryWriter {
     serial: u64,
     target: WriteTarget,
     body: Vec<u8>,
-    event_time: Option<EventTime>,
-    members: Option<VersionSet>,
-    rows: Option<u64>,
-    compacts: Option<VersionSet>,
+    declared: Declared,
 }
 
 impl AsyncWrite for MemoryWriter {
@@ -405,20 +392,8 @@ impl AsyncWrite for MemoryWriter {
 
 #[async_trait]
 impl FileWriter for MemoryWriter {
-    fn set_event_time(&mut self, event_time: EventTime) {
-        self.event_time = Some(event_time);
-    }
-
-    fn set_members(&mut self, members: VersionSet) {
-        self.members = Some(members);
-    }
-
-    fn set_rows(&mut self, rows: u64) {
-        self.rows = Some(rows);
-    }
-
-    fn set_compacts(&mut self, versions: VersionSet) {
-        self.compacts = Some(versions);
+    fn declared(&mut self) -> &mut Declared {
+        &mut self.declared
     }
 
     async fn finish(self: Box<Self>) -> Result<FileVersion> {
@@ -427,26 +402,14 @@ impl FileWriter for MemoryWriter {
             serial,
             target,
             body,
-            event_time,
-            members,
-            rows,
-            compacts,
+            declared,
         } = *self;
         let mut state = lock(&state);
         if state.pending.as_ref().map(|(_, s)| *s) != Some(serial) {
             return Err(Error::internal("a file writer outlived its transaction"));
         }
         let tree = state.write()?;
-        let mut version = FileVersion {
-            version: 1,
-            size: body.len() as u64,
-            blake3: blake3::hash(&body),
-            modified_micros: now_micros(),
-            event_time,
-            members,
-            rows,
-            compacts,
-        };
+        let mut version = declared.version(body.len() as u64, blake3::hash(&body));
         match target {
             WriteTarget::Version(key) => {
                 let Some(MemNode::File(versions)) = tree.nodes.get_mut(&key.id) else {

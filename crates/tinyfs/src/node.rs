@@ -112,23 +112,81 @@ impl<T: AsyncRead + AsyncSeek + Send + Unpin> AsyncReadSeek for T {}
 /// transaction). A writer dropped without `finish` leaves no trace.
 #[async_trait]
 pub trait FileWriter: AsyncWrite + Send + Unpin {
+    /// What the writer has declared about the body so far, recorded with the version by
+    /// [`finish`](FileWriter::finish).
+    fn declared(&mut self) -> &mut Declared;
+
     /// Declares the event-time range of the body, recorded with the version (for a
     /// `file:series`; the writer of the body knows its range, the store does not parse it).
-    fn set_event_time(&mut self, event_time: EventTime);
+    fn set_event_time(&mut self, event_time: EventTime) {
+        self.declared().event_time = Some(event_time);
+    }
 
     /// Declares the versions that make up the series from this version on (see
     /// [`FileVersion::members`]); without it the new version joins the series.
-    fn set_members(&mut self, members: VersionSet);
+    fn set_members(&mut self, members: VersionSet) {
+        self.declared().members = Some(members);
+    }
 
     /// Declares the rows of a table or series body, recorded with the version.
-    fn set_rows(&mut self, rows: u64);
+    fn set_rows(&mut self, rows: u64) {
+        self.declared().rows = Some(rows);
+    }
 
     /// Declares the versions whose rows this series body holds (see
     /// [`FileVersion::compacts`]).
-    fn set_compacts(&mut self, versions: VersionSet);
+    fn set_compacts(&mut self, versions: VersionSet) {
+        self.declared().compacts = Some(versions);
+    }
 
     /// Completes the body and records it as the file's next version.
     async fn finish(self: Box<Self>) -> Result<FileVersion>;
+}
+
+/// What the writer of a body declares about it (a store does not parse bodies): the
+/// fields of [`FileVersion`] that only the writer knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// See [`FileVersion::event_time`].
+    pub event_time: Option<EventTime>,
+    /// See [`FileVersion::members`].
+    pub members: Option<VersionSet>,
+    /// See [`FileVersion::rows`].
+    pub rows: Option<u64>,
+    /// See [`FileVersion::compacts`].
+    pub compacts: Option<VersionSet>,
+}
+
+impl Declared {
+    /// Version 1 (a store numbers it) of a body of `size` bytes hashing to `blake3`,
+    /// written now, as declared.
+    pub fn version(self, size: u64, blake3: blake3::Hash) -> FileVersion {
+        let Declared {
+            event_time,
+            members,
+            rows,
+            compacts,
+        } = self;
+        FileVersion {
+            version: 1,
+            size,
+            blake3,
+            modified_micros: now_micros(),
+            event_time,
+            members,
+            rows,
+            compacts,
+        }
+    }
+}
+
+/// Now, in microseconds since the Unix epoch (UTC): the clock every version's
+/// `modified_micros` is read from.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 /// A directory.

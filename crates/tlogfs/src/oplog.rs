@@ -65,6 +65,36 @@ pub struct OplogRow {
     pub written_at: i64,
 }
 
+impl OplogRow {
+    /// A row that holds no file body: a directory's entries, a symlink's target, or a
+    /// dynamic node's configuration (`content`), written by `txn_id` at `written_at`.
+    pub fn without_body(
+        node_id: NodeId,
+        version: i64,
+        entry_type: EntryType,
+        content: Vec<u8>,
+        txn_id: &str,
+        written_at: i64,
+    ) -> OplogRow {
+        OplogRow {
+            node_id,
+            version,
+            entry_type,
+            factory: None,
+            content: Some(content),
+            blake3: None,
+            size: None,
+            event_time: None,
+            members: None,
+            rows: None,
+            compacts: None,
+            manifest: None,
+            txn_id: txn_id.to_string(),
+            written_at,
+        }
+    }
+}
+
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
@@ -260,20 +290,15 @@ mod tests {
                 written_at: 42,
             },
             OplogRow {
-                node_id: NodeId::ROOT,
-                version: 1,
-                entry_type: EntryType::Directory,
                 factory: Some("hostmount".into()),
-                content: Some(b"{}".to_vec()),
-                blake3: None,
-                size: None,
-                event_time: None,
-                members: None,
-                rows: None,
-                compacts: None,
-                manifest: None,
-                txn_id: "txn".into(),
-                written_at: 42,
+                ..OplogRow::without_body(
+                    NodeId::ROOT,
+                    1,
+                    EntryType::Directory,
+                    b"{}".to_vec(),
+                    "txn",
+                    42,
+                )
             },
         ];
         let batch = to_batch(&rows).unwrap();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tinyfs::{
-    AsyncReadSeek, DirEntry, EntryType, FileVersion, FileWriter, NodeId, NodeKey, Persistence,
-    TxnMeta, WriteTarget,
+    AsyncReadSeek, Declared, DirEntry, EntryType, FileVersion, FileWriter, NodeId, NodeKey,
+    Persistence, TxnMeta, WriteTarget,
 };
 
 use crate::blocks::BlockHasher;
@@ -60,10 +60,6 @@ pub(crate) struct State {
 
 pub(crate) fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn micros_now() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 impl State {
@@ -301,7 +297,7 @@ impl TlogPersistence {
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
             }
             let target = head.version() + 1;
-            let written_at = micros_now();
+            let written_at = tinyfs::now_micros();
             let relinks = crate::links::relinks(&txn, &head)?;
             let mut adds = Vec::new();
             let mut removes = Vec::new();
@@ -686,10 +682,7 @@ impl Persistence for TlogPersistence {
             persistence: self.clone(),
             serial,
             target,
-            event_time: None,
-            members: None,
-            rows: None,
-            compacts: None,
+            declared: Declared::default(),
             hasher: BlockHasher::new(),
             size: 0,
             buffer: Vec::new(),
@@ -819,7 +812,7 @@ fn config_rec(
             version,
             size: config.len() as u64,
             blake3: blake3::hash(config),
-            modified_micros: micros_now(),
+            modified_micros: tinyfs::now_micros(),
             event_time: None,
             members: None,
             rows: None,

@@ -161,22 +161,16 @@ impl Txn {
                 (committed.version + 1, entries)
             };
             let content = DirContent::for_version(version, &entries, &pending.changes);
-            out.entry((dir, dir)).or_default().push(OplogRow {
-                node_id: dir,
-                version,
-                entry_type: EntryType::Directory,
-                factory: None,
-                content: Some(content.encode()),
-                blake3: None,
-                size: None,
-                event_time: None,
-                members: None,
-                rows: None,
-                compacts: None,
-                manifest: None,
-                txn_id: self.id.clone(),
-                written_at,
-            });
+            out.entry((dir, dir))
+                .or_default()
+                .push(OplogRow::without_body(
+                    dir,
+                    version,
+                    EntryType::Directory,
+                    content.encode(),
+                    &self.id,
+                    written_at,
+                ));
         }
         for (key, pending) in &self.nodes {
             let rows = out.entry((key.parent, key.id)).or_default();
@@ -212,20 +206,12 @@ impl Txn {
 }
 
 fn symlink_row(node: NodeId, target: String, txn_id: &str, written_at: i64) -> OplogRow {
-    OplogRow {
-        node_id: node,
-        version: 1,
-        entry_type: EntryType::Symlink,
-        factory: None,
-        content: Some(target.into_bytes()),
-        blake3: None,
-        size: None,
-        event_time: None,
-        members: None,
-        rows: None,
-        compacts: None,
-        manifest: None,
-        txn_id: txn_id.to_string(),
+    OplogRow::without_body(
+        node,
+        1,
+        EntryType::Symlink,
+        target.into_bytes(),
+        txn_id,
         written_at,
-    }
+    )
 }

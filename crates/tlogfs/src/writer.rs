@@ -9,14 +9,13 @@ use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use tinyfs::{
-    DirEntry, EntryType, EventTime, FileVersion, FileWriter, NodeId, NodeKey, VersionSet,
-    WriteTarget,
+    Declared, DirEntry, EntryType, FileVersion, FileWriter, NodeId, NodeKey, WriteTarget,
 };
 use tokio::io::AsyncWrite;
 
 use crate::blocks::BlockHasher;
 use crate::manifest::{Manifest, Member};
-use crate::persistence::{TlogPersistence, link, lock, micros_now};
+use crate::persistence::{TlogPersistence, link, lock};
 use crate::protocol::ConflictKey;
 use crate::txn::PendingNode;
 use crate::view::{Body, VersionRec};
@@ -32,10 +31,7 @@ pub(crate) struct TlogWriter {
     pub(crate) persistence: TlogPersistence,
     pub(crate) serial: u64,
     pub(crate) target: WriteTarget,
-    pub(crate) event_time: Option<EventTime>,
-    pub(crate) members: Option<VersionSet>,
-    pub(crate) rows: Option<u64>,
-    pub(crate) compacts: Option<VersionSet>,
+    pub(crate) declared: Declared,
     pub(crate) hasher: BlockHasher,
     pub(crate) size: u64,
     pub(crate) buffer: Vec<u8>,
@@ -85,20 +81,8 @@ impl AsyncWrite for TlogWriter {
 
 #[async_trait]
 impl FileWriter for TlogWriter {
-    fn set_event_time(&mut self, event_time: EventTime) {
-        self.event_time = Some(event_time);
-    }
-
-    fn set_members(&mut self, members: VersionSet) {
-        self.members = Some(members);
-    }
-
-    fn set_rows(&mut self, rows: u64) {
-        self.rows = Some(rows);
-    }
-
-    fn set_compacts(&mut self, versions: VersionSet) {
-        self.compacts = Some(versions);
+    fn declared(&mut self) -> &mut Declared {
+        &mut self.declared
     }
 
     async fn finish(self: Box<Self>) -> FsResult<FileVersion> {
@@ -106,10 +90,7 @@ impl FileWriter for TlogWriter {
             persistence,
             serial,
             target,
-            event_time,
-            members,
-            rows,
-            compacts,
+            declared,
             hasher,
             size,
             buffer,
@@ -140,16 +121,7 @@ impl FileWriter for TlogWriter {
             }
         };
         let mut rec = VersionRec {
-            meta: FileVersion {
-                version: 1,
-                size,
-                blake3: hash,
-                modified_micros: micros_now(),
-                event_time,
-                members,
-                rows,
-                compacts,
-            },
+            meta: declared.version(size, hash),
             entry_type: EntryType::FileData,
             factory: None,
             body,
