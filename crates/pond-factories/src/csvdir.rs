@@ -307,31 +307,16 @@ fn table_name(path: &str) -> String {
     }
 }
 
-tokio::task_local! {
-    /// The csvdirs whose source is being matched, innermost last: a source that reaches
-    /// back into one of them is an error, not an endless walk.
-    static LISTING: Vec<NodeId>;
-}
-
 impl CsvDir {
     /// The source's CSV files, each with its table name: `only` keeps one name.
     async fn sources(
         &self,
         only: Option<&str>,
     ) -> tinyfs::Result<Vec<(String, tinyfs::GlobMatch)>> {
-        let mut chain = LISTING.try_with(|l| l.clone()).unwrap_or_default();
-        if chain.contains(&self.id) {
-            return Err(tinyfs::Error::InvalidConfig {
-                path: String::new(),
-                detail: format!(
-                    "the csvdir source {} reaches back into the csvdir itself",
-                    self.config.source
-                ),
-            });
-        }
-        chain.push(self.id);
         let root = self.fs.root();
-        let matches = LISTING.scope(chain, root.glob(&self.config.source)).await?;
+        let name = format!("csvdir of {}", self.config.source);
+        let matches =
+            tinyfs::cycle::reading(self.id, &name, root.glob(&self.config.source)).await?;
         let mut out: Vec<(String, tinyfs::GlobMatch)> = Vec::new();
         for m in matches {
             if m.node.as_file().map(|f| f.entry_type()) != Some(EntryType::FileData) {

@@ -143,6 +143,7 @@ impl TypedFactory for DerivedFactory {
 
     async fn build(&self, ctx: BuildContext, config: DerivedConfig) -> tinyfs::Result<NodeKind> {
         let table = Arc::new(DerivedTable {
+            id: ctx.id,
             entry_type: self.entry_type,
             config,
         });
@@ -167,6 +168,7 @@ impl TypedFactory for DerivedFactory {
 /// A derived node's table: its query planned over its inputs.
 #[derive(Debug)]
 pub struct DerivedTable {
+    id: tinyfs::NodeId,
     entry_type: EntryType,
     config: DerivedConfig,
 }
@@ -203,7 +205,7 @@ impl DerivedTable {
         scope: &Scope,
         name: &str,
         pattern: &str,
-    ) -> pond_sql::Result<Vec<(String, Arc<dyn FileTable>, tinyfs::NodeId)>> {
+    ) -> pond_sql::Result<Vec<(String, Arc<dyn FileTable>)>> {
         let here = scope.current().to_string();
         let matches: Vec<_> = scope
             .wd()
@@ -232,19 +234,13 @@ impl DerivedTable {
         let mut out = Vec::with_capacity(matches.len());
         for m in matches {
             let table = file_table_of(scope.wd(), &m.path, &m.node).await?;
-            out.push((m.path, table, m.node.id()));
+            out.push((m.path, table));
         }
         Ok(out)
     }
-}
 
-#[async_trait]
-impl FileTable for DerivedTable {
-    fn entry_type(&self) -> EntryType {
-        self.entry_type
-    }
-
-    async fn provider(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
+    /// The node's query planned over its inputs, opened in `scope`.
+    async fn plan(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
         let here = scope.current().to_string();
         let df_err = |source| pond_sql::Error::DataFusion {
             path: here.clone(),
@@ -253,8 +249,8 @@ impl FileTable for DerivedTable {
         let ctx = node_context();
         for (name, pattern) in &self.config.patterns {
             let mut plans = Vec::new();
-            for (path, table, id) in self.inputs(scope, name, pattern).await? {
-                let provider = table.provider(&scope.enter(id, &path)?).await?;
+            for (path, table) in self.inputs(scope, name, pattern).await? {
+                let provider = table.provider(&scope.at(&path)).await?;
                 let plan =
                     LogicalPlanBuilder::scan(path.as_str(), provider_as_source(provider), None)
                         .and_then(|b| b.build())
@@ -283,6 +279,18 @@ impl FileTable for DerivedTable {
             Some(self.config.query.clone()),
         )))
     }
+}
+
+#[async_trait]
+impl FileTable for DerivedTable {
+    fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    async fn provider(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
+        // Planning reads the inputs, which may be derived nodes reading this one.
+        tinyfs::cycle::reading(self.id, scope.current(), self.plan(scope)).await
+    }
 
     async fn timestamp_column(&self, scope: &Scope) -> pond_sql::Result<Option<String>> {
         if self.entry_type != EntryType::FileSeries {
@@ -293,8 +301,8 @@ impl FileTable for DerivedTable {
         }
         let schema = self.provider(scope).await?.schema();
         for (name, pattern) in &self.config.patterns {
-            for (path, table, id) in self.inputs(scope, name, pattern).await? {
-                if let Some(column) = table.timestamp_column(&scope.enter(id, &path)?).await?
+            for (path, table) in self.inputs(scope, name, pattern).await? {
+                if let Some(column) = table.timestamp_column(&scope.at(&path)).await?
                     && schema.field_with_name(&column).is_ok()
                 {
                     return Ok(Some(column));

@@ -93,7 +93,7 @@ impl SchemaProvider for PondSchema {
             let parsed = tinyfs::Path::parse(name)?;
             let (canonical, node) = self.wd.resolve_canonical(parsed.without_version()).await?;
             let table = file_table_at(canonical, parsed.version(), &node, name).await?;
-            table.provider(&scope.enter(node.id(), name)?).await
+            table.provider(&scope.at(name)).await
         }
         .await;
         match opened {
@@ -166,14 +166,14 @@ impl PondSession {
         &self.ctx
     }
 
-    /// The table side of the file at `path`, with the scope to open it in (inside the
-    /// node, so a derived node's errors name it and a cycle back to it is caught).
+    /// The table side of the file at `path`, with the scope to open it in (at the node, so
+    /// a derived node's errors name it).
     pub async fn open(&self, path: &str) -> Result<(Arc<dyn FileTable>, Scope)> {
         let parsed = tinyfs::Path::parse(path)?;
         let wd = &self.schema.wd;
         let (canonical, node) = wd.resolve_canonical(parsed.without_version()).await?;
         let table = file_table_at(canonical.clone(), parsed.version(), &node, path).await?;
-        Ok((table, self.scope().enter(node.id(), &canonical)?))
+        Ok((table, self.scope().at(&canonical)))
     }
 
     /// Where this session opens tables: its pond and object store, outside any derived

@@ -7,8 +7,9 @@
 //! materialized as Parquet. Nothing else in pond asks what kind of file it holds.
 //!
 //! Tables are opened within a [`Scope`]: the pond being read, the object store the
-//! session's scans read bodies through, and the chain of derived nodes being planned, so
-//! that a node reading itself (directly or through others) is an error naming the cycle.
+//! session's scans read bodies through, and the path of the node being opened, which its
+//! errors name. A derived node reading itself (directly or through others) is an error
+//! naming the cycle, from [`tinyfs::cycle`], the one cycle check of every dynamic node.
 
 use std::any::Any;
 use std::fmt;
@@ -19,7 +20,7 @@ use async_trait::async_trait;
 use datafusion::common::Statistics;
 use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
-use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, Node, NodeId, Path, ResultExt, WD};
+use tinyfs::{AsyncReadSeek, EntryType, File, FileVersion, Node, Path, ResultExt, WD};
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
@@ -68,18 +69,19 @@ pub trait FileTable: Send + Sync + fmt::Debug {
 }
 
 /// Where tables are opened: the pond (at the version read), the store scans read bodies
-/// through, and the derived nodes being planned, outermost first.
+/// through, and the path of the derived node being planned, which errors name (a node that
+/// reads itself is caught by [`tinyfs::cycle`], the one cycle check for dynamic nodes).
 #[derive(Clone)]
 pub struct Scope {
     wd: WD,
     store: Arc<PondObjectStore>,
-    chain: Vec<(NodeId, String)>,
+    current: Option<String>,
 }
 
 impl fmt::Debug for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("chain", &self.chain)
+            .field("current", &self.current)
             .finish_non_exhaustive()
     }
 }
@@ -89,7 +91,7 @@ impl Scope {
         Scope {
             wd,
             store,
-            chain: Vec::new(),
+            current: None,
         }
     }
 
@@ -103,25 +105,17 @@ impl Scope {
         &self.store
     }
 
-    /// The path of the derived node being planned, or `/` outside any.
+    /// The path of the node being opened, or `/` outside any.
     pub fn current(&self) -> &str {
-        self.chain.last().map(|(_, p)| p.as_str()).unwrap_or("/")
+        self.current.as_deref().unwrap_or("/")
     }
 
-    /// This scope inside node `id` at `path`: an error naming the cycle if the node is
-    /// already being planned.
-    pub fn enter(&self, id: NodeId, path: &str) -> Result<Scope> {
-        if let Some(at) = self.chain.iter().position(|(n, _)| *n == id) {
-            let mut cycle: Vec<&str> = self.chain[at..].iter().map(|(_, p)| p.as_str()).collect();
-            cycle.push(path);
-            return Err(Error::invalid(
-                path,
-                format!("derived nodes form a cycle: {}", cycle.join(" -> ")),
-            ));
+    /// This scope for opening the node at `path`.
+    pub fn at(&self, path: &str) -> Scope {
+        Scope {
+            current: Some(path.to_string()),
+            ..self.clone()
         }
-        let mut inner = self.clone();
-        inner.chain.push((id, path.to_string()));
-        Ok(inner)
     }
 }
 

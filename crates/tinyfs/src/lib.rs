@@ -16,6 +16,7 @@
 //!   path operation goes through: resolve, create, read, write, list, [glob], remove,
 //!   rename, symlinks, metadata.
 //! - [`Error`] — one error type; [`Error::kind`] for matching.
+//! - [`cycle::reading`] — the one cycle check for dynamic nodes that read other nodes.
 //!
 //! With the `testkit` feature, `tinyfs::testkit` holds the conformance suite and the model-based
 //! property test that every persistence runs.
@@ -40,6 +41,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod cycle;
 mod entry_type;
 mod error;
 mod fs;

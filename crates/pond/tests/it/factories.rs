@@ -216,10 +216,25 @@ fn loops_and_overwrites_fail_cleanly() {
         "--config",
         config.to_str().unwrap(),
     ]);
-    assert!(err.contains("reaches back into the csvdir itself"), "{err}");
+    assert!(
+        err.contains("dynamic nodes form a cycle: csvdir of /csv/* -> csvdir of /csv/*"),
+        "{err}"
+    );
     assert_eq!(pond.ok(&["list", "/"]), "");
     let valid = pond.config("source: /raw/*.csv\n");
     pond.ok(&["mknod", "csvdir", "/csv", "--config", &valid]);
+    // Two csvdirs that read each other: the second is refused, naming the cycle.
+    let reads_b = pond.config("source: /b/*\n");
+    pond.ok(&["mknod", "csvdir", "/a", "--config", &reads_b]);
+    let reads_a = pond.config("source: /a/*\n");
+    let err = pond.fails(&["mknod", "csvdir", "/b", "--config", &reads_a]);
+    assert!(
+        err.contains(
+            "dynamic nodes form a cycle: csvdir of /a/* -> csvdir of /b/* -> csvdir of /a/*"
+        ),
+        "{err}"
+    );
+    assert_eq!(pond.ok(&["list", "/"]), "/a\n/csv\n");
 
     // --overwrite needs a node to overwrite, of the same factory.
     let err = pond.fails(&[
