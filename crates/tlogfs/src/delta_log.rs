@@ -14,7 +14,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::protocol::PondCommit;
+use crate::protocol::{LastCheckpoint, PondCommit};
 
 /// A pond version and its data files (paths relative to the log directory).
 #[derive(Debug, Clone)]
@@ -59,12 +59,13 @@ fn find_checkpoint(delta_log: &Path, version: Option<u64>) -> Result<Option<u64>
     let last = delta_log.join("_last_checkpoint");
     let latest = match std::fs::read_to_string(&last) {
         Ok(text) => {
-            let info: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-                    file: last.display().to_string(),
-                    detail: e.to_string(),
-                })?;
-            info.get("version").and_then(|v| v.as_u64())
+            let info: LastCheckpoint =
+                text.parse()
+                    .map_err(|e: serde_json::Error| Error::Corrupt {
+                        file: last.display().to_string(),
+                        detail: e.to_string(),
+                    })?;
+            Some(info.version)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io(last.display(), e)),

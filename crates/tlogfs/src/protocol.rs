@@ -1,7 +1,8 @@
 //! What pond writes into the Delta log beside the oplog rows, as types written and read by
 //! the same code: its record in each commit's info ([`PondCommit`], under
 //! `commitInfo.pond`), and the keys a transaction read and wrote ([`ConflictKey`]), which
-//! decide whether two concurrent commits conflict.
+//! decide whether two concurrent commits conflict. Beside them, what pond reads of Delta's
+//! own files is typed here too ([`LastCheckpoint`]).
 //!
 //! ```json
 //! {"commitInfo":{"timestamp":…,"operation":"WRITE",…,"pond":{
@@ -16,6 +17,29 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use tinyfs::NodeId;
+
+/// `_delta_log/_last_checkpoint`, which Delta writers keep pointing at the newest
+/// checkpoint: the fields pond reads (a writer may add others).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastCheckpoint {
+    /// The table version the checkpoint is of.
+    pub version: u64,
+    /// The actions in the checkpoint.
+    pub size: Option<u64>,
+    /// The checkpoint file's length.
+    pub size_in_bytes: Option<u64>,
+    /// The `add` actions in the checkpoint.
+    pub num_of_add_files: Option<u64>,
+}
+
+impl FromStr for LastCheckpoint {
+    type Err = serde_json::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        serde_json::from_str(text)
+    }
+}
 
 /// pond's record in a commit's info: who made the commit and with what command, the paths
 /// it changed (for `pond log`), the keys it wrote (for conflict checks), and the hashes

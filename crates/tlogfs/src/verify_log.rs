@@ -10,6 +10,7 @@ use tinyfs::NodeId;
 use crate::error::Result;
 use crate::integrity::{Seal, check_seal, hash_file};
 use crate::pond::VerifyReport;
+use crate::protocol::LastCheckpoint;
 use crate::view::parse_data_file_name;
 
 /// What one commit says of other files.
@@ -186,14 +187,8 @@ fn check_checkpoints(delta_log: &Path, records: &Records, report: &mut VerifyRep
 /// Whether `_last_checkpoint` (`text`) describes a checkpoint that exists, exactly: its
 /// version, its actions, its bytes and its data files.
 fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<(), String> {
-    let info: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| "not valid JSON".to_string())?;
-    let field = |key: &str| {
-        info.get(key)
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| format!("has no {key}"))
-    };
-    let version = field("version")?;
+    let info: LastCheckpoint = text.parse().map_err(|e| format!("does not decode: {e}"))?;
+    let version = info.version;
     let path = crate::delta_log::checkpoint_path(delta_log, version);
     let bytes = std::fs::metadata(&path)
         .map_err(|_| {
@@ -212,15 +207,15 @@ fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<()
     let mut files = std::collections::BTreeMap::new();
     crate::delta_log::read_checkpoint(&path, &mut files).map_err(|e| e.to_string())?;
     let expected = [
-        ("size", actions),
-        ("sizeInBytes", bytes),
-        ("numOfAddFiles", files.len() as u64),
+        ("size", info.size, actions),
+        ("sizeInBytes", info.size_in_bytes, bytes),
+        ("numOfAddFiles", info.num_of_add_files, files.len() as u64),
     ];
-    for (key, actual) in expected {
-        if field(key)? != actual {
+    for (key, said, actual) in expected {
+        let said = said.ok_or_else(|| format!("has no {key}"))?;
+        if said != actual {
             return Err(format!(
-                "says {key} {} but the checkpoint of pond version {version} has {actual}",
-                field(key)?
+                "says {key} {said} but the checkpoint of pond version {version} has {actual}"
             ));
         }
     }
