@@ -534,11 +534,8 @@ impl Persistence for TlogPersistence {
             txn.nodes.insert(
                 NodeKey { parent: dir.id, id },
                 PendingNode {
-                    entry_type: EntryType::Symlink,
-                    history: None,
-                    moved: false,
-                    versions: Vec::new(),
                     target: Some(target.to_string()),
+                    ..PendingNode::new(EntryType::Symlink)
                 },
             );
             txn.writes.insert(ConflictKey::Node(id));
@@ -606,11 +603,8 @@ impl Persistence for TlogPersistence {
                     pending
                 }
                 None => PendingNode {
-                    entry_type,
-                    history: Some(node),
                     moved: true,
-                    versions: Vec::new(),
-                    target: None,
+                    ..PendingNode::continuing(entry_type, node)
                 },
             };
             txn.nodes.insert(
@@ -716,11 +710,8 @@ impl Persistence for TlogPersistence {
             txn.nodes.insert(
                 NodeKey { parent: dir.id, id },
                 PendingNode {
-                    entry_type,
-                    history: None,
-                    moved: false,
                     versions: vec![rec],
-                    target: None,
+                    ..PendingNode::new(entry_type)
                 },
             );
             txn.writes.insert(ConflictKey::Node(id));
@@ -751,13 +742,7 @@ impl Persistence for TlogPersistence {
         );
         txn.nodes
             .entry(node)
-            .or_insert(PendingNode {
-                entry_type: last.entry_type,
-                history: Some(node),
-                moved: false,
-                versions: Vec::new(),
-                target: None,
-            })
+            .or_insert(PendingNode::continuing(last.entry_type, node))
             .versions
             .push(rec);
         txn.writes.insert(ConflictKey::Node(node.id));

@@ -47,6 +47,27 @@ pub struct PendingNode {
     pub target: Option<String>,
 }
 
+impl PendingNode {
+    /// A node new in this transaction, with nothing written yet.
+    pub fn new(entry_type: EntryType) -> Self {
+        PendingNode {
+            entry_type,
+            history: None,
+            moved: false,
+            versions: Vec::new(),
+            target: None,
+        }
+    }
+
+    /// A committed node whose history is at `history`, changed in this transaction.
+    pub fn continuing(entry_type: EntryType, history: NodeKey) -> Self {
+        PendingNode {
+            history: Some(history),
+            ..PendingNode::new(entry_type)
+        }
+    }
+}
+
 /// A node linked into a directory in this transaction: moved there, or put back.
 #[derive(Clone, Debug)]
 pub struct Linked {

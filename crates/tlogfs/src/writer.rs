@@ -140,13 +140,7 @@ impl FileWriter for TlogWriter {
                 rec.entry_type = *entry_type;
                 txn.nodes.insert(
                     NodeKey { parent: dir.id, id },
-                    PendingNode {
-                        entry_type: *entry_type,
-                        history: None,
-                        moved: false,
-                        versions: Vec::new(),
-                        target: None,
-                    },
+                    PendingNode::new(*entry_type),
                 );
                 (NodeKey { parent: dir.id, id }, Some((dir.id, name.clone())))
             }
@@ -171,13 +165,9 @@ impl FileWriter for TlogWriter {
             })?;
             rec.meta.version = last_version + 1;
             rec.entry_type = entry_type;
-            txn.nodes.entry(key).or_insert(PendingNode {
-                entry_type,
-                history: Some(key),
-                moved: false,
-                versions: Vec::new(),
-                target: None,
-            });
+            txn.nodes
+                .entry(key)
+                .or_insert(PendingNode::continuing(entry_type, key));
         }
         if rec.entry_type == EntryType::FileSeries
             && let Some(set) = &rec.meta.members
