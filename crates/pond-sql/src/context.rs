@@ -9,7 +9,7 @@
 //! Statements are read-only: no DDL, DML, `COPY`, or `SET`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
@@ -19,6 +19,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use regex::Regex;
 use tinyfs::WD;
 
 use crate::error::{Error, Result};
@@ -103,9 +104,6 @@ impl SchemaProvider for PondSchema {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(name.to_string(), table.clone());
                 Ok(Some(table))
-            }
-            Err(Error::Fs(e)) if e.kind() == tinyfs::ErrorKind::NotFound => {
-                Err(DataFusionError::Plan(e.to_string()))
             }
             Err(e) => Err(DataFusionError::External(Box::new(e))),
         }
@@ -199,10 +197,63 @@ impl PondSession {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        self.ctx
-            .sql_with_options(sql, options)
+        match self.ctx.sql_with_options(sql, options).await {
+            Ok(df) => Ok(df),
+            Err(e) => Err(match self.hint(sql, &e).await {
+                Some(hint) => Error::Query {
+                    message: crate::error::sql_message(&e),
+                    hint,
+                },
+                None => Error::Sql(e),
+            }),
+        }
+    }
+
+    /// What `sql`, which failed with `e`, probably meant, where that is cheap to tell: a
+    /// pond path not in double quotes, a table name that is not a path, a path one typo
+    /// away from a file that exists.
+    async fn hint(&self, sql: &str, e: &DataFusionError) -> Option<String> {
+        static UNQUOTED: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)\b(from|join)\s+(/[^\s,;()]*)").expect("a valid pattern")
+        });
+        match e.find_root() {
+            DataFusionError::SQL(..) => UNQUOTED.captures(sql).map(|c| {
+                format!(
+                    "pond paths are table names in double quotes: {} \"{}\"",
+                    c[1].to_uppercase(),
+                    &c[2]
+                )
+            }),
+            DataFusionError::Plan(m) if m.starts_with("table '") && m.ends_with("' not found") => {
+                Some("pond tables are named by their path in double quotes, such as FROM \"/dir/name.table\"; `pond list -l` shows them".into())
+            }
+            DataFusionError::External(inner) => {
+                let missing = match inner.downcast_ref::<Error>()? {
+                    Error::Fs(tinyfs::Error::NotFound { path }) => path,
+                    _ => return None,
+                };
+                let found = self.near_miss(missing).await?;
+                Some(format!("did you mean \"{found}\"?"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The path of a file beside `path` whose name is one or two edits from its own.
+    async fn near_miss(&self, path: &str) -> Option<String> {
+        let (parent, name) = path.rsplit_once('/')?;
+        let entries = self
+            .schema
+            .wd
+            .list(if parent.is_empty() { "/" } else { parent })
             .await
-            .map_err(Error::Sql)
+            .ok()?;
+        entries
+            .into_iter()
+            .map(|entry| (strsim::levenshtein(name, &entry.name), entry.name))
+            .filter(|(distance, _)| (1..=2).contains(distance))
+            .min()
+            .map(|(_, found)| format!("{parent}/{found}"))
     }
 }
 

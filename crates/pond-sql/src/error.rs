@@ -39,6 +39,14 @@ pub enum Error {
     /// category prefixes; a pond error raised inside a query shows as itself.
     #[error("{}", sql_message(.0))]
     Sql(datafusion::error::DataFusionError),
+    /// A query that cannot be planned, with what to do about it.
+    #[error("{message} (hint: {hint})")]
+    Query {
+        /// Why it cannot be planned.
+        message: String,
+        /// What was probably meant.
+        hint: String,
+    },
     /// DataFusion failed on a file.
     #[error("{path}: {source}")]
     DataFusion {
@@ -87,16 +95,25 @@ impl From<datafusion::error::DataFusionError> for Error {
     }
 }
 
-fn sql_message(e: &datafusion::error::DataFusionError) -> String {
+/// The root cause of `e` as one line: a pond error as itself, a syntax error as the
+/// parser's words (not its debug form), anything else without DataFusion's prefixes.
+pub(crate) fn sql_message(e: &datafusion::error::DataFusionError) -> String {
     use datafusion::error::DataFusionError;
-    let root = e.find_root();
-    match root {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    let text = match e.find_root() {
         DataFusionError::External(inner) => match inner.downcast_ref::<Error>() {
             Some(ours) => ours.to_string(),
             None => inner.to_string(),
         },
-        other => other.message().trim_end().to_string(),
-    }
+        DataFusionError::SQL(parse, _) => match parse.as_ref() {
+            ParserError::TokenizerError(m) | ParserError::ParserError(m) => {
+                format!("SQL syntax: {m}")
+            }
+            ParserError::RecursionLimitExceeded => "SQL syntax: the query nests too deeply".into(),
+        },
+        other => other.message().to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Error {
@@ -123,6 +140,7 @@ impl Error {
                 _ => tinyfs::ErrorKind::InvalidConfig,
             },
             Error::Io { .. } => tinyfs::ErrorKind::Io,
+            Error::Query { .. } => tinyfs::ErrorKind::InvalidConfig,
         }
     }
 

@@ -85,13 +85,7 @@ pub(crate) async fn mknod(
     overwrite: bool,
 ) -> Result<()> {
     use anyhow::Context;
-    let bytes = if config.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("standard input")?;
-        buf
-    } else {
-        std::fs::read(config).with_context(|| config.display().to_string())?
-    };
+    let bytes = crate::read_input(config)?;
     let registry = pond_factories::Registry::builtin(None);
     // Validate before anything is written: the error names the field and its line.
     let entry_type = registry

@@ -169,8 +169,17 @@ enum Command {
         /// Print the physical plan instead of the rows.
         #[arg(long)]
         explain: bool,
-        /// The query.
-        sql: String,
+        /// Read the query from FILE (`-` for standard input).
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            conflicts_with = "sql"
+        )]
+        file: Option<PathBuf>,
+        /// The query (`-` reads it from standard input).
+        #[arg(required_unless_present = "file")]
+        sql: Option<String>,
     },
     /// Describe a file: type, versions, size, hash, schema, rows, time range.
     Describe {
@@ -377,6 +386,17 @@ impl Ctx {
 
 /// Whether `path` is written as a URL (`scheme://...`) rather than a local path; `file://`
 /// URLs are not accepted either, so a pond is never made in a directory named `file:`.
+/// The bytes of host file `path`, or of standard input for `-`.
+pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| path.display().to_string())
+    }
+}
+
 fn is_url(path: &std::path::Path) -> bool {
     let text = path.to_string_lossy();
     text.split_once("://").is_some_and(|(scheme, _)| {
@@ -498,10 +518,21 @@ async fn run(cli: Cli) -> Result<bool> {
             format,
             as_of,
             explain,
+            file,
             sql,
-        } => show::query(&ctx, format, as_of, explain, &sql)
-            .await
-            .context("query")?,
+        } => {
+            let sql = match (sql, file) {
+                (Some(sql), _) if sql != "-" => sql,
+                (_, file) => {
+                    let from = file.unwrap_or_else(|| PathBuf::from("-"));
+                    String::from_utf8(read_input(&from).context("query")?)
+                        .with_context(|| format!("query: {}: not UTF-8 text", from.display()))?
+                }
+            };
+            show::query(&ctx, format, as_of, explain, &sql)
+                .await
+                .context("query")?
+        }
         Command::Describe { as_of, path } => show::describe(&ctx, as_of, &path)
             .await
             .context("describe")?,

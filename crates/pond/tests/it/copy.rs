@@ -1,8 +1,5 @@
 //! copy: whole host directories, standard input, and big files streamed to content/.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::support::{TestPond, write};
 
 #[test]
@@ -30,27 +27,24 @@ fn copy_r_brings_a_host_tree_and_skips_host_symlinks() {
 }
 
 #[test]
-fn standard_input_becomes_a_file_or_a_table() {
+fn standard_input_becomes_a_file_or_a_table_or_a_query() {
     let pond = TestPond::new();
-    let mut child = pond
-        .command(&["copy", "--format", "table", "-", "/in.table"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"site,level\nA,1.5\nB,NA\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    pond.ok_with_input(
+        &["copy", "--format", "table", "-", "/in.table"],
+        b"site,level\nA,1.5\nB,NA\n",
+    );
     assert_eq!(
         pond.ok(&["cat", "--format", "csv", "/in.table"]),
         "site,level\nA,1.5\nB,\n"
     );
     let err = pond.fails(&["copy", "-", "/"]);
     assert!(err.contains("standard input has no name"), "{err}");
+
+    // A query from standard input, as `query -` or `query -f -`.
+    let sql = b"SELECT site FROM \"/in.table\" WHERE level IS NULL";
+    for args in [&["query", "-"][..], &["query", "-f", "-"]] {
+        assert_eq!(pond.ok_with_input(args, sql), "site\nB\n");
+    }
 }
 
 #[test]

@@ -308,14 +308,10 @@ fn unbuildable_nested_and_piped_nodes() {
         "entries:\n  - name: m\n    factory: hostmount\n    config: {{directory: {}}}\n",
         host.display()
     );
-    let mut child = pond
-        .command(&["mknod", "dynamic-dir", "/views", "--config", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), yaml.as_bytes()).unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    pond.ok_with_input(
+        &["mknod", "dynamic-dir", "/views", "--config", "-"],
+        yaml.as_bytes(),
+    );
     assert_eq!(pond.ok(&["list", "/**"]), "/views\n");
     assert_eq!(pond.ok(&["list", "/views/**"]), "/views/m\n");
     assert_eq!(pond.ok(&["list", "/views/m/**"]), "/views/m/a.csv\n");

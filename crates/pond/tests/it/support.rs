@@ -62,7 +62,25 @@ impl TestPond {
 
     /// Runs a command that must succeed; returns its standard output.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.succeeded(args, self.run(args))
+    }
+
+    /// Runs a command fed `input` on its standard input, that must succeed; returns its
+    /// standard output.
+    pub fn ok_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run pond");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input)
+            .expect("write stdin");
+        self.succeeded(args, child.wait_with_output().expect("run pond"))
+    }
+
+    fn succeeded(&self, args: &[&str], out: Output) -> String {
         assert!(
             out.status.success(),
             "pond {args:?} failed: {}",
