@@ -1,6 +1,7 @@
 //! `pond`: the command line of a pond. Parses arguments, calls the libraries, prints.
 
 mod copy;
+mod examples;
 mod fsops;
 mod output;
 mod show;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tinyfs::{TxnMeta, WD};
 use tlogfs::Pond;
 
@@ -65,8 +66,10 @@ enum ExportFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Make a new, empty pond.
+    #[command(after_help = examples::INIT)]
     Init,
     /// Make directories.
+    #[command(after_help = examples::MKDIR)]
     Mkdir {
         /// Make parents as needed; existing directories are fine.
         #[arg(short = 'p', long)]
@@ -76,6 +79,7 @@ enum Command {
         paths: Vec<String>,
     },
     /// Copy host files into the pond (`-` reads standard input).
+    #[command(after_help = examples::COPY)]
     Copy {
         /// How to store them.
         #[arg(long, value_enum, default_value_t = CopyFormat::Data)]
@@ -112,6 +116,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Write pond files out to a host directory (a series as one file of all versions).
+    #[command(after_help = examples::EXPORT)]
     Export {
         /// How to write tables and series; data files are written as they are.
         #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
@@ -125,6 +130,7 @@ enum Command {
         host_dir: PathBuf,
     },
     /// List entries: a directory's, or every match of a glob.
+    #[command(after_help = examples::LIST)]
     List {
         /// Show type, size, versions and modification time.
         #[arg(short = 'l', long)]
@@ -136,6 +142,7 @@ enum Command {
         glob: Option<String>,
     },
     /// Print a file: bytes as they are; tables and series as rows.
+    #[command(after_help = examples::CAT)]
     Cat {
         /// How to print a table.
         #[arg(long, value_enum)]
@@ -159,6 +166,7 @@ enum Command {
         path: String,
     },
     /// Run SQL over the pond: every pond path is a table (quote it: "/sensors/a.series").
+    #[command(after_help = examples::QUERY)]
     Query {
         /// How to print the result.
         #[arg(long, value_enum)]
@@ -182,6 +190,7 @@ enum Command {
         sql: Option<String>,
     },
     /// Describe a file: type, versions, size, hash, schema, rows, time range.
+    #[command(after_help = examples::DESCRIBE)]
     Describe {
         /// Read the pond as it was at this version.
         #[arg(long, value_name = "N")]
@@ -191,6 +200,7 @@ enum Command {
     },
     /// Show the history of changes, newest first; with PATH, only the commits that
     /// added, changed or removed it.
+    #[command(after_help = examples::LOG)]
     Log {
         /// Show only the last N.
         #[arg(short = 'n', value_name = "N")]
@@ -200,6 +210,7 @@ enum Command {
     },
     /// List the paths added, removed and changed from pond version A to B (default: the
     /// latest); for a series, the versions and rows added.
+    #[command(after_help = examples::DIFF)]
     Diff {
         /// The earlier pond version.
         a: u64,
@@ -209,6 +220,7 @@ enum Command {
     /// Undo the commit that made pond version N: a new commit puts every path it changed
     /// back as it was before (refused when a later commit changed one of them). History
     /// stays: `--as-of` still reads what was undone.
+    #[command(after_help = examples::REVERT)]
     Revert {
         /// The pond version whose commit to undo.
         version: u64,
@@ -216,6 +228,7 @@ enum Command {
     /// Bring PATH back as it was at pond version N, as a new change: a file's body then
     /// is its next version, a series is the versions it had then, a removed file or
     /// directory is put back with its history.
+    #[command(after_help = examples::RESTORE)]
     Restore {
         /// The pond version to restore from.
         #[arg(long, value_name = "N")]
@@ -224,6 +237,7 @@ enum Command {
         path: String,
     },
     /// Remove entries.
+    #[command(after_help = examples::RM)]
     Rm {
         /// Remove directories and everything in them.
         #[arg(short = 'r', long)]
@@ -233,6 +247,7 @@ enum Command {
         paths: Vec<String>,
     },
     /// Move or rename an entry (into DEST if it is a directory).
+    #[command(after_help = examples::MV)]
     Mv {
         /// What to move.
         src: String,
@@ -240,6 +255,7 @@ enum Command {
         dest: String,
     },
     /// Make a symbolic link.
+    #[command(after_help = examples::LN)]
     Ln {
         /// Make a symbolic link (the only kind pond has).
         #[arg(short = 's', long)]
@@ -250,6 +266,7 @@ enum Command {
         path: String,
     },
     /// Make a dynamic node: FACTORY builds it on access from the YAML in --config.
+    #[command(after_help = examples::MKNOD)]
     Mknod {
         /// The factory (see `pond factories`).
         factory: String,
@@ -264,10 +281,13 @@ enum Command {
         overwrite: bool,
     },
     /// List the factories mknod can use, each with a configuration example.
+    #[command(after_help = examples::FACTORIES)]
     Factories,
     /// Re-hash every stored body and report mismatches and missing bodies.
+    #[command(after_help = examples::VERIFY)]
     Verify,
     /// Checkpoint the log and remove what no commit references.
+    #[command(after_help = examples::MAINTAIN)]
     Maintain {
         /// Keep unreferenced files younger than this (e.g. 30s, 10m, 1h, 2d).
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -277,6 +297,19 @@ enum Command {
         /// longer be read; what only they held is reclaimed. Default: keep everything.
         #[arg(long, value_name = "DURATION|VERSIONS", value_parser = parse_keep_history)]
         keep_history: Option<tlogfs::KeepHistory>,
+    },
+    /// Print a shell completion script for pond.
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print pond's manual page (roff), or write one page per command into a directory.
+    #[command(after_help = examples::MAN)]
+    Man {
+        /// Write pond.1 and a pond-COMMAND.1 for every command here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -434,6 +467,24 @@ async fn run(cli: Cli) -> Result<bool> {
             .collect(),
     };
     match cli.command {
+        Command::Completions { shell } => {
+            // Into memory first: the generator panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pond", &mut script);
+            std::io::stdout().write_all(&script)?;
+        }
+        Command::Man { dir } => match dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                    .with_context(|| format!("man: {}", dir.display()))?;
+            }
+            None => {
+                let mut page = Vec::new();
+                clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+                std::io::stdout().write_all(&page)?;
+            }
+        },
         Command::Init => {
             let dir = ctx.dir()?;
             Pond::init(dir).await.context("init")?;

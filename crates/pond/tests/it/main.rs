@@ -4,6 +4,7 @@
 mod copy;
 mod crash;
 mod factories;
+mod help;
 mod interop;
 mod memory;
 mod race;
