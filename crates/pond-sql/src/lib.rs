@@ -76,4 +76,4 @@ pub use read::{
 pub use summary::TableSummary;
 pub use table::{PondTable, no_rows};
 pub use undo::{Restored, restore_path, restore_paths};
-pub use window::{TimeWindow, Windowed, parse_instant};
+pub use window::{TimeWindow, Windowed, parse_instant, parse_instant_at};

@@ -38,10 +38,26 @@ impl TimeWindow {
     }
 }
 
-/// `text` as an instant, in microseconds since the epoch: RFC 3339
-/// (`2024-05-01T12:00:00Z`, `…+02:00`), a date-time without an offset (taken as UTC), or a
-/// date (its midnight, UTC). The error says which forms there are.
+/// `text` as an instant, in microseconds since the epoch (see [`parse_instant_at`]),
+/// relative times counted from now.
 pub fn parse_instant(text: &str) -> std::result::Result<i64, String> {
+    parse_instant_at(text, chrono::Utc::now())
+}
+
+/// `text` as an instant, in microseconds since the epoch, relative times counted from
+/// `now`:
+///
+/// - RFC 3339 (`2024-05-01T12:00:00Z`, `…+02:00`), a date-time without an offset (taken as
+///   UTC), or a date (its midnight, UTC);
+/// - `now`, `today`, `yesterday` or `tomorrow` (midnight UTC), optionally followed by an
+///   offset: `today-7d`, `now+1h`;
+/// - an offset alone, from now: `-6h`, `-1d`, `-2w` (units `s`, `m`, `h`, `d`, `w`).
+///
+/// The error says which forms there are.
+pub fn parse_instant_at(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<i64, String> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(dt.timestamp_micros());
     }
@@ -49,12 +65,56 @@ pub fn parse_instant(text: &str) -> std::result::Result<i64, String> {
         return Ok(dt.and_utc().timestamp_micros());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
-        return Ok(midnight.and_utc().timestamp_micros());
+        return Ok(midnight(d));
     }
-    Err(format!(
-        "{text:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z) or a date (2024-05-01)"
-    ))
+    relative(text.trim(), now).ok_or_else(|| {
+        format!(
+            "{text:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a date (2024-05-01), \
+             or a time relative to now (-6h, -1d, yesterday, today-7d, now-30m)"
+        )
+    })
+}
+
+fn midnight(day: chrono::NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_micros()
+}
+
+/// `[anchor][(+|-)N unit]`, at least one of the two.
+fn relative(text: &str, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    let today = now.date_naive();
+    let day = chrono::Days::new(1);
+    let anchors = [
+        ("now", Some(now.timestamp_micros())),
+        ("today", Some(midnight(today))),
+        ("yesterday", today.checked_sub_days(day).map(midnight)),
+        ("tomorrow", today.checked_add_days(day).map(midnight)),
+    ];
+    let (start, offset) = match anchors.iter().find(|(name, _)| text.starts_with(name)) {
+        Some((name, at)) => ((*at)?, &text[name.len()..]),
+        None => (now.timestamp_micros(), text),
+    };
+    if offset.is_empty() {
+        return (offset.len() < text.len()).then_some(start);
+    }
+    let (sign, rest) = match offset.as_bytes()[0] {
+        b'-' => (-1, &offset[1..]),
+        b'+' => (1, &offset[1..]),
+        _ => return None,
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let count: i64 = rest[..digits].parse().ok()?;
+    let unit: i64 = match &rest[digits..] {
+        "s" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        "w" => 7 * 86_400_000_000,
+        _ => return None,
+    };
+    start.checked_add(sign * count.checked_mul(unit)?)
 }
 
 /// A table opened for reading in a window.
@@ -149,8 +209,44 @@ mod tests {
         assert_eq!(parse_instant("2024-05-01T14:00:00+02:00"), Ok(noon));
         assert_eq!(parse_instant("2024-05-01T12:00:00"), Ok(noon));
         assert_eq!(parse_instant("2024-05-01"), Ok(noon - 12 * 3_600_000_000));
-        let err = parse_instant("yesterday").unwrap_err();
-        assert!(err.starts_with("\"yesterday\" is not a time"), "{err}");
+        let err = parse_instant("last tuesday").unwrap_err();
+        assert!(err.starts_with("\"last tuesday\" is not a time"), "{err}");
+    }
+
+    #[test]
+    fn relative_times_count_from_now() {
+        let now = chrono::DateTime::parse_from_rfc3339("2024-05-01T12:30:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |text| parse_instant_at(text, now);
+        let t = |text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_micros()
+        };
+        assert_eq!(at("now"), Ok(t("2024-05-01T12:30:00Z")));
+        assert_eq!(at("-6h"), Ok(t("2024-05-01T06:30:00Z")));
+        assert_eq!(at("now-30m"), Ok(t("2024-05-01T12:00:00Z")));
+        assert_eq!(at("+90s"), Ok(t("2024-05-01T12:31:30Z")));
+        assert_eq!(at("-1d"), Ok(t("2024-04-30T12:30:00Z")));
+        assert_eq!(at("-2w"), Ok(t("2024-04-17T12:30:00Z")));
+        assert_eq!(at("today"), Ok(t("2024-05-01T00:00:00Z")));
+        assert_eq!(at("yesterday"), Ok(t("2024-04-30T00:00:00Z")));
+        assert_eq!(at("tomorrow"), Ok(t("2024-05-02T00:00:00Z")));
+        assert_eq!(at("today-7d"), Ok(t("2024-04-24T00:00:00Z")));
+        for bad in [
+            "",
+            "-",
+            "-d",
+            "-1y",
+            "1d",
+            "now-",
+            "todayx",
+            "now--1h",
+            "-99999999999999w",
+        ] {
+            assert!(at(bad).is_err(), "{bad:?} was taken");
+        }
     }
 
     #[test]

@@ -39,6 +39,8 @@ Examples:
   pond cat /raw/logger.csv
   pond cat /sensors/buoy.series@v3
   pond cat --time-start 2024-05-01 --time-end 2024-05-02 /sensors/buoy.series
+  pond cat --time-start -1d /sensors/buoy.series               # the last 24 hours
+  pond cat --time-start yesterday --time-end today /sensors/buoy.series
   pond cat --sql 'SELECT avg(temp) FROM source' /sensors/buoy.series
   pond cat --format parquet /sensors/buoy.series > buoy.parquet";
 

@@ -150,11 +150,12 @@ enum Command {
         /// A query over the file, which is the table `source`.
         #[arg(long, value_name = "SQL")]
         sql: Option<String>,
-        /// Only rows at or after this time (RFC 3339, or a date), by the series' timestamp column.
-        #[arg(long, value_name = "T")]
+        /// Only rows at or after this time, by the series' timestamp column: RFC 3339, a
+        /// date, or relative to now (-6h, -1d, yesterday, today-7d).
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
         time_start: Option<String>,
-        /// Only rows before this time (RFC 3339, or a date).
-        #[arg(long, value_name = "T")]
+        /// Only rows before this time (the same forms).
+        #[arg(long, value_name = "T", allow_hyphen_values = true)]
         time_end: Option<String>,
         /// Print the physical plan instead of the rows.
         #[arg(long)]
