@@ -1,9 +1,11 @@
 //! Exporting pond files to a host directory: what `pond export` does.
 //!
 //! [`export_plan`] says which files a glob exports and where each goes (a directory
-//! matched brings every file below it; a table exported as CSV gets `.csv`);
-//! [`export_file`] writes one: a data file, or a table as Parquet, byte for byte (a
-//! table's body is Parquet); a series, a computed table or a table as CSV through its rows.
+//! matched brings every file below it; a table gets the extension of the format it is
+//! written in, `.parquet` or `.csv`, whatever its pond name); [`export_file`] writes one
+//! to its host file and [`export_to`] to any writer (standard output): a data file, or a
+//! table as Parquet, byte for byte (a table's body is Parquet); a series, a computed
+//! table or a table as CSV through its rows.
 //! [`utc_as_text`] is how UTC timestamps read in every text format pond writes.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::{StreamExt, TryStreamExt};
 use tinyfs::{EntryType, NodeKind, WD};
+use tokio::io::AsyncWriteExt;
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
@@ -26,6 +29,35 @@ pub enum ExportFormat {
     Parquet,
     /// CSV with a header, UTC timestamps as RFC 3339 text.
     Csv,
+}
+
+impl ExportFormat {
+    /// The file name extension of the format, without its dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Csv => "csv",
+        }
+    }
+}
+
+/// `name` of a table exported in `format`: with the format's extension, which replaces
+/// another format's (`x.csv` as Parquet is `x.parquet`) and follows any other name
+/// (`a.series` is `a.series.parquet`).
+fn exported_name(name: &str, format: ExportFormat) -> String {
+    let wanted = format.extension();
+    match name.rsplit_once('.') {
+        Some((_, ext)) if ext.eq_ignore_ascii_case(wanted) => name.to_string(),
+        Some((stem, ext))
+            if !stem.is_empty()
+                && ["csv", "tsv", "parquet"]
+                    .iter()
+                    .any(|e| ext.eq_ignore_ascii_case(e)) =>
+        {
+            format!("{stem}.{wanted}")
+        }
+        _ => format!("{name}.{wanted}"),
+    }
 }
 
 /// One file to export: the pond path, what it is, and the host path it goes to.
@@ -84,24 +116,32 @@ pub async fn export_plan(
             NodeKind::Symlink(_) => {}
         }
     }
-    Ok(files
-        .into_iter()
-        .map(|(path, entry_type)| {
-            let mut host = host_dir.join(path.trim_start_matches('/'));
-            if entry_type.is_table() && format == ExportFormat::Csv && !path.ends_with(".csv") {
-                let name = host
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("export");
-                host.set_file_name(format!("{name}.csv"));
-            }
-            ExportJob {
-                path,
-                entry_type,
-                host,
-            }
-        })
-        .collect())
+    let mut jobs: Vec<ExportJob> = Vec::with_capacity(files.len());
+    let mut taken: std::collections::HashMap<PathBuf, usize> = Default::default();
+    for (path, entry_type) in files {
+        let mut host = host_dir.join(path.trim_start_matches('/'));
+        if entry_type.is_table() {
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            host.set_file_name(exported_name(name, format));
+        }
+        if let Some(&other) = taken.get(&host) {
+            return Err(Error::invalid(
+                &path,
+                format!(
+                    "it and {} would both be exported to {}; export them one at a time",
+                    jobs[other].path,
+                    host.display()
+                ),
+            ));
+        }
+        taken.insert(host.clone(), jobs.len());
+        jobs.push(ExportJob {
+            path,
+            entry_type,
+            host,
+        });
+    }
+    Ok(jobs)
 }
 
 /// Writes `job` (from [`export_plan`]) in `format`, making its host directory; the file is
@@ -120,50 +160,77 @@ pub async fn export_file(root: &WD, job: &ExportJob, format: ExportFormat) -> Re
                 source,
             })?;
     }
+    let file = tokio::fs::File::create(host).await.map_err(io)?;
+    let (file, exported) = export_to(root, job, format, file, &host.display().to_string()).await?;
+    file.sync_all().await.map_err(io)?;
+    Ok(exported)
+}
+
+/// Writes `job` in `format` into `sink` (named `shown` in errors), flushed; gives the sink
+/// back. What is written is what [`export_file`] writes into the job's host file.
+pub async fn export_to<W>(
+    root: &WD,
+    job: &ExportJob,
+    format: ExportFormat,
+    mut sink: W,
+    shown: &str,
+) -> Result<(W, Exported)>
+where
+    W: tokio::io::AsyncWrite + Unpin + Send,
+{
+    let io = |source| Error::Io {
+        path: shown.to_string(),
+        source,
+    };
     if job.entry_type == EntryType::FileData
         || (job.entry_type == EntryType::FileTable && format == ExportFormat::Parquet)
     {
         let mut reader = root.open(job.path.as_str()).await?;
-        let mut file = tokio::fs::File::create(host).await.map_err(io)?;
-        let n = tokio::io::copy(&mut reader, &mut file).await.map_err(io)?;
-        file.sync_all().await.map_err(io)?;
-        return Ok(Exported::Bytes(n));
+        let n = tokio::io::copy(&mut reader, &mut sink).await.map_err(io)?;
+        sink.flush().await.map_err(io)?;
+        return Ok((sink, Exported::Bytes(n)));
     }
     let session = PondSession::new(root.clone())?;
     let (table, scope) = session.open(&job.path).await?;
     let table = table.read(&session, &scope).await?;
     let schema = table.schema();
     let batches = table.map_err(Error::from);
-    let shown = host.display().to_string();
-    let rows = match format {
+    match format {
         ExportFormat::Parquet => {
-            let file = tokio::fs::File::create(host).await.map_err(io)?;
-            let written = write_parquet(file, schema, writer_properties(), batches, &shown).await?;
-            written.sink.sync_all().await.map_err(io)?;
-            written.rows
+            let written = write_parquet(sink, schema, writer_properties(), batches, shown).await?;
+            let mut sink = written.sink;
+            sink.flush().await.map_err(io)?;
+            Ok((sink, Exported::Rows(written.rows)))
         }
         ExportFormat::Csv => {
-            let file = std::fs::File::create(host).map_err(io)?;
-            let mut writer = csv_writer(file);
+            let arrow = |source| Error::Arrow {
+                path: shown.to_string(),
+                source,
+            };
             let mut rows = 0u64;
+            let mut header = true;
             let mut batches = batches.boxed();
-            while let Some(batch) = batches.next().await {
-                let batch = batch?;
+            loop {
+                let batch = match batches.next().await {
+                    Some(batch) => batch?,
+                    // An empty table still has its header.
+                    None if header => RecordBatch::new_empty(schema.clone()),
+                    None => break,
+                };
                 rows += batch.num_rows() as u64;
-                let text = utc_as_text(&batch).map_err(|source| Error::Arrow {
-                    path: shown.clone(),
-                    source,
-                })?;
-                writer.write(&text).map_err(|source| Error::Arrow {
-                    path: shown.clone(),
-                    source,
-                })?;
+                let mut text = Vec::new();
+                arrow::csv::WriterBuilder::new()
+                    .with_header(header)
+                    .build(&mut text)
+                    .write(&utc_as_text(&batch).map_err(arrow)?)
+                    .map_err(arrow)?;
+                header = false;
+                sink.write_all(&text).await.map_err(io)?;
             }
-            writer.into_inner().sync_all().map_err(io)?;
-            rows
+            sink.flush().await.map_err(io)?;
+            Ok((sink, Exported::Rows(rows)))
         }
-    };
-    Ok(Exported::Rows(rows))
+    }
 }
 
 /// A CSV writer with a header, as pond writes CSV.
@@ -200,4 +267,23 @@ pub fn utc_as_text(batch: &RecordBatch) -> arrow::error::Result<RecordBatch> {
         columns.push(Arc::new(text));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_exports_under_its_formats_extension() {
+        let parquet = ExportFormat::Parquet;
+        let csv = ExportFormat::Csv;
+        assert_eq!(exported_name("x.csv", parquet), "x.parquet");
+        assert_eq!(exported_name("x.csv", csv), "x.csv");
+        assert_eq!(exported_name("x.CSV", csv), "x.CSV");
+        assert_eq!(exported_name("x.parquet", csv), "x.csv");
+        assert_eq!(exported_name("a.series", parquet), "a.series.parquet");
+        assert_eq!(exported_name("a.series", csv), "a.series.csv");
+        assert_eq!(exported_name("t", parquet), "t.parquet");
+        assert_eq!(exported_name(".csv", parquet), ".csv.parquet");
+    }
 }

@@ -263,6 +263,25 @@ pub(crate) async fn export(
     };
     let pond = ctx.read(as_of).await?;
     let root = pond.fs().root();
+    if host_dir.as_os_str() == "-" {
+        // One file, to standard output.
+        let jobs = pond_sql::export_plan(&root, glob, host_dir, format).await?;
+        let [job] = jobs.as_slice() else {
+            bail!(
+                "{glob}: matches {} files, and standard output takes one",
+                jobs.len()
+            );
+        };
+        let binary = job.entry_type.is_table() && format == pond_sql::ExportFormat::Parquet;
+        if binary && std::io::stdout().is_terminal() {
+            bail!(
+                "{}: Parquet is binary: redirect it to a file (`> out.parquet`) or export --format csv",
+                job.path
+            );
+        }
+        pond_sql::export_to(&root, job, format, tokio::io::stdout(), "standard output").await?;
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     for job in pond_sql::export_plan(&root, glob, host_dir, format).await? {
         let detail = match pond_sql::export_file(&root, &job, format).await? {

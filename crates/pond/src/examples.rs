@@ -26,7 +26,8 @@ pub(crate) const EXPORT: &str = "\
 Examples:
   pond export '/sensors/*.series' out/
   pond export --format csv /sites.table out/
-  pond export --as-of 12 /sensors out/then/";
+  pond export --as-of 12 /sensors out/then/
+  pond export --format csv /sensors/buoy.series - | head";
 
 pub(crate) const LIST: &str = "\
 Examples:

@@ -126,7 +126,7 @@ enum Command {
         as_of: Option<u64>,
         /// What to export (a path or a glob; directories bring everything below them).
         glob: String,
-        /// Where to write; pond paths are kept below it.
+        /// Where to write; pond paths are kept below it (`-`: one file to standard output).
         host_dir: PathBuf,
     },
     /// List entries: a directory's, or every match of a glob.

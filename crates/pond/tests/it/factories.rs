@@ -58,7 +58,7 @@ fn hostmount_is_a_live_read_only_mirror() {
         "cat",
         "--sql",
         "SELECT sum(v) AS s FROM source",
-        "/mnt/2024/a.table",
+        "/mnt/2024/a.table.parquet",
     ];
     assert_eq!(pond.ok(&sql), "s\n2\n");
     let err = pond.fails(&["cat", "--sql", "SELECT 1", "/mnt/a.csv"]);
@@ -342,7 +342,7 @@ fn unbuildable_nested_and_piped_nodes() {
     ]);
     pond.ok(&["export", "/a.table", host.to_str().unwrap()]);
     assert_eq!(
-        pond.ok(&["cat", "--format", "csv", "/views/m/a.table"]),
+        pond.ok(&["cat", "--format", "csv", "/views/m/a.table.parquet"]),
         "id,note\n1,\n2,x\n"
     );
 }

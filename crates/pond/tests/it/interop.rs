@@ -32,7 +32,7 @@ fn duckdb_reads_series_times_as_instants() {
     );
     let exported = pond.host("out");
     pond.ok(&["export", "/s.series", exported.to_str().unwrap()]);
-    let file = exported.join("s.series");
+    let file = exported.join("s.series.parquet");
     let rows = duckdb(&format!(
         "SELECT typeof(time), epoch(time)::BIGINT, level FROM read_parquet('{}')",
         file.display()
