@@ -15,8 +15,8 @@ use crate::{CopyFormat, Ctx, ExportFormat};
 /// Files at least this large get a progress bar on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 
-fn progress(len: Option<u64>, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() || len.is_some_and(|l| l < PROGRESS_MIN_BYTES) {
+fn progress(shown: bool, len: Option<u64>, what: &str) -> ProgressBar {
+    if !shown || len.is_some_and(|l| l < PROGRESS_MIN_BYTES) {
         return ProgressBar::hidden();
     }
     let bar = match len {
@@ -38,6 +38,8 @@ pub(crate) struct CopyOptions {
     pub(crate) csv: pond_sql::CsvOptions,
     pub(crate) skip_duplicate: bool,
     pub(crate) recursive: bool,
+    /// Whether to show progress (at a terminal, not `--quiet`).
+    pub(crate) progress: bool,
 }
 
 /// The CSV timestamp column pond parses itself, if `--timestamp-column` joins a date
@@ -94,7 +96,7 @@ pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> R
         .await?;
     let (lines, jobs) = lines;
     {
-        let mut out = std::io::stdout().lock();
+        let mut out = ctx.report();
         for line in lines {
             writeln!(out, "{line}")?;
         }
@@ -120,7 +122,7 @@ pub(crate) async fn compact(ctx: &Ctx, dest: &str) -> Result<()> {
         .write(async |root: &WD| Ok(pond_sql::compact_series(root, dest).await?))
         .await
         .with_context(|| format!("compacting {dest} (the append itself is committed)"))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = ctx.report();
     for c in &done {
         writeln!(
             out,
@@ -150,7 +152,8 @@ async fn copy_one(root: &WD, job: &pond_sql::ImportJob, copy: &CopyOptions) -> R
                 }
                 None => (Box::new(tokio::io::stdin()), None),
             };
-            let version = copy_bytes(root, reader, len, &job.dest, &job.shown).await?;
+            let version =
+                copy_bytes(root, reader, len, &job.dest, &job.shown, copy.progress).await?;
             Ok(format!(
                 "copied {} to {} (v{}, {})",
                 job.shown,
@@ -187,7 +190,7 @@ async fn copy_one(root: &WD, job: &pond_sql::ImportJob, copy: &CopyOptions) -> R
                 csv: copy.csv.clone(),
                 skip_duplicate: copy.skip_duplicate,
             };
-            let bar = progress(None, &job.shown);
+            let bar = progress(copy.progress, None, &job.shown);
             let imported = pond_sql::import_file(root, source, &job.dest, &options, &mut |rows| {
                 bar.set_position(rows)
             })
@@ -228,9 +231,10 @@ async fn copy_bytes(
     len: Option<u64>,
     dest: &str,
     shown: &str,
+    shown_progress: bool,
 ) -> Result<tinyfs::FileVersion> {
     let mut writer = root.file_writer(dest, EntryType::FileData).await?;
-    let bar = progress(len.or(Some(0)), shown);
+    let bar = progress(shown_progress, len.or(Some(0)), shown);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = reader
@@ -282,7 +286,7 @@ pub(crate) async fn export(
         pond_sql::export_to(&root, job, format, tokio::io::stdout(), "standard output").await?;
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = ctx.report();
     for job in pond_sql::export_plan(&root, glob, host_dir, format).await? {
         let detail = match pond_sql::export_file(&root, &job, format).await? {
             pond_sql::Exported::Bytes(n) => bytes(n),

@@ -103,7 +103,7 @@ pub(crate) async fn mknod(
     let what = if overwrite { "configured" } else { "made" };
     if let ((), Some(v)) = done {
         writeln!(
-            std::io::stdout(),
+            ctx.report(),
             "{what} {path} ({factory}, a {entry_type}) in pond version {v}"
         )?;
     }

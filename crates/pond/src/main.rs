@@ -8,7 +8,7 @@ mod show;
 mod undo;
 mod upkeep;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,6 +25,11 @@ struct Cli {
     /// The pond directory (default: $POND).
     #[arg(long, env = "POND", global = true, value_name = "DIR")]
     pond: Option<PathBuf>,
+
+    /// Print no report of what was done, and no progress: only what was asked for
+    /// (rows, listings), problems found, and errors.
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -370,9 +375,24 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 pub(crate) struct Ctx {
     pond: Option<PathBuf>,
     command_line: Vec<String>,
+    quiet: bool,
 }
 
 impl Ctx {
+    /// Where a command reports what it did: standard output, or nowhere with `--quiet`.
+    pub(crate) fn report(&self) -> Box<dyn Write> {
+        if self.quiet {
+            Box::new(std::io::sink())
+        } else {
+            Box::new(std::io::stdout().lock())
+        }
+    }
+
+    /// Whether progress may be shown: not with `--quiet`, and only to a terminal.
+    pub(crate) fn shows_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+
     fn dir(&self) -> Result<&std::path::Path> {
         match &self.pond {
             Some(p) if is_url(p) => bail!(
@@ -462,6 +482,7 @@ fn user() -> String {
 async fn run(cli: Cli) -> Result<bool> {
     let ctx = Ctx {
         pond: cli.pond,
+        quiet: cli.quiet,
         // The program as `pond`, wherever it was run from; the arguments as given.
         command_line: std::iter::once("pond".to_string())
             .chain(std::env::args().skip(1))
@@ -490,7 +511,7 @@ async fn run(cli: Cli) -> Result<bool> {
             let dir = ctx.dir()?;
             Pond::init(dir).await.context("init")?;
             writeln!(
-                std::io::stdout(),
+                ctx.report(),
                 "initialized an empty pond in {}",
                 dir.display()
             )?;
@@ -531,6 +552,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 csv,
                 skip_duplicate,
                 recursive,
+                progress: ctx.shows_progress(),
             };
             copy::copy(&ctx, &options, &args).await.context("copy")?
         }

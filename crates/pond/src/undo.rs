@@ -27,7 +27,7 @@ pub(crate) async fn revert(ctx: &Ctx, n: u64) -> Result<()> {
             Ok(pond_sql::restore_paths(root, &then, &paths).await?)
         })
         .await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = ctx.report();
     match version {
         Some(v) => writeln!(
             out,
@@ -60,7 +60,7 @@ pub(crate) async fn restore(ctx: &Ctx, path: &str, as_of: u64) -> Result<()> {
     let (what, version) = ctx
         .write(async |root: &WD| Ok(pond_sql::restore_path(root, &then, path).await?))
         .await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = ctx.report();
     match (what, version) {
         (Restored::Unchanged, _) | (_, None) => writeln!(
             out,

@@ -23,7 +23,7 @@ pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
         writeln!(out, "DAMAGED  {problem}")?;
     }
     writeln!(
-        out,
+        ctx.report(),
         "verified {} ({}) and {}: {}",
         count(report.versions as u64, "file version"),
         bytes(report.bytes),
@@ -58,7 +58,7 @@ pub(crate) async fn maintain(
             .await?
             .retain(keep, grace, &ctx.meta())
             .await?;
-        let mut out = std::io::stdout().lock();
+        let mut out = ctx.report();
         writeln!(
             out,
             "kept history from pond version {}: dropped {} superseded file versions and {} removed nodes, deleted {} log files ({})",
@@ -71,7 +71,7 @@ pub(crate) async fn maintain(
     }
     let pond = ctx.read(None).await?;
     let report = pond.maintain(grace).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = ctx.report();
     writeln!(
         out,
         "wrote a checkpoint at pond version {}",
