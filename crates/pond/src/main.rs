@@ -53,8 +53,10 @@ enum OutputFormat {
     Table,
     /// CSV with a header (the default in a pipe).
     Csv,
-    /// One JSON object per line.
+    /// A JSON array of objects, one per row (nulls kept).
     Json,
+    /// One JSON object per line (nulls kept).
+    Ndjson,
     /// Parquet bytes.
     Parquet,
 }
@@ -165,6 +167,9 @@ enum Command {
         /// Print the physical plan instead of the rows.
         #[arg(long)]
         explain: bool,
+        /// Rows a table format shows (the rest are counted); 0 shows all.
+        #[arg(long, value_name = "N", default_value_t = 40)]
+        max_rows: usize,
         /// Read the pond as it was at this version.
         #[arg(long, value_name = "N")]
         as_of: Option<u64>,
@@ -183,6 +188,9 @@ enum Command {
         /// Print the physical plan instead of the rows.
         #[arg(long)]
         explain: bool,
+        /// Rows a table format shows (the rest are counted); 0 shows all.
+        #[arg(long, value_name = "N", default_value_t = 40)]
+        max_rows: usize,
         /// Read the query from FILE (`-` for standard input).
         #[arg(
             short = 'f',
@@ -575,6 +583,7 @@ async fn run(cli: Cli) -> Result<bool> {
             time_start,
             time_end,
             explain,
+            max_rows,
             as_of,
             path,
         } => {
@@ -583,6 +592,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 time_start,
                 time_end,
                 explain,
+                max_rows,
             };
             show::cat(&ctx, format, as_of, &path, query)
                 .await
@@ -592,6 +602,7 @@ async fn run(cli: Cli) -> Result<bool> {
             format,
             as_of,
             explain,
+            max_rows,
             file,
             sql,
         } => {
@@ -603,7 +614,7 @@ async fn run(cli: Cli) -> Result<bool> {
                         .with_context(|| format!("query: {}: not UTF-8 text", from.display()))?
                 }
             };
-            show::query(&ctx, format, as_of, explain, &sql)
+            show::query(&ctx, format, as_of, explain, max_rows, &sql)
                 .await
                 .context("query")?
         }

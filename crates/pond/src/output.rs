@@ -2,9 +2,12 @@
 
 use std::io::{IsTerminal, Write};
 
+use std::sync::Arc;
+
 use anyhow::Result;
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
@@ -86,10 +89,14 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
-/// Writes a table to standard output in `format`, streaming where the format allows.
+/// Writes a table to standard output in `format`, streaming. A pretty table shows its
+/// first `max_rows` rows (all for 0) and counts the rest without keeping them, so memory is
+/// bounded whatever the result's size; at a terminal, columns that do not fit its width
+/// are left out from the middle.
 pub(crate) async fn print_table(
     table: SendableRecordBatchStream,
     format: OutputFormat,
+    max_rows: usize,
 ) -> Result<()> {
     let schema = table.schema();
     // pond's own errors (a damaged body, say) read as pond says them, not wrapped.
@@ -97,18 +104,47 @@ pub(crate) async fn print_table(
     let stdout = std::io::stdout();
     match format {
         OutputFormat::Table => {
-            let mut all = Vec::new();
+            let mut shown = Vec::new();
+            let (mut kept, mut total) = (0usize, 0u64);
             while let Some(batch) = batches.next().await {
-                all.push(for_display(&batch?)?);
+                let batch = batch?;
+                total += batch.num_rows() as u64;
+                let room = if max_rows == 0 {
+                    batch.num_rows()
+                } else {
+                    (max_rows - kept).min(batch.num_rows())
+                };
+                if room > 0 {
+                    shown.push(for_display(&batch.slice(0, room))?);
+                    kept += room;
+                }
             }
-            let text = if all.is_empty() {
-                arrow::util::pretty::pretty_format_batches(&[
-                    arrow::array::RecordBatch::new_empty(schema),
-                ])?
-            } else {
-                arrow::util::pretty::pretty_format_batches(&all)?
+            let batch =
+                arrow::compute::concat_batches(&for_display_schema(&schema, &shown), &shown)?;
+            let width = console::Term::stdout()
+                .size_checked()
+                .map(|(_, cols)| cols as usize);
+            let (batch, columns_shown) = match width {
+                Some(width) => fit_columns(&batch, width)?,
+                None => (batch.clone(), batch.num_columns()),
             };
-            writeln!(stdout.lock(), "{text}")?;
+            let options = FormatOptions::default().with_null("NULL");
+            let text = arrow::util::pretty::pretty_format_batches_with_options(&[batch], &options)?;
+            let mut out = stdout.lock();
+            writeln!(out, "{text}")?;
+            let mut notes = Vec::new();
+            if total > kept as u64 {
+                notes.push(format!("{} ({kept} shown)", count(total, "row")));
+            }
+            if columns_shown < schema.fields().len() {
+                notes.push(format!(
+                    "{} ({columns_shown} shown)",
+                    count(schema.fields().len() as u64, "column")
+                ));
+            }
+            if !notes.is_empty() {
+                writeln!(out, "{}", notes.join(", "))?;
+            }
         }
         OutputFormat::Csv => {
             let mut writer = pond_sql::csv_writer(stdout.lock());
@@ -122,19 +158,120 @@ pub(crate) async fn print_table(
             }
         }
         OutputFormat::Json => {
-            let mut writer = arrow::json::LineDelimitedWriter::new(stdout.lock());
+            // An array with an object a line, written a batch at a time.
+            let mut out = stdout.lock();
+            let mut first = true;
+            while let Some(batch) = batches.next().await {
+                let mut lines = Vec::new();
+                let mut writer = arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow::json::writer::LineDelimited>(&mut lines);
+                writer.write(&for_display(&batch?)?)?;
+                writer.finish()?;
+                for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    out.write_all(if first { b"[\n" } else { b",\n" })?;
+                    out.write_all(line)?;
+                    first = false;
+                }
+            }
+            out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+        }
+        OutputFormat::Ndjson => {
+            let mut writer = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(stdout.lock());
             while let Some(batch) = batches.next().await {
                 writer.write(&for_display(&batch?)?)?;
             }
             writer.finish()?;
         }
         OutputFormat::Parquet => {
+            refuse_binary_to_terminal()?;
             let stdout = tokio::io::stdout();
             let properties = pond_sql::writer_properties();
             pond_sql::write_parquet(stdout, schema, properties, batches, "standard output").await?;
         }
     }
     Ok(())
+}
+
+/// An error if standard output is a terminal, which binary output would garble.
+pub(crate) fn refuse_binary_to_terminal() -> Result<()> {
+    if std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "Parquet is binary: redirect it to a file (`> out.parquet`), or choose --format table, csv, json or ndjson"
+        );
+    }
+    Ok(())
+}
+
+/// The schema of `shown` (batches made by [`for_display`]), or `schema` as
+/// [`for_display`] would make it when nothing is shown.
+fn for_display_schema(schema: &SchemaRef, shown: &[RecordBatch]) -> SchemaRef {
+    match shown.first() {
+        Some(batch) => batch.schema(),
+        None => for_display(&RecordBatch::new_empty(schema.clone()))
+            .map(|b| b.schema())
+            .unwrap_or_else(|_| schema.clone()),
+    }
+}
+
+/// `batch` with as many columns as fit `width` printed, the first and last kept before the
+/// middle ones, and a `…` column where some were left out; with the count of columns kept.
+fn fit_columns(batch: &RecordBatch, width: usize) -> Result<(RecordBatch, usize)> {
+    let options = FormatOptions::default().with_null("NULL");
+    let schema = batch.schema();
+    // Each column's printed width: its widest cell or name, and its borders.
+    let widths: Vec<usize> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let widest = (0..column.len())
+                .map(|i| formatter.value(i).to_string().chars().count())
+                .max()
+                .unwrap_or(0);
+            Ok(widest.max(field.name().chars().count()) + 3)
+        })
+        .collect::<Result<_>>()?;
+    let n = widths.len();
+    if widths.iter().sum::<usize>() < width || n <= 2 {
+        return Ok((batch.clone(), n));
+    }
+    // Take columns from both ends, left first, while they fit beside a `…` column.
+    let mut budget = width.saturating_sub(1 + 4);
+    let (mut left, mut right) = (0usize, 0usize);
+    while left + right < n {
+        let next = if left <= right { left } else { n - 1 - right };
+        if widths[next] > budget {
+            break;
+        }
+        budget -= widths[next];
+        if left <= right {
+            left += 1;
+        } else {
+            right += 1;
+        }
+    }
+    let left = left.max(1);
+    let kept: Vec<usize> = (0..left).chain(n - right..n).collect();
+    let mut fields: Vec<FieldRef> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, &c) in kept.iter().enumerate() {
+        if i == left {
+            fields.push(Arc::new(Field::new("…", DataType::Utf8, false)));
+            columns.push(Arc::new(StringArray::from(vec!["…"; batch.num_rows()])));
+        }
+        fields.push(schema.field(c).clone().into());
+        columns.push(batch.column(c).clone());
+    }
+    if right == 0 {
+        fields.push(Arc::new(Field::new("…", DataType::Utf8, false)));
+        columns.push(Arc::new(StringArray::from(vec!["…"; batch.num_rows()])));
+    }
+    let fitted = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    Ok((fitted, kept.len()))
 }
 
 fn header(schema: &SchemaRef) -> String {

@@ -87,6 +87,8 @@ pub(crate) struct CatQuery {
     pub(crate) time_start: Option<String>,
     pub(crate) time_end: Option<String>,
     pub(crate) explain: bool,
+    /// Rows a pretty table shows (0: all).
+    pub(crate) max_rows: usize,
 }
 
 impl CatQuery {
@@ -114,7 +116,9 @@ pub(crate) async fn cat(
         // A data file prints as its bytes; one whose bytes are Parquet can print as rows.
         let parquet = format.is_some() && pond_sql::table_type(&root, path).await.is_ok();
         match (format, parquet) {
-            (None, _) | (Some(OutputFormat::Parquet), true) => {
+            (None, _) => return copy_to_stdout(&root, path).await,
+            (Some(OutputFormat::Parquet), true) => {
+                crate::output::refuse_binary_to_terminal()?;
                 return copy_to_stdout(&root, path).await;
             }
             (Some(_), true) => {}
@@ -129,6 +133,7 @@ pub(crate) async fn cat(
         && query.is_plain()
     {
         // A table's Parquet is its body: print it unchanged.
+        crate::output::refuse_binary_to_terminal()?;
         return copy_to_stdout(&root, path).await;
     }
     let parse = |t: &Option<String>| {
@@ -160,16 +165,16 @@ pub(crate) async fn cat(
         opened.in_time_order()?
     } else if query.is_plain() && !query.explain {
         let table = opened.table.read(&session, &opened.scope).await?;
-        return print_table(table, table_format(format)).await;
+        return print_table(table, table_format(format), query.max_rows).await;
     } else {
         opened.frame
     };
     match &query.sql {
         Some(sql) => {
             session.register("source", df.into_view())?;
-            run_sql(&session, sql, format, query.explain).await
+            run_sql(&session, sql, format, query.explain, query.max_rows).await
         }
-        None => print_frame(df, format, query.explain).await,
+        None => print_frame(df, format, query.explain, query.max_rows).await,
     }
 }
 
@@ -186,8 +191,9 @@ async fn run_sql(
     sql: &str,
     format: Option<OutputFormat>,
     explain: bool,
+    max_rows: usize,
 ) -> Result<()> {
-    print_frame(session.sql(sql).await?, format, explain).await
+    print_frame(session.sql(sql).await?, format, explain, max_rows).await
 }
 
 /// Prints `df`'s rows in `format`, or its plan.
@@ -195,13 +201,14 @@ async fn print_frame(
     df: datafusion::dataframe::DataFrame,
     format: Option<OutputFormat>,
     explain: bool,
+    max_rows: usize,
 ) -> Result<()> {
     if explain {
         let plan = pond_sql::explain(df).await?;
         write!(std::io::stdout().lock(), "{plan}")?;
         return Ok(());
     }
-    print_table(pond_sql::stream(df).await?, table_format(format)).await
+    print_table(pond_sql::stream(df).await?, table_format(format), max_rows).await
 }
 
 pub(crate) async fn query(
@@ -209,11 +216,12 @@ pub(crate) async fn query(
     format: Option<OutputFormat>,
     as_of: Option<u64>,
     explain: bool,
+    max_rows: usize,
     sql: &str,
 ) -> Result<()> {
     let pond = ctx.read(as_of).await?;
     let session = pond_sql::PondSession::new(pond.fs().root())?;
-    run_sql(&session, sql, format, explain).await
+    run_sql(&session, sql, format, explain, max_rows).await
 }
 
 pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Result<()> {

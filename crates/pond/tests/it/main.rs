@@ -9,5 +9,6 @@ mod interop;
 mod memory;
 mod race;
 mod support;
+mod terminal;
 mod transcripts;
 mod upkeep;

@@ -130,4 +130,33 @@ fn a_series_larger_than_memory_streams() {
         "peak resident memory {peak} bytes grew by more than half the series' decoded size \
          {DECODED_BYTES} over the {baseline} bytes of a one-row query"
     );
+
+    // A pretty table of the whole series, as a terminal gets it, keeps the rows it shows
+    // and counts the rest.
+    let child = pond
+        .command(&["cat", "--format", "table", "/big.series"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak, out) = peak_rss(child);
+    assert!(status.success(), "the table of /big.series failed");
+    eprintln!("peak resident memory of the table: {peak} bytes");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("| ")).count(),
+        41,
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(
+            "{} rows (40 shown)\n",
+            ROWS_PER_VERSION * VERSIONS
+        )),
+        "{out}"
+    );
+    assert!(
+        peak < baseline + DECODED_BYTES / 2,
+        "peak resident memory {peak} bytes of a table grew by more than half the series' \
+         decoded size {DECODED_BYTES} over the {baseline} bytes of a one-row query"
+    );
 }

@@ -1,0 +1,74 @@
+//! What a terminal shows: pond run in a pseudo-terminal of a given width (util-linux
+//! `script`), as a person at a narrow terminal would see it.
+
+use crate::support::TestPond;
+
+/// What `pond ARGS` prints in a terminal `cols` wide.
+fn at_terminal(pond: &TestPond, cols: u16, args: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_pond");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("stty cols {cols} rows 50; {bin} {args}"),
+            "/dev/null",
+        ])
+        .env("POND", pond.path())
+        .current_dir(pond.dir.path())
+        .output()
+        .expect("run script (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+}
+
+#[test]
+fn a_terminal_gets_a_table_that_fits() {
+    let pond = TestPond::new();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/weather_head.csv"
+    );
+    pond.ok(&["copy", "--format", "series", data, "/weather.series"]);
+
+    // 15 columns do not fit 80: the middle ones give way to one `…` column, and the
+    // first 40 of 200 rows show.
+    let out = at_terminal(&pond, 80, "cat /weather.series");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(lines[1].starts_with("| origin | year |"), "{out}");
+    assert!(
+        lines[1].contains(" … ") && lines[1].ends_with("| time_hour            |"),
+        "{out}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("| EWR")).count(),
+        40,
+        "{out}"
+    );
+    assert!(
+        out.ends_with("200 rows (40 shown), 15 columns (7 shown)\n"),
+        "{out}"
+    );
+    // A NULL is NULL, not blank.
+    let out = at_terminal(
+        &pond,
+        200,
+        "cat --max-rows 1 --sql 'SELECT wind_gust FROM source' /weather.series",
+    );
+    assert!(out.contains("| NULL      |"), "{out}");
+    // Parquet is not written to a terminal.
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} cat --format parquet /weather.series",
+                env!("CARGO_BIN_EXE_pond")
+            ),
+            "/dev/null",
+        ])
+        .env("POND", pond.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Parquet is binary"), "{text}");
+    assert!(!text.contains("PAR1"), "{text}");
+}
