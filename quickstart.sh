@@ -1,19 +1,58 @@
 #!/usr/bin/env bash
-# The main job of pond on the bundled sample data (testdata/): a new pond in a temporary
-# directory, CSV imports, a csvdir presenting raw CSV as tables, a derived series of
-# hourly means, a derived filter on top of it, and queries over them. Each step prints a
-# line saying what it shows, then the command, then what pond printed.
+# The main job of pond on the bundled sample data (testdata/): a new pond, CSV imports, a
+# csvdir presenting raw CSV as tables, a derived series of hourly means, a derived filter
+# on top of it, queries over them, and a newer batch appended. Each step prints a line
+# saying what it shows, then the command (quoted, so it can be pasted), then what pond
+# printed.
+#
+#   ./quickstart.sh              # a pond in a temporary directory, removed at the end
+#   ./quickstart.sh --keep DIR   # the pond is made in DIR and left there to explore
 set -euo pipefail
 cd "$(dirname "$0")"
 
-cargo build --quiet --release -p pond
-pond() { target/release/pond "$@"; }
-step() { printf '\n== %s\n$ pond %s\n' "$1" "${*:2}"; pond "${@:2}"; }
-# Like step, showing only the first $1 lines of what pond prints.
-step_head() { printf '\n== %s\n$ pond %s | head -%s\n' "$2" "${*:3}" "$1"; pond "${@:3}" | head -"$1"; }
+keep=""
+case "${1:-}" in
+    --keep)
+        keep="${2:?--keep needs a directory for the pond}"
+        if [ -e "$keep" ]; then
+            echo "error: $keep exists; name a new directory for the pond" >&2
+            exit 2
+        fi
+        ;;
+    "") ;;
+    *)
+        echo "usage: $0 [--keep DIR]" >&2
+        exit 2
+        ;;
+esac
 
-export POND="$(mktemp -d)/pond"
-trap 'rm -rf "$(dirname "$POND")"' EXIT
+# The dev profile: the test command (cargo test) reuses this build.
+cargo build --quiet -p pond
+bin="$PWD/target/debug/pond"
+pond() { "$bin" "$@"; }
+# An argument as a shell would need it typed: bare when safe, else in single quotes.
+quoted() {
+    local out="" arg sq="'"
+    for arg in "$@"; do
+        if [[ "$arg" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+            out+=" $arg"
+        else
+            out+=" $sq${arg//$sq/$sq\\$sq$sq}$sq"
+        fi
+    done
+    printf '%s' "$out"
+}
+step() { printf '\n== %s\n$ pond%s\n' "$1" "$(quoted "${@:2}")"; pond "${@:2}"; }
+# Like step, showing only the first $1 lines of what pond prints.
+step_head() { printf '\n== %s\n$ pond%s | head -%s\n' "$2" "$(quoted "${@:3}")" "$1"; pond "${@:3}" | head -"$1"; }
+
+if [ -n "$keep" ]; then
+    mkdir -p "$(dirname "$keep")"
+    export POND="$(cd "$(dirname "$keep")" && pwd)/$(basename "$keep")"
+else
+    export POND="$(mktemp -d)/pond"
+    trap 'rm -rf "$(dirname "$POND")"' EXIT
+fi
 config=testdata/config
 
 step "make a new, empty pond (in $POND)" init
@@ -47,8 +86,16 @@ step "query across files: warm hours per month" \
 step "a stored series and a csvdir table in one query" \
     query --format table "SELECT w.origin, count(*) AS hours, round(avg(w.temp), 1) AS mean_temp, (SELECT count(*) FROM \"/tables/weather_head\") AS raw_rows FROM \"/series/weather.series\" w GROUP BY w.origin"
 step "describe a stored series: schema, rows and time range, from metadata only" describe /sst.series
-step "add a second version to a raw file: copying onto a file adds a version" \
-    copy testdata/co2_monthly.csv /raw/weather_head.csv
-step_head 3 "read the first version back" cat /raw/weather_head.csv@v1
+step "a newer export of the logger replaces the raw file: copying onto a file adds a version" \
+    copy testdata/weather_next.csv /raw/weather_head.csv
+step_head 3 "the first version is still there" cat /raw/weather_head.csv@v1
+step "append the newer batch to the weather series: a new version, checked against its schema" \
+    copy --format series testdata/weather_next.csv /series/weather.series
+step "the series is both versions, in time order" \
+    query --format table "SELECT count(*) AS hours, min(time_hour) AS first, max(time_hour) AS last FROM \"/series/weather.series\""
 step "the history of changes" log -n 4
 step "re-hash every stored body" verify
+if [ -n "$keep" ]; then
+    printf '\nThe pond is in %s. Explore it with:\n  export POND=%s\n  %s list -l %s\n' \
+        "$POND" "$(quoted "$POND")" "$bin" "'/**'"
+fi
