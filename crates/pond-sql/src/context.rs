@@ -198,7 +198,7 @@ impl PondSession {
             .with_allow_dml(false)
             .with_allow_statements(false);
         match self.ctx.sql_with_options(sql, options).await {
-            Ok(df) => Ok(df),
+            Ok(df) => without_paths_in_names(df),
             Err(e) => Err(match self.hint(sql, &e).await {
                 Some(hint) => Error::Query {
                     message: crate::error::sql_message(&e),
@@ -255,6 +255,47 @@ impl PondSession {
             .min()
             .map(|(_, found)| format!("{parent}/{found}"))
     }
+}
+
+/// `df` with its result columns named without the pond paths of the tables they come from
+/// (`avg(temp)`, not `avg(/sensors/buoy.series.temp)`), unless that would make two columns
+/// one name.
+fn without_paths_in_names(df: DataFrame) -> Result<DataFrame> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::LogicalPlan;
+    let mut paths = Vec::new();
+    df.logical_plan()
+        .apply(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                let name = scan.table_name.table().to_string();
+                if name.starts_with('/') {
+                    paths.push(format!("{name}."));
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .map_err(Error::Sql)?;
+    let names: Vec<&String> = df.schema().fields().iter().map(|f| f.name()).collect();
+    let renamed: Vec<String> = names
+        .iter()
+        .map(|name| {
+            paths.iter().fold(name.to_string(), |name, path| {
+                name.replace(path.as_str(), "")
+            })
+        })
+        .collect();
+    let distinct: std::collections::HashSet<&String> = renamed.iter().collect();
+    if renamed.iter().zip(&names).all(|(r, n)| r == *n) || distinct.len() < renamed.len() {
+        return Ok(df);
+    }
+    let columns: Vec<datafusion::prelude::Expr> = df
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(renamed)
+        .map(|(column, name)| datafusion::prelude::Expr::Column(column).alias(name))
+        .collect();
+    df.select(columns).map_err(Error::Sql)
 }
 
 /// Runs `df`, streaming its batches.

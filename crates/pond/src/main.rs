@@ -142,6 +142,9 @@ enum Command {
         /// Show type, size, versions and modification time.
         #[arg(short = 'l', long)]
         long: bool,
+        /// Print entries as csv, json or ndjson records (all of -l's fields), for programs.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
         /// Read the pond as it was at this version.
         #[arg(long, value_name = "N")]
         as_of: Option<u64>,
@@ -219,6 +222,9 @@ enum Command {
         /// Show only the last N.
         #[arg(short = 'n', value_name = "N")]
         limit: Option<usize>,
+        /// Print commits as csv, json or ndjson records, for programs.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
         /// One path's history.
         path: Option<String>,
     },
@@ -572,11 +578,14 @@ async fn run(cli: Cli) -> Result<bool> {
         } => copy::export(&ctx, format, as_of, &glob, &host_dir)
             .await
             .context("export")?,
-        Command::List { long, as_of, glob } => {
-            show::list(&ctx, long, as_of, glob.as_deref().unwrap_or("/"))
-                .await
-                .context("list")?
-        }
+        Command::List {
+            long,
+            format,
+            as_of,
+            glob,
+        } => show::list(&ctx, long, format, as_of, glob.as_deref().unwrap_or("/"))
+            .await
+            .context("list")?,
         Command::Cat {
             format,
             sql,
@@ -621,7 +630,11 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::Describe { as_of, path } => show::describe(&ctx, as_of, &path)
             .await
             .context("describe")?,
-        Command::Log { limit, path } => show::log(&ctx, limit, path.as_deref())
+        Command::Log {
+            limit,
+            format,
+            path,
+        } => show::log(&ctx, limit, format, path.as_deref())
             .await
             .context("log")?,
         Command::Diff { a, b } => show::diff(&ctx, a, b).await.context("diff")?,

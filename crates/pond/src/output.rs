@@ -274,6 +274,44 @@ fn fit_columns(batch: &RecordBatch, width: usize) -> Result<(RecordBatch, usize)
     Ok((fitted, kept.len()))
 }
 
+/// Prints `records` in `format` for a program to read: CSV with a header, a JSON array (an
+/// object a line), or an object a line; nulls kept. The pretty `table` of a command is its
+/// own text, printed by the command.
+pub(crate) fn print_records<T: serde::Serialize>(
+    records: &[T],
+    format: OutputFormat,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            for record in records {
+                writer.serialize(record)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Json => {
+            let mut sep = "[\n";
+            for record in records {
+                write!(out, "{sep}{}", serde_json::to_string(record)?)?;
+                sep = ",\n";
+            }
+            writeln!(out, "{}", if records.is_empty() { "[]" } else { "\n]" })?;
+        }
+        OutputFormat::Ndjson => {
+            for record in records {
+                writeln!(out, "{}", serde_json::to_string(record)?)?;
+            }
+        }
+        OutputFormat::Table | OutputFormat::Parquet => {
+            anyhow::bail!(
+                "--format {format:?} is not a format for records: choose csv, json or ndjson"
+            )
+        }
+    }
+    Ok(())
+}
+
 fn header(schema: &SchemaRef) -> String {
     schema
         .fields()

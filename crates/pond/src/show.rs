@@ -26,56 +26,113 @@ async fn listing(root: &WD, arg: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-pub(crate) async fn list(ctx: &Ctx, long: bool, as_of: Option<u64>, arg: &str) -> Result<()> {
+/// One entry as `list -l` and `list --format` show it.
+#[derive(Debug, serde::Serialize)]
+struct Listed {
+    path: String,
+    #[serde(rename = "type")]
+    entry_type: String,
+    /// The latest version's size in bytes (a stored file).
+    size: Option<u64>,
+    /// The latest version (a stored file).
+    version: Option<u64>,
+    /// When the latest version was written, RFC 3339 UTC (a stored file).
+    modified: Option<String>,
+    #[serde(skip)]
+    modified_micros: Option<i64>,
+    /// The factory of a dynamic node.
+    factory: Option<String>,
+    /// A symlink's target.
+    target: Option<String>,
+    /// Why a dynamic node cannot be built.
+    error: Option<String>,
+}
+
+async fn listed(root: &WD, path: String) -> Result<Listed> {
+    let node = root.get(path.as_str()).await.ok().flatten();
+    let factory = node.as_ref().and_then(|n| n.factory()).map(str::to_string);
+    let mut entry = Listed {
+        path,
+        entry_type: String::new(),
+        size: None,
+        version: None,
+        modified: None,
+        modified_micros: None,
+        factory,
+        target: None,
+        error: None,
+    };
+    let meta = match root.symlink_metadata(entry.path.as_str()).await {
+        Ok(meta) => meta,
+        // A dynamic node that cannot be built is listed with the reason.
+        Err(e) if entry.factory.is_some() => {
+            let node = node.as_ref().expect("a dynamic node");
+            entry.entry_type = node.entry_type().to_string();
+            entry.error = Some(e.to_string());
+            return Ok(entry);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    entry.entry_type = meta.entry_type.to_string();
+    let computed = node
+        .as_ref()
+        .and_then(|n| n.as_file())
+        .is_some_and(|f| pond_sql::is_computed(f.as_ref()));
+    if meta.entry_type.is_file() && !computed {
+        entry.size = Some(meta.size);
+        entry.version = Some(meta.latest);
+        entry.modified = meta.modified_micros.map(micros);
+        entry.modified_micros = meta.modified_micros;
+    }
+    if meta.entry_type == EntryType::Symlink {
+        entry.target = Some(root.readlink(entry.path.as_str()).await?);
+    }
+    Ok(entry)
+}
+
+pub(crate) async fn list(
+    ctx: &Ctx,
+    long: bool,
+    format: Option<OutputFormat>,
+    as_of: Option<u64>,
+    arg: &str,
+) -> Result<()> {
     let pond = ctx.read(as_of).await?;
     let root = pond.fs().root();
+    let paths = listing(&root, arg).await?;
+    if let Some(format) = format.filter(|f| *f != OutputFormat::Table) {
+        let mut records = Vec::with_capacity(paths.len());
+        for path in paths {
+            records.push(listed(&root, path).await?);
+        }
+        return crate::output::print_records(&records, format);
+    }
     let mut out = std::io::stdout().lock();
-    for path in listing(&root, arg).await? {
+    for path in paths {
         if !long {
             writeln!(out, "{path}")?;
             continue;
         }
-        let node = root.get(path.as_str()).await.ok().flatten();
-        let meta = match root.symlink_metadata(path.as_str()).await {
-            Ok(meta) => meta,
-            // A dynamic node that cannot be built is listed with the reason.
-            Err(e) if node.as_ref().is_some_and(|n| n.factory().is_some()) => {
-                let node = node.as_ref().expect("checked");
-                let factory = node.factory().unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:<11} {:>10} {:>4}  {:<19}  {path} ({factory}: {e})",
-                    node.entry_type(),
-                    "-",
-                    "-",
-                    "-"
-                )?;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let computed = node
-            .as_ref()
-            .and_then(|n| n.as_file())
-            .is_some_and(|f| pond_sql::is_computed(f.as_ref()));
-        let (size, versions, modified) = match meta.entry_type {
-            t if t.is_file() && computed => ("-".into(), "-".into(), "-".into()),
-            t if t.is_file() => (
-                meta.size.to_string(),
-                format!("v{}", meta.latest),
-                meta.modified_micros.map(when).unwrap_or_default(),
-            ),
-            _ => ("-".into(), "-".into(), "-".into()),
-        };
-        let target = match (meta.entry_type, node.as_ref().and_then(|n| n.factory())) {
-            (EntryType::Symlink, _) => format!(" -> {}", root.readlink(path.as_str()).await?),
-            (_, Some(factory)) => format!(" ({factory})"),
+        let entry = listed(&root, path).await?;
+        let dash = || "-".to_string();
+        // A stored file's time, blank if it has none; "-" for everything else.
+        let modified = entry
+            .version
+            .map(|_| entry.modified_micros.map(when).unwrap_or_default());
+        let suffix = match (&entry.target, &entry.factory, &entry.error) {
+            (Some(target), _, _) => format!(" -> {target}"),
+            (_, Some(factory), Some(error)) => format!(" ({factory}: {error})"),
+            (_, Some(factory), None) => format!(" ({factory})"),
             _ => String::new(),
         };
         writeln!(
             out,
-            "{:<11} {:>10} {:>4}  {:<19}  {path}{target}",
-            meta.entry_type, size, versions, modified
+            "{:<11} {:>10} {:>4}  {:<19}  {}{suffix}",
+            entry.entry_type,
+            entry.size.map(|s| s.to_string()).unwrap_or_else(dash),
+            entry.version.map(|v| format!("v{v}")).unwrap_or_else(dash),
+            modified.unwrap_or_else(dash),
+            entry.path
         )?;
     }
     Ok(())
@@ -430,24 +487,87 @@ fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Resu
     Ok(())
 }
 
-pub(crate) async fn log(ctx: &Ctx, limit: Option<usize>, path: Option<&str>) -> Result<()> {
+/// One commit as `log --format` shows it.
+#[derive(Debug, serde::Serialize)]
+struct Commit {
+    /// The pond version it made.
+    version: u64,
+    /// When, RFC 3339 UTC.
+    time: Option<String>,
+    user: String,
+    command: String,
+    /// With a path: whether the commit added, changed or removed it.
+    change: Option<String>,
+    /// The paths it changed.
+    paths: Vec<String>,
+}
+
+/// A [`Commit`] as a CSV row: its paths one field, `;` between them.
+#[derive(Debug, serde::Serialize)]
+struct CommitRow {
+    version: u64,
+    time: Option<String>,
+    user: String,
+    command: String,
+    change: Option<String>,
+    paths: String,
+}
+
+fn print_commits(records: Vec<Commit>, format: OutputFormat) -> Result<()> {
+    if format != OutputFormat::Csv {
+        return crate::output::print_records(&records, format);
+    }
+    let rows: Vec<CommitRow> = records
+        .into_iter()
+        .map(|c| CommitRow {
+            version: c.version,
+            time: c.time,
+            user: c.user,
+            command: c.command,
+            change: c.change,
+            paths: c.paths.join(";"),
+        })
+        .collect();
+    crate::output::print_records(&rows, format)
+}
+
+pub(crate) async fn log(
+    ctx: &Ctx,
+    limit: Option<usize>,
+    format: Option<OutputFormat>,
+    path: Option<&str>,
+) -> Result<()> {
     let pond = ctx.read(None).await?;
+    let format = format.filter(|f| *f != OutputFormat::Table);
+    let at = |entry: &tlogfs::LogEntry| entry.timestamp_ms.map(|ms| ms.saturating_mul(1000));
     if let Some(path) = path {
         let canonical = match pond.fs().root().canonicalize(path).await {
             Ok(p) => p,
             // A path that no longer exists still has a history.
             Err(_) => tinyfs::Path::parse(path)?.without_version().to_string(),
         };
+        let history = pond.path_history(&canonical, limit).await?;
+        if let Some(format) = format {
+            let records: Vec<Commit> = history
+                .into_iter()
+                .map(|(entry, change)| Commit {
+                    version: entry.version,
+                    time: at(&entry).map(micros),
+                    user: entry.user.clone(),
+                    command: entry.command.clone(),
+                    change: Some(change.change.to_string()),
+                    paths: entry.paths,
+                })
+                .collect();
+            return print_commits(records, format);
+        }
         let mut out = std::io::stdout().lock();
-        for (entry, change) in pond.path_history(&canonical, limit).await? {
+        for (entry, change) in history {
             writeln!(
                 out,
                 "v{:<5} {}  {:<8}  {:<7}  {}",
                 entry.version,
-                entry
-                    .timestamp_ms
-                    .map(|ms| when(ms.saturating_mul(1000)))
-                    .unwrap_or_default(),
+                at(&entry).map(when).unwrap_or_default(),
                 if entry.user.is_empty() {
                     "-"
                 } else {
@@ -459,12 +579,24 @@ pub(crate) async fn log(ctx: &Ctx, limit: Option<usize>, path: Option<&str>) -> 
         }
         return Ok(());
     }
+    let history = pond.history(limit).await?;
+    if let Some(format) = format {
+        let records: Vec<Commit> = history
+            .into_iter()
+            .map(|entry| Commit {
+                version: entry.version,
+                time: at(&entry).map(micros),
+                user: entry.user,
+                command: entry.command,
+                change: None,
+                paths: entry.paths,
+            })
+            .collect();
+        return print_commits(records, format);
+    }
     let mut out = std::io::stdout().lock();
-    for entry in pond.history(limit).await? {
-        let at = entry
-            .timestamp_ms
-            .map(|ms| when(ms.saturating_mul(1000)))
-            .unwrap_or_default();
+    for entry in history {
+        let at = at(&entry).map(when).unwrap_or_default();
         let user = if entry.user.is_empty() {
             "-"
         } else {
