@@ -96,6 +96,7 @@ step "the series is both versions, in time order" \
 step "the history of changes" log -n 4
 step "re-hash every stored body" verify
 if [ -n "$keep" ]; then
+    where="$(quoted "$POND")"
     printf '\nThe pond is in %s. Explore it with:\n  export POND=%s\n  %s list -l %s\n' \
-        "$POND" "$(quoted "$POND")" "$bin" "'/**'"
+        "$POND" "${where# }" "$bin" "'/**'"
 fi
