@@ -110,9 +110,31 @@ pub(crate) async fn mknod(
     Ok(())
 }
 
-pub(crate) fn factories() -> Result<()> {
+/// A factory as `factories --format` shows it.
+#[derive(Debug, serde::Serialize)]
+struct FactoryRecord {
+    name: &'static str,
+    #[serde(rename = "type")]
+    entry_type: String,
+    description: &'static str,
+    example: &'static str,
+}
+
+pub(crate) fn factories(format: Option<crate::OutputFormat>) -> Result<()> {
     use std::io::Write;
     let registry = pond_factories::Registry::builtin(None);
+    if let Some(format) = format.filter(|f| *f != crate::OutputFormat::Table) {
+        let records: Vec<FactoryRecord> = registry
+            .factories()
+            .map(|f| FactoryRecord {
+                name: f.name(),
+                entry_type: f.entry_type().to_string(),
+                description: f.description(),
+                example: f.example(),
+            })
+            .collect();
+        return crate::output::print_records(&records, format);
+    }
     let mut out = std::io::stdout().lock();
     for factory in registry.factories() {
         writeln!(

@@ -232,6 +232,9 @@ enum Command {
     /// latest); for a series, the versions and rows added.
     #[command(after_help = examples::DIFF)]
     Diff {
+        /// Print the changes as csv, json or ndjson records, for programs.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
         /// The earlier pond version.
         a: u64,
         /// The later pond version (default: the latest).
@@ -302,10 +305,18 @@ enum Command {
     },
     /// List the factories mknod can use, each with a configuration example.
     #[command(after_help = examples::FACTORIES)]
-    Factories,
+    Factories {
+        /// Print the factories as csv, json or ndjson records, for programs.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
     /// Re-hash every stored body and report mismatches and missing bodies.
     #[command(after_help = examples::VERIFY)]
-    Verify,
+    Verify {
+        /// Print the report as one json (or ndjson) object, or its problems as csv rows.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
     /// Checkpoint the log and remove what no commit references.
     #[command(after_help = examples::MAINTAIN)]
     Maintain {
@@ -637,7 +648,7 @@ async fn run(cli: Cli) -> Result<bool> {
         } => show::log(&ctx, limit, format, path.as_deref())
             .await
             .context("log")?,
-        Command::Diff { a, b } => show::diff(&ctx, a, b).await.context("diff")?,
+        Command::Diff { format, a, b } => show::diff(&ctx, format, a, b).await.context("diff")?,
         Command::Revert { version } => undo::revert(&ctx, version).await.context("revert")?,
         Command::Restore { as_of, path } => {
             undo::restore(&ctx, &path, as_of).await.context("restore")?
@@ -664,8 +675,8 @@ async fn run(cli: Cli) -> Result<bool> {
         } => fsops::mknod(&ctx, &factory, &path, &config, overwrite)
             .await
             .context("mknod")?,
-        Command::Factories => fsops::factories()?,
-        Command::Verify => return upkeep::verify(&ctx).await.context("verify"),
+        Command::Factories { format } => fsops::factories(format)?,
+        Command::Verify { format } => return upkeep::verify(&ctx, format).await.context("verify"),
         Command::Maintain {
             grace,
             keep_history,

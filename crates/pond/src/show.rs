@@ -417,42 +417,89 @@ fn write_summary(
 /// How many of a series' versions `describe` lists.
 const DESCRIBED_VERSIONS: usize = 20;
 
-pub(crate) async fn diff(ctx: &Ctx, a: u64, b: Option<u64>) -> Result<()> {
+/// One path's change as `diff --format` shows it.
+#[derive(Debug, serde::Serialize)]
+struct Changed {
+    /// `added`, `removed` or `changed`.
+    change: String,
+    #[serde(rename = "type")]
+    entry_type: String,
+    path: String,
+    /// For a file: its latest version before and after (0: none).
+    version_before: Option<u64>,
+    version_after: Option<u64>,
+    /// For a series: its rows before and after.
+    rows_before: Option<u64>,
+    rows_after: Option<u64>,
+    /// For a series an undo left with only some of its versions: those versions.
+    members: Option<String>,
+}
+
+pub(crate) async fn diff(
+    ctx: &Ctx,
+    format: Option<OutputFormat>,
+    a: u64,
+    b: Option<u64>,
+) -> Result<()> {
     let (before, after) = (ctx.read(Some(a)).await?, ctx.read(b).await?);
     let changes = tlogfs::Pond::diff(&before, &after).await?;
     let (before, after) = (before.fs().root(), after.fs().root());
-    let mut out = std::io::stdout().lock();
+    let mut records = Vec::with_capacity(changes.len());
     for c in changes {
-        let mut detail = String::new();
         let (was, is) = c.versions;
-        if c.entry_type.is_file() && c.change != tlogfs::Change::Removed && is > was {
+        let mut record = Changed {
+            change: c.change.to_string(),
+            entry_type: c.entry_type.to_string(),
+            path: c.path.clone(),
+            version_before: c.entry_type.is_file().then_some(was),
+            version_after: c.entry_type.is_file().then_some(is),
+            rows_before: None,
+            rows_after: None,
+            members: None,
+        };
+        if c.entry_type == EntryType::FileSeries && c.change != tlogfs::Change::Removed && is > was
+        {
+            record.rows_before = Some(series_rows(&before, &c.path).await?);
+            record.rows_after = Some(series_rows(&after, &c.path).await?);
+            record.members = partial_members(&after, &c.path)
+                .await?
+                .map(|set| set.to_string());
+        }
+        records.push(record);
+    }
+    if let Some(format) = format.filter(|f| *f != OutputFormat::Table) {
+        return crate::output::print_records(&records, format);
+    }
+    let mut out = std::io::stdout().lock();
+    for r in records {
+        let mut detail = String::new();
+        if let (Some(was), Some(is)) = (r.version_before, r.version_after)
+            && r.change != "removed"
+            && is > was
+        {
             detail = if is - was == 1 {
                 format!("  v{is}")
             } else {
                 format!("  v{}..v{is}", was + 1)
             };
-            if c.entry_type == EntryType::FileSeries {
-                let (old, new) = (
-                    series_rows(&before, &c.path).await?,
-                    series_rows(&after, &c.path).await?,
-                );
+            if let (Some(old), Some(new)) = (r.rows_before, r.rows_after) {
                 let (sign, n) = if new >= old {
                     ("+", new - old)
                 } else {
                     ("-", old - new)
                 };
                 detail.push_str(&format!(", {sign}{}", count(n, "row")));
-                if let Some(set) = partial_members(&after, &c.path).await? {
+                if let Some(set) = &r.members {
                     detail.push_str(&format!(" (the series is v{set})"));
                 }
             }
         }
-        let mark = match c.change {
-            tlogfs::Change::Added => "+",
-            tlogfs::Change::Removed => "-",
-            tlogfs::Change::Changed => "~",
+        let mark = match r.change.as_str() {
+            "added" => "+",
+            "removed" => "-",
+            _ => "~",
         };
-        writeln!(out, "{mark} {:<11} {}{detail}", c.entry_type, c.path)?;
+        writeln!(out, "{mark} {:<11} {}{detail}", r.entry_type, r.path)?;
     }
     Ok(())
 }

@@ -5,13 +5,72 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::Ctx;
 use crate::output::{bytes, count};
+use crate::{Ctx, OutputFormat};
+
+/// `verify`'s report as `--format json` prints it.
+#[derive(Debug, serde::Serialize)]
+struct VerifyRecord<'a> {
+    intact: bool,
+    file_versions: usize,
+    bytes: u64,
+    log_files: usize,
+    mismatched: &'a [String],
+    missing: &'a [String],
+    damaged: &'a [String],
+}
+
+/// One problem as `verify --format csv` prints it.
+#[derive(Debug, serde::Serialize)]
+struct Problem<'a> {
+    problem: &'static str,
+    detail: &'a str,
+}
 
 /// Prints what `verify` found; `false` (a failing exit) on any problem.
-pub(crate) async fn verify(ctx: &Ctx) -> Result<bool> {
+pub(crate) async fn verify(ctx: &Ctx, format: Option<OutputFormat>) -> Result<bool> {
     let pond = ctx.read(None).await?;
     let report = pond.verify().await?;
+    match format {
+        Some(OutputFormat::Json | OutputFormat::Ndjson) => {
+            let record = VerifyRecord {
+                intact: report.is_ok(),
+                file_versions: report.versions,
+                bytes: report.bytes,
+                log_files: report.log_files,
+                mismatched: &report.mismatched,
+                missing: &report.missing,
+                damaged: &report.damaged,
+            };
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string(&record)?
+            )?;
+            return Ok(report.is_ok());
+        }
+        Some(format @ OutputFormat::Csv) => {
+            let kinds = [
+                ("mismatch", &report.mismatched),
+                ("missing", &report.missing),
+                ("damaged", &report.damaged),
+            ];
+            let problems: Vec<Problem> = kinds
+                .iter()
+                .flat_map(|(problem, details)| {
+                    details.iter().map(|detail| Problem { problem, detail })
+                })
+                .collect();
+            crate::output::print_records(&problems, format)?;
+            return Ok(report.is_ok());
+        }
+        Some(OutputFormat::Parquet) => {
+            anyhow::bail!(
+                "--format parquet is not a format for a report: choose csv, json or ndjson"
+            )
+        }
+        Some(OutputFormat::Table) | None => {}
+    }
     let mut out = std::io::stdout().lock();
     for problem in &report.mismatched {
         writeln!(out, "MISMATCH {problem}")?;
