@@ -209,6 +209,9 @@ enum Command {
     /// Describe a file: type, versions, size, hash, schema, rows, time range.
     #[command(after_help = examples::DESCRIBE)]
     Describe {
+        /// Print the description as one json (or ndjson) object, for programs.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
         /// Read the pond as it was at this version.
         #[arg(long, value_name = "N")]
         as_of: Option<u64>,
@@ -638,7 +641,11 @@ async fn run(cli: Cli) -> Result<bool> {
                 .await
                 .context("query")?
         }
-        Command::Describe { as_of, path } => show::describe(&ctx, as_of, &path)
+        Command::Describe {
+            format,
+            as_of,
+            path,
+        } => show::describe(&ctx, format, as_of, &path)
             .await
             .context("describe")?,
         Command::Log {

@@ -281,53 +281,102 @@ pub(crate) async fn query(
     run_sql(&session, sql, format, explain, max_rows).await
 }
 
-pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Result<()> {
-    let pond = ctx.read(as_of).await?;
-    let root = pond.fs().root();
+/// What `describe` shows of a node; `describe --format json` prints it as it is.
+#[derive(Debug, Default, serde::Serialize)]
+struct Described {
+    path: String,
+    #[serde(rename = "type")]
+    entry_type: String,
+    node: String,
+    /// A dynamic node's factory and configuration.
+    factory: Option<String>,
+    config: Option<ConfigRecord>,
+    /// A directory's entries (or why they cannot be listed).
+    entries: Option<usize>,
+    entries_error: Option<String>,
+    /// A stored file: its latest version, the one described, and for a series an undo
+    /// left with some of its versions, those.
+    latest: Option<u64>,
+    showing: Option<u64>,
+    members: Option<String>,
+    size: Option<u64>,
+    blake3: Option<String>,
+    modified: Option<String>,
+    /// A table or series.
+    rows: Option<u64>,
+    timestamp_column: Option<String>,
+    range: Option<[String; 2]>,
+    schema: Option<Vec<ColumnRecord>>,
+    /// A stored series' versions that make it up, oldest first.
+    versions: Vec<VersionRecord>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ConfigRecord {
+    version: u64,
+    written: String,
+    text: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ColumnRecord {
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+    nullable: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct VersionRecord {
+    version: u64,
+    rows: u64,
+    size: u64,
+    start: Option<String>,
+    end: Option<String>,
+    compacts: Option<String>,
+}
+
+async fn described(root: &WD, path: &str) -> Result<Described> {
     let bare = tinyfs::Path::parse(path)?.without_version();
     let canonical = root.canonicalize(&bare).await?;
     let node = root.resolve(&bare).await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "path:      {canonical}")?;
-    writeln!(out, "type:      {}", node.entry_type())?;
-    writeln!(out, "node:      {}", node.id())?;
+    let mut d = Described {
+        path: canonical.clone(),
+        entry_type: node.entry_type().to_string(),
+        node: node.id().to_string(),
+        ..Described::default()
+    };
     if let Some(config) = root.dynamic_config(&bare).await? {
-        writeln!(out, "factory:   {}", config.factory)?;
-        writeln!(
-            out,
-            "config:    v{} written {}",
-            config.version,
-            micros(config.modified_micros)
-        )?;
-        for line in String::from_utf8_lossy(&config.config).lines() {
-            writeln!(out, "  {line}")?;
-        }
+        d.factory = Some(config.factory.clone());
+        d.config = Some(ConfigRecord {
+            version: config.version,
+            written: micros(config.modified_micros),
+            text: String::from_utf8_lossy(&config.config).into_owned(),
+        });
     }
     let file = match node.kind() {
         tinyfs::NodeKind::Directory(dir) => {
             match dir.entries().await {
-                Ok(entries) => writeln!(out, "entries:   {}", entries.len())?,
-                Err(e) => writeln!(out, "entries:   unavailable: {}", e.with_path(&canonical))?,
+                Ok(entries) => d.entries = Some(entries.len()),
+                Err(e) => d.entries_error = Some(e.with_path(&canonical).to_string()),
             }
-            return Ok(());
+            return Ok(d);
         }
         tinyfs::NodeKind::File(file) => file.clone(),
-        tinyfs::NodeKind::Symlink(_) => return Ok(()),
+        tinyfs::NodeKind::Symlink(_) => return Ok(d),
     };
     let session = pond_sql::PondSession::new(root.clone())?;
     if pond_sql::is_computed(file.as_ref()) {
         // Computed on read: no stored versions or size.
-        let summary = session.summary(&canonical).await?;
-        write_summary(&mut out, &summary, "")?;
-        return Ok(());
+        summarize(&mut d, &session.summary(&canonical).await?);
+        return Ok(d);
     }
     let meta = root.metadata(path).await?;
-    let version = meta.version.unwrap_or(0);
     // Versions are numbered from 1: the latest's number is how many were written (some
     // may since be gone to retention), found without listing them.
-    let mut members = String::new();
+    d.latest = Some(meta.latest);
+    d.showing = Some(meta.version.unwrap_or(0));
     if meta.entry_type == EntryType::FileSeries {
-        let bare = tinyfs::Path::parse(path)?.without_version();
         let set: tinyfs::VersionSet = root
             .members(&bare)
             .await?
@@ -335,36 +384,136 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
             .map(|v| v.version)
             .collect();
         if set.len() != meta.latest {
-            members = format!("; the series is v{set}");
+            d.members = Some(set.to_string());
         }
     }
-    writeln!(
-        out,
-        "versions:  {} (showing v{version}{members})",
-        meta.latest
-    )?;
-    writeln!(out, "size:      {} ({} bytes)", bytes(meta.size), meta.size)?;
-    if let Some(hash) = meta.blake3 {
-        writeln!(out, "blake3:    {}", hash.to_hex())?;
-    }
-    if let Some(m) = meta.modified_micros {
-        writeln!(out, "modified:  {}", micros(m))?;
-    }
+    d.size = Some(meta.size);
+    d.blake3 = meta.blake3.map(|h| h.to_hex().to_string());
+    d.modified = meta.modified_micros.map(micros);
     if !meta.entry_type.is_table() {
-        return Ok(());
+        return Ok(d);
     }
     let summary = session.summary(path).await?;
-    let versions = &summary.versions;
-    let scope = if summary.entry_type == EntryType::FileSeries && versions.len() > 1 {
-        format!(" (in {} versions)", versions.len())
+    summarize(&mut d, &summary);
+    if summary.entry_type == EntryType::FileSeries {
+        d.versions = summary
+            .versions
+            .iter()
+            .map(|(v, rows)| VersionRecord {
+                version: v.version,
+                rows: *rows,
+                size: v.size,
+                start: v.event_time.as_ref().map(|t| micros(t.min_micros)),
+                end: v.event_time.as_ref().map(|t| micros(t.max_micros)),
+                compacts: v.compacts.as_ref().map(|c| c.to_string()),
+            })
+            .collect();
+    }
+    Ok(d)
+}
+
+/// A table's rows, timestamp column, range and schema into `d`.
+fn summarize(d: &mut Described, summary: &pond_sql::TableSummary) {
+    d.rows = summary.rows;
+    d.timestamp_column = summary.timestamp_column.clone();
+    d.range = summary.range.map(|(lo, hi)| [micros(lo), micros(hi)]);
+    d.schema = Some(
+        summary
+            .schema
+            .fields()
+            .iter()
+            .map(|f| ColumnRecord {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                nullable: f.is_nullable(),
+            })
+            .collect(),
+    );
+}
+
+pub(crate) async fn describe(
+    ctx: &Ctx,
+    format: Option<OutputFormat>,
+    as_of: Option<u64>,
+    path: &str,
+) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let d = described(&pond.fs().root(), path).await?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(OutputFormat::Json | OutputFormat::Ndjson) => {
+            writeln!(out, "{}", serde_json::to_string(&d)?)?;
+            return Ok(());
+        }
+        Some(f @ (OutputFormat::Csv | OutputFormat::Parquet)) => bail!(
+            "--format {} does not hold a description: choose json or ndjson",
+            format!("{f:?}").to_lowercase()
+        ),
+        Some(OutputFormat::Table) | None => {}
+    }
+    writeln!(out, "path:      {}", d.path)?;
+    writeln!(out, "type:      {}", d.entry_type)?;
+    writeln!(out, "node:      {}", d.node)?;
+    if let (Some(factory), Some(config)) = (&d.factory, &d.config) {
+        writeln!(out, "factory:   {factory}")?;
+        writeln!(
+            out,
+            "config:    v{} written {}",
+            config.version, config.written
+        )?;
+        for line in config.text.lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if let Some(n) = d.entries {
+        writeln!(out, "entries:   {n}")?;
+    }
+    if let Some(e) = &d.entries_error {
+        writeln!(out, "entries:   unavailable: {e}")?;
+    }
+    if let (Some(latest), Some(showing)) = (d.latest, d.showing) {
+        let members = d
+            .members
+            .as_ref()
+            .map(|set| format!("; the series is v{set}"))
+            .unwrap_or_default();
+        writeln!(out, "versions:  {latest} (showing v{showing}{members})")?;
+    }
+    if let Some(size) = d.size {
+        writeln!(out, "size:      {} ({size} bytes)", bytes(size))?;
+    }
+    if let Some(hash) = &d.blake3 {
+        writeln!(out, "blake3:    {hash}")?;
+    }
+    if let Some(m) = &d.modified {
+        writeln!(out, "modified:  {m}")?;
+    }
+    let Some(schema) = &d.schema else {
+        return Ok(());
+    };
+    let scope = if d.versions.len() > 1 {
+        format!(" (in {} versions)", d.versions.len())
     } else {
         String::new()
     };
-    write_summary(&mut out, &summary, &scope)?;
-    if summary.entry_type == EntryType::FileSeries && versions.len() > 1 {
+    if let Some(rows) = d.rows {
+        writeln!(out, "rows:      {rows}{scope}")?;
+    }
+    if let Some(column) = &d.timestamp_column {
+        writeln!(out, "timestamp: {column}")?;
+    }
+    if let Some([lo, hi]) = &d.range {
+        writeln!(out, "range:     {lo} to {hi}{scope}")?;
+    }
+    writeln!(out, "schema:")?;
+    for column in schema {
+        let null = if column.nullable { "" } else { " not null" };
+        writeln!(out, "  {}: {}{null}", column.name, column.data_type)?;
+    }
+    if d.versions.len() > 1 {
         // The newest versions; `pond log PATH` has the whole history.
-        let shown = versions.len().min(DESCRIBED_VERSIONS);
-        let earlier = versions.len() - shown;
+        let shown = d.versions.len().min(DESCRIBED_VERSIONS);
+        let earlier = d.versions.len() - shown;
         if earlier > 0 {
             writeln!(
                 out,
@@ -374,12 +523,11 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
         } else {
             writeln!(out, "versions:")?;
         }
-        for (v, rows) in versions.iter().skip(earlier) {
-            let mut range = v
-                .event_time
-                .as_ref()
-                .map(|t| format!("{} to {}", micros(t.min_micros), micros(t.max_micros)))
-                .unwrap_or_default();
+        for v in d.versions.iter().skip(earlier) {
+            let mut range = match (&v.start, &v.end) {
+                (Some(start), Some(end)) => format!("{start} to {end}"),
+                _ => String::new(),
+            };
             if let Some(compacts) = &v.compacts {
                 range.push_str(&format!(" (compacts v{compacts})"));
             }
@@ -387,31 +535,12 @@ pub(crate) async fn describe(ctx: &Ctx, as_of: Option<u64>, path: &str) -> Resul
                 out,
                 "  v{:<4} {:>15}  {:>10}  {range}",
                 v.version,
-                count(*rows, "row"),
+                count(v.rows, "row"),
                 bytes(v.size)
             )?;
         }
     }
     Ok(())
-}
-
-/// A table's rows, timestamp column, range and schema, as `describe` prints them; `scope`
-/// follows the rows and the range (`" (in 12 versions)"`).
-fn write_summary(
-    out: &mut impl Write,
-    summary: &pond_sql::TableSummary,
-    scope: &str,
-) -> Result<()> {
-    if let Some(rows) = summary.rows {
-        writeln!(out, "rows:      {rows}{scope}")?;
-    }
-    if let Some(column) = &summary.timestamp_column {
-        writeln!(out, "timestamp: {column}")?;
-    }
-    if let Some((lo, hi)) = summary.range {
-        writeln!(out, "range:     {} to {}{scope}", micros(lo), micros(hi))?;
-    }
-    write_schema(out, &summary.schema)
 }
 
 /// How many of a series' versions `describe` lists.
@@ -523,15 +652,6 @@ async fn series_rows(root: &WD, path: &str) -> Result<u64> {
         .await?
         .iter()
         .sum())
-}
-
-fn write_schema(out: &mut impl Write, schema: &arrow::datatypes::Schema) -> Result<()> {
-    writeln!(out, "schema:")?;
-    for field in schema.fields() {
-        let null = if field.is_nullable() { "" } else { " not null" };
-        writeln!(out, "  {}: {}{null}", field.name(), field.data_type())?;
-    }
-    Ok(())
 }
 
 /// One commit as `log --format` shows it.
