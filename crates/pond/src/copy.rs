@@ -257,7 +257,7 @@ async fn copy_bytes(
 pub(crate) async fn export(
     ctx: &Ctx,
     format: ExportFormat,
-    as_of: Option<u64>,
+    as_of: Option<crate::AsOf>,
     glob: &str,
     host_dir: &Path,
 ) -> Result<()> {

@@ -128,9 +128,10 @@ enum Command {
         /// How to write tables and series; data files are written as they are.
         #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
         format: ExportFormat,
-        /// Read the pond as it was at this version.
-        #[arg(long, value_name = "N")]
-        as_of: Option<u64>,
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
+        /// yesterday: the version current then).
+        #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
+        as_of: Option<AsOf>,
         /// What to export (a path or a glob; directories bring everything below them).
         glob: String,
         /// Where to write; pond paths are kept below it (`-`: one file to standard output).
@@ -145,9 +146,10 @@ enum Command {
         /// Print entries as csv, json or ndjson records (all of -l's fields), for programs.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// Read the pond as it was at this version.
-        #[arg(long, value_name = "N")]
-        as_of: Option<u64>,
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
+        /// yesterday: the version current then).
+        #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
+        as_of: Option<AsOf>,
         /// A directory, file or glob (default: /).
         glob: Option<String>,
     },
@@ -173,9 +175,10 @@ enum Command {
         /// Rows a table format shows (the rest are counted); 0 shows all.
         #[arg(long, value_name = "N", default_value_t = 40)]
         max_rows: usize,
-        /// Read the pond as it was at this version.
-        #[arg(long, value_name = "N")]
-        as_of: Option<u64>,
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
+        /// yesterday: the version current then).
+        #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
+        as_of: Option<AsOf>,
         /// The file; `name@vN` for version N.
         path: String,
     },
@@ -185,9 +188,10 @@ enum Command {
         /// How to print the result.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// Read the pond as it was at this version.
-        #[arg(long, value_name = "N")]
-        as_of: Option<u64>,
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
+        /// yesterday: the version current then).
+        #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
+        as_of: Option<AsOf>,
         /// Print the physical plan instead of the rows.
         #[arg(long)]
         explain: bool,
@@ -212,9 +216,10 @@ enum Command {
         /// Print the description as one json (or ndjson) object, for programs.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// Read the pond as it was at this version.
-        #[arg(long, value_name = "N")]
-        as_of: Option<u64>,
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
+        /// yesterday: the version current then).
+        #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
+        as_of: Option<AsOf>,
         /// The file or directory; `name@vN` for version N.
         path: String,
     },
@@ -238,10 +243,12 @@ enum Command {
         /// Print the changes as csv, json or ndjson records, for programs.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// The earlier pond version.
-        a: u64,
-        /// The later pond version (default: the latest).
-        b: Option<u64>,
+        /// The earlier pond version, or a time (the version current then).
+        #[arg(value_parser = parse_as_of, allow_hyphen_values = true)]
+        a: AsOf,
+        /// The later pond version or time (default: the latest).
+        #[arg(value_parser = parse_as_of, allow_hyphen_values = true)]
+        b: Option<AsOf>,
     },
     /// Undo the commit that made pond version N: a new commit puts every path it changed
     /// back as it was before (refused when a later commit changed one of them). History
@@ -256,9 +263,9 @@ enum Command {
     /// directory is put back with its history.
     #[command(after_help = examples::RESTORE)]
     Restore {
-        /// The pond version to restore from.
-        #[arg(long, value_name = "N")]
-        as_of: u64,
+        /// The pond version to restore from, or a time (the version current then).
+        #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
+        as_of: AsOf,
         /// The file or directory.
         path: String,
     },
@@ -345,6 +352,28 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// A pond version named on the command line: its number, or a time, which names the
+/// version current then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AsOf {
+    /// Pond version N.
+    Version(u64),
+    /// The version current at this instant (microseconds since the epoch).
+    Time(i64),
+}
+
+fn parse_as_of(text: &str) -> Result<AsOf, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(AsOf::Version)
+            .map_err(|_| format!("{text:?} is not a pond version"));
+    }
+    pond_sql::parse_instant(text)
+        .map(AsOf::Time)
+        .map_err(|e| format!("{e}, or a pond version number"))
 }
 
 fn parse_delimiter(text: &str) -> Result<u8, String> {
@@ -436,13 +465,21 @@ impl Ctx {
 
     /// Opens the pond to read, at `as_of` or the latest version, its dynamic nodes built
     /// by the built-in factories.
-    pub(crate) async fn read(&self, as_of: Option<u64>) -> Result<Pond> {
+    pub(crate) async fn read(&self, as_of: Option<AsOf>) -> Result<Pond> {
         let dir = self.dir()?;
         let pond = match as_of {
-            Some(v) => Pond::open_at(dir, v).await?,
+            Some(as_of) => Pond::open_at(dir, self.version(as_of).await?).await?,
             None => Pond::open(dir).await?,
         };
         Ok(with_factories(pond))
+    }
+
+    /// The pond version `as_of` names.
+    pub(crate) async fn version(&self, as_of: AsOf) -> Result<u64> {
+        match as_of {
+            AsOf::Version(v) => Ok(v),
+            AsOf::Time(micros) => Ok(Pond::open(self.dir()?).await?.version_at(micros)?),
+        }
     }
 
     /// Who is running which command: what a commit records.
@@ -658,7 +695,10 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::Diff { format, a, b } => show::diff(&ctx, format, a, b).await.context("diff")?,
         Command::Revert { version } => undo::revert(&ctx, version).await.context("revert")?,
         Command::Restore { as_of, path } => {
-            undo::restore(&ctx, &path, as_of).await.context("restore")?
+            let version = ctx.version(as_of).await.context("restore")?;
+            undo::restore(&ctx, &path, version)
+                .await
+                .context("restore")?
         }
         Command::Rm { recursive, paths } => {
             fsops::rm(&ctx, recursive, &paths).await.context("rm")?

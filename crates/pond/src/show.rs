@@ -94,7 +94,7 @@ pub(crate) async fn list(
     ctx: &Ctx,
     long: bool,
     format: Option<OutputFormat>,
-    as_of: Option<u64>,
+    as_of: Option<crate::AsOf>,
     arg: &str,
 ) -> Result<()> {
     let pond = ctx.read(as_of).await?;
@@ -157,7 +157,7 @@ impl CatQuery {
 pub(crate) async fn cat(
     ctx: &Ctx,
     format: Option<OutputFormat>,
-    as_of: Option<u64>,
+    as_of: Option<crate::AsOf>,
     path: &str,
     query: CatQuery,
 ) -> Result<()> {
@@ -271,7 +271,7 @@ async fn print_frame(
 pub(crate) async fn query(
     ctx: &Ctx,
     format: Option<OutputFormat>,
-    as_of: Option<u64>,
+    as_of: Option<crate::AsOf>,
     explain: bool,
     max_rows: usize,
     sql: &str,
@@ -434,7 +434,7 @@ fn summarize(d: &mut Described, summary: &pond_sql::TableSummary) {
 pub(crate) async fn describe(
     ctx: &Ctx,
     format: Option<OutputFormat>,
-    as_of: Option<u64>,
+    as_of: Option<crate::AsOf>,
     path: &str,
 ) -> Result<()> {
     let pond = ctx.read(as_of).await?;
@@ -567,8 +567,8 @@ struct Changed {
 pub(crate) async fn diff(
     ctx: &Ctx,
     format: Option<OutputFormat>,
-    a: u64,
-    b: Option<u64>,
+    a: crate::AsOf,
+    b: Option<crate::AsOf>,
 ) -> Result<()> {
     let (before, after) = (ctx.read(Some(a)).await?, ctx.read(b).await?);
     let changes = tlogfs::Pond::diff(&before, &after).await?;

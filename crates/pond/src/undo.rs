@@ -12,7 +12,7 @@ use crate::Ctx;
 pub(crate) async fn revert(ctx: &Ctx, n: u64) -> Result<()> {
     let pond = ctx.read(None).await?;
     let tlogfs::LogEntry { paths, command, .. } = pond.revert_paths(n)?;
-    let before = ctx.read(Some(n - 1)).await?;
+    let before = ctx.read(Some(crate::AsOf::Version(n - 1))).await?;
     let then = before.fs().root();
     let checked = pond.version();
     let (done, version) = ctx
@@ -52,7 +52,7 @@ pub(crate) async fn restore(ctx: &Ctx, path: &str, as_of: u64) -> Result<()> {
             "{path}: name the path without @v{v}, and the pond version to restore from with --as-of"
         );
     }
-    let earlier = ctx.read(Some(as_of)).await?;
+    let earlier = ctx.read(Some(crate::AsOf::Version(as_of))).await?;
     let then = earlier.fs().root();
     if then.get_entry(path).await?.is_none() {
         bail!("{path}: did not exist at pond version {as_of}");

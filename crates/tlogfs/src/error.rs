@@ -33,6 +33,18 @@ pub enum Error {
         /// The latest version.
         latest: u64,
     },
+    /// A time before the pond's first commit still on record.
+    #[error(
+        "the pond has no version as of {at}: its first commit on record is pond version {first}, made {first_at}"
+    )]
+    NoVersionAt {
+        /// The time asked for (RFC 3339).
+        at: String,
+        /// The first pond version whose commit is on record.
+        first: u64,
+        /// When it was made (RFC 3339).
+        first_at: String,
+    },
     /// A pond version older than the retention horizon: its history was given up.
     #[error(
         "pond version {version} is before the retention horizon, pond version {horizon}: `maintain --keep-history` reclaimed the history it read"
@@ -103,9 +115,10 @@ impl Error {
         use tinyfs::ErrorKind;
         match self {
             Error::Fs(e) => e.kind(),
-            Error::NotAPond { .. } | Error::NoSuchVersion { .. } | Error::BeforeHorizon { .. } => {
-                ErrorKind::NotFound
-            }
+            Error::NotAPond { .. }
+            | Error::NoSuchVersion { .. }
+            | Error::NoVersionAt { .. }
+            | Error::BeforeHorizon { .. } => ErrorKind::NotFound,
             Error::PondExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::NothingToRevert { .. } => ErrorKind::Unsupported,

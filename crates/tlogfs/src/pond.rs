@@ -182,6 +182,45 @@ impl Pond {
         Ok(out)
     }
 
+    /// The pond version current at `micros` (microseconds since the epoch): the newest whose
+    /// commit was made at or before it. A binary search over commit times, reading about
+    /// log2(versions) commit files, whatever the history's length. Versions whose commit
+    /// files retention removed count as older than any time asked for.
+    pub fn version_at(&self, micros: i64) -> Result<u64> {
+        let at_ms = micros.div_euclid(1000);
+        let made =
+            |v: u64| -> Result<Option<i64>> { Ok(self.log_entry(v)?.and_then(|e| e.timestamp_ms)) };
+        // Invariant: `lo` was made at or before the time (or is not on record), `hi` after.
+        let (mut lo, mut hi) = (0u64, self.version() + 1);
+        if made(0)?.is_some_and(|t| t > at_ms) {
+            let first_at = made(0)?.unwrap_or_default();
+            return Err(Error::NoVersionAt {
+                at: rfc3339(micros),
+                first: 0,
+                first_at: rfc3339(first_at.saturating_mul(1000)),
+            });
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match made(mid)? {
+                Some(t) if t > at_ms => hi = mid,
+                _ => lo = mid,
+            }
+        }
+        if made(lo)?.is_none() {
+            // Every version up to the time is gone from the record.
+            let first =
+                (lo + 1..=self.version()).find_map(|v| made(v).ok().flatten().map(|t| (v, t)));
+            let (first, first_at) = first.unwrap_or((self.version(), 0));
+            return Err(Error::NoVersionAt {
+                at: rfc3339(micros),
+                first,
+                first_at: rfc3339(first_at.saturating_mul(1000)),
+            });
+        }
+        Ok(lo)
+    }
+
     /// The commit that made pond version `version`, if its commit file is there. Reads that
     /// one file.
     pub fn log_entry(&self, version: u64) -> Result<Option<LogEntry>> {
@@ -454,4 +493,11 @@ fn remove_unreferenced_data_files(
         }
     }
     Ok((removed.into_keys().collect(), history))
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC.
+fn rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| format!("{micros}µs"))
 }

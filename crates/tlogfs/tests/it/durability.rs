@@ -473,3 +473,31 @@ async fn a_damaged_log_file_reads_as_corrupt() {
     let name = newest.file_name().unwrap().to_string_lossy().to_string();
     assert!(err.to_string().contains(&name), "{err}");
 }
+
+#[tokio::test]
+async fn the_version_at_a_time_is_the_newest_made_by_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(dir.path()).await.unwrap();
+    for i in 1..=9u8 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        write(&pond, "pond copy a", "/d/a", &[i]).await;
+    }
+    let made: Vec<(u64, i64)> = pond
+        .history(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.version, e.timestamp_ms.unwrap() * 1000))
+        .collect();
+    for &(version, at) in &made {
+        // At the instant of a commit, and just before the next one, it is that version,
+        // unless another was made in the same millisecond.
+        let newest_then = made.iter().filter(|(_, t)| *t <= at).map(|(v, _)| *v).max();
+        assert_eq!(pond.version_at(at).unwrap(), newest_then.unwrap());
+    }
+    assert_eq!(pond.version_at(i64::MAX / 2).unwrap(), 9);
+    let before = made.iter().map(|(_, t)| *t).min().unwrap() - 1_000;
+    let err = pond.version_at(before).unwrap_err();
+    assert!(err.to_string().contains("the pond has no version as of"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
