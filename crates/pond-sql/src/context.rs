@@ -48,6 +48,9 @@ struct PondSchema {
     store: Arc<PondObjectStore>,
     named: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
     opened: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+    /// The pond's tables by path, as `SHOW TABLES` and `information_schema` list them:
+    /// found by [`PondSession::list_tables`] before a query that asks for them.
+    listed: RwLock<Option<Vec<String>>>,
 }
 
 impl std::fmt::Debug for PondSchema {
@@ -59,12 +62,22 @@ impl std::fmt::Debug for PondSchema {
 #[async_trait]
 impl SchemaProvider for PondSchema {
     fn table_names(&self) -> Vec<String> {
-        self.named
+        let mut names: Vec<String> = self
+            .named
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .keys()
             .cloned()
-            .collect()
+            .collect();
+        names.extend(
+            self.listed
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .flatten()
+                .cloned(),
+        );
+        names
     }
 
     async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
@@ -150,6 +163,7 @@ impl PondSession {
             store,
             named: RwLock::new(HashMap::new()),
             opened: RwLock::new(HashMap::new()),
+            listed: RwLock::new(None),
         });
         let catalog = MemoryCatalogProvider::new();
         catalog
@@ -191,8 +205,43 @@ impl PondSession {
             })
     }
 
-    /// Plans `sql`, which must be a read-only query.
+    /// The paths of the tables and series `glob` matches (as globs do, it enters no
+    /// dynamic directory it does not name), sorted; from now on `SHOW TABLES` and
+    /// `information_schema.tables` list them.
+    pub async fn list_tables(&self, glob: &str) -> Result<Vec<String>> {
+        let mut paths: Vec<String> = self
+            .schema
+            .wd
+            .glob(glob)
+            .await?
+            .into_iter()
+            .filter(|m| m.node.as_file().is_some() && m.node.entry_type().is_table())
+            .map(|m| m.path)
+            .collect();
+        paths.sort();
+        *self
+            .schema
+            .listed
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(paths.clone());
+        Ok(paths)
+    }
+
+    /// Plans `sql`, which must be a read-only query. One that asks what tables there are
+    /// (`SHOW TABLES`, `information_schema`) is told the pond's, by path.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        static ASKS_FOR_TABLES: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)\binformation_schema\b|\bshow\s+tables\b").expect("a valid pattern")
+        });
+        let listed = self
+            .schema
+            .listed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !listed && ASKS_FOR_TABLES.is_match(sql) {
+            self.list_tables("/**").await?;
+        }
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

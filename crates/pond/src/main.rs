@@ -198,6 +198,16 @@ enum Command {
         /// Rows a table format shows (the rest are counted); 0 shows all.
         #[arg(long, value_name = "N", default_value_t = 40)]
         max_rows: usize,
+        /// List the pond's tables and series that GLOB matches (default: every one `/**`
+        /// reaches), by path, instead of running a query.
+        #[arg(
+            long,
+            value_name = "GLOB",
+            num_args = 0..=1,
+            default_missing_value = "/**",
+            conflicts_with_all = ["sql", "file"]
+        )]
+        tables: Option<String>,
         /// Read the query from FILE (`-` for standard input).
         #[arg(
             short = 'f',
@@ -207,7 +217,7 @@ enum Command {
         )]
         file: Option<PathBuf>,
         /// The query (`-` reads it from standard input).
-        #[arg(required_unless_present = "file")]
+        #[arg(required_unless_present_any = ["file", "tables"])]
         sql: Option<String>,
     },
     /// Describe a file: type, versions, size, hash, schema, rows, time range.
@@ -663,9 +673,16 @@ async fn run(cli: Cli) -> Result<bool> {
             as_of,
             explain,
             max_rows,
+            tables,
             file,
             sql,
         } => {
+            if let Some(glob) = tables {
+                return show::tables(&ctx, format, as_of, max_rows, &glob)
+                    .await
+                    .context("query")
+                    .map(|()| true);
+            }
             let sql = match (sql, file) {
                 (Some(sql), _) if sql != "-" => sql,
                 (_, file) => {

@@ -268,6 +268,23 @@ async fn print_frame(
     print_table(pond_sql::stream(df).await?, table_format(format), max_rows).await
 }
 
+/// `query --tables GLOB`: the pond's tables and series GLOB matches, by path, as
+/// `information_schema.tables` lists them.
+pub(crate) async fn tables(
+    ctx: &Ctx,
+    format: Option<OutputFormat>,
+    as_of: Option<crate::AsOf>,
+    max_rows: usize,
+    glob: &str,
+) -> Result<()> {
+    let pond = ctx.read(as_of).await?;
+    let session = pond_sql::PondSession::new(pond.fs().root())?;
+    session.list_tables(glob).await?;
+    let sql = "SELECT table_name AS path, table_type AS kind FROM information_schema.tables \
+               WHERE table_schema = 'public' ORDER BY path";
+    run_sql(&session, sql, format, false, max_rows).await
+}
+
 pub(crate) async fn query(
     ctx: &Ctx,
     format: Option<OutputFormat>,
