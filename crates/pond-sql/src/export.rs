@@ -233,6 +233,67 @@ where
     }
 }
 
+/// Writes the series of `job` as a Hive-partitioned Parquet dataset under `dir`:
+/// `dir/year=YYYY/month=MM/*.parquet` by its timestamp column (UTC), which engines that
+/// prune by directory (DuckDB, Spark, polars) read as a table with `year` and `month`
+/// columns. Gives the rows written. A file that is not a series with a timestamp column
+/// is an error.
+pub async fn export_hive(root: &WD, job: &ExportJob, dir: &Path) -> Result<u64> {
+    use datafusion::dataframe::DataFrameWriteOptions;
+    use datafusion::functions::expr_fn::to_char;
+    use datafusion::prelude::{ident, lit};
+    let session = PondSession::new(root.clone())?;
+    let opened = session
+        .open_window(&job.path, crate::TimeWindow::default())
+        .await?;
+    let (Some(column), EntryType::FileSeries) = (&opened.timestamp_column, opened.entry_type)
+    else {
+        return Err(Error::invalid(
+            &job.path,
+            format!(
+                "--hive partitions a series by its timestamp column; this is a {}",
+                opened.entry_type
+            ),
+        ));
+    };
+    let io = |source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    // Partition files have new names each time: writing over an earlier export would
+    // leave both, and every row twice.
+    if let Ok(mut entries) = tokio::fs::read_dir(dir).await
+        && entries.next_entry().await.map_err(io)?.is_some()
+    {
+        return Err(Error::invalid(
+            dir.display(),
+            "is not empty: a partitioned export goes into a new directory (remove the old one first)",
+        ));
+    }
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    let dir = tokio::fs::canonicalize(dir).await.map_err(io)?;
+    let frame = opened
+        .frame
+        .with_column("year", to_char(ident(column), lit("%Y")))
+        .and_then(|f| f.with_column("month", to_char(ident(column), lit("%m"))))
+        .map_err(Error::Sql)?;
+    let options = DataFrameWriteOptions::new()
+        .with_partition_by(vec!["year".to_string(), "month".to_string()]);
+    let counts = frame
+        .write_parquet(&format!("{}/", dir.display()), options, None)
+        .await
+        .map_err(Error::Sql)?;
+    Ok(counts
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+                .map(|c| c.iter().flatten().sum::<u64>())
+        })
+        .sum())
+}
+
 /// A CSV writer with a header, as pond writes CSV.
 pub fn csv_writer<W: std::io::Write>(out: W) -> arrow::csv::Writer<W> {
     arrow::csv::WriterBuilder::new()

@@ -60,7 +60,8 @@ pub use event_time::{
     COMMON_NAMES, EventTimeRange, find_timestamp_column, footer_event_time, overlaps, time_bounds,
 };
 pub use export::{
-    ExportFormat, ExportJob, Exported, csv_writer, export_file, export_plan, export_to, utc_as_text,
+    ExportFormat, ExportJob, Exported, csv_writer, export_file, export_hive, export_plan,
+    export_to, utc_as_text,
 };
 pub use file_table::{ComputedFile, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};

@@ -258,6 +258,7 @@ pub(crate) async fn export(
     ctx: &Ctx,
     format: ExportFormat,
     as_of: Option<crate::AsOf>,
+    hive: bool,
     glob: &str,
     host_dir: &Path,
 ) -> Result<()> {
@@ -268,6 +269,9 @@ pub(crate) async fn export(
     let pond = ctx.read(as_of).await?;
     let root = pond.fs().root();
     if host_dir.as_os_str() == "-" {
+        if hive {
+            bail!("--hive writes a directory of files, and standard output takes one file");
+        }
         // One file, to standard output.
         let jobs = pond_sql::export_plan(&root, glob, host_dir, format).await?;
         let [job] = jobs.as_slice() else {
@@ -288,6 +292,19 @@ pub(crate) async fn export(
     }
     let mut out = ctx.report();
     for job in pond_sql::export_plan(&root, glob, host_dir, format).await? {
+        if hive && job.entry_type == EntryType::FileSeries {
+            // A directory named after the series, the partitions below it.
+            let dir = host_dir.join(job.path.trim_start_matches('/'));
+            let rows = pond_sql::export_hive(&root, &job, &dir).await?;
+            writeln!(
+                out,
+                "exported {} to {}/ ({}, partitioned by year and month)",
+                job.path,
+                dir.display(),
+                crate::output::count(rows, "row")
+            )?;
+            continue;
+        }
         let detail = match pond_sql::export_file(&root, &job, format).await? {
             pond_sql::Exported::Bytes(n) => bytes(n),
             pond_sql::Exported::Rows(n) => crate::output::count(n, "row"),

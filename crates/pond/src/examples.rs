@@ -27,7 +27,8 @@ Examples:
   pond export '/sensors/*.series' out/
   pond export --format csv /sites.table out/
   pond export --as-of 12 /sensors out/then/
-  pond export --format csv /sensors/buoy.series - | head";
+  pond export --format csv /sensors/buoy.series - | head
+  pond export --hive /sensors/buoy.series lake/";
 
 pub(crate) const LIST: &str = "\
 Examples:

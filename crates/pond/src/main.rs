@@ -132,6 +132,10 @@ enum Command {
         /// yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
         as_of: Option<AsOf>,
+        /// Write each series as a directory of Parquet files partitioned by time,
+        /// `year=YYYY/month=MM/`, for engines that prune by directory.
+        #[arg(long, conflicts_with = "format")]
+        hive: bool,
         /// What to export (a path or a glob; directories bring everything below them).
         glob: String,
         /// Where to write; pond paths are kept below it (`-`: one file to standard output).
@@ -634,9 +638,10 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::Export {
             format,
             as_of,
+            hive,
             glob,
             host_dir,
-        } => copy::export(&ctx, format, as_of, &glob, &host_dir)
+        } => copy::export(&ctx, format, as_of, hive, &glob, &host_dir)
             .await
             .context("export")?,
         Command::List {

@@ -149,3 +149,39 @@ print(len(files), t.version())
     ]);
     assert!(rows.contains("37"), "{rows}");
 }
+
+/// `export --hive` writes a series as `year=/month=` directories that DuckDB reads as one
+/// table with the partition columns, every row once; a second export into the same
+/// directory is refused rather than doubling the rows.
+#[test]
+fn duckdb_reads_a_hive_partitioned_export() {
+    let pond = TestPond::new();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/sea_surface_temperature.csv"
+    );
+    pond.ok(&["copy", "--format", "series", data, "/sst.series"]);
+    let out = pond.host("hive");
+    let said = pond.ok(&["export", "--hive", "/sst.series", out.to_str().unwrap()]);
+    assert!(
+        said.contains("(19226 rows, partitioned by year and month)"),
+        "{said}"
+    );
+    let rows = duckdb(&format!(
+        "SELECT year, month, count(*), min(\"time (UTC)\") FROM read_parquet('{}/sst.series/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL",
+        out.display()
+    ));
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(lines.len(), 14, "{rows}");
+    assert!(
+        lines[0].starts_with("2016|02|720|2016-02-15 00:00:00"),
+        "{rows}"
+    );
+    let total: u64 = lines
+        .iter()
+        .map(|l| l.split('|').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 19226);
+    let err = pond.fails(&["export", "--hive", "/sst.series", out.to_str().unwrap()]);
+    assert!(err.contains("is not empty"), "{err}");
+}
