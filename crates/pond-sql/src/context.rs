@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::TableProvider;
+use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -50,7 +50,7 @@ struct PondSchema {
     opened: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
     /// The pond's tables by path, as `SHOW TABLES` and `information_schema` list them:
     /// found by [`PondSession::list_tables`] before a query that asks for them.
-    listed: RwLock<Option<Vec<String>>>,
+    listed: RwLock<Option<HashMap<String, TableType>>>,
 }
 
 impl std::fmt::Debug for PondSchema {
@@ -74,10 +74,24 @@ impl SchemaProvider for PondSchema {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .flatten()
-                .cloned(),
+                .flat_map(|listed| listed.keys().cloned()),
         );
         names
+    }
+
+    async fn table_type(&self, name: &str) -> datafusion::error::Result<Option<TableType>> {
+        // A listed path's kind is known without opening it: listing the pond's tables
+        // reads no footer and plans no derived node.
+        let listed = self
+            .listed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|listed| listed.get(name).copied());
+        match listed {
+            Some(kind) => Ok(Some(kind)),
+            None => Ok(self.table(name).await?.map(|t| t.table_type())),
+        }
     }
 
     async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
@@ -209,21 +223,28 @@ impl PondSession {
     /// dynamic directory it does not name), sorted; from now on `SHOW TABLES` and
     /// `information_schema.tables` list them.
     pub async fn list_tables(&self, glob: &str) -> Result<Vec<String>> {
-        let mut paths: Vec<String> = self
-            .schema
-            .wd
-            .glob(glob)
-            .await?
-            .into_iter()
-            .filter(|m| m.node.as_file().is_some() && m.node.entry_type().is_table())
-            .map(|m| m.path)
-            .collect();
+        let mut listed = HashMap::new();
+        for m in self.schema.wd.glob(glob).await? {
+            let Some(file) = m.node.as_file() else {
+                continue;
+            };
+            if m.node.entry_type().is_table() {
+                // A computed table (a derived node, a csvdir entry) is a view.
+                let kind = if crate::is_computed(file.as_ref()) {
+                    TableType::View
+                } else {
+                    TableType::Base
+                };
+                listed.insert(m.path, kind);
+            }
+        }
+        let mut paths: Vec<String> = listed.keys().cloned().collect();
         paths.sort();
         *self
             .schema
             .listed
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(paths.clone());
+            .unwrap_or_else(|e| e.into_inner()) = Some(listed);
         Ok(paths)
     }
 
@@ -324,13 +345,15 @@ fn without_paths_in_names(df: DataFrame) -> Result<DataFrame> {
             Ok(TreeNodeRecursion::Continue)
         })
         .map_err(Error::Sql)?;
+    // Longest first, so that `/a/b.series.` goes whole before `/b.series.` is tried.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
     let names: Vec<&String> = df.schema().fields().iter().map(|f| f.name()).collect();
     let renamed: Vec<String> = names
         .iter()
         .map(|name| {
-            paths.iter().fold(name.to_string(), |name, path| {
-                name.replace(path.as_str(), "")
-            })
+            paths
+                .iter()
+                .fold(name.to_string(), |name, path| strip_qualifier(&name, path))
         })
         .collect();
     let distinct: std::collections::HashSet<&String> = renamed.iter().collect();
@@ -347,6 +370,26 @@ fn without_paths_in_names(df: DataFrame) -> Result<DataFrame> {
     df.select(columns).map_err(Error::Sql)
 }
 
+/// `name` without `qualifier` (`/s.series.`) where it starts a column reference: at the
+/// start or after a character no path holds, so `/a/s.series.temp` keeps its `/a`.
+fn strip_qualifier(name: &str, qualifier: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(at) = rest.find(qualifier) {
+        out.push_str(&rest[..at]);
+        let starts = match out.chars().last() {
+            None => true,
+            Some(c) => !(c.is_alphanumeric() || "._-/@".contains(c)),
+        };
+        if !starts {
+            out.push_str(qualifier);
+        }
+        rest = &rest[at + qualifier.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Runs `df`, streaming its batches.
 pub async fn stream(df: DataFrame) -> Result<SendableRecordBatchStream> {
     df.execute_stream().await.map_err(Error::Sql)
@@ -358,4 +401,19 @@ pub async fn explain(df: DataFrame) -> Result<String> {
     Ok(datafusion::physical_plan::displayable(plan.as_ref())
         .indent(true)
         .to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_qualifier;
+
+    #[test]
+    fn a_qualifier_goes_only_where_it_starts_a_reference() {
+        let strip = |name| strip_qualifier(name, "/s.series.");
+        assert_eq!(strip("avg(/s.series.temp)"), "avg(temp)");
+        assert_eq!(strip("/s.series.a + /s.series.b"), "a + b");
+        assert_eq!(strip("avg(/x/s.series.temp)"), "avg(/x/s.series.temp)");
+        assert_eq!(strip("avg(/as.series.temp)"), "avg(/as.series.temp)");
+        assert_eq!(strip("temp"), "temp");
+    }
 }

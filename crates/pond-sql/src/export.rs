@@ -116,6 +116,9 @@ pub async fn export_plan(
             NodeKind::Symlink(_) => {}
         }
     }
+    // A glob such as `/**` matches a directory and the files below it: each once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|(path, _)| seen.insert(path.clone()));
     let mut jobs: Vec<ExportJob> = Vec::with_capacity(files.len());
     let mut taken: std::collections::HashMap<PathBuf, usize> = Default::default();
     for (path, entry_type) in files {
@@ -256,6 +259,18 @@ pub async fn export_hive(root: &WD, job: &ExportJob, dir: &Path) -> Result<u64> 
             ),
         ));
     };
+    let schema = opened.frame.schema();
+    if let Some(taken) = ["year", "month"]
+        .into_iter()
+        .find(|name| schema.has_column_with_unqualified_name(name))
+    {
+        return Err(Error::invalid(
+            &job.path,
+            format!(
+                "it has a column named {taken}, which --hive would replace with its partition by {column}; export it without --hive"
+            ),
+        ));
+    }
     let io = |source| Error::Io {
         path: dir.display().to_string(),
         source,

@@ -517,8 +517,6 @@ impl Ctx {
     }
 }
 
-/// Whether `path` is written as a URL (`scheme://...`) rather than a local path; `file://`
-/// URLs are not accepted either, so a pond is never made in a directory named `file:`.
 /// The bytes of host file `path`, or of standard input for `-`.
 pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
     if path.as_os_str() == "-" {
@@ -530,6 +528,8 @@ pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
     }
 }
 
+/// Whether `path` is written as a URL (`scheme://...`) rather than a local path; `file://`
+/// URLs are not accepted either, so a pond is never made in a directory named `file:`.
 fn is_url(path: &std::path::Path) -> bool {
     let text = path.to_string_lossy();
     text.split_once("://").is_some_and(|(scheme, _)| {

@@ -305,7 +305,8 @@ pub(crate) fn print_records<T: serde::Serialize>(
         }
         OutputFormat::Table | OutputFormat::Parquet => {
             anyhow::bail!(
-                "--format {format:?} is not a format for records: choose csv, json or ndjson"
+                "--format {} is not a format for records: choose csv, json or ndjson",
+                format!("{format:?}").to_lowercase()
             )
         }
     }

@@ -184,8 +184,11 @@ impl Pond {
 
     /// The pond version current at `micros` (microseconds since the epoch): the newest whose
     /// commit was made at or before it. A binary search over commit times, reading about
-    /// log2(versions) commit files, whatever the history's length. Versions whose commit
-    /// files retention removed count as older than any time asked for.
+    /// log2(versions) commit files, whatever the history's length; it takes commit times to
+    /// rise with versions, as they do for commits of one clock (writers on machines whose
+    /// clocks disagree can make the answer a neighbouring version). Versions whose commit
+    /// files retention removed, or that record no time, count as older than any time asked
+    /// for.
     pub fn version_at(&self, micros: i64) -> Result<u64> {
         let at_ms = micros.div_euclid(1000);
         let made =
@@ -211,7 +214,12 @@ impl Pond {
             // Every version up to the time is gone from the record.
             let first =
                 (lo + 1..=self.version()).find_map(|v| made(v).ok().flatten().map(|t| (v, t)));
-            let (first, first_at) = first.unwrap_or((self.version(), 0));
+            let Some((first, first_at)) = first else {
+                return Err(Error::Internal(format!(
+                    "no commit up to pond version {} records when it was made",
+                    self.version()
+                )));
+            };
             return Err(Error::NoVersionAt {
                 at: rfc3339(micros),
                 first,

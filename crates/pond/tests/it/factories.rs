@@ -346,3 +346,28 @@ fn unbuildable_nested_and_piped_nodes() {
         "id,note\n1,\n2,x\n"
     );
 }
+
+/// Listing the pond's tables opens none: a derived node whose input is gone is listed as
+/// a view, and only reading it fails.
+#[test]
+fn tables_are_listed_without_being_opened() {
+    let pond = TestPond::new();
+    pond.copy_series("timestamp,v\n2024-01-01T00:00:00Z,1\n", "/w.series");
+    let config = pond.config("patterns: {r: /w*.series}\nquery: SELECT * FROM r\n");
+    pond.ok(&[
+        "mknod",
+        "sql-derived-series",
+        "/d.series",
+        "--config",
+        &config,
+    ]);
+    pond.ok(&["rm", "/w.series"]);
+    assert_eq!(
+        pond.ok(&["query", "--tables"]),
+        "path,kind\n/d.series,VIEW\n"
+    );
+    let shown = pond.ok(&["query", "SHOW TABLES"]);
+    assert!(shown.contains("pond,public,/d.series,VIEW"), "{shown}");
+    let err = pond.fails(&["cat", "/d.series"]);
+    assert!(err.contains("matches no file"), "{err}");
+}
