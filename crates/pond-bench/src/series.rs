@@ -112,7 +112,7 @@ async fn import_all(pond: &Pond, files: &[std::path::PathBuf], dest: &str) -> Re
             csv: pond_sql::CsvOptions::default(),
             skip_duplicate: false,
         };
-        pond_sql::import_file(&tx.root(), file, dest, &options, &mut |_| {}).await?;
+        pond_sql::import_file(&tx.root(), file, dest, &options, &mut |_, _| {}).await?;
         tx.commit().await?;
     }
     Ok(())

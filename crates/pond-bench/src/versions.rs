@@ -57,7 +57,7 @@ async fn append_hours(
     for hour in hours {
         std::fs::write(&file, hour_csv(hour))?;
         let tx = pond.fs().begin(meta()).await?;
-        pond_sql::import_file(&tx.root(), &file, dest, &options, &mut |_| {}).await?;
+        pond_sql::import_file(&tx.root(), &file, dest, &options, &mut |_, _| {}).await?;
         tx.commit().await?;
         let tx = pond.fs().begin(meta()).await?;
         pond_sql::compact_series(&tx.root(), dest).await?;
@@ -131,7 +131,7 @@ pub(crate) async fn run(bin: &Path, versions: u64, runs: usize, keep: Option<&Pa
         csv: pond_sql::CsvOptions::default(),
         skip_duplicate: false,
     };
-    pond_sql::import_file(&tx.root(), &all, "/short.series", &options, &mut |_| {}).await?;
+    pond_sql::import_file(&tx.root(), &all, "/short.series", &options, &mut |_, _| {}).await?;
     tx.commit().await?;
     drop(pond);
     println!(

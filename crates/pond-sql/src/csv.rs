@@ -91,6 +91,8 @@ pub(crate) struct CsvFile {
     shared: Arc<Shared>,
     chunks: Vec<Chunk>,
     has_header: bool,
+    /// The file's records, where inference counted them.
+    rows: Option<u64>,
 }
 
 /// What every reader of one CSV file needs.
@@ -118,6 +120,11 @@ impl CsvFile {
     /// text by arrow-csv and converted here.
     pub(crate) fn open(source: &Path, shown: &str, options: &CsvOptions) -> Result<CsvFile> {
         open_csv(source, shown, options, CHUNK_BYTES)
+    }
+
+    /// The file's records, where inference counted them (not when a schema was given).
+    pub(crate) fn rows(&self) -> Option<u64> {
+        self.rows
     }
 
     /// The file's schema.
@@ -222,8 +229,8 @@ fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) 
         None => UTC.to_string(),
     };
     let time = options.time.as_ref();
-    let (schema, chunks) = match &options.schema {
-        Some(schema) => (schema.clone(), Vec::new()),
+    let (schema, chunks, rows) = match &options.schema {
+        Some(schema) => (schema.clone(), Vec::new(), None),
         None => {
             let text: Vec<String> = time.map(|t| t.columns.clone()).unwrap_or_default();
             let read = crate::csv_infer::infer_schema(
@@ -242,7 +249,7 @@ fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) 
                 Some(time) => with_time_column(&read.schema, time, shown)?,
                 None => read.schema,
             };
-            (schema, read.chunks)
+            (schema, read.chunks, Some(read.rows))
         }
     };
     if schema.fields().is_empty() {
@@ -291,6 +298,7 @@ fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) 
         }),
         chunks,
         has_header: options.has_header,
+        rows,
     })
 }
 

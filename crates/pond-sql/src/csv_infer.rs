@@ -180,6 +180,8 @@ pub(crate) struct Inferred {
     /// [`InferOptions::chunk_bytes`]: found by a reader that knows quotes, so a chunk
     /// starts where a record does even when a quoted cell holds line breaks.
     pub chunks: Vec<Chunk>,
+    /// The file's records.
+    pub rows: u64,
 }
 
 /// A run of whole records of a CSV file.
@@ -272,6 +274,7 @@ pub(crate) fn infer_schema(source: &Path, shown: &str, options: &InferOptions) -
     Ok(Inferred {
         schema: Arc::new(Schema::new(fields)),
         chunks,
+        rows,
     })
 }
 

@@ -191,13 +191,14 @@ impl<'a> Source<'a> {
 
 /// Imports the host file `source` (CSV, or Parquet by its magic bytes) as the next version
 /// of the table or series at `dest` (created if missing). `on_rows` is told how many rows
-/// have been read so far. Nothing is written unless the whole file converts.
+/// have been read so far, and of how many where that is known (a CSV file's rows, counted
+/// as its types are inferred). Nothing is written unless the whole file converts.
 pub async fn import_file(
     wd: &WD,
     source: &Path,
     dest: &str,
     options: &ImportOptions,
-    on_rows: &mut (dyn FnMut(u64) + Send),
+    on_rows: &mut (dyn FnMut(u64, Option<u64>) + Send),
 ) -> Result<Imported> {
     if !options.entry_type.is_table() {
         return Err(Error::invalid(
@@ -213,6 +214,8 @@ pub async fn import_file(
     };
     let column = series_column(dest, options, existing.as_ref())?;
     let source = Source::open(source, options.csv.clone()).await?;
+    let total = source.csv.as_ref().and_then(CsvFile::rows);
+    let on_rows = &mut |rows| on_rows(rows, total);
     let shown = source.shown.clone();
     let column = match series {
         true => Some(batch_time_column(

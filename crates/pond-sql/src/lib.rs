@@ -25,7 +25,7 @@
 //!     csv: pond_sql::CsvOptions::default(),
 //!     skip_duplicate: false,
 //! };
-//! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_| {}).await?;
+//! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_, _| {}).await?;
 //! let table = pond_sql::read_table(wd, "/weather.series").await?;
 //! let batches: Vec<_> = table.try_collect().await?;
 //! # Ok(()) }

@@ -190,12 +190,28 @@ async fn copy_one(root: &WD, job: &pond_sql::ImportJob, copy: &CopyOptions) -> R
                 csv: copy.csv.clone(),
                 skip_duplicate: copy.skip_duplicate,
             };
-            let bar = progress(copy.progress, None, &job.shown);
-            let imported = pond_sql::import_file(root, source, &job.dest, &options, &mut |rows| {
-                bar.set_position(rows)
-            })
-            .await
-            .with_context(ctx)?;
+            // A spinner while the file's types are inferred (every row is read), then a
+            // bar of the rows converted, of the rows inference counted.
+            let big = std::fs::metadata(source).is_ok_and(|m| m.len() >= PROGRESS_MIN_BYTES);
+            let bar = progress(copy.progress && big, None, &job.shown);
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let imported =
+                pond_sql::import_file(root, source, &job.dest, &options, &mut |rows, of| {
+                    if let Some(of) = of
+                        && bar.length() != Some(of)
+                    {
+                        bar.set_length(of);
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{msg} {bar:30} {percent:>3}% {human_pos}/{human_len} rows, {eta} left",
+                            )
+                            .expect("a valid template"),
+                        );
+                    }
+                    bar.set_position(rows)
+                })
+                .await
+                .with_context(ctx)?;
             bar.finish_and_clear();
             if imported.skipped {
                 return Ok(format!(

@@ -38,7 +38,7 @@ async fn import(root: &WD, source: &Path, dest: &str, entry_type: EntryType, col
         csv: pond_sql::CsvOptions::default(),
         skip_duplicate: false,
     };
-    pond_sql::import_file(root, source, dest, &options, &mut |_| {})
+    pond_sql::import_file(root, source, dest, &options, &mut |_, _| {})
         .await
         .unwrap_or_else(|e| panic!("importing {} to {dest}: {e}", source.display()));
 }

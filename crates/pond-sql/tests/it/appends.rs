@@ -18,7 +18,7 @@ async fn append(pond: &Pond, csv: &std::path::Path) -> pond_sql::Imported {
         skip_duplicate: false,
     };
     let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
-    let imported = pond_sql::import_file(&tx.root(), csv, "/s.series", &options, &mut |_| {})
+    let imported = pond_sql::import_file(&tx.root(), csv, "/s.series", &options, &mut |_, _| {})
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -90,9 +90,10 @@ async fn compacted_series_read_as_appended() {
         clock = clock.max(start + n * 3);
         std::fs::write(&csv, &text).unwrap();
         let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
-        let imported = pond_sql::import_file(&tx.root(), &csv, "/s.series", &options, &mut |_| {})
-            .await
-            .unwrap();
+        let imported =
+            pond_sql::import_file(&tx.root(), &csv, "/s.series", &options, &mut |_, _| {})
+                .await
+                .unwrap();
         let committed = tx.commit().await.unwrap().unwrap();
         sort(&mut batch);
         appended.push(((imported.version.version, committed), batch));

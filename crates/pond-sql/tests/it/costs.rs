@@ -121,7 +121,7 @@ async fn members_are_read_from_the_newest_log_files() {
         let t = rfc3339(START + hour * HOUR);
         std::fs::write(&csv, format!("time,v\n{t},{hour}\n")).unwrap();
         let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();
-        pond_sql::import_file(&tx.root(), &csv, "/s.series", &options, &mut |_| {})
+        pond_sql::import_file(&tx.root(), &csv, "/s.series", &options, &mut |_, _| {})
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -72,3 +72,24 @@ fn a_terminal_gets_a_table_that_fits() {
     assert!(text.contains("Parquet is binary"), "{text}");
     assert!(!text.contains("PAR1"), "{text}");
 }
+
+#[test]
+fn a_long_import_shows_its_progress_at_a_terminal_only() {
+    let pond = TestPond::new();
+    // About 20 MB: past the size that gets a bar.
+    let mut csv = String::from("timestamp,v\n");
+    for i in 0..600_000u64 {
+        csv.push_str(&format!(
+            "2024-01-{:02}T{:02}:{:02}:{:02}Z,{i}.25\n",
+            1 + i / 86_400 % 28,
+            i / 3600 % 24,
+            i / 60 % 60,
+            i % 60
+        ));
+    }
+    std::fs::write(pond.host("big.csv"), csv).unwrap();
+    let out = at_terminal(&pond, 120, "copy --format series big.csv /big.series");
+    assert!(out.contains("% ") && out.contains("/600,000 rows"), "{out}");
+    let out = at_terminal(&pond, 120, "-q copy --format series big.csv /quiet.series");
+    assert!(!out.contains("rows"), "{out}");
+}
