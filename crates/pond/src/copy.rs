@@ -1,6 +1,6 @@
 //! `copy` (host → pond) and `export` (pond → host).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -296,12 +296,9 @@ pub(crate) async fn export(
                 jobs.len()
             );
         };
-        let binary = job.entry_type.is_table() && format == pond_sql::ExportFormat::Parquet;
-        if binary && std::io::stdout().is_terminal() {
-            bail!(
-                "{}: Parquet is binary: redirect it to a file (`> out.parquet`) or export --format csv",
-                job.path
-            );
+        if job.entry_type.is_table() && format == pond_sql::ExportFormat::Parquet {
+            crate::output::refuse_binary_to_terminal("--format csv")
+                .with_context(|| job.path.clone())?;
         }
         pond_sql::export_to(&root, job, format, tokio::io::stdout(), "standard output").await?;
         return Ok(());

@@ -61,6 +61,15 @@ enum OutputFormat {
     Parquet,
 }
 
+impl OutputFormat {
+    /// The format as the command line spells it (`ndjson`).
+    pub(crate) fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// How `export` writes tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ExportFormat {

@@ -158,9 +158,8 @@ pub(crate) async fn print_table(
             }
         }
         OutputFormat::Json => {
-            // An array with an object a line, written a batch at a time.
-            let mut out = stdout.lock();
-            let mut first = true;
+            // Written a batch at a time.
+            let mut array = JsonArray::new(stdout.lock());
             while let Some(batch) = batches.next().await {
                 let mut lines = Vec::new();
                 let mut writer = arrow::json::WriterBuilder::new()
@@ -169,12 +168,10 @@ pub(crate) async fn print_table(
                 writer.write(&for_display(&batch?)?)?;
                 writer.finish()?;
                 for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    out.write_all(if first { b"[\n" } else { b",\n" })?;
-                    out.write_all(line)?;
-                    first = false;
+                    array.push(line)?;
                 }
             }
-            out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+            array.finish()?;
         }
         OutputFormat::Ndjson => {
             let mut writer = arrow::json::WriterBuilder::new()
@@ -186,7 +183,7 @@ pub(crate) async fn print_table(
             writer.finish()?;
         }
         OutputFormat::Parquet => {
-            refuse_binary_to_terminal()?;
+            refuse_binary_to_terminal(TEXT_FORMATS)?;
             let stdout = tokio::io::stdout();
             let properties = pond_sql::writer_properties();
             pond_sql::write_parquet(stdout, schema, properties, batches, "standard output").await?;
@@ -195,11 +192,15 @@ pub(crate) async fn print_table(
     Ok(())
 }
 
-/// An error if standard output is a terminal, which binary output would garble.
-pub(crate) fn refuse_binary_to_terminal() -> Result<()> {
+/// The text formats of rows, for [`refuse_binary_to_terminal`].
+pub(crate) const TEXT_FORMATS: &str = "--format table, csv, json or ndjson";
+
+/// An error if standard output is a terminal, which binary output would garble;
+/// `instead` says what text the command can print there (`--format csv`).
+pub(crate) fn refuse_binary_to_terminal(instead: &str) -> Result<()> {
     if std::io::stdout().is_terminal() {
         anyhow::bail!(
-            "Parquet is binary: redirect it to a file (`> out.parquet`), or choose --format table, csv, json or ndjson"
+            "Parquet is binary: redirect it to a file (`> out.parquet`), or choose {instead}"
         );
     }
     Ok(())
@@ -291,26 +292,49 @@ pub(crate) fn print_records<T: serde::Serialize>(
             writer.flush()?;
         }
         OutputFormat::Json => {
-            let mut sep = "[\n";
+            let mut array = JsonArray::new(out);
             for record in records {
-                write!(out, "{sep}{}", serde_json::to_string(record)?)?;
-                sep = ",\n";
+                array.push(&serde_json::to_vec(record)?)?;
             }
-            writeln!(out, "{}", if records.is_empty() { "[]" } else { "\n]" })?;
+            array.finish()?;
         }
         OutputFormat::Ndjson => {
             for record in records {
                 writeln!(out, "{}", serde_json::to_string(record)?)?;
             }
         }
-        OutputFormat::Table | OutputFormat::Parquet => {
-            anyhow::bail!(
-                "--format {} is not a format for records: choose csv, json or ndjson",
-                format!("{format:?}").to_lowercase()
-            )
-        }
+        OutputFormat::Table | OutputFormat::Parquet => anyhow::bail!(
+            "--format {} is not a format for records: choose csv, json or ndjson",
+            format.name()
+        ),
     }
     Ok(())
+}
+
+/// JSON objects written as `--format json` prints them: an array with an object a line,
+/// `[]` for none.
+struct JsonArray<W: Write> {
+    out: W,
+    empty: bool,
+}
+
+impl<W: Write> JsonArray<W> {
+    fn new(out: W) -> Self {
+        JsonArray { out, empty: true }
+    }
+
+    /// Writes one object (its JSON text).
+    fn push(&mut self, object: &[u8]) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.empty { b"[\n" } else { b",\n" })?;
+        self.empty = false;
+        self.out.write_all(object)
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.empty { b"[]\n" } else { b"\n]\n" })
+    }
 }
 
 fn header(schema: &SchemaRef) -> String {

@@ -27,7 +27,7 @@ async fn listing(root: &WD, arg: &str) -> Result<Vec<String>> {
 }
 
 /// One entry as `list -l` and `list --format` show it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize)]
 struct Listed {
     path: String,
     #[serde(rename = "type")]
@@ -36,9 +36,8 @@ struct Listed {
     size: Option<u64>,
     /// The latest version (a stored file).
     version: Option<u64>,
-    /// When the latest version was written, RFC 3339 UTC (a stored file).
-    modified: Option<String>,
-    #[serde(skip)]
+    /// When the latest version was written (a stored file): RFC 3339 UTC in records.
+    #[serde(rename = "modified", serialize_with = "rfc3339")]
     modified_micros: Option<i64>,
     /// The factory of a dynamic node.
     factory: Option<String>,
@@ -48,19 +47,18 @@ struct Listed {
     error: Option<String>,
 }
 
+/// Microseconds since the epoch as [`micros`] writes them, for a record.
+fn rfc3339<S: serde::Serializer>(us: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&us.map(micros), s)
+}
+
 async fn listed(root: &WD, path: String) -> Result<Listed> {
     let node = root.get(path.as_str()).await.ok().flatten();
     let factory = node.as_ref().and_then(|n| n.factory()).map(str::to_string);
     let mut entry = Listed {
         path,
-        entry_type: String::new(),
-        size: None,
-        version: None,
-        modified: None,
-        modified_micros: None,
         factory,
-        target: None,
-        error: None,
+        ..Listed::default()
     };
     let meta = match root.symlink_metadata(entry.path.as_str()).await {
         Ok(meta) => meta,
@@ -81,7 +79,6 @@ async fn listed(root: &WD, path: String) -> Result<Listed> {
     if meta.entry_type.is_file() && !computed {
         entry.size = Some(meta.size);
         entry.version = Some(meta.latest);
-        entry.modified = meta.modified_micros.map(micros);
         entry.modified_micros = meta.modified_micros;
     }
     if meta.entry_type == EntryType::Symlink {
@@ -175,13 +172,13 @@ pub(crate) async fn cat(
         match (format, parquet) {
             (None, _) => return copy_to_stdout(&root, path).await,
             (Some(OutputFormat::Parquet), true) => {
-                crate::output::refuse_binary_to_terminal()?;
+                crate::output::refuse_binary_to_terminal(crate::output::TEXT_FORMATS)?;
                 return copy_to_stdout(&root, path).await;
             }
             (Some(_), true) => {}
             (Some(f), false) => bail!(
                 "{path}: --format {} is for tables and series; this is a file:data, printed as its bytes",
-                format!("{f:?}").to_lowercase()
+                f.name()
             ),
         }
     }
@@ -190,7 +187,7 @@ pub(crate) async fn cat(
         && query.is_plain()
     {
         // A table's Parquet is its body: print it unchanged.
-        crate::output::refuse_binary_to_terminal()?;
+        crate::output::refuse_binary_to_terminal(crate::output::TEXT_FORMATS)?;
         return copy_to_stdout(&root, path).await;
     }
     let parse = |t: &Option<String>| {
@@ -464,7 +461,7 @@ pub(crate) async fn describe(
         }
         Some(f @ (OutputFormat::Csv | OutputFormat::Parquet)) => bail!(
             "--format {} does not hold a description: choose json or ndjson",
-            format!("{f:?}").to_lowercase()
+            f.name()
         ),
         Some(OutputFormat::Table) | None => {}
     }

@@ -156,11 +156,7 @@ print(len(files), t.version())
 #[test]
 fn duckdb_reads_a_hive_partitioned_export() {
     let pond = TestPond::new();
-    let data = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/sea_surface_temperature.csv"
-    );
-    pond.ok(&["copy", "--format", "series", data, "/sst.series"]);
+    pond.copy_testdata_series("sea_surface_temperature.csv", "/sst.series");
     let out = pond.host("hive");
     let said = pond.ok(&["export", "--hive", "/sst.series", out.to_str().unwrap()]);
     assert!(

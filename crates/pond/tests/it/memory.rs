@@ -93,23 +93,27 @@ fn a_series_larger_than_memory_streams() {
     )
     .unwrap();
     pond.ok(&["copy", "--format", "series", "one.csv", "/one.series"]);
-    let query = |path: &str| {
+    // `pond ARGS`, its peak resident memory and what it printed.
+    let measured = |args: &[&str]| {
         let child = pond
-            .command(&[
-                "cat",
-                "--format",
-                "csv",
-                "--sql",
-                "SELECT count(*) AS n, sum(value) AS total FROM source",
-                path,
-            ])
+            .command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let (status, peak, out) = peak_rss(child);
-        assert!(status.success(), "the query on {path} failed");
+        assert!(status.success(), "pond {args:?} failed");
         (peak, out)
+    };
+    let query = |path: &str| {
+        measured(&[
+            "cat",
+            "--format",
+            "csv",
+            "--sql",
+            "SELECT count(*) AS n, sum(value) AS total FROM source",
+            path,
+        ])
     };
     let (baseline, _) = query("/one.series");
     let (peak, out) = query("/big.series");
@@ -133,14 +137,7 @@ fn a_series_larger_than_memory_streams() {
 
     // A pretty table of the whole series, as a terminal gets it, keeps the rows it shows
     // and counts the rest.
-    let child = pond
-        .command(&["cat", "--format", "table", "/big.series"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, peak, out) = peak_rss(child);
-    assert!(status.success(), "the table of /big.series failed");
+    let (peak, out) = measured(&["cat", "--format", "table", "/big.series"]);
     eprintln!("peak resident memory of the table: {peak} bytes");
     assert_eq!(
         out.lines().filter(|l| l.starts_with("| ")).count(),

@@ -38,6 +38,12 @@ impl TestPond {
         cmd
     }
 
+    /// Imports `name` from the repository's `testdata/` as the series `dest`.
+    pub fn copy_testdata_series(&self, name: &str, dest: &str) {
+        let data = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        self.ok(&["copy", "--format", "series", &data, dest]);
+    }
+
     /// Writes `yaml` to a new host file beside the pond; its path, for `--config`.
     pub fn config(&self, yaml: &str) -> String {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

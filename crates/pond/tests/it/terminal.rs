@@ -23,11 +23,7 @@ fn at_terminal(pond: &TestPond, cols: u16, args: &str) -> String {
 #[test]
 fn a_terminal_gets_a_table_that_fits() {
     let pond = TestPond::new();
-    let data = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/weather_head.csv"
-    );
-    pond.ok(&["copy", "--format", "series", data, "/weather.series"]);
+    pond.copy_testdata_series("weather_head.csv", "/weather.series");
 
     // 15 columns do not fit 80: the middle ones give way to one `…` column, and the
     // first 40 of 200 rows show.
