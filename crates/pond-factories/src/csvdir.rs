@@ -371,6 +371,7 @@ impl CsvDir {
             members: None,
             rows: index.map(|i| i.rows),
             compacts: None,
+            origin: None,
             ..latest
         };
         let file = ComputedFile::new(table, self.fs.root(), version);

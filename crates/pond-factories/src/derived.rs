@@ -156,6 +156,7 @@ impl TypedFactory for DerivedFactory {
             members: None,
             rows: None,
             compacts: None,
+            origin: None,
         };
         Ok(NodeKind::File(Arc::new(ComputedFile::new(
             table,

@@ -286,6 +286,7 @@ impl File for HostFile {
             members: None,
             rows: None,
             compacts: None,
+            origin: None,
         }])
     }
 

@@ -142,6 +142,9 @@ async fn compact_run(
     let properties = crate::parquet_writer::series_properties(&schema, &column)?
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
+    // The series holds the same rows after as before: it is still what the latest
+    // version's host file made it.
+    let origin = wd.latest(path).await?.and_then(|v| v.origin);
     let mut writer = wd.file_writer(path, EntryType::FileSeries).await?;
     let mut range = EventTimeRange::new(&column);
     let rows = write_parquet_inspected(
@@ -163,6 +166,9 @@ async fn compact_run(
     writer.set_rows(rows);
     writer.set_members(kept);
     writer.set_compacts(compacts.clone());
+    if let Some(origin) = origin {
+        writer.set_origin(origin);
+    }
     let version = writer.finish().await?;
     if version.version != next {
         return Err(tinyfs::Error::internal(format!(

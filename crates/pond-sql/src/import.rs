@@ -124,8 +124,7 @@ struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    async fn open(path: &'a Path, options: CsvOptions) -> Result<Source<'a>> {
-        let shown = path.display().to_string();
+    async fn open(path: &'a Path, shown: String, options: CsvOptions) -> Result<Source<'a>> {
         if let Some(zone) = &options.timezone {
             check_timezone(zone).map_err(|e| Error::invalid(&shown, e))?;
         }
@@ -200,6 +199,34 @@ pub async fn import_file(
     options: &ImportOptions,
     on_rows: &mut (dyn FnMut(u64, Option<u64>) + Send),
 ) -> Result<Imported> {
+    let provenance = Provenance {
+        shown: source.display().to_string(),
+        origin: None,
+        replace: false,
+    };
+    import_as(wd, source, &provenance, dest, options, on_rows).await
+}
+
+/// Where an import's rows come from, beyond the file read: what a sync knows.
+pub(crate) struct Provenance {
+    /// The source as errors name it (the host file a snapshot was taken of).
+    pub(crate) shown: String,
+    /// The host file, recorded with the version.
+    pub(crate) origin: Option<tinyfs::Origin>,
+    /// Whether a series' new version replaces its rows (it alone is then the series;
+    /// earlier versions stay in its history) rather than joining them.
+    pub(crate) replace: bool,
+}
+
+/// [`import_file`], as `provenance` says.
+pub(crate) async fn import_as(
+    wd: &WD,
+    source: &Path,
+    provenance: &Provenance,
+    dest: &str,
+    options: &ImportOptions,
+    on_rows: &mut (dyn FnMut(u64, Option<u64>) + Send),
+) -> Result<Imported> {
     if !options.entry_type.is_table() {
         return Err(Error::invalid(
             dest,
@@ -207,13 +234,19 @@ pub async fn import_file(
         ));
     }
     let series = options.entry_type == EntryType::FileSeries;
-    let existing = if series {
+    let mut existing = if series {
         existing_series(wd, dest).await?
     } else {
         None
     };
     let column = series_column(dest, options, existing.as_ref())?;
-    let source = Source::open(source, options.csv.clone()).await?;
+    // A replacing version is the series alone: it need not fit the rows it replaces.
+    let next = if provenance.replace && existing.take().is_some() {
+        Some(wd.latest(dest).await?.map_or(1, |v| v.version + 1))
+    } else {
+        None
+    };
+    let source = Source::open(source, provenance.shown.clone(), options.csv.clone()).await?;
     let total = source.csv.as_ref().and_then(CsvFile::rows);
     let on_rows = &mut |rows| on_rows(rows, total);
     let shown = source.shown.clone();
@@ -235,7 +268,7 @@ pub async fn import_file(
         instants(&source.schema)
     };
     if !series && source.is_parquet() && target == source.schema {
-        return store_as_is(wd, &source, dest, on_rows).await;
+        return store_as_is(wd, &source, dest, provenance.origin, on_rows).await;
     }
     if let Some(column) = &column {
         // A time column read as text (one value did not parse as a time) is parsed as
@@ -289,6 +322,12 @@ pub async fn import_file(
         writer.set_event_time(finish_range(range, &shown)?);
     }
     writer.set_rows(rows);
+    if let Some(origin) = provenance.origin {
+        writer.set_origin(origin);
+    }
+    if let Some(next) = next {
+        writer.set_members(std::iter::once(next).collect());
+    }
     let version = writer.finish().await?;
     Ok(Imported {
         version,
@@ -554,6 +593,7 @@ async fn store_as_is(
     wd: &WD,
     source: &Source<'_>,
     dest: &str,
+    origin: Option<tinyfs::Origin>,
     on_rows: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Imported> {
     let io = |e| Error::Io {
@@ -578,6 +618,9 @@ async fn store_as_is(
         .map_err(io)?;
     on_rows(rows);
     writer.set_rows(rows);
+    if let Some(origin) = origin {
+        writer.set_origin(origin);
+    }
     let version = writer.finish().await?;
     Ok(Imported {
         version,

@@ -47,6 +47,7 @@ mod object_store;
 pub mod parquet_writer;
 mod read;
 mod summary;
+mod sync;
 mod table;
 pub mod undo;
 mod window;
@@ -75,6 +76,7 @@ pub use read::{
     table_type, table_versions, version_footers, version_rows,
 };
 pub use summary::TableSummary;
+pub use sync::{Change, SyncItem, SyncOptions, Synced, sync_item, sync_plan};
 pub use table::{PondTable, no_rows};
 pub use undo::{Restored, restore_path, restore_paths};
 pub use window::{TimeWindow, Windowed, parse_instant, parse_instant_at};

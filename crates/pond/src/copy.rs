@@ -15,7 +15,7 @@ use crate::{CopyFormat, Ctx, ExportFormat};
 /// Files at least this large get a progress bar on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 
-fn progress(shown: bool, len: Option<u64>, what: &str) -> ProgressBar {
+pub(crate) fn progress(shown: bool, len: Option<u64>, what: &str) -> ProgressBar {
     if !shown || len.is_some_and(|l| l < PROGRESS_MIN_BYTES) {
         return ProgressBar::hidden();
     }
@@ -75,9 +75,6 @@ pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> R
         bail!(
             "--timezone, --delimiter and --null-value are for --format table and series (data files are copied as bytes)"
         );
-    }
-    if let Some(zone) = &options.csv.timezone {
-        pond_sql::check_timezone(zone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
     }
     let recursive = options.recursive;
     let (lines, version) = ctx

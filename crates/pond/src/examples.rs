@@ -22,6 +22,41 @@ Examples:
       --timezone Europe/Berlin logger.csv /sensors/level.series
   gunzip -c today.csv.gz | pond copy --format series - /sensors/buoy.series";
 
+pub(crate) const SYNC: &str = "\
+Examples:
+  pond sync /srv/logger/export /raw                      # every file, as bytes
+  pond sync --format series --glob '*.csv' /srv/logger/export /sensors
+  pond sync --dry-run --format series /srv/logger/export /sensors
+  # every hour, from cron:
+  0 * * * * POND=/srv/pond pond sync -q --format series /srv/logger /sensors";
+
+pub(crate) const APPLY: &str = "\
+Examples:
+  pond apply -f pond.yaml
+  pond apply --dry-run -f pond.yaml                      # what would change
+  pond apply --prune -f pond.yaml                        # also remove what it no longer names
+
+A file of one resource a document:
+  kind: mkdir
+  path: /derived
+  ---
+  kind: mknod
+  path: /derived/daily.series
+  factory: sql-derived-series
+  config:
+    patterns: {w: /sensors/weather.series}
+    query: SELECT date_trunc('day', time_hour) AS time_hour, avg(temp) AS temp FROM w GROUP BY 1
+  ---
+  kind: symlink
+  path: /latest
+  target: /derived/daily.series
+  ---
+  kind: sync
+  path: /raw
+  source: /srv/logger/export         # relative to the file's directory
+  format: series                     # data (default), table or series
+  glob: '*.csv'";
+
 pub(crate) const EXPORT: &str = "\
 Examples:
   pond export '/sensors/*.series' out/

@@ -1,10 +1,12 @@
 //! `pond`: the command line of a pond. Parses arguments, calls the libraries, prints.
 
+mod apply;
 mod copy;
 mod examples;
 mod fsops;
 mod output;
 mod show;
+mod sync;
 mod undo;
 mod upkeep;
 
@@ -100,36 +102,54 @@ enum Command {
         /// How to store them.
         #[arg(long, value_enum, default_value_t = CopyFormat::Data)]
         format: CopyFormat,
-        /// The event-time column of a series (default: found by name); DATE+TIME joins a
-        /// date column and a time column of a CSV into one named `timestamp`.
-        #[arg(long, value_name = "NAME")]
-        timestamp_column: Option<String>,
-        /// The format of the CSV timestamp column's text, in strftime syntax (such as
-        /// "%d.%m.%Y %H:%M"; with DATE+TIME, of the two joined by a space).
-        #[arg(long, value_name = "FORMAT", requires = "timestamp_column")]
-        timestamp_format: Option<String>,
-        /// The CSV decimal separator: . or , (a decimal comma needs another --delimiter).
-        #[arg(long, value_name = "CHAR", default_value = ".", value_parser = parse_decimal)]
-        decimal: u8,
-        /// The time zone of input times written without an offset (IANA name such as
-        /// Europe/Oslo, or +02:00; default UTC). Times with an offset keep it.
-        #[arg(long, value_name = "ZONE")]
-        timezone: Option<String>,
+        #[command(flatten)]
+        csv: CsvArgs,
         /// Skip a batch identical to a version the series already has, instead of refusing it.
         #[arg(long)]
         skip_duplicate: bool,
-        /// The CSV field delimiter: one character, or `tab`.
-        #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
-        delimiter: u8,
-        /// A CSV value read as null (repeat for several; default: empty and NA).
-        #[arg(long = "null-value", value_name = "TEXT")]
-        null_values: Vec<String>,
         /// Copy host directories and everything in them.
         #[arg(short = 'r', long)]
         recursive: bool,
         /// Host files, then the pond destination: an existing directory, or a file name.
         #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
         args: Vec<String>,
+    },
+    /// Bring a host directory's new and changed files into a pond directory, in one
+    /// commit: new files are copied, changed ones get a new version (a series whose host
+    /// file grew appends only the new rows), unchanged ones are left; again, it does nothing.
+    #[command(after_help = examples::SYNC)]
+    Sync {
+        /// How to store the files.
+        #[arg(long, value_enum, default_value_t = CopyFormat::Data)]
+        format: CopyFormat,
+        /// Only the host files GLOB matches: a name pattern at any depth (`*.csv`), or a
+        /// path below HOST_DIR (`2024/*/*.csv`). Names beginning with `.` are passed over.
+        #[arg(long, value_name = "GLOB")]
+        glob: Option<String>,
+        /// Print what would be done, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        csv: CsvArgs,
+        /// The host directory (read through, every file hashed).
+        host_dir: PathBuf,
+        /// The pond directory (made if missing); host paths are kept below it.
+        pond_dir: String,
+    },
+    /// Make the pond what a YAML file describes: directories, dynamic nodes, symlinks and
+    /// syncs, one a document, in one commit; applied again, it changes nothing.
+    #[command(after_help = examples::APPLY)]
+    Apply {
+        /// The file (`-` reads standard input).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
+        /// Print the changes it would make, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove dynamic nodes, symlinks and empty directories the file does not
+        /// name (never a stored file, nor anything below a sync's directory).
+        #[arg(long)]
+        prune: bool,
     },
     /// Write pond files out to a host directory (a series as one file of all versions).
     #[command(after_help = examples::EXPORT)]
@@ -377,6 +397,60 @@ enum Command {
     },
 }
 
+/// How CSV files are read (for `--format table` and `series`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CsvArgs {
+    /// The event-time column of a series (default: found by name); DATE+TIME joins a
+    /// date column and a time column of a CSV into one named `timestamp`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) timestamp_column: Option<String>,
+    /// The format of the CSV timestamp column's text, in strftime syntax (such as
+    /// "%d.%m.%Y %H:%M"; with DATE+TIME, of the two joined by a space).
+    #[arg(long, value_name = "FORMAT", requires = "timestamp_column")]
+    pub(crate) timestamp_format: Option<String>,
+    /// The CSV decimal separator: . or , (a decimal comma needs another --delimiter).
+    #[arg(long, value_name = "CHAR", default_value = ".", value_parser = parse_decimal)]
+    pub(crate) decimal: u8,
+    /// The time zone of input times written without an offset (IANA name such as
+    /// Europe/Oslo, or +02:00; default UTC). Times with an offset keep it.
+    #[arg(long, value_name = "ZONE")]
+    pub(crate) timezone: Option<String>,
+    /// The CSV field delimiter: one character, or `tab`.
+    #[arg(long, value_name = "CHAR", default_value = ",", value_parser = parse_delimiter)]
+    pub(crate) delimiter: u8,
+    /// A CSV value read as null (repeat for several; default: empty and NA).
+    #[arg(long = "null-value", value_name = "TEXT")]
+    pub(crate) null_values: Vec<String>,
+}
+
+impl CsvArgs {
+    /// The timestamp column and the CSV reading these ask for, checked.
+    pub(crate) fn options(self) -> Result<(Option<String>, pond_sql::CsvOptions)> {
+        let defaults = pond_sql::CsvOptions::default();
+        let time = copy::csv_time(self.timestamp_column.as_deref(), self.timestamp_format);
+        let timestamp_column = time
+            .as_ref()
+            .map(|t| t.name.clone())
+            .or(self.timestamp_column);
+        let csv = pond_sql::CsvOptions {
+            delimiter: self.delimiter,
+            null_values: if self.null_values.is_empty() {
+                defaults.null_values.clone()
+            } else {
+                self.null_values
+            },
+            timezone: self.timezone,
+            decimal: self.decimal,
+            time,
+            ..defaults
+        };
+        if let Some(zone) = &csv.timezone {
+            pond_sql::check_timezone(zone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
+        }
+        Ok((timestamp_column, csv))
+    }
+}
+
 /// A pond version named on the command line: its number, or a time, which names the
 /// version current then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -518,9 +592,23 @@ impl Ctx {
         &self,
         change: impl AsyncFnOnce(&WD) -> Result<T>,
     ) -> Result<(T, Option<u64>)> {
+        self.change(true, change).await
+    }
+
+    /// Runs `change` in one transaction, committed if it succeeds and `commit` (the new
+    /// pond version, if it changed anything), rolled back otherwise: what a dry run is.
+    pub(crate) async fn change<T>(
+        &self,
+        commit: bool,
+        change: impl AsyncFnOnce(&WD) -> Result<T>,
+    ) -> Result<(T, Option<u64>)> {
         let pond = with_factories(Pond::open(self.dir()?).await?);
         let tx = pond.fs().begin(self.meta()).await?;
         let value = change(&tx.root()).await?;
+        if !commit {
+            tx.rollback();
+            return Ok((value, None));
+        }
         let version = tx.commit().await?;
         Ok((value, version))
     }
@@ -609,31 +697,12 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Copy {
             format,
-            timestamp_column,
-            timestamp_format,
-            decimal,
-            timezone,
+            csv,
             skip_duplicate,
-            delimiter,
-            null_values,
             recursive,
             args,
         } => {
-            let defaults = pond_sql::CsvOptions::default();
-            let time = copy::csv_time(timestamp_column.as_deref(), timestamp_format);
-            let timestamp_column = time.as_ref().map(|t| t.name.clone()).or(timestamp_column);
-            let csv = pond_sql::CsvOptions {
-                delimiter,
-                null_values: if null_values.is_empty() {
-                    defaults.null_values.clone()
-                } else {
-                    null_values
-                },
-                timezone,
-                decimal,
-                time,
-                ..defaults
-            };
+            let (timestamp_column, csv) = csv.options().context("copy")?;
             let options = copy::CopyOptions {
                 format,
                 timestamp_column,
@@ -643,6 +712,30 @@ async fn run(cli: Cli) -> Result<bool> {
                 progress: ctx.shows_progress(),
             };
             copy::copy(&ctx, &options, &args).await.context("copy")?
+        }
+        Command::Sync {
+            format,
+            glob,
+            dry_run,
+            csv,
+            host_dir,
+            pond_dir,
+        } => {
+            let (timestamp_column, csv) = csv.options().context("sync")?;
+            let options = sync::options(format, glob.as_deref(), timestamp_column, csv)
+                .context("sync")?;
+            return sync::sync(&ctx, &options, &host_dir, &pond_dir, dry_run)
+                .await
+                .context("sync");
+        }
+        Command::Apply {
+            file,
+            dry_run,
+            prune,
+        } => {
+            return apply::apply(&ctx, &file, dry_run, prune)
+                .await
+                .context("apply");
         }
         Command::Export {
             format,

@@ -316,6 +316,8 @@ struct Described {
     size: Option<u64>,
     blake3: Option<String>,
     modified: Option<String>,
+    /// The host file a sync made the latest version from.
+    origin: Option<OriginRecord>,
     /// A table or series.
     rows: Option<u64>,
     timestamp_column: Option<String>,
@@ -323,6 +325,12 @@ struct Described {
     schema: Option<Vec<ColumnRecord>>,
     /// A stored series' versions that make it up, oldest first.
     versions: Vec<VersionRecord>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct OriginRecord {
+    size: u64,
+    blake3: String,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -404,6 +412,16 @@ async fn described(root: &WD, path: &str) -> Result<Described> {
     d.size = Some(meta.size);
     d.blake3 = meta.blake3.map(|h| h.to_hex().to_string());
     d.modified = meta.modified_micros.map(micros);
+    if meta.version == Some(meta.latest) {
+        d.origin = root
+            .latest(&bare)
+            .await?
+            .and_then(|v| v.origin)
+            .map(|o| OriginRecord {
+                size: o.size,
+                blake3: o.blake3.to_hex().to_string(),
+            });
+    }
     if !meta.entry_type.is_table() {
         return Ok(d);
     }
@@ -501,6 +519,15 @@ pub(crate) async fn describe(
     }
     if let Some(m) = &d.modified {
         writeln!(out, "modified:  {m}")?;
+    }
+    if let Some(o) = &d.origin {
+        writeln!(
+            out,
+            "synced:    from a host file of {} ({} bytes, blake3 {})",
+            bytes(o.size),
+            o.size,
+            o.blake3
+        )?;
     }
     let Some(schema) = &d.schema else {
         return Ok(());

@@ -101,6 +101,30 @@ impl Pattern {
     pub fn has_wildcards(text: &str) -> bool {
         text.contains(['*', '?', '[', '\\'])
     }
+
+    /// Whether the relative path `path` (names joined by `/`) matches, by the rules a walk
+    /// follows: what matching names found elsewhere (host files) uses.
+    pub fn matches_path(&self, path: &str) -> bool {
+        let names: Vec<&str> = path.split('/').filter(|n| !n.is_empty()).collect();
+        match_segments(&self.segments, &names)
+    }
+}
+
+fn match_segments(segments: &[Segment], names: &[&str]) -> bool {
+    let Some((segment, rest)) = segments.split_first() else {
+        return names.is_empty();
+    };
+    match segment {
+        Segment::Literal(literal) => {
+            names.first() == Some(&literal.as_str()) && match_segments(rest, &names[1..])
+        }
+        Segment::Wild(wild) => names
+            .first()
+            .is_some_and(|name| wild.matches(name).is_some() && match_segments(rest, &names[1..])),
+        // One or more names at the end of a pattern, none or more before another segment.
+        Segment::Recursive if rest.is_empty() => !names.is_empty(),
+        Segment::Recursive => (0..=names.len()).any(|skip| match_segments(rest, &names[skip..])),
+    }
 }
 
 fn parse_segment(seg: &str) -> std::result::Result<Segment, String> {
@@ -237,6 +261,21 @@ fn match_tokens(tokens: &[Token], name: &[char], captures: &mut Vec<String>) -> 
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn relative_paths_match_as_a_walk_would() {
+        let m = |p: &str, path: &str| Pattern::parse(p).unwrap().matches_path(path);
+        assert!(m("*.csv", "a.csv"));
+        assert!(!m("*.csv", "d/a.csv"));
+        assert!(m("**/*.csv", "a.csv"));
+        assert!(m("**/*.csv", "d/e/a.csv"));
+        assert!(m("d/**", "d/e/a.csv"));
+        assert!(!m("d/**", "d"));
+        assert!(m("d/*/x", "d/e/x"));
+        assert!(!m("d/*/x", "d/x"));
+        assert!(m("d/**/x", "d/x"));
+        assert!(!m("[!a]*", "a.csv"));
+    }
 
     fn wild(p: &str) -> WildName {
         match parse_segment(p).unwrap() {

@@ -65,7 +65,7 @@ pub use glob_walk::GlobMatch;
 pub use memory::MemoryPersistence;
 pub use node::{
     AsyncReadSeek, Declared, DirEntry, Directory, EventTime, File, FileVersion, FileWriter, Node,
-    NodeConfig, NodeKind, Symlink, now_micros,
+    NodeConfig, NodeKind, Origin, Symlink, now_micros,
 };
 pub use node_id::NodeId;
 pub use path::{Component, IntoPath, MAX_NAME_LEN, Path, validate_name};

@@ -99,6 +99,21 @@ pub struct FileVersion {
     /// For a version of a `file:series` that compacts others: the versions whose rows it
     /// holds (it replaces them among the members, see [`members`](Self::members)).
     pub compacts: Option<VersionSet>,
+    /// The host file this version brings the pond file up to, as it was read (see
+    /// [`Origin`]); `None` for versions not made from a host file by a sync.
+    pub origin: Option<Origin>,
+}
+
+/// The host file a version was made from, as it was read: its length and the BLAKE3 of
+/// its bytes. A sync compares a host file with the origin of the pond file's latest
+/// version to tell whether it is unchanged, grew by appending (its first `size` bytes
+/// still hash to `blake3`), or changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The host file's length in bytes.
+    pub size: u64,
+    /// The BLAKE3 of those bytes.
+    pub blake3: blake3::Hash,
 }
 
 /// A reader of a file body: async read with seek.
@@ -139,6 +154,11 @@ pub trait FileWriter: AsyncWrite + Send + Unpin {
         self.declared().compacts = Some(versions);
     }
 
+    /// Declares the host file the body was made from (see [`FileVersion::origin`]).
+    fn set_origin(&mut self, origin: Origin) {
+        self.declared().origin = Some(origin);
+    }
+
     /// Completes the body and records it as the file's next version.
     async fn finish(self: Box<Self>) -> Result<FileVersion>;
 }
@@ -155,6 +175,8 @@ pub struct Declared {
     pub rows: Option<u64>,
     /// See [`FileVersion::compacts`].
     pub compacts: Option<VersionSet>,
+    /// See [`FileVersion::origin`].
+    pub origin: Option<Origin>,
 }
 
 impl Declared {
@@ -166,6 +188,7 @@ impl Declared {
             members,
             rows,
             compacts,
+            origin,
         } = self;
         FileVersion {
             version: 1,
@@ -176,6 +199,7 @@ impl Declared {
             members,
             rows,
             compacts,
+            origin,
         }
     }
 }

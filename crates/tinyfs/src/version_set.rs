@@ -224,6 +224,7 @@ mod tests {
             members: members.map(|m| m.parse().unwrap()),
             rows: None,
             compacts: compacts.map(|m| m.parse().unwrap()),
+            origin: None,
         }
     }
 

@@ -44,6 +44,9 @@ pub struct Member {
     /// The set it named when written (a compaction, an undo), as ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<String>,
+    /// The host file it was made from: length and BLAKE3 (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<(u64, String)>,
     /// Whether its body is in its row rather than in `content/` (then only its row can
     /// serve it, and a reader falls back to reading every version).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -65,6 +68,9 @@ impl Member {
             rows: version.rows,
             compacts: version.compacts.as_ref().map(|c| c.to_string()),
             members: version.members.as_ref().map(|m| m.to_string()),
+            origin: version
+                .origin
+                .map(|o| (o.size, o.blake3.to_hex().to_string())),
             inline,
         }
     }
@@ -98,6 +104,14 @@ impl Member {
                 .map(str::parse)
                 .transpose()
                 .map_err(|e| format!("member v{}: compacts: {e}", self.version))?,
+            origin: match &self.origin {
+                Some((size, hex)) => Some(tinyfs::Origin {
+                    size: *size,
+                    blake3: blake3::Hash::from_hex(hex)
+                        .map_err(|e| format!("member v{}: origin: {e}", self.version))?,
+                }),
+                None => None,
+            },
         })
     }
 }
@@ -133,6 +147,10 @@ mod tests {
             members: Some("7".parse().unwrap()),
             rows: Some(60),
             compacts: Some("1-6".parse().unwrap()),
+            origin: Some(tinyfs::Origin {
+                size: 77,
+                blake3: blake3::hash(b"host"),
+            }),
         };
         let manifest = Manifest {
             members: vec![Member::of(&version, false)],

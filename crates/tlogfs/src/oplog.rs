@@ -16,6 +16,7 @@
 //! | `rows` | long, null | a table or series version's rows, as its writer declared them |
 //! | `compacts` | string, null | for a series version that compacts others, the versions whose rows it holds, as ranges |
 //! | `manifest` | string, null | for a series version that names its members, their records (JSON, see [`crate::manifest`]) |
+//! | `origin_size` / `origin_blake3` | long / string, null | the host file a version was made from by a sync: its length and BLAKE3 when read |
 //! | `txn_id` | string | the UUIDv7 of the transaction that wrote the row |
 //! | `written_at` | timestamp µs UTC | when the transaction wrote it |
 
@@ -25,7 +26,7 @@ use arrow::array::{
     Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use tinyfs::{EntryType, EventTime, NodeId, VersionSet};
+use tinyfs::{EntryType, EventTime, NodeId, Origin, VersionSet};
 
 use crate::error::{Error, Result};
 
@@ -59,6 +60,8 @@ pub struct OplogRow {
     pub compacts: Option<VersionSet>,
     /// For a version that names the series' members, their records (JSON).
     pub manifest: Option<String>,
+    /// The host file the version was made from.
+    pub origin: Option<Origin>,
     /// The writing transaction.
     pub txn_id: String,
     /// When it was written, µs since the epoch.
@@ -89,6 +92,7 @@ impl OplogRow {
             rows: None,
             compacts: None,
             manifest: None,
+            origin: None,
             txn_id: txn_id.to_string(),
             written_at,
         }
@@ -117,6 +121,8 @@ pub fn file_schema() -> SchemaRef {
             Field::new("rows", DataType::Int64, true),
             Field::new("compacts", DataType::Utf8, true),
             Field::new("manifest", DataType::Utf8, true),
+            Field::new("origin_size", DataType::Int64, true),
+            Field::new("origin_blake3", DataType::Utf8, true),
             Field::new("txn_id", DataType::Utf8, false),
             Field::new("written_at", utc_micros(), false),
         ]))
@@ -166,6 +172,8 @@ pub fn to_batch(rows: &[OplogRow]) -> Result<RecordBatch> {
         longs(&|r| r.rows),
         strings(&|r| r.compacts.as_ref().map(|m| m.to_string())),
         strings(&|r| r.manifest.clone()),
+        longs(&|r| r.origin.map(|o| o.size as i64)),
+        strings(&|r| r.origin.map(|o| o.blake3.to_hex().to_string())),
         strings(&|r| Some(r.txn_id.clone())),
         times(&|r| Some(r.written_at)),
     ];
@@ -202,6 +210,9 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
     let row_counts = col::<Int64Array>(batch, "rows");
     let compacted = col::<StringArray>(batch, "compacts");
     let manifests = col::<StringArray>(batch, "manifest");
+    // Absent from logs written before syncs recorded where a version came from.
+    let origin_size = col::<Int64Array>(batch, "origin_size");
+    let origin_hash = col::<StringArray>(batch, "origin_blake3");
     let txn = col::<StringArray>(batch, "txn_id").ok_or_else(|| corrupt("no txn_id"))?;
     let written = col::<TimestampMicrosecondArray>(batch, "written_at")
         .ok_or_else(|| corrupt("no written_at"))?;
@@ -255,6 +266,17 @@ pub fn from_batch(batch: &RecordBatch, file: &str) -> Result<Vec<OplogRow>> {
                 None => None,
             },
             manifest: manifests.and_then(|m| opt_str(m, i)),
+            origin: match (
+                origin_size.and_then(|s| (!s.is_null(i)).then(|| s.value(i))),
+                origin_hash.and_then(|h| opt_str(h, i)),
+            ) {
+                (Some(size), Some(hex)) => Some(Origin {
+                    size: size as u64,
+                    blake3: blake3::Hash::from_hex(&hex)
+                        .map_err(|e| corrupt(&format!("origin_blake3 {hex:?}: {e}")))?,
+                }),
+                _ => None,
+            },
             txn_id: txn.value(i).to_string(),
             written_at: written.value(i),
         });
@@ -286,6 +308,10 @@ mod tests {
                 rows: Some(24),
                 compacts: Some("1-3".parse().unwrap()),
                 manifest: Some("{\"members\":[]}".into()),
+                origin: Some(Origin {
+                    size: 1 << 33,
+                    blake3: blake3::hash(b"host"),
+                }),
                 txn_id: "txn".into(),
                 written_at: 42,
             },

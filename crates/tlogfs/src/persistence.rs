@@ -802,6 +802,7 @@ fn config_rec(
             members: None,
             rows: None,
             compacts: None,
+            origin: None,
         },
         entry_type,
         factory: Some(factory.to_string()),

@@ -327,6 +327,7 @@ mod tests {
                 members: members.map(|m| m.parse().unwrap()),
                 rows: None,
                 compacts: None,
+                origin: None,
             },
             entry_type,
             factory: None,

@@ -31,6 +31,7 @@ cases!(
     entry_types_are_kept,
     series_versions_keep_event_time,
     series_versions_keep_members,
+    versions_keep_their_origin,
     write_errors,
     streaming_writer_and_seek,
     dropped_writer_leaves_nothing,
@@ -347,6 +348,39 @@ async fn series_versions_keep_members(fs: FS) {
     assert_eq!(versions[3].members.as_ref(), Some(&members));
     assert!(versions.iter().take(3).all(|v| v.members.is_none()));
     assert_eq!(crate::series_members(&versions).to_string(), "1,3,5");
+}
+
+async fn versions_keep_their_origin(fs: FS) {
+    let origin = crate::Origin {
+        size: 5_000_000_000,
+        blake3: blake3::hash(b"host file"),
+    };
+    let (tx, root) = begin(&fs).await;
+    root.write_file("/s", EntryType::FileSeries, b"PAR1")
+        .await
+        .unwrap();
+    let mut w = root.file_writer("/s", EntryType::FileSeries).await.unwrap();
+    w.set_origin(origin);
+    // A version that resets the members: its record names the others.
+    w.set_members([1, 2].into_iter().collect());
+    w.write_all(b"PAR1").await.unwrap();
+    assert_eq!(w.finish().await.unwrap().origin, Some(origin));
+    tx.commit().await.unwrap();
+    let (tx, root) = begin(&fs).await;
+    let mut w = root.file_writer("/s", EntryType::FileSeries).await.unwrap();
+    w.set_origin(origin);
+    w.set_members([1, 2, 3].into_iter().collect());
+    w.write_all(b"PAR1").await.unwrap();
+    w.finish().await.unwrap();
+    tx.commit().await.unwrap();
+    let versions = fs.root().versions("/s").await.unwrap();
+    let origins: Vec<_> = versions.iter().map(|v| v.origin).collect();
+    assert_eq!(origins, [None, Some(origin), Some(origin)]);
+    let latest = fs.root().latest("/s").await.unwrap().unwrap();
+    assert_eq!(latest.origin, Some(origin));
+    let members = fs.root().members("/s").await.unwrap();
+    let origins: Vec<_> = members.iter().map(|v| v.origin).collect();
+    assert_eq!(origins, [None, Some(origin), Some(origin)]);
 }
 
 async fn write_errors(fs: FS) {
@@ -1196,6 +1230,7 @@ impl crate::File for EchoFile {
             members: None,
             rows: None,
             compacts: None,
+            origin: None,
         }])
     }
 
