@@ -349,7 +349,11 @@ async fn apply_docs(
                 source,
                 options,
             } => {
-                let report = crate::sync::run(root, options, source, path, dry_run, progress)
+                let mode = match dry_run {
+                    true => crate::sync::Mode::Rehearse,
+                    false => crate::sync::Mode::Do,
+                };
+                let report = crate::sync::run(root, options, source, path, mode, progress)
                     .await
                     .with_context(|| at.to_string())?;
                 out.lines.extend(report.lines);
@@ -442,7 +446,7 @@ pub(crate) async fn apply(ctx: &Ctx, file: &Path, dry_run: bool, prune: bool) ->
     };
     let registry = Registry::builtin(None);
     let docs = parse(&text, file, &registry).with_context(|| shown.clone())?;
-    let progress = ctx.shows_progress() && !dry_run;
+    let progress = ctx.shows_progress();
     let (applied, version) = ctx
         .change(!dry_run, async |root: &WD| {
             apply_docs(root, &registry, &docs, prune, dry_run, progress)
@@ -466,8 +470,10 @@ pub(crate) async fn apply(ctx: &Ctx, file: &Path, dry_run: bool, prune: bool) ->
         writeln!(out, "committed pond version {v}")?;
     }
     drop(out);
-    for series in &applied.series {
-        crate::copy::compact(ctx, series).await?;
+    if version.is_some() {
+        for series in &applied.series {
+            crate::copy::compact(ctx, series).await?;
+        }
     }
     Ok(applied.failures.is_empty())
 }

@@ -58,15 +58,27 @@ pub(crate) struct Report {
     pub(crate) series: Vec<String>,
 }
 
-/// Syncs `host_dir` into `pond_dir` in the transaction whose root is `root`; with
-/// `dry_run`, only plans. A host file that fails to import is reported and left out; the
-/// others are synced.
+/// How far a sync goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Plan only, and say what would be done.
+    Plan,
+    /// Do it, in a transaction that will be rolled back, and say what would be done (what
+    /// comes after it in the transaction may need its files).
+    Rehearse,
+    /// Do it, and say what was done.
+    Do,
+}
+
+/// Syncs `host_dir` into `pond_dir` in the transaction whose root is `root`, as far as
+/// `mode` says. A host file that fails to import is reported and left out; the others are
+/// synced.
 pub(crate) async fn run(
     root: &WD,
     options: &SyncOptions,
     host_dir: &Path,
     pond_dir: &str,
-    dry_run: bool,
+    mode: Mode,
     progress: bool,
 ) -> Result<Report> {
     let plan = pond_sql::sync_plan(root, host_dir, pond_dir, options).await?;
@@ -76,20 +88,23 @@ pub(crate) async fn run(
         .iter()
         .filter(|i| i.change != Change::Unchanged)
         .count();
-    let bar = files_bar(progress && !dry_run, todo as u64);
+    let bar = files_bar(progress && mode != Mode::Plan, todo as u64);
     for item in &plan {
         counts[slot(item.change)] += 1;
         if item.change == Change::Unchanged {
             continue;
         }
-        if dry_run {
+        if mode == Mode::Plan {
             report.lines.push(planned(item, options.entry_type));
             continue;
         }
         bar.set_message(item.dest.clone());
         match pond_sql::sync_item(root, item, options, &mut |_, _| {}).await {
             Ok(Some(done)) => {
-                report.lines.push(synced(item, options.entry_type, &done));
+                report.lines.push(match mode {
+                    Mode::Do => synced(item, options.entry_type, &done),
+                    _ => planned(item, options.entry_type),
+                });
                 if options.entry_type == EntryType::FileSeries {
                     report.series.push(item.dest.clone());
                 }
@@ -210,14 +225,15 @@ pub(crate) async fn sync(
 ) -> Result<bool> {
     if dry_run {
         let pond = ctx.read(None).await?;
-        let report = run(&pond.fs().root(), options, host_dir, pond_dir, true, false).await?;
+        let root = pond.fs().root();
+        let report = run(&root, options, host_dir, pond_dir, Mode::Plan, false).await?;
         print(ctx, &report)?;
         writeln!(ctx.report(), "dry run: nothing was changed")?;
         return Ok(true);
     }
     let progress = ctx.shows_progress();
     let (report, version) = ctx
-        .write(async |root: &WD| run(root, options, host_dir, pond_dir, false, progress).await)
+        .write(async |root: &WD| run(root, options, host_dir, pond_dir, Mode::Do, progress).await)
         .await?;
     print(ctx, &report)?;
     if let Some(v) = version {

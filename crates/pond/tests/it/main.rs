@@ -9,6 +9,7 @@ mod interop;
 mod memory;
 mod race;
 mod support;
+mod sync;
 mod terminal;
 mod transcripts;
 mod upkeep;
