@@ -707,7 +707,16 @@ pub fn csv_to_parquet(
     let out = std::fs::File::create(dest).map_err(io)?;
     let mut conformer = Conformer::new(instants(&schema), shown);
     let target = conformer.schema().clone();
-    let batches = reader.map(|batch| conformer.conform(&batch?));
+    let task = tinyfs::progress::start(
+        &format!("converting {shown}"),
+        tinyfs::progress::Unit::Rows,
+        file.rows(),
+    );
+    let batches = reader.map(|batch| -> Result<RecordBatch> {
+        let batch = conformer.conform(&batch?)?;
+        task.inc(batch.num_rows() as u64);
+        Ok(batch)
+    });
     let written = write_parquet_blocking(
         out,
         target,

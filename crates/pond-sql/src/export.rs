@@ -15,8 +15,9 @@ use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::{StreamExt, TryStreamExt};
+use tinyfs::progress::{self, Unit};
 use tinyfs::{EntryType, NodeKind, WD};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::context::PondSession;
 use crate::error::{Error, Result};
@@ -185,11 +186,27 @@ where
         path: shown.to_string(),
         source,
     };
+    let what = format!("exporting {}", job.path);
     if job.entry_type == EntryType::FileData
         || (job.entry_type == EntryType::FileTable && format == ExportFormat::Parquet)
     {
+        let size = root.metadata(job.path.as_str()).await?.size;
+        let task = progress::start(&what, Unit::Bytes, Some(size));
         let mut reader = root.open(job.path.as_str()).await?;
-        let n = tokio::io::copy(&mut reader, &mut sink).await.map_err(io)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            let read = reader.read(&mut buf).await.map_err(|source| Error::Io {
+                path: job.path.clone(),
+                source,
+            })?;
+            if read == 0 {
+                break;
+            }
+            sink.write_all(&buf[..read]).await.map_err(io)?;
+            n += read as u64;
+            task.inc(read as u64);
+        }
         sink.flush().await.map_err(io)?;
         return Ok((sink, Exported::Bytes(n)));
     }
@@ -197,7 +214,10 @@ where
     let (table, scope) = session.open(&job.path).await?;
     let table = table.read(&session, &scope).await?;
     let schema = table.schema();
-    let batches = table.map_err(Error::from);
+    let task = progress::start(&what, Unit::Rows, stored_rows(root, job).await?);
+    let batches = table.map_err(Error::from).inspect_ok(move |batch| {
+        task.inc(batch.num_rows() as u64);
+    });
     match format {
         ExportFormat::Parquet => {
             let written = write_parquet(sink, schema, writer_properties(), batches, shown).await?;
@@ -234,6 +254,21 @@ where
             Ok((sink, Exported::Rows(rows)))
         }
     }
+}
+
+/// The rows of a stored table or series, as its versions record them: `None` for a
+/// computed one, or one with versions written before rows were recorded.
+async fn stored_rows(root: &WD, job: &ExportJob) -> Result<Option<u64>> {
+    let node = root.resolve(job.path.as_str()).await?;
+    match node.as_file() {
+        Some(file) if !crate::is_computed(file.as_ref()) => {}
+        _ => return Ok(None),
+    }
+    let versions = match job.entry_type {
+        EntryType::FileSeries => root.members(job.path.as_str()).await?,
+        _ => root.latest(job.path.as_str()).await?.into_iter().collect(),
+    };
+    Ok(versions.iter().map(|v| v.rows).sum())
 }
 
 /// Writes the series of `job` as a Hive-partitioned Parquet dataset under `dir`:

@@ -5,6 +5,7 @@ mod copy;
 mod examples;
 mod fsops;
 mod output;
+mod progress;
 mod show;
 mod sync;
 mod undo;
@@ -664,6 +665,9 @@ async fn run(cli: Cli) -> Result<bool> {
             .chain(std::env::args().skip(1))
             .collect(),
     };
+    if ctx.shows_progress() {
+        tinyfs::progress::set_reporter(Box::new(progress::Bars::new()));
+    }
     match cli.command {
         Command::Completions { shell } => {
             // Into memory first: the generator panics on a failed write (a closed pipe).

@@ -51,6 +51,7 @@ mod memory;
 mod node;
 mod node_id;
 mod path;
+pub mod progress;
 mod persistence;
 mod version_set;
 mod wd;

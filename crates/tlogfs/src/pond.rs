@@ -301,6 +301,13 @@ impl Pond {
                 .collect();
             let mut checked: HashSet<blake3::Hash> = HashSet::new();
             let mut seen: HashSet<(NodeId, i64, blake3::Hash)> = HashSet::new();
+            // The stored bodies are most of the bytes hashed.
+            let stored: u64 = content.list()?.iter().map(|b| b.size).sum();
+            let task = tinyfs::progress::start(
+                "verifying bodies",
+                tinyfs::progress::Unit::Bytes,
+                Some(stored),
+            );
             for (node, file) in files {
                 // Damaged data files were reported above; these are read unchecked.
                 let rows = match read_rows(&log_dir.join(&file), &file, None) {
@@ -356,6 +363,7 @@ impl Pond {
                                 Err(e) => return Err(e),
                             }
                             report.bytes += row.size.unwrap_or(0) as u64;
+                            task.inc(row.size.unwrap_or(0) as u64);
                         }
                         None => {}
                     }
@@ -430,7 +438,14 @@ impl Pond {
             crate::view::parse_data_file_name(rel)
                 .is_some_and(|(part, node, _)| view.node_files(part, node).is_empty())
         });
-        for rel in live.chain(removed_nodes) {
+        let holders: Vec<String> = live.chain(removed_nodes).collect();
+        let task = tinyfs::progress::start(
+            "finding the bodies versions read",
+            tinyfs::progress::Unit::Files,
+            Some(holders.len() as u64),
+        );
+        for rel in holders {
+            task.inc(1);
             let path = log_dir.join(&rel);
             for row in crate::view::read_rows(&path, &rel, recorded.get(rel.as_str()))? {
                 if row.content.is_none()

@@ -88,4 +88,25 @@ fn a_long_import_shows_its_progress_at_a_terminal_only() {
     assert!(out.contains("% ") && out.contains("/600,000 rows"), "{out}");
     let out = at_terminal(&pond, 120, "-q copy --format series big.csv /quiet.series");
     assert!(!out.contains("rows"), "{out}");
+
+    // Export, the first read of a csvdir entry, and verify, each with its bar.
+    let out = at_terminal(&pond, 120, "export --format csv /big.series out");
+    assert!(
+        out.contains("exporting /big.series") && out.contains("/600,000 rows"),
+        "{out}"
+    );
+    pond.ok(&["mkdir", "/raw"]);
+    pond.ok(&["copy", "big.csv", "/raw/big.csv"]);
+    let config = pond.config("source: /raw/*.csv\n");
+    pond.ok(&["mknod", "csvdir", "/csv", "--config", &config]);
+    let out = at_terminal(&pond, 120, "query 'SELECT count(*) FROM \"/csv/big\"'");
+    assert!(
+        out.contains("converting /raw/big.csv") && out.contains("/600,000 rows"),
+        "{out}"
+    );
+    let out = at_terminal(&pond, 120, "verify");
+    assert!(out.contains("verifying bodies") && out.contains("MiB/"), "{out}");
+    // In a pipe, none of it.
+    let out = pond.ok(&["export", "--format", "csv", "/big.series", "piped"]);
+    assert!(!out.contains("exporting /big.series ") && !out.contains('%'), "{out}");
 }
