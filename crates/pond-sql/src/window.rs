@@ -41,56 +41,80 @@ impl TimeWindow {
 /// `text` as an instant, in microseconds since the epoch (see [`parse_instant_at`]),
 /// relative times counted from now.
 pub fn parse_instant(text: &str) -> std::result::Result<i64, String> {
-    parse_instant_at(text, chrono::Utc::now())
+    parse_instant_at(text, chrono::Local::now())
 }
 
 /// `text` as an instant, in microseconds since the epoch, relative times counted from
 /// `now`:
 ///
-/// - RFC 3339 (`2024-05-01T12:00:00Z`, `…+02:00`), a date-time without an offset (taken as
-///   UTC), or a date (its midnight, UTC);
-/// - `now`, `today`, `yesterday` or `tomorrow` (midnight UTC), optionally followed by an
+/// - RFC 3339 (`2024-05-01T12:00:00Z`, `…+02:00`);
+/// - a local date-time, without an offset (`2024-05-01T12:00:00`, `2024-05-01 12:00`), or
+///   a local date (its midnight): local in the zone of `now` (for [`parse_instant`], the
+///   zone `TZ` names, else the system's);
+/// - `now`, `today`, `yesterday` or `tomorrow` (local midnight), optionally followed by an
 ///   offset: `today-7d`, `now+1h`;
 /// - an offset alone, from now: `-6h`, `-1d`, `-2w` (units `s`, `m`, `h`, `d`, `w`).
 ///
-/// The error says which forms there are.
-pub fn parse_instant_at(
+/// The error says which forms there are; a local time the clocks skipped (a daylight
+/// saving gap) is one too, and one they passed twice is the earlier.
+pub fn parse_instant_at<Tz: chrono::TimeZone>(
     text: &str,
-    now: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<Tz>,
 ) -> std::result::Result<i64, String> {
+    let zone = now.timezone();
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(dt.timestamp_micros());
     }
-    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S") {
-        return Ok(dt.and_utc().timestamp_micros());
+    let skipped = || format!("{text:?} is not a time here: the clocks skipped it");
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return local(&zone, dt).ok_or_else(skipped);
+        }
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(midnight(d));
+        return midnight(&zone, d).ok_or_else(skipped);
     }
-    relative(text.trim(), now).ok_or_else(|| {
+    relative(text.trim(), &now).ok_or_else(|| {
         format!(
-            "{text:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a date (2024-05-01), \
-             or a time relative to now (-6h, -1d, yesterday, today-7d, now-30m)"
+            "{text:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a local date or time \
+             (2024-05-01, 2024-05-01T06:00), or a time relative to now (-6h, -1d, yesterday, \
+             today-7d, now-30m)"
         )
     })
 }
 
-fn midnight(day: chrono::NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-        .timestamp_micros()
+/// The instant the local time `naive` names in `zone`: the earlier of two, none in a gap.
+fn local<Tz: chrono::TimeZone>(zone: &Tz, naive: chrono::NaiveDateTime) -> Option<i64> {
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_micros())
+}
+
+/// The start of `day` in `zone` (its first instant, should midnight itself be skipped).
+fn midnight<Tz: chrono::TimeZone>(zone: &Tz, day: chrono::NaiveDate) -> Option<i64> {
+    (0..24).find_map(|hour| local(zone, day.and_hms_opt(hour, 0, 0)?))
 }
 
 /// `[anchor][(+|-)N unit]`, at least one of the two.
-fn relative(text: &str, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+fn relative<Tz: chrono::TimeZone>(text: &str, now: &chrono::DateTime<Tz>) -> Option<i64> {
+    let zone = now.timezone();
     let today = now.date_naive();
     let day = chrono::Days::new(1);
     let anchors = [
         ("now", Some(now.timestamp_micros())),
-        ("today", Some(midnight(today))),
-        ("yesterday", today.checked_sub_days(day).map(midnight)),
-        ("tomorrow", today.checked_add_days(day).map(midnight)),
+        ("today", midnight(&zone, today)),
+        (
+            "yesterday",
+            today
+                .checked_sub_days(day)
+                .and_then(|d| midnight(&zone, d)),
+        ),
+        (
+            "tomorrow",
+            today
+                .checked_add_days(day)
+                .and_then(|d| midnight(&zone, d)),
+        ),
     ];
     let (start, offset) = match anchors.iter().find(|(name, _)| text.starts_with(name)) {
         Some((name, at)) => ((*at)?, &text[name.len()..]),
@@ -205,12 +229,48 @@ mod tests {
     #[test]
     fn instants_parse_in_three_forms() {
         let noon = 1_714_564_800_000_000;
-        assert_eq!(parse_instant("2024-05-01T12:00:00Z"), Ok(noon));
-        assert_eq!(parse_instant("2024-05-01T14:00:00+02:00"), Ok(noon));
-        assert_eq!(parse_instant("2024-05-01T12:00:00"), Ok(noon));
-        assert_eq!(parse_instant("2024-05-01"), Ok(noon - 12 * 3_600_000_000));
+        let utc = |text| parse_instant_at(text, chrono::Utc::now());
+        assert_eq!(utc("2024-05-01T12:00:00Z"), Ok(noon));
+        assert_eq!(utc("2024-05-01T14:00:00+02:00"), Ok(noon));
+        assert_eq!(utc("2024-05-01T12:00:00"), Ok(noon));
+        assert_eq!(utc("2024-05-01 12:00"), Ok(noon));
+        assert_eq!(utc("2024-05-01"), Ok(noon - 12 * 3_600_000_000));
         let err = parse_instant("last tuesday").unwrap_err();
         assert!(err.starts_with("\"last tuesday\" is not a time"), "{err}");
+    }
+
+    #[test]
+    fn dates_and_times_without_an_offset_are_local() {
+        let oslo = chrono_tz::Europe::Oslo;
+        let now = chrono::Utc::now().with_timezone(&oslo);
+        let at = |text| parse_instant_at(text, now);
+        let t = |text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .timestamp_micros()
+        };
+        // Summer (UTC+2) and winter (UTC+1).
+        assert_eq!(at("2024-05-01"), Ok(t("2024-04-30T22:00:00Z")));
+        assert_eq!(at("2024-01-15T06:30"), Ok(t("2024-01-15T05:30:00Z")));
+        // An offset or Z is kept.
+        assert_eq!(at("2024-05-01T00:00:00Z"), Ok(t("2024-05-01T00:00:00Z")));
+        // The hour the clocks skip in spring is no time; the one they repeat in autumn is
+        // its first pass.
+        let err = at("2024-03-31T02:30").unwrap_err();
+        assert!(err.contains("the clocks skipped it"), "{err}");
+        assert_eq!(at("2024-10-27T02:30"), Ok(t("2024-10-27T00:30:00Z")));
+        // Today is the local day.
+        let late = chrono::DateTime::parse_from_rfc3339("2024-05-01T23:30:00Z")
+            .unwrap()
+            .with_timezone(&oslo);
+        assert_eq!(
+            parse_instant_at("today", late),
+            Ok(t("2024-05-01T22:00:00Z"))
+        );
+        assert_eq!(
+            parse_instant_at("yesterday", late),
+            Ok(t("2024-04-30T22:00:00Z"))
+        );
     }
 
     #[test]

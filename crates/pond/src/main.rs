@@ -158,8 +158,8 @@ enum Command {
         /// How to write tables and series; data files are written as they are.
         #[arg(long, value_enum, default_value_t = ExportFormat::Parquet)]
         format: ExportFormat,
-        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
-        /// yesterday: the version current then).
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a local date
+        /// or time, -1d, yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
         as_of: Option<AsOf>,
         /// Write each series as a directory of Parquet files partitioned by time,
@@ -180,8 +180,8 @@ enum Command {
         /// Print entries as csv, json or ndjson records (all of -l's fields), for programs.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
-        /// yesterday: the version current then).
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a local date
+        /// or time, -1d, yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
         as_of: Option<AsOf>,
         /// A directory, file or glob (default: /).
@@ -196,8 +196,9 @@ enum Command {
         /// A query over the file, which is the table `source`.
         #[arg(long, value_name = "SQL")]
         sql: Option<String>,
-        /// Only rows at or after this time, by the series' timestamp column: RFC 3339, a
-        /// date, or relative to now (-6h, -1d, yesterday, today-7d).
+        /// Only rows at or after this time, by the series' timestamp column: RFC 3339
+        /// (2024-05-01T06:00:00Z), a local date or time (2024-05-01, 2024-05-01T08:00, in
+        /// the zone TZ names), or relative to now (-6h, -1d, yesterday, today-7d).
         #[arg(long, value_name = "T", allow_hyphen_values = true)]
         time_start: Option<String>,
         /// Only rows before this time (the same forms).
@@ -209,8 +210,8 @@ enum Command {
         /// Rows a table format shows (the rest are counted); 0 shows all.
         #[arg(long, value_name = "N", default_value_t = 40)]
         max_rows: usize,
-        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
-        /// yesterday: the version current then).
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a local date
+        /// or time, -1d, yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
         as_of: Option<AsOf>,
         /// The file; `name@vN` for version N.
@@ -222,8 +223,8 @@ enum Command {
         /// How to print the result.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
-        /// yesterday: the version current then).
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a local date
+        /// or time, -1d, yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
         as_of: Option<AsOf>,
         /// Print the physical plan instead of the rows.
@@ -260,8 +261,8 @@ enum Command {
         /// Print the description as one json (or ndjson) object, for programs.
         #[arg(long, value_enum)]
         format: Option<OutputFormat>,
-        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a date, -1d,
-        /// yesterday: the version current then).
+        /// Read the pond as it was at pond version N, or at a time (RFC 3339, a local date
+        /// or time, -1d, yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
         as_of: Option<AsOf>,
         /// The file or directory; `name@vN` for version N.

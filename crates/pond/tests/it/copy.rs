@@ -64,3 +64,43 @@ fn a_big_body_streams_to_content_and_reads_back_whole() {
         "{described}"
     );
 }
+
+#[test]
+fn dates_and_times_without_an_offset_are_local_to_tz() {
+    let pond = TestPond::new();
+    pond.copy_testdata_series("weather_head.csv", "/w.series");
+    let first_hour = |tz: &str, start: &str| {
+        let out = pond
+            .command(&[
+                "cat",
+                "--sql",
+                "SELECT min(time_hour) AS t FROM source",
+                "--time-start",
+                start,
+                "/w.series",
+            ])
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        first_hour("UTC", "2013-01-01T07:00"),
+        "t\n2013-01-01T07:00:00Z\n"
+    );
+    // New York is five hours behind UTC in January.
+    assert_eq!(
+        first_hour("America/New_York", "2013-01-01T07:00"),
+        "t\n2013-01-01T12:00:00Z\n"
+    );
+    assert_eq!(
+        first_hour("America/New_York", "2013-01-02"),
+        "t\n2013-01-02T05:00:00Z\n"
+    );
+    // An offset says which zone itself.
+    assert_eq!(
+        first_hour("America/New_York", "2013-01-01T07:00:00Z"),
+        "t\n2013-01-01T07:00:00Z\n"
+    );
+}
