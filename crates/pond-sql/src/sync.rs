@@ -198,7 +198,9 @@ async fn latest_of(root: &WD, dest: &str, entry_type: EntryType) -> Result<Optio
         Some(found) if found == entry_type => Ok(root.latest(dest).await?),
         Some(found) => Err(Error::invalid(
             dest,
-            format!("is a {found}, and this sync makes {entry_type} files (give --format to match)"),
+            format!(
+                "is a {found}, and this sync makes {entry_type} files (give --format to match)"
+            ),
         )),
         None => Err(Error::invalid(dest, "exists, and is not a file")),
     }
@@ -339,10 +341,13 @@ async fn copy_data(root: &WD, item: &SyncItem, shown: &str) -> Result<FileVersio
             break;
         }
         hasher.update(&buf[..n]);
-        writer.write_all(&buf[..n]).await.map_err(|source| Error::Io {
-            path: item.dest.clone(),
-            source,
-        })?;
+        writer
+            .write_all(&buf[..n])
+            .await
+            .map_err(|source| Error::Io {
+                path: item.dest.clone(),
+                source,
+            })?;
     }
     if hasher.finalize() != item.origin.blake3 {
         // The writer, dropped unfinished, leaves nothing.
@@ -474,6 +479,9 @@ mod tests {
         // A file rewritten since is refused.
         std::fs::write(&path, b"t,v\n1,a\n2,X\n3,c\n").unwrap();
         let err = snapshot(&path, origin, Change::Changed).unwrap_err();
-        assert!(err.to_string().contains("changed while it was being synced"));
+        assert!(
+            err.to_string()
+                .contains("changed while it was being synced")
+        );
     }
 }

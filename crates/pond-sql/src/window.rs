@@ -66,7 +66,12 @@ pub fn parse_instant_at<Tz: chrono::TimeZone>(
         return Ok(dt.timestamp_micros());
     }
     let skipped = || format!("{text:?} is not a time here: the clocks skipped it");
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return local(&zone, dt).ok_or_else(skipped);
         }
@@ -105,15 +110,11 @@ fn relative<Tz: chrono::TimeZone>(text: &str, now: &chrono::DateTime<Tz>) -> Opt
         ("today", midnight(&zone, today)),
         (
             "yesterday",
-            today
-                .checked_sub_days(day)
-                .and_then(|d| midnight(&zone, d)),
+            today.checked_sub_days(day).and_then(|d| midnight(&zone, d)),
         ),
         (
             "tomorrow",
-            today
-                .checked_add_days(day)
-                .and_then(|d| midnight(&zone, d)),
+            today.checked_add_days(day).and_then(|d| midnight(&zone, d)),
         ),
     ];
     let (start, offset) = match anchors.iter().find(|(name, _)| text.starts_with(name)) {

@@ -462,7 +462,10 @@ pub(crate) async fn apply(ctx: &Ctx, file: &Path, dry_run: bool, prune: bool) ->
         eprintln!("error: apply: {shown}: sync: {failure}");
     }
     if applied.lines.is_empty() {
-        writeln!(out, "nothing to change: the pond is as {shown} describes it")?;
+        writeln!(
+            out,
+            "nothing to change: the pond is as {shown} describes it"
+        )?;
     } else if dry_run {
         writeln!(out, "dry run: nothing was changed")?;
     }

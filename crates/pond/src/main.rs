@@ -727,8 +727,8 @@ async fn run(cli: Cli) -> Result<bool> {
             pond_dir,
         } => {
             let (timestamp_column, csv) = csv.options().context("sync")?;
-            let options = sync::options(format, glob.as_deref(), timestamp_column, csv)
-                .context("sync")?;
+            let options =
+                sync::options(format, glob.as_deref(), timestamp_column, csv).context("sync")?;
             return sync::sync(&ctx, &options, &host_dir, &pond_dir, dry_run)
                 .await
                 .context("sync");

@@ -28,9 +28,9 @@ pub(crate) fn options(
         );
     }
     let glob = match glob {
-        Some(text) => Some(
-            tinyfs::glob::Pattern::parse(text).map_err(|e| anyhow::anyhow!("--glob: {e}"))?,
-        ),
+        Some(text) => {
+            Some(tinyfs::glob::Pattern::parse(text).map_err(|e| anyhow::anyhow!("--glob: {e}"))?)
+        }
         None => None,
     };
     Ok(SyncOptions {

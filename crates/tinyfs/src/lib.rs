@@ -51,8 +51,8 @@ mod memory;
 mod node;
 mod node_id;
 mod path;
-pub mod progress;
 mod persistence;
+pub mod progress;
 mod version_set;
 mod wd;
 

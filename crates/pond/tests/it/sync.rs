@@ -66,7 +66,10 @@ fn a_series_synced_batch_by_batch_equals_one_import_of_the_whole_file() {
     assert_eq!(synced.lines().count(), 19_227);
     assert_eq!(synced, all("/whole.series"));
     let json = pond.ok(&["describe", "--format", "json", "/raw/buoy.csv"]);
-    assert!(json.contains("\"compacts\":\""), "compacted along the way: {json}");
+    assert!(
+        json.contains("\"compacts\":\""),
+        "compacted along the way: {json}"
+    );
     let described = pond.ok(&["describe", "/raw/buoy.csv"]);
     assert!(
         described.contains(&format!("({} bytes, blake3 ", text.len())),
@@ -84,7 +87,10 @@ fn a_line_caught_half_written_is_synced_once_it_is_whole() {
     assert!(sync().status.success());
 
     // The logger is writing its next line: too few fields, so nothing is appended.
-    write(&host, b"time,level\n2024-05-01T00:00:00Z,1.5\n2024-05-01T01:00:00Z");
+    write(
+        &host,
+        b"time,level\n2024-05-01T00:00:00Z,1.5\n2024-05-01T01:00:00Z",
+    );
     let out = sync();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -119,7 +125,10 @@ fn a_line_caught_half_written_is_synced_once_it_is_whole() {
 fn bad_files_are_reported_and_the_good_ones_synced() {
     let pond = TestPond::new();
     std::fs::create_dir(pond.host("logger")).unwrap();
-    write(&pond.host("logger/a.csv"), b"time,v\n2024-01-01T00:00:00Z,1\n");
+    write(
+        &pond.host("logger/a.csv"),
+        b"time,v\n2024-01-01T00:00:00Z,1\n",
+    );
     write(&pond.host("logger/b.csv"), b"time,v\nnot a time,1\n");
     let out = pond.run(&SYNC);
     assert!(!out.status.success());
@@ -129,10 +138,16 @@ fn bad_files_are_reported_and_the_good_ones_synced() {
     );
     assert!(stdout.contains("added /raw/a.csv (v1, 1 row)"), "{stdout}");
     assert!(stdout.contains("1 added, 1 failed"), "{stdout}");
-    assert!(stderr.contains("error: sync: ") && stderr.contains("b.csv"), "{stderr}");
+    assert!(
+        stderr.contains("error: sync: ") && stderr.contains("b.csv"),
+        "{stderr}"
+    );
     assert_eq!(pond.ok(&["list", "/raw"]), "/raw/a.csv\n");
     // Fixed, it syncs; a is left alone.
-    write(&pond.host("logger/b.csv"), b"time,v\n2024-01-01T00:00:00Z,2\n");
+    write(
+        &pond.host("logger/b.csv"),
+        b"time,v\n2024-01-01T00:00:00Z,2\n",
+    );
     let out = pond.ok(&SYNC);
     assert!(out.contains("1 added, 1 unchanged"), "{out}");
 }

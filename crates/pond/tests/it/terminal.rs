@@ -105,8 +105,14 @@ fn a_long_import_shows_its_progress_at_a_terminal_only() {
         "{out}"
     );
     let out = at_terminal(&pond, 120, "verify");
-    assert!(out.contains("verifying bodies") && out.contains("MiB/"), "{out}");
+    assert!(
+        out.contains("verifying bodies") && out.contains("MiB/"),
+        "{out}"
+    );
     // In a pipe, none of it.
     let out = pond.ok(&["export", "--format", "csv", "/big.series", "piped"]);
-    assert!(!out.contains("exporting /big.series ") && !out.contains('%'), "{out}");
+    assert!(
+        !out.contains("exporting /big.series ") && !out.contains('%'),
+        "{out}"
+    );
 }
