@@ -12,6 +12,7 @@
 //! target/release/pond-bench chain FILE   # 3 derived series vs by hand vs materialized
 //! target/release/pond-bench days         # a day's window over 1,000 daily CSVs ÷ over 10
 //! target/release/pond-bench csvdir CSV   # csvdir cached read vs first read
+//! target/release/pond-bench sync         # hourly sync of 1,000 files ÷ hashing them
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -28,6 +29,7 @@ use tlogfs::Pond;
 mod dynamic;
 mod import;
 mod series;
+mod sync;
 mod verify;
 mod versions;
 
@@ -105,6 +107,17 @@ enum Bench {
         /// Daily CSV files in the large csvdir.
         #[arg(long, default_value_t = 1_000)]
         files: usize,
+    },
+    /// `pond sync` of an export directory of daily CSV files and one growing file: with
+    /// nothing to do ÷ hashing the directory, after an hour's growth ÷ nothing to do, and
+    /// after many synced appends ÷ after a few.
+    Sync {
+        /// Daily files (about 45 KB each) in the directory.
+        #[arg(long, default_value_t = 1_000)]
+        files: u64,
+        /// Hours appended to the growing file and synced before the last measure.
+        #[arg(long, default_value_t = 500)]
+        appends: u64,
     },
     /// A csvdir table's cached read ÷ its first read (which converts the CSV).
     Csvdir {
@@ -351,5 +364,6 @@ async fn main() -> Result<()> {
         Bench::Chain { parquet } => dynamic::chain(&bin, &parquet).await,
         Bench::Csvdir { csv } => dynamic::csvdir(&bin, &csv).await,
         Bench::Days { files } => dynamic::days(&bin, files).await,
+        Bench::Sync { files, appends } => sync::run(&bin, files, appends.max(10)),
     }
 }
