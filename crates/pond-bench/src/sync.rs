@@ -68,7 +68,14 @@ pub(crate) fn run(bin: &Path, files: u64, appends: u64) -> Result<()> {
     let pond = work.path().join("pond");
     time_pond(bin, &pond, &["init"], 1)?;
     let host_arg = host.to_string_lossy().to_string();
-    let sync = ["sync", "-q", "--format", "series", host_arg.as_str(), "/sensors"];
+    let sync = [
+        "sync",
+        "-q",
+        "--format",
+        "series",
+        host_arg.as_str(),
+        "/sensors",
+    ];
 
     let start = Instant::now();
     time_pond(bin, &pond, &sync, 1)?;

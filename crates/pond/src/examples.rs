@@ -162,3 +162,26 @@ pub(crate) const MAN: &str = "\
 Examples:
   pond man > pond.1 && man ./pond.1
   pond man --dir /usr/local/share/man/man1";
+
+pub(crate) const REMOTE: &str = "\
+Examples:
+  pond remote add backup /mnt/usb/pond
+  pond remote add nas file:///srv/nas/ponds/station
+  pond remote list
+  pond remote remove backup";
+
+pub(crate) const PUSH: &str = "\
+Examples:
+  pond push                  # the only remote
+  pond push backup
+  pond verify --remote backup";
+
+pub(crate) const PULL: &str = "\
+Examples:
+  pond pull
+  pond pull origin";
+
+pub(crate) const CLONE: &str = "\
+Examples:
+  pond clone /mnt/usb/pond ./station
+  pond clone file:///srv/nas/ponds/station ./station";

@@ -6,6 +6,7 @@ mod examples;
 mod fsops;
 mod output;
 mod progress;
+mod remote;
 mod show;
 mod sync;
 mod undo;
@@ -369,8 +370,41 @@ enum Command {
     #[command(after_help = examples::VERIFY)]
     Verify {
         /// Print the report as one json (or ndjson) object, or its problems as csv rows.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, conflicts_with = "remote")]
         format: Option<OutputFormat>,
+        /// Instead, check that remote NAME holds exactly this pond: every commit, and every
+        /// log file and body they reference, intact.
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
+    },
+    /// Name, list or forget the replicas this pond pushes to and pulls from.
+    #[command(after_help = examples::REMOTE)]
+    Remote {
+        #[command(subcommand)]
+        action: RemoteAction,
+    },
+    /// Send the commits a replica lacks, with every file version they hold; the replica's
+    /// history moves only once everything is there.
+    #[command(after_help = examples::PUSH)]
+    Push {
+        /// The remote (default: the only one).
+        name: Option<String>,
+    },
+    /// Bring in the commits a replica has and this pond lacks (never over commits of this
+    /// pond's own that the replica lacks).
+    #[command(after_help = examples::PULL)]
+    Pull {
+        /// The remote (default: the only one).
+        name: Option<String>,
+    },
+    /// Make a new pond in DIR with every commit of the pond at URL, which becomes its
+    /// remote `origin`.
+    #[command(after_help = examples::CLONE)]
+    Clone {
+        /// The pond to copy: a path or a file:// URL.
+        url: String,
+        /// A new (or empty) directory.
+        dir: PathBuf,
     },
     /// Checkpoint the log and remove what no commit references.
     #[command(after_help = examples::MAINTAIN)]
@@ -396,6 +430,25 @@ enum Command {
         /// Write pond.1 and a pond-COMMAND.1 for every command here instead.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+}
+
+/// What `pond remote` does.
+#[derive(Debug, Subcommand)]
+enum RemoteAction {
+    /// Name a replica: a path or a file:// URL (its pond is made by the first push).
+    Add {
+        /// The name (`origin`, `backup`).
+        name: String,
+        /// Where the replica is.
+        url: String,
+    },
+    /// List the remotes: name and location.
+    List,
+    /// Forget a remote (the replica itself is untouched).
+    Remove {
+        /// The name.
+        name: String,
     },
 }
 
@@ -547,6 +600,11 @@ impl Ctx {
     /// Whether progress may be shown: not with `--quiet`, and only to a terminal.
     pub(crate) fn shows_progress(&self) -> bool {
         !self.quiet && std::io::stderr().is_terminal()
+    }
+
+    /// The pond's directory.
+    pub(crate) fn pond_dir(&self) -> Result<&std::path::Path> {
+        self.dir()
     }
 
     fn dir(&self) -> Result<&std::path::Path> {
@@ -852,7 +910,20 @@ async fn run(cli: Cli) -> Result<bool> {
             .await
             .context("mknod")?,
         Command::Factories { format } => fsops::factories(format)?,
-        Command::Verify { format } => return upkeep::verify(&ctx, format).await.context("verify"),
+        Command::Verify {
+            remote: Some(name), ..
+        } => return remote::verify(&ctx, &name).await.context("verify"),
+        Command::Verify { format, .. } => {
+            return upkeep::verify(&ctx, format).await.context("verify");
+        }
+        Command::Remote { action } => match action {
+            RemoteAction::Add { name, url } => remote::add(&ctx, &name, &url).context("remote")?,
+            RemoteAction::List => remote::list(&ctx).context("remote")?,
+            RemoteAction::Remove { name } => remote::remove(&ctx, &name).context("remote")?,
+        },
+        Command::Push { name } => remote::push(&ctx, name.as_deref()).await.context("push")?,
+        Command::Pull { name } => remote::pull(&ctx, name.as_deref()).await.context("pull")?,
+        Command::Clone { url, dir } => remote::clone(&ctx, &url, &dir).await.context("clone")?,
         Command::Maintain {
             grace,
             keep_history,

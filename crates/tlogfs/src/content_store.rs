@@ -101,9 +101,10 @@ impl ContentStore {
         let dir = dest.parent().expect("a content path has a parent");
         fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
         if dest.exists() {
-            // Same hash, same bytes: keep the one already there.
+            // Same hash, same bytes: keep the one already there, made young again so that
+            // a `maintain` sweeping it as an old orphan leaves it to the commit in flight.
             fs::remove_file(incoming).map_err(|e| Error::io(incoming.display(), e))?;
-            return Ok(());
+            return touch(&dest);
         }
         if !cvs.is_empty() {
             // Written before the body, so a body in place has its block hashes (a body
@@ -128,8 +129,9 @@ impl ContentStore {
             bytes.len() as u64 <= BLOCK,
             "a larger body needs block hashes"
         );
-        if self.path_of(hash).exists() {
-            return Ok(());
+        let dest = self.path_of(hash);
+        if dest.exists() {
+            return touch(&dest);
         }
         let (incoming, mut file) = self.incoming()?;
         io::Write::write_all(&mut file, bytes).map_err(|e| Error::io(incoming.display(), e))?;
@@ -272,6 +274,21 @@ impl ContentStore {
         }
     }
 
+    /// Removes the body `hash` and its block hashes, unless it was modified at or after
+    /// `cutoff` (a writer found it already stored, and a commit in flight will reference
+    /// it); whether it was removed.
+    pub fn remove_older(&self, hash: &blake3::Hash, cutoff: SystemTime) -> Result<bool> {
+        let path = self.path_of(hash);
+        let modified = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|e| Error::io(path.display(), e))?;
+        if modified >= cutoff {
+            return Ok(false);
+        }
+        self.remove(hash)?;
+        Ok(true)
+    }
+
     /// Removes the body `hash` and its block hashes.
     pub fn remove(&self, hash: &blake3::Hash) -> Result<()> {
         let path = self.path_of(hash);
@@ -282,6 +299,15 @@ impl ContentStore {
             _ => Ok(()),
         }
     }
+}
+
+/// Sets the modification time of the body at `path` to now.
+fn touch(path: &Path) -> Result<()> {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(SystemTime::now()))
+        .map_err(|e| Error::io(path.display(), e))
 }
 
 /// The hash and block hashes of the file at `path`, read whole.
@@ -373,6 +399,32 @@ mod tests {
         assert!(err.to_string().contains("bytes 262144..524288"), "{err}");
         store.remove(&h).unwrap();
         assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_body_stored_again_is_young_again_and_not_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::new(dir.path().join("content"));
+        let h = put(&store, b"an orphan, for now");
+        let old = SystemTime::now() - std::time::Duration::from_secs(7200);
+        fs::File::options()
+            .write(true)
+            .open(store.path_of(&h))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let cutoff = SystemTime::now() - std::time::Duration::from_secs(3600);
+        assert!(store.list().unwrap()[0].modified < cutoff);
+        // A writer of the same bytes finds it stored: its commit will reference it.
+        assert_eq!(put(&store, b"an orphan, for now"), h);
+        assert!(!store.remove_older(&h, cutoff).unwrap(), "kept");
+        assert!(store.path_of(&h).exists());
+        assert!(
+            store
+                .remove_older(&h, SystemTime::now() + std::time::Duration::from_secs(1))
+                .unwrap()
+        );
+        assert!(!store.path_of(&h).exists());
     }
 
     #[test]

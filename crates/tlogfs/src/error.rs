@@ -96,6 +96,32 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// An object store failed on an object.
+    #[error("{object}: {source}")]
+    Store {
+        /// The object: its store's location and key.
+        object: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+    /// A location that names no store pond can use (an unknown scheme, a store that cannot
+    /// create an object only if it is absent).
+    #[error("{location}: {detail}")]
+    Location {
+        /// The location as given.
+        location: String,
+        /// Why it cannot be used.
+        detail: String,
+    },
+    /// A replica cannot be brought up to date without losing commits: its history and the
+    /// pond's went different ways, or it has commits the pond lacks.
+    #[error("{remote}: {detail}")]
+    Diverged {
+        /// The replica.
+        remote: String,
+        /// How the histories differ, and what to do.
+        detail: String,
+    },
     /// A data file of the log holds something it should not.
     #[error("{file}: corrupt oplog file: {detail}")]
     Corrupt {
@@ -122,7 +148,12 @@ impl Error {
             Error::PondExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::NothingToRevert { .. } => ErrorKind::Unsupported,
-            Error::Delta { .. } | Error::Parquet { .. } | Error::Io { .. } => ErrorKind::Io,
+            Error::Delta { .. }
+            | Error::Parquet { .. }
+            | Error::Io { .. }
+            | Error::Store { .. }
+            | Error::Location { .. } => ErrorKind::Io,
+            Error::Diverged { .. } => ErrorKind::Conflict,
             // Damage on disk is the storage failing, not a bug in pond.
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Internal(_) => ErrorKind::Internal,

@@ -457,8 +457,12 @@ impl Pond {
         }
         let content = self.persistence.content();
         for body in content.list()? {
-            if !hashes.contains(&body.hash) && body.modified < cutoff {
-                content.remove(&body.hash)?;
+            // Checked again at removal: a writer that found the body stored meanwhile
+            // made it young.
+            if !hashes.contains(&body.hash)
+                && body.modified < cutoff
+                && content.remove_older(&body.hash, cutoff)?
+            {
                 report.bodies_removed += 1;
                 report.body_bytes_removed += body.size;
             }

@@ -516,17 +516,27 @@ pub fn read_rows(
     // Counted by tests that bound what a command reads.
     tracing::trace!(target: "tlogfs::log_file", path = name, "reading a log data file");
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+    rows_of(bytes::Bytes::from(bytes), name, expected)
+}
+
+/// Every row of the data file whose bytes are `file` (`name` for errors), checked first
+/// against its `expected` BLAKE3.
+pub fn rows_of(
+    file: bytes::Bytes,
+    name: &str,
+    expected: Option<&blake3::Hash>,
+) -> Result<Vec<OplogRow>> {
+    let bytes = &file;
     // A damaged file is refused before it is decoded: its rows would be wrong, and some
     // damage makes the Parquet decoder panic.
     if let Some(expected) = expected
-        && blake3::hash(&bytes) != *expected
+        && blake3::hash(bytes) != *expected
     {
         return Err(Error::Corrupt {
             file: name.to_string(),
             detail: "does not match its recorded BLAKE3 (run `pond verify`)".into(),
         });
     }
-    let file = bytes::Bytes::from(bytes);
     // The oplog's schema is fixed: the Arrow schema embedded in the footer is not needed,
     // and a damaged one must not be decoded (arrow's IPC reader panics on some damage).
     let options =

@@ -4,3 +4,4 @@
 mod concurrency;
 mod durability;
 mod kit;
+mod replicas;

@@ -1,0 +1,421 @@
+//! Where a pond's objects are kept: a local directory, or an object store.
+//!
+//! A [`Store`] holds a pond's files by key, the path below the pond
+//! (`log/_delta_log/00000000000000000001.json`, `content/ab/ab12…`). It offers what a pond
+//! needs and no more: read an object, write one (replacing it), *create* one only if the key
+//! is free (how a commit claims its version number, and why a store that cannot do that
+//! atomically cannot hold a pond), and list keys. Everything it writes is durable once the
+//! call returns: in a local directory, written to a staging file, fsynced, renamed or linked
+//! into place, and the directory fsynced.
+//!
+//! Locations: a path or `file://` URL (a local directory), or `memory://NAME` (an object
+//! store in this process's memory, shared by every `Store` opened at that URL: for tests).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::error::{Error, Result};
+
+/// A pond's objects, by key.
+#[derive(Clone, Debug)]
+pub struct Store {
+    url: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Local(PathBuf),
+    Object {
+        store: Arc<dyn ObjectStore>,
+        prefix: object_store::path::Path,
+    },
+}
+
+/// The in-memory stores of this process, by name.
+static MEMORY: LazyLock<Mutex<HashMap<String, Arc<object_store::memory::InMemory>>>> =
+    LazyLock::new(Default::default);
+
+impl Store {
+    /// The local directory `dir`.
+    pub fn local(dir: &Path) -> Store {
+        Store {
+            url: dir.display().to_string(),
+            kind: Kind::Local(dir.to_path_buf()),
+        }
+    }
+
+    /// The store at `location`: a path, a `file://` URL or `memory://NAME`.
+    pub fn open(location: &str) -> Result<Store> {
+        let refuse = |why: &str| Error::Location {
+            location: location.to_string(),
+            detail: why.to_string(),
+        };
+        let Some((scheme, rest)) = location.split_once("://") else {
+            return Ok(Store::local(Path::new(location)));
+        };
+        match scheme {
+            "file" => {
+                let url = url::Url::parse(location).map_err(|e| refuse(&e.to_string()))?;
+                let dir = url
+                    .to_file_path()
+                    .map_err(|()| refuse("not a local path"))?;
+                Ok(Store {
+                    url: location.to_string(),
+                    kind: Kind::Local(dir),
+                })
+            }
+            "memory" => {
+                let (name, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                let store = lock(&MEMORY)
+                    .entry(name.to_string())
+                    .or_insert_with(|| Arc::new(object_store::memory::InMemory::new()))
+                    .clone();
+                Ok(Store {
+                    url: location.to_string(),
+                    kind: Kind::Object {
+                        store,
+                        prefix: object_store::path::Path::from(prefix),
+                    },
+                })
+            }
+            _ => Err(refuse(&format!(
+                "pond does not know the scheme {scheme}:// (a path, file:// or memory://)"
+            ))),
+        }
+    }
+
+    /// Where the store is, as it was named.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The local directory, if the store is one.
+    pub fn local_dir(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Local(dir) => Some(dir),
+            Kind::Object { .. } => None,
+        }
+    }
+
+    /// `key` as messages name it.
+    pub fn shown(&self, key: &str) -> String {
+        format!("{}/{key}", self.url.trim_end_matches('/'))
+    }
+
+    fn object_path(prefix: &object_store::path::Path, key: &str) -> object_store::path::Path {
+        key.split('/')
+            .filter(|p| !p.is_empty())
+            .fold(prefix.clone(), |path, part| path.clone().join(part))
+    }
+
+    fn error(&self, key: &str, source: object_store::Error) -> Error {
+        Error::Store {
+            object: self.shown(key),
+            source,
+        }
+    }
+
+    /// The object at `key`, or `None` if there is none.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                blocking(move || match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(path.display(), e)),
+                })
+                .await
+            }
+            Kind::Object { store, prefix } => {
+                match store.get(&Self::object_path(prefix, key)).await {
+                    Ok(got) => Ok(Some(got.bytes().await.map_err(|e| self.error(key, e))?)),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(self.error(key, e)),
+                }
+            }
+        }
+    }
+
+    /// The size of the object at `key`, or `None` if there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                blocking(move || match std::fs::metadata(&path) {
+                    Ok(meta) => Ok(Some(meta.len())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(path.display(), e)),
+                })
+                .await
+            }
+            Kind::Object { store, prefix } => {
+                match store.head(&Self::object_path(prefix, key)).await {
+                    Ok(meta) => Ok(Some(meta.size)),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(self.error(key, e)),
+                }
+            }
+        }
+    }
+
+    /// Writes `bytes` at `key`, replacing what was there.
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                blocking(move || local_write(&path, &bytes, false).map(|_| ())).await
+            }
+            Kind::Object { store, prefix } => store
+                .put(&Self::object_path(prefix, key), PutPayload::from(bytes))
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error(key, e)),
+        }
+    }
+
+    /// Writes `bytes` at `key` only if no object is there; whether it did. Atomic: of two
+    /// writers creating the same key, one succeeds and the other finds it taken.
+    pub async fn create(&self, key: &str, bytes: Bytes) -> Result<bool> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                blocking(move || local_write(&path, &bytes, true)).await
+            }
+            Kind::Object { store, prefix } => {
+                let options = PutOptions {
+                    mode: PutMode::Create,
+                    ..Default::default()
+                };
+                match store
+                    .put_opts(
+                        &Self::object_path(prefix, key),
+                        PutPayload::from(bytes),
+                        options,
+                    )
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                    Err(object_store::Error::NotImplemented { .. }) => Err(Error::Location {
+                        location: self.url.clone(),
+                        detail: "this store cannot create an object only if it is absent, \
+                                 so commits to it could be lost; pond does not write to it"
+                            .into(),
+                    }),
+                    Err(e) => Err(self.error(key, e)),
+                }
+            }
+        }
+    }
+
+    /// The keys below `prefix` (a directory, `log/_delta_log`), sorted; names beginning
+    /// with `.` (staging files) are left out.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = prefix.trim_end_matches('/').to_string();
+        match &self.kind {
+            Kind::Local(dir) => {
+                let (dir, at) = (dir.clone(), prefix.clone());
+                blocking(move || local_list(&dir, &at)).await
+            }
+            Kind::Object {
+                store,
+                prefix: root,
+            } => {
+                let below = Self::object_path(root, &prefix);
+                let found: Vec<object_store::ObjectMeta> = store
+                    .list(Some(&below))
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.error(&prefix, e))?;
+                let root_parts = root.parts().count();
+                let mut keys: Vec<String> = found
+                    .into_iter()
+                    .map(|m| {
+                        m.location
+                            .parts()
+                            .skip(root_parts)
+                            .map(|p| p.as_ref().to_string())
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|parts| parts.last().is_some_and(|n| !n.starts_with('.')))
+                    .map(|parts| parts.join("/"))
+                    .collect();
+                keys.sort();
+                Ok(keys)
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("a storage task: {e}")))?
+}
+
+/// Writes `bytes` at `path` durably: a staging file beside it, fsynced, then renamed over it
+/// (or, with `create`, linked to it only if it is free), and the directory fsynced.
+fn local_write(path: &Path, bytes: &[u8], create: bool) -> Result<bool> {
+    use std::io::Write;
+    let io = |p: &Path, e| Error::io(p.display(), e);
+    let dir = path.parent().expect("a key has a directory");
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let name = path
+        .file_name()
+        .expect("a key has a name")
+        .to_string_lossy();
+    let staging = dir.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
+    let mut file = std::fs::File::create_new(&staging).map_err(|e| io(&staging, e))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io(&staging, e));
+    drop(file);
+    let placed = written.and_then(|()| {
+        if create {
+            match std::fs::hard_link(&staging, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(io(path, e)),
+            }
+        } else {
+            std::fs::rename(&staging, path)
+                .map(|()| true)
+                .map_err(|e| io(path, e))
+        }
+    });
+    let _ = std::fs::remove_file(&staging);
+    let placed = placed?;
+    crate::content_store::sync_dir(dir)?;
+    Ok(placed)
+}
+
+/// Every file below `dir/prefix`, as keys relative to `dir`.
+fn local_list(dir: &Path, prefix: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut stack = vec![prefix.to_string()];
+    while let Some(at) = stack.pop() {
+        let path = dir.join(&at);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path.display(), e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(path.display(), e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = match at.is_empty() {
+                true => name,
+                false => format!("{at}/{name}"),
+            };
+            if entry
+                .file_type()
+                .map_err(|e| Error::io(path.display(), e))?
+                .is_dir()
+            {
+                stack.push(key);
+            } else {
+                keys.push(key);
+            }
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn behaves(store: Store) {
+        assert_eq!(store.get("log/a.json").await.unwrap(), None);
+        assert!(
+            store
+                .create("log/a.json", Bytes::from("one"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .create("log/a.json", Bytes::from("two"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.get("log/a.json").await.unwrap(),
+            Some(Bytes::from("one"))
+        );
+        store.put("log/a.json", Bytes::from("three")).await.unwrap();
+        assert_eq!(store.size("log/a.json").await.unwrap(), Some(5));
+        store.put("content/ab/cd", Bytes::from("x")).await.unwrap();
+        store
+            .put("log/b/c.parquet", Bytes::from("y"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list("log").await.unwrap(),
+            ["log/a.json", "log/b/c.parquet"]
+        );
+        assert_eq!(store.list("content/").await.unwrap(), ["content/ab/cd"]);
+        assert!(store.list("nothing").await.unwrap().is_empty());
+        // Of many writers racing to create one key, exactly one wins.
+        let racers = (0..8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create("log/race.json", Bytes::from(format!("{i}")))
+                    .await
+                    .unwrap()
+            })
+        });
+        let won = futures::future::join_all(racers)
+            .await
+            .into_iter()
+            .filter(|w| *w.as_ref().unwrap())
+            .count();
+        assert_eq!(won, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_local_directory_and_memory_behave_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        behaves(Store::local(dir.path())).await;
+        // No staging file is left beside what was written.
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("log"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let url = url::Url::from_directory_path(dir.path().join("other")).unwrap();
+        behaves(Store::open(url.as_str()).unwrap()).await;
+        behaves(Store::open("memory://store-test/pond").unwrap()).await;
+        // One name, one store.
+        let again = Store::open("memory://store-test/pond").unwrap();
+        assert_eq!(
+            again.get("content/ab/cd").await.unwrap(),
+            Some(Bytes::from("x"))
+        );
+        let err = Store::open("ftp://host/pond").unwrap_err().to_string();
+        assert!(err.contains("ftp://"), "{err}");
+    }
+}
