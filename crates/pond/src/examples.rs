@@ -167,6 +167,7 @@ pub(crate) const REMOTE: &str = "\
 Examples:
   pond remote add backup /mnt/usb/pond
   pond remote add nas file:///srv/nas/ponds/station
+  pond remote add offsite s3://backups/station-a     # credentials from AWS_* variables
   pond remote list
   pond remote remove backup";
 
@@ -184,4 +185,5 @@ Examples:
 pub(crate) const CLONE: &str = "\
 Examples:
   pond clone /mnt/usb/pond ./station
-  pond clone file:///srv/nas/ponds/station ./station";
+  pond clone file:///srv/nas/ponds/station ./station
+  pond clone s3://backups/station-a ./station         # with AWS_* set";

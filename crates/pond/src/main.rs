@@ -401,7 +401,7 @@ enum Command {
     /// remote `origin`.
     #[command(after_help = examples::CLONE)]
     Clone {
-        /// The pond to copy: a path or a file:// URL.
+        /// The pond to copy: a path, a file:// URL or s3://BUCKET/PREFIX.
         url: String,
         /// A new (or empty) directory.
         dir: PathBuf,
@@ -436,7 +436,8 @@ enum Command {
 /// What `pond remote` does.
 #[derive(Debug, Subcommand)]
 enum RemoteAction {
-    /// Name a replica: a path or a file:// URL (its pond is made by the first push).
+    /// Name a replica: a path, a file:// URL or s3://BUCKET/PREFIX (configured by the AWS_*
+    /// variables); its pond is made by the first push.
     Add {
         /// The name (`origin`, `backup`).
         name: String,

@@ -99,6 +99,8 @@ pub mod protocol;
 pub mod replica;
 mod retention;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod txn;
 mod verify_log;
 mod view;

@@ -8,8 +8,12 @@
 //! call returns: in a local directory, written to a staging file, fsynced, renamed or linked
 //! into place, and the directory fsynced.
 //!
-//! Locations: a path or `file://` URL (a local directory), or `memory://NAME` (an object
-//! store in this process's memory, shared by every `Store` opened at that URL: for tests).
+//! Locations: a path or `file://` URL (a local directory); `s3://BUCKET/PREFIX` (any
+//! S3-compatible service: endpoint, region, path style and credentials from the standard
+//! `AWS_*` variables, such as `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY` and `AWS_ALLOW_HTTP`; nothing of them is written anywhere); or
+//! `memory://NAME` (an object store in this process's memory, shared by every `Store`
+//! opened at that URL: for tests).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,8 +54,15 @@ impl Store {
         }
     }
 
-    /// The store at `location`: a path, a `file://` URL or `memory://NAME`.
+    /// The store at `location`: a path, a `file://` URL, `s3://BUCKET/PREFIX` (configured
+    /// from the `AWS_*` variables) or `memory://NAME`.
     pub fn open(location: &str) -> Result<Store> {
+        Store::open_with(location, &[])
+    }
+
+    /// [`open`](Self::open), with settings of an S3 store given (`aws_endpoint`,
+    /// `aws_allow_http`, `aws_access_key_id`, ...) over those of the environment.
+    pub fn open_with(location: &str, settings: &[(&str, &str)]) -> Result<Store> {
         let refuse = |why: &str| Error::Location {
             location: location.to_string(),
             detail: why.to_string(),
@@ -84,8 +95,30 @@ impl Store {
                     },
                 })
             }
+            "s3" => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(refuse("no bucket (s3://BUCKET/PREFIX)"));
+                }
+                let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(format!("s3://{bucket}"));
+                for (key, value) in settings {
+                    let key = key
+                        .parse()
+                        .map_err(|e: object_store::Error| refuse(&e.to_string()))?;
+                    builder = builder.with_config(key, *value);
+                }
+                let store = builder.build().map_err(|e| refuse(&e.to_string()))?;
+                Ok(Store {
+                    url: location.to_string(),
+                    kind: Kind::Object {
+                        store: Arc::new(store),
+                        prefix: object_store::path::Path::from(prefix),
+                    },
+                })
+            }
             _ => Err(refuse(&format!(
-                "pond does not know the scheme {scheme}:// (a path, file:// or memory://)"
+                "pond does not know the scheme {scheme}:// (a path, file://, s3:// or memory://)"
             ))),
         }
     }
@@ -417,5 +450,14 @@ mod tests {
         );
         let err = Store::open("ftp://host/pond").unwrap_err().to_string();
         assert!(err.contains("ftp://"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_s3_store_behaves_alike() {
+        let server = crate::testkit::S3Server::start();
+        behaves(server.store("store-test")).await;
+        // Another prefix of the bucket is another store.
+        let other = server.store("elsewhere");
+        assert!(other.list("log").await.unwrap().is_empty());
     }
 }

@@ -88,10 +88,61 @@ fn a_pond_pushed_to_a_backup_is_a_pond_and_comes_back_by_clone_and_pull() {
     let out = pond.run(&["verify", "--remote", "backup"]);
     assert!(!out.status.success());
 
-    let err = pond.fails(&["remote", "add", "s3", "s3://bucket/pond"]);
-    assert!(err.contains("s3://"), "{err}");
+    let err = pond.fails(&["remote", "add", "ftp", "ftp://host/pond"]);
+    assert!(err.contains("ftp://"), "{err}");
     assert!(
         pond.fails(&["push", "nope"])
             .contains("no remote named \"nope\"")
+    );
+}
+
+#[test]
+fn a_pond_backed_up_to_s3_clones_back_whole() {
+    let server = tlogfs::testkit::S3Server::start();
+    let pond = TestPond::new();
+    pond.copy_testdata_series("weather_head.csv", "/weather.series");
+    pond.copy_testdata_series("weather_next.csv", "/weather.series");
+    let on_s3 = |args: &[&str]| {
+        let out = pond.command(args).envs(server.env()).output().unwrap();
+        assert!(out.status.success(), "pond {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let url = server.url("stations/a");
+    on_s3(&["remote", "add", "offsite", &url]);
+    let out = on_s3(&["push", "offsite"]);
+    assert!(
+        out.starts_with("pushed pond versions 0-2 to offsite (3 commits"),
+        "{out}"
+    );
+    let out = on_s3(&["verify", "--remote", "offsite"]);
+    assert!(out.starts_with("offsite holds this pond"), "{out}");
+    // Nothing secret went into the pond: the remote is its URL alone.
+    let remotes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pond.path().join("remotes.json")).unwrap()).unwrap();
+    assert_eq!(remotes, serde_json::json!({"remotes": {"offsite": url}}));
+
+    let clone = pond.host("restored");
+    let clone_arg = clone.to_string_lossy().to_string();
+    on_s3(&["clone", &url, &clone_arg]);
+    let all = |dir: &str| {
+        pond.ok(&[
+            "--pond",
+            dir,
+            "cat",
+            "--format",
+            "csv",
+            "/weather.series@v1",
+        ])
+    };
+    assert_eq!(all(&clone_arg), all(&pond.path().to_string_lossy()));
+    assert!(
+        pond.ok(&["--pond", &clone_arg, "verify"])
+            .contains("all intact")
+    );
+    // Without the server's settings, the store cannot be reached, and says so.
+    let err = pond.fails(&["push", "offsite"]);
+    assert!(
+        err.starts_with("error: push: to offsite: s3://pond-test/stations/a/log/_delta_log"),
+        "{err}"
     );
 }

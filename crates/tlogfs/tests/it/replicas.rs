@@ -159,3 +159,34 @@ async fn histories_that_went_apart_are_refused_and_damage_is_not_copied() {
         None::<Bytes>
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_on_s3_is_pushed_to_cloned_from_and_checked() {
+    let server = tlogfs::testkit::S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::init(&dir.path().join("pond")).await.unwrap();
+    write(&pond, "/d/small", b"one").await;
+    write(&pond, "/d/big", &big(1)).await;
+    let local = Store::local(&dir.path().join("pond"));
+    let s3 = server.store("station");
+    let done = replicate(&local, &s3).await.unwrap();
+    assert_eq!((done.before, done.after, done.bodies), (None, 2, 1));
+    write(&pond, "/d/big", &big(2)).await;
+    let more = replicate(&local, &s3).await.unwrap();
+    assert_eq!((more.before, more.commits, more.bodies), (Some(2), 1, 1));
+    assert!(compare(&local, &s3).await.unwrap().equal());
+
+    let clone = dir.path().join("clone");
+    replicate(&s3, &Store::local(&clone)).await.unwrap();
+    assert_eq!(read(&clone, "/d/big", None).await, big(2));
+    assert_eq!(read(&clone, "/d/big", Some(2)).await, big(1));
+    assert!(
+        Pond::open(&clone)
+            .await
+            .unwrap()
+            .verify()
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
