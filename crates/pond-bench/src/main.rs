@@ -13,6 +13,7 @@
 //! target/release/pond-bench days         # a day's window over 1,000 daily CSVs ÷ over 10
 //! target/release/pond-bench csvdir CSV   # csvdir cached read vs first read
 //! target/release/pond-bench sync         # hourly sync of 1,000 files ÷ hashing them
+//! target/release/pond-bench replica      # clone of 1 GB ÷ copying its files; pull of one version
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -28,6 +29,7 @@ use tlogfs::Pond;
 
 mod dynamic;
 mod import;
+mod replica;
 mod series;
 mod sync;
 mod verify;
@@ -118,6 +120,13 @@ enum Bench {
         /// Hours appended to the growing file and synced before the last measure.
         #[arg(long, default_value_t = 500)]
         appends: u64,
+    },
+    /// `pond clone` of a pond of about 1 GB ÷ copying its files (each fsynced), and a pull
+    /// of one new version: bytes sent and time.
+    Replica {
+        /// The pond's size in MB.
+        #[arg(long, default_value_t = 1024)]
+        megabytes: usize,
     },
     /// A csvdir table's cached read ÷ its first read (which converts the CSV).
     Csvdir {
@@ -365,5 +374,6 @@ async fn main() -> Result<()> {
         Bench::Csvdir { csv } => dynamic::csvdir(&bin, &csv).await,
         Bench::Days { files } => dynamic::days(&bin, files).await,
         Bench::Sync { files, appends } => sync::run(&bin, files, appends.max(10)),
+        Bench::Replica { megabytes } => replica::run(&bin, megabytes.max(16)).await,
     }
 }

@@ -181,3 +181,60 @@ fn duckdb_reads_a_hive_partitioned_export() {
     let err = pond.fails(&["export", "--hive", "/sst.series", out.to_str().unwrap()]);
     assert!(err.contains("is not empty"), "{err}");
 }
+
+/// A replica pushed to an S3 server is a Delta table there: Python's `deltalake`, with its
+/// own S3 client, replays its log to the same version and the same live data files as the
+/// local pond's.
+#[test]
+fn deltalake_reads_a_replica_on_s3_as_the_pond() {
+    let server = tlogfs::testkit::S3Server::start();
+    let pond = TestPond::new();
+    pond.copy_testdata_series("weather_head.csv", "/weather.series");
+    pond.copy_testdata_series("weather_next.csv", "/weather.series");
+    pond.ok(&["mkdir", "/notes"]);
+    let url = server.url("interop");
+    let push = pond
+        .command(&["remote", "add", "s3", &url])
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{push:?}");
+    let push = pond.command(&["push"]).envs(server.env()).output().unwrap();
+    assert!(push.status.success(), "{push:?}");
+    let options: String = server
+        .env()
+        .iter()
+        .map(|(k, v)| format!("{k:?}: {v:?}, "))
+        .collect();
+    let script = |table: &str, remote: bool| {
+        let options = if remote {
+            format!(", storage_options={{{options}}}")
+        } else {
+            String::new()
+        };
+        format!(
+            r#"
+import deltalake
+t = deltalake.DeltaTable({table:?}{options})
+files = sorted(f.split("/log/", 1)[1] for f in t.file_uris())
+print(t.version(), len(files), files)
+"#
+        )
+    };
+    let run = |code: String| {
+        let out = Command::new("python3")
+            .args(["-c", &code])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "deltalake failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let there = run(script(&format!("{url}/log"), true));
+    let here = run(script(&pond.path().join("log").to_string_lossy(), false));
+    assert!(there.starts_with("3 "), "{there}");
+    assert_eq!(there, here);
+}
