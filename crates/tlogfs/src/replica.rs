@@ -161,6 +161,18 @@ struct Object {
     check: Check,
 }
 
+/// What the walk hands over of an object.
+enum Payload {
+    /// Its bytes (a commit, a log file, a checkpoint: small).
+    Bytes(Bytes),
+    /// A body of `size` bytes, to be streamed from the source: memory stays bounded
+    /// whatever its size.
+    Body {
+        /// Its length in the source.
+        size: u64,
+    },
+}
+
 enum Check {
     /// Its bytes hash to this.
     Hash(blake3::Hash),
@@ -175,7 +187,7 @@ enum Check {
 async fn objects(
     from: &Store,
     versions: std::ops::RangeInclusive<u64>,
-    mut visit: impl AsyncFnMut(Object, Bytes) -> Result<()>,
+    mut visit: impl AsyncFnMut(Object, Payload) -> Result<()>,
 ) -> Result<()> {
     // Files only versions before the retention horizon read were deleted by retention.
     let horizon: Option<u64> = match from.get(HORIZON).await? {
@@ -220,7 +232,7 @@ async fn objects(
                     continue;
                 }
                 let key = body_key(&hash);
-                let Some(body) = from.get(&key).await? else {
+                let Some(size) = from.size(&key).await? else {
                     if gone_by_retention(version) {
                         continue;
                     }
@@ -236,7 +248,7 @@ async fn objects(
                             key: blocks,
                             check: Check::Any,
                         },
-                        cvs,
+                        Payload::Bytes(cvs),
                     )
                     .await?;
                 }
@@ -245,7 +257,7 @@ async fn objects(
                         key,
                         check: Check::Hash(hash),
                     },
-                    body,
+                    Payload::Body { size },
                 )
                 .await?;
             }
@@ -253,7 +265,7 @@ async fn objects(
                 Some(hash) => Check::Hash(hash),
                 None => Check::Bytes(file.clone()),
             };
-            visit(Object { key, check }, file).await?;
+            visit(Object { key, check }, Payload::Bytes(file)).await?;
         }
         commits.push((version, bytes));
     }
@@ -263,7 +275,7 @@ async fn objects(
                 key: commit_key(version),
                 check: Check::Bytes(bytes.clone()),
             },
-            bytes,
+            Payload::Bytes(bytes),
         )
         .await?;
     }
@@ -275,7 +287,7 @@ async fn objects(
                     key,
                     check: Check::Any,
                 },
-                bytes,
+                Payload::Bytes(bytes),
             )
             .await?;
         }
@@ -287,7 +299,7 @@ async fn objects(
                     key: key.to_string(),
                     check: Check::Any,
                 },
-                bytes,
+                Payload::Bytes(bytes),
             )
             .await?;
         }
@@ -345,7 +357,31 @@ pub async fn replicate(from: &Store, to: &Store) -> Result<Replicated> {
     if first > from_head {
         return Ok(done);
     }
-    objects(from, first..=from_head, async |object, bytes| {
+    objects(from, first..=from_head, async |object, payload| {
+        let bytes = match payload {
+            Payload::Bytes(bytes) => bytes,
+            Payload::Body { size } => {
+                let Check::Hash(hash) = object.check else {
+                    return Err(Error::internal("a body without its hash"));
+                };
+                // Bodies never change under their names: one there (from a copy that was
+                // killed) is kept, and checked by `compare`.
+                if to.size(&object.key).await? == Some(size) {
+                    return Ok(());
+                }
+                let shown = from.shown(&object.key);
+                let chunks = from
+                    .stream(&object.key)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt {
+                        file: shown.clone(),
+                        detail: "a body the log references is missing".into(),
+                    })?;
+                done.bytes += to.put_checked(&object.key, chunks, hash, &shown).await?;
+                done.bodies += 1;
+                return Ok(());
+            }
+        };
         if !intact(&object, &bytes) {
             return Err(Error::Corrupt {
                 file: from.shown(&object.key),
@@ -379,14 +415,11 @@ pub async fn replicate(from: &Store, to: &Store) -> Result<Replicated> {
         } else if matches!(object.check, Check::Hash(_))
             && to.size(&object.key).await? == Some(bytes.len() as u64)
         {
-            // Bodies and data files never change under their names: one there (from a
-            // copy that was killed) is kept, and checked by `compare`.
+            // Log files never change under their names either.
             return Ok(());
         } else {
             to.put(&object.key, bytes.clone()).await?;
-            if object.key.starts_with("content/") && !object.key.ends_with(".blocks") {
-                done.bodies += 1;
-            } else if object.key.ends_with(".parquet") && !object.key.starts_with(DELTA_LOG) {
+            if object.key.ends_with(".parquet") && !object.key.starts_with(DELTA_LOG) {
                 done.data_files += 1;
             }
         }
@@ -409,22 +442,43 @@ pub async fn compare(from: &Store, to: &Store) -> Result<Compared> {
         versions: (from_head, head(to).await?),
         ..Default::default()
     };
-    objects(from, 0..=from_head, async |object, _| {
+    objects(from, 0..=from_head, async |object, payload| {
         out.objects += 1;
-        match to.get(&object.key).await? {
-            None => out
-                .problems
-                .push(format!("{}: missing", to.shown(&object.key))),
-            Some(bytes) => {
-                out.bytes += bytes.len() as u64;
-                if !intact(&object, &bytes) {
-                    out.problems.push(format!(
-                        "{}: differs from {}",
-                        to.shown(&object.key),
-                        from.shown(&object.key)
-                    ));
+        let differs = || {
+            format!(
+                "{}: differs from {}",
+                to.shown(&object.key),
+                from.shown(&object.key)
+            )
+        };
+        match payload {
+            Payload::Body { .. } => match to.stream(&object.key).await? {
+                None => out
+                    .problems
+                    .push(format!("{}: missing", to.shown(&object.key))),
+                Some(mut chunks) => {
+                    let mut hasher = blake3::Hasher::new();
+                    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+                        let chunk = chunk?;
+                        out.bytes += chunk.len() as u64;
+                        hasher.update(&chunk);
+                    }
+                    if !matches!(object.check, Check::Hash(h) if h == hasher.finalize()) {
+                        out.problems.push(differs());
+                    }
                 }
-            }
+            },
+            Payload::Bytes(_) => match to.get(&object.key).await? {
+                None => out
+                    .problems
+                    .push(format!("{}: missing", to.shown(&object.key))),
+                Some(bytes) => {
+                    out.bytes += bytes.len() as u64;
+                    if !intact(&object, &bytes) {
+                        out.problems.push(differs());
+                    }
+                }
+            },
         }
         Ok(())
     })

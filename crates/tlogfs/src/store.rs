@@ -20,8 +20,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The bytes of an object, in chunks.
+pub type Chunks = BoxStream<'static, Result<Bytes>>;
+
+/// The size of the chunks a local object is read in, and of the parts a large object is
+/// uploaded in.
+const CHUNK: usize = 8 << 20;
 
 use crate::error::{Error, Result};
 
@@ -193,6 +202,138 @@ impl Store {
                     Ok(meta) => Ok(Some(meta.size)),
                     Err(object_store::Error::NotFound { .. }) => Ok(None),
                     Err(e) => Err(self.error(key, e)),
+                }
+            }
+        }
+    }
+
+    /// The object at `key` in chunks, or `None` if there is none: memory stays bounded
+    /// whatever its size.
+    pub async fn stream(&self, key: &str) -> Result<Option<Chunks>> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                let file = match tokio::fs::File::open(&path).await {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(Error::io(path.display(), e)),
+                };
+                let chunks = futures::stream::try_unfold((file, path), |(mut file, path)| async {
+                    let mut buf = Vec::with_capacity(CHUNK);
+                    let n = (&mut file)
+                        .take(CHUNK as u64)
+                        .read_to_end(&mut buf)
+                        .await
+                        .map_err(|e| Error::io(path.display(), e))?;
+                    Ok((n > 0).then(|| (Bytes::from(buf), (file, path))))
+                });
+                Ok(Some(chunks.boxed()))
+            }
+            Kind::Object { store, prefix } => {
+                match store.get(&Self::object_path(prefix, key)).await {
+                    Ok(got) => {
+                        let shown = self.shown(key);
+                        Ok(Some(
+                            got.into_stream()
+                                .map_err(move |source| Error::Store {
+                                    object: shown.clone(),
+                                    source,
+                                })
+                                .boxed(),
+                        ))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(self.error(key, e)),
+                }
+            }
+        }
+    }
+
+    /// Writes the bytes `chunks` yields at `key`, replacing what was there, if they hash
+    /// to `expected`; the bytes written. Bytes that do not are refused, naming `source`,
+    /// and leave nothing at `key` (a local write is staged, a large upload is aborted).
+    pub async fn put_checked(
+        &self,
+        key: &str,
+        mut chunks: Chunks,
+        expected: blake3::Hash,
+        source: &str,
+    ) -> Result<u64> {
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let refused = || Error::Corrupt {
+            file: source.to_string(),
+            detail: "does not match the BLAKE3 the log records of it (run `pond verify`); \
+                     nothing damaged was copied"
+                .into(),
+        };
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                let parent = path.parent().expect("a key has a directory").to_path_buf();
+                tokio::fs::create_dir_all(&parent)
+                    .await
+                    .map_err(|e| Error::io(parent.display(), e))?;
+                let name = path
+                    .file_name()
+                    .expect("a key has a name")
+                    .to_string_lossy();
+                let staging = parent.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
+                let written = async {
+                    let io = |e| Error::io(staging.display(), e);
+                    let mut file = tokio::fs::File::create_new(&staging).await.map_err(io)?;
+                    while let Some(chunk) = chunks.next().await {
+                        let chunk = chunk?;
+                        hasher.update(&chunk);
+                        size += chunk.len() as u64;
+                        file.write_all(&chunk).await.map_err(io)?;
+                    }
+                    if hasher.finalize() != expected {
+                        return Err(refused());
+                    }
+                    file.sync_all().await.map_err(io)?;
+                    tokio::fs::rename(&staging, &path)
+                        .await
+                        .map_err(|e| Error::io(path.display(), e))
+                }
+                .await;
+                if written.is_err() {
+                    let _ = tokio::fs::remove_file(&staging).await;
+                }
+                written?;
+                blocking(move || crate::content_store::sync_dir(&parent)).await?;
+                Ok(size)
+            }
+            Kind::Object { store, prefix } => {
+                let path = Self::object_path(prefix, key);
+                let upload = store
+                    .put_multipart(&path)
+                    .await
+                    .map_err(|e| self.error(key, e))?;
+                let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+                let written = async {
+                    while let Some(chunk) = chunks.next().await {
+                        let chunk = chunk?;
+                        hasher.update(&chunk);
+                        size += chunk.len() as u64;
+                        writer
+                            .wait_for_capacity(4)
+                            .await
+                            .map_err(|e| self.error(key, e))?;
+                        writer.put(chunk);
+                    }
+                    Ok(())
+                }
+                .await;
+                match written {
+                    Ok(()) if hasher.finalize() == expected => {
+                        writer.finish().await.map_err(|e| self.error(key, e))?;
+                        Ok(size)
+                    }
+                    outcome => {
+                        let _ = writer.abort().await;
+                        outcome.and(Err(refused()))
+                    }
                 }
             }
         }
@@ -423,6 +564,46 @@ mod tests {
         assert_eq!(won, 1);
     }
 
+    /// A body of 20 MiB (three chunks, a multipart upload) streamed from `source` into
+    /// `store` and back; one that does not hash as expected leaves nothing.
+    async fn streams(store: &Store, source: &Store) {
+        let body: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
+        source.put("big", Bytes::from(body.clone())).await.unwrap();
+        let chunks = source.stream("big").await.unwrap().unwrap();
+        let n = store
+            .put_checked("content/bi/big", chunks, blake3::hash(&body), "source/big")
+            .await
+            .unwrap();
+        assert_eq!(n, body.len() as u64);
+        let back: Vec<Bytes> = store
+            .stream("content/bi/big")
+            .await
+            .unwrap()
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let back: Vec<u8> = back.concat();
+        assert!(back == body, "the body comes back whole");
+        let chunks = source.stream("big").await.unwrap().unwrap();
+        let err = store
+            .put_checked(
+                "content/xx/bad",
+                chunks,
+                blake3::hash(b"other"),
+                "source/big",
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("source/big: ") && err.contains("nothing damaged was copied"),
+            "{err}"
+        );
+        assert_eq!(store.size("content/xx/bad").await.unwrap(), None);
+        assert!(store.stream("nothing").await.unwrap().is_none());
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn a_local_directory_and_memory_behave_alike() {
         let dir = tempfile::tempdir().unwrap();
@@ -448,6 +629,17 @@ mod tests {
             again.get("content/ab/cd").await.unwrap(),
             Some(Bytes::from("x"))
         );
+        let source = Store::open("memory://store-test-source").unwrap();
+        streams(&Store::local(dir.path()), &source).await;
+        streams(
+            &Store::open("memory://store-test/pond").unwrap(),
+            &Store::local(dir.path()),
+        )
+        .await;
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("content/xx"))
+            .map(|d| d.collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         let err = Store::open("ftp://host/pond").unwrap_err().to_string();
         assert!(err.contains("ftp://"), "{err}");
     }
@@ -456,6 +648,11 @@ mod tests {
     async fn an_s3_store_behaves_alike() {
         let server = crate::testkit::S3Server::start();
         behaves(server.store("store-test")).await;
+        streams(
+            &server.store("store-test"),
+            &Store::open("memory://s3-source").unwrap(),
+        )
+        .await;
         // Another prefix of the bucket is another store.
         let other = server.store("elsewhere");
         assert!(other.list("log").await.unwrap().is_empty());
