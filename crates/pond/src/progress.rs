@@ -40,9 +40,11 @@ impl Reporter for Bars {
                 1_000,
             ),
         };
-        let template = match total {
-            Some(_) => template,
-            None => "{msg} {spinner} {human_pos}",
+        let template = match (total, unit) {
+            (Some(_), _) => template,
+            (None, Unit::Bytes) => "{msg} {spinner} {bytes}, {bytes_per_sec}",
+            (None, Unit::Rows) => "{msg} {spinner} {human_pos} rows, {per_sec}",
+            (None, Unit::Files) => "{msg} {spinner} {human_pos} files",
         };
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden())
             .with_style(ProgressStyle::with_template(template).expect("a valid template"))

@@ -27,6 +27,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::delta_log::CommitFile;
 use crate::error::{Error, Result};
@@ -357,6 +358,11 @@ pub async fn replicate(from: &Store, to: &Store) -> Result<Replicated> {
     if first > from_head {
         return Ok(done);
     }
+    let task = std::sync::Arc::new(tinyfs::progress::start(
+        &format!("copying to {}", to.url()),
+        tinyfs::progress::Unit::Bytes,
+        None,
+    ));
     objects(from, first..=from_head, async |object, payload| {
         let bytes = match payload {
             Payload::Bytes(bytes) => bytes,
@@ -370,13 +376,16 @@ pub async fn replicate(from: &Store, to: &Store) -> Result<Replicated> {
                     return Ok(());
                 }
                 let shown = from.shown(&object.key);
+                let counted = task.clone();
                 let chunks = from
                     .stream(&object.key)
                     .await?
                     .ok_or_else(|| Error::Corrupt {
                         file: shown.clone(),
                         detail: "a body the log references is missing".into(),
-                    })?;
+                    })?
+                    .inspect_ok(move |chunk| counted.inc(chunk.len() as u64))
+                    .boxed();
                 done.bytes += to.put_checked(&object.key, chunks, hash, &shown).await?;
                 done.bodies += 1;
                 return Ok(());
@@ -424,6 +433,7 @@ pub async fn replicate(from: &Store, to: &Store) -> Result<Replicated> {
             }
         }
         done.bytes += bytes.len() as u64;
+        task.inc(bytes.len() as u64);
         Ok(())
     })
     .await?;
@@ -458,7 +468,7 @@ pub async fn compare(from: &Store, to: &Store) -> Result<Compared> {
                     .push(format!("{}: missing", to.shown(&object.key))),
                 Some(mut chunks) => {
                     let mut hasher = blake3::Hasher::new();
-                    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+                    while let Some(chunk) = chunks.next().await {
                         let chunk = chunk?;
                         out.bytes += chunk.len() as u64;
                         hasher.update(&chunk);
