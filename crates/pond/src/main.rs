@@ -26,7 +26,7 @@ use tlogfs::Pond;
 #[derive(Debug, Parser)]
 #[command(name = "pond", version, about, max_term_width = 100)]
 struct Cli {
-    /// The pond directory (default: $POND).
+    /// The pond directory, a path or a file:// URL (default: $POND).
     #[arg(long, env = "POND", global = true, value_name = "DIR")]
     pond: Option<PathBuf>,
 
@@ -611,7 +611,10 @@ impl Ctx {
     fn dir(&self) -> Result<&std::path::Path> {
         match &self.pond {
             Some(p) if is_url(p) => bail!(
-                "{}: pond stores a pond in a local directory only; give a path (a URL such as s3://bucket/pond is not supported yet)",
+                "{}: a pond is opened in a local directory (a path or file://) only, for now; \
+                 elsewhere it is a replica, made by `pond push` and brought here by \
+                 `pond clone {} DIR`",
+                p.display(),
                 p.display()
             ),
             Some(p) => Ok(p),
@@ -686,8 +689,20 @@ pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
     }
 }
 
-/// Whether `path` is written as a URL (`scheme://...`) rather than a local path; `file://`
-/// URLs are not accepted either, so a pond is never made in a directory named `file:`.
+/// `path`, or the local directory a `file://` URL names.
+fn local_path(path: PathBuf) -> PathBuf {
+    let text = path.to_string_lossy();
+    if !text.starts_with("file://") {
+        return path;
+    }
+    match tlogfs::store::Store::open(&text) {
+        Ok(store) => store.local_dir().map(PathBuf::from).unwrap_or(path),
+        Err(_) => path,
+    }
+}
+
+/// Whether `path` is written as a URL (`scheme://...`) rather than a local path, so that
+/// a pond is never made in a directory named `s3:`.
 fn is_url(path: &std::path::Path) -> bool {
     let text = path.to_string_lossy();
     text.split_once("://").is_some_and(|(scheme, _)| {
@@ -718,7 +733,7 @@ fn user() -> String {
 
 async fn run(cli: Cli) -> Result<bool> {
     let ctx = Ctx {
-        pond: cli.pond,
+        pond: cli.pond.map(local_path),
         quiet: cli.quiet,
         // The program as `pond`, wherever it was run from; the arguments as given.
         command_line: std::iter::once("pond".to_string())

@@ -42,6 +42,10 @@ fn a_pond_pushed_to_a_backup_is_a_pond_and_comes_back_by_clone_and_pull() {
     };
     assert_eq!(rows(&backup_arg), rows(&pond.path().to_string_lossy()));
 
+    // Named by a file:// URL, too.
+    let url = format!("file://{backup_arg}");
+    assert_eq!(pond.ok(&["--pond", &url, "list"]), "/weather.series\n");
+
     // A clone of it has every version, and `origin` to pull from.
     let station = pond.host("station");
     let station_arg = station.to_string_lossy().to_string();
