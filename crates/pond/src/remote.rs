@@ -144,11 +144,33 @@ fn versions(done: &replica::Replicated) -> String {
     }
 }
 
+/// If `a` has every commit of `b` and more, the two versions, as `pond version 9 against 7`.
+async fn ahead(a: &Store, b: &Store) -> Result<Option<String>> {
+    let (Some(head_a), Some(head_b)) = (replica::head(a).await?, replica::head(b).await?) else {
+        return Ok(None);
+    };
+    if head_a <= head_b || !replica::contains(a, b).await? {
+        return Ok(None);
+    }
+    Ok(Some(format!("pond version {head_a} against {head_b}")))
+}
+
 /// `pond push [NAME]`.
 pub(crate) async fn push(ctx: &Ctx, name: Option<&str>) -> Result<()> {
     let dir = ctx.pond_dir()?;
     let (name, remote) = Remotes::read(dir)?.pick(name)?;
-    let done = replica::replicate(&Store::local(dir), &remote)
+    let local = Store::local(dir);
+    if let Some(ahead) = ahead(&remote, &local)
+        .await
+        .with_context(|| format!("to {name}"))?
+    {
+        writeln!(
+            ctx.report(),
+            "{name} is ahead of this pond ({ahead}): nothing to push; `pond pull {name}` brings its commits here"
+        )?;
+        return Ok(());
+    }
+    let done = replica::replicate(&local, &remote)
         .await
         .with_context(|| format!("to {name}"))?;
     let mut out = ctx.report();
@@ -168,7 +190,18 @@ pub(crate) async fn push(ctx: &Ctx, name: Option<&str>) -> Result<()> {
 pub(crate) async fn pull(ctx: &Ctx, name: Option<&str>) -> Result<()> {
     let dir = ctx.pond_dir()?;
     let (name, remote) = Remotes::read(dir)?.pick(name)?;
-    let done = replica::replicate(&remote, &Store::local(dir))
+    let local = Store::local(dir);
+    if let Some(ahead) = ahead(&local, &remote)
+        .await
+        .with_context(|| format!("from {name}"))?
+    {
+        writeln!(
+            ctx.report(),
+            "this pond is ahead of {name} ({ahead}): nothing to pull; `pond push {name}` sends its commits there"
+        )?;
+        return Ok(());
+    }
+    let done = replica::replicate(&remote, &local)
         .await
         .with_context(|| format!("from {name}"))?;
     let mut out = ctx.report();

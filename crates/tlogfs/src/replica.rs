@@ -108,6 +108,20 @@ pub async fn head(store: &Store) -> Result<Option<u64>> {
         .map(|(_, v)| *v))
 }
 
+/// Whether the pond in `a` has every commit of the pond in `b` (and maybe more): the
+/// history in `b` is the start of the one in `a`. Each commit records the BLAKE3 of the
+/// one before, so one commit in common means the whole history before it is too.
+pub async fn contains(a: &Store, b: &Store) -> Result<bool> {
+    let (Some(head_a), head_b) = (head(a).await?, head(b).await?) else {
+        return Ok(false);
+    };
+    Ok(match head_b {
+        None => true,
+        Some(v) if v > head_a => false,
+        Some(v) => commit_bytes(a, v).await? == commit_bytes(b, v).await?,
+    })
+}
+
 /// The commit file of `version` in `store`.
 async fn commit_bytes(store: &Store, version: u64) -> Result<Bytes> {
     let key = commit_key(version);

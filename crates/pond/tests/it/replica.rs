@@ -80,13 +80,25 @@ fn a_pond_pushed_to_a_backup_is_a_pond_and_comes_back_by_clone_and_pull() {
     ]);
     assert_eq!(at_v1.lines().count(), 201);
 
+    // Pulling what this pond already has more than: nothing to do.
+    let out = pond.ok(&["pull"]);
+    assert!(out.starts_with("up to date with backup"), "{out}");
+    pond.ok(&["mkdir", "/later"]);
+    let out = pond.ok(&["pull"]);
+    assert!(
+        out.starts_with("this pond is ahead of backup (pond version 3 against 2)"),
+        "{out}"
+    );
+    pond.ok(&["push"]);
+    pond.ok(&["--pond", &station_arg, "pull"]);
+
     // Both change on their own: the next push is refused, naming where they parted.
     pond.ok(&["mkdir", "/here"]);
     pond.ok(&["--pond", &station_arg, "mkdir", "/there"]);
     pond.ok(&["--pond", &station_arg, "push"]);
     let err = pond.fails(&["push"]);
     assert!(
-        err.contains("the histories differ from pond version 3"),
+        err.contains("the histories differ from pond version 4"),
         "{err}"
     );
     let out = pond.run(&["verify", "--remote", "backup"]);
