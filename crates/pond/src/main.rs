@@ -933,7 +933,9 @@ async fn run(cli: Cli) -> Result<bool> {
             return upkeep::verify(&ctx, format).await.context("verify");
         }
         Command::Remote { action } => match action {
-            RemoteAction::Add { name, url } => remote::add(&ctx, &name, &url).context("remote")?,
+            RemoteAction::Add { name, url } => {
+                remote::add(&ctx, &name, &url).await.context("remote")?
+            }
             RemoteAction::List => remote::list(&ctx).context("remote")?,
             RemoteAction::Remove { name } => remote::remove(&ctx, &name).context("remote")?,
         },

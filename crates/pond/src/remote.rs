@@ -78,8 +78,10 @@ impl Remotes {
 }
 
 /// `pond remote add NAME URL`.
-pub(crate) fn add(ctx: &Ctx, name: &str, url: &str) -> Result<()> {
+pub(crate) async fn add(ctx: &Ctx, name: &str, url: &str) -> Result<()> {
     let dir = ctx.pond_dir()?;
+    // Only a pond has remotes (this also names a mistyped --pond).
+    ctx.read(None).await?;
     if name.is_empty()
         || !name
             .chars()
