@@ -162,3 +162,83 @@ fn a_pond_backed_up_to_s3_clones_back_whole() {
         "{err}"
     );
 }
+
+/// How many files are below `dir`.
+fn files_below(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type().is_ok_and(|t| t.is_dir()) {
+            true => files_below(&e.path()),
+            false => 1,
+        })
+        .sum()
+}
+
+/// A push killed at any instant leaves the backup a pond at a version it had or one the
+/// push completed, every file version it shows whole; the next push finishes the job.
+#[test]
+fn a_push_killed_at_any_instant_leaves_a_pond_and_the_next_finishes() {
+    let pond = TestPond::new();
+    let mut rng = crate::support::Rng::new();
+    let backup = pond.host("backup");
+    let backup_arg = backup.to_string_lossy().to_string();
+    pond.ok(&["remote", "add", "backup", &backup_arg]);
+    // Each round adds three versions with bodies of 3 MB, so a push has work to be killed
+    // in, and kills it after a random wait; until some kills landed part way.
+    let (mut rounds, mut killed, mut partial) = (0, 0, 0);
+    while partial < 3 && rounds < 20 {
+        for i in 0..3usize {
+            let n = rounds * 3 + i;
+            let body: Vec<u8> = (0..3_000_000)
+                .map(|j| ((n * 31 + j * 7) % 251) as u8)
+                .collect();
+            let host = pond.host(&format!("body{n}"));
+            crate::support::write(&host, &body);
+            pond.ok(&["copy", &host.to_string_lossy(), &format!("/f{}", n % 4)]);
+        }
+        let before = files_below(&backup);
+        let mut child = pond
+            .command(&["push"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn pond push");
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(120)));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        rounds += 1;
+        if out.status.success() {
+            continue;
+        }
+        killed += 1;
+        if !backup.join("log/_delta_log").exists() {
+            continue;
+        }
+        // Whatever version the backup is at, it is a whole pond.
+        let verified = pond.run(&["--pond", &backup_arg, "verify"]);
+        assert!(
+            verified.status.success(),
+            "round {rounds}: {}",
+            String::from_utf8_lossy(&verified.stdout)
+        );
+        // Killed after it had written something: part way.
+        if files_below(&backup) > before {
+            partial += 1;
+        }
+    }
+    eprintln!("{rounds} rounds: {killed} pushes killed, {partial} of them part way");
+    assert!(partial > 0, "no kill landed during a push");
+    pond.ok(&["push"]);
+    let out = pond.ok(&["verify", "--remote", "backup"]);
+    assert!(out.starts_with("backup holds this pond"), "{out}");
+    for i in 0..4 {
+        let path = format!("/f{i}");
+        assert_eq!(
+            pond.run(&["--pond", &backup_arg, "cat", &path]).stdout,
+            pond.run(&["cat", &path]).stdout
+        );
+    }
+}
