@@ -127,7 +127,7 @@ impl Store {
                 })
             }
             _ => Err(refuse(&format!(
-                "pond does not know the scheme {scheme}:// (a path, file://, s3:// or memory://)"
+                "pond does not know the scheme {scheme}:// (a path, file:// or s3://)"
             ))),
         }
     }
