@@ -95,6 +95,10 @@ step "the series is both versions, in time order" \
     query --format table "SELECT count(*) AS hours, min(time_hour) AS first, max(time_hour) AS last FROM \"/series/weather.series\""
 step "the history of changes" log -n 4
 step "re-hash every stored body" verify
+backup="$POND.backup"
+step "name a backup beside the pond (another disk, or s3://bucket/prefix)" remote add backup "$backup"
+step "push every commit and every version of every file to it" push
+step "prove the backup holds exactly this pond" verify --remote backup
 if [ -n "$keep" ]; then
     where="$(quoted "$POND")"
     printf '\nThe pond is in %s. Explore it with:\n  export POND=%s\n  %s list -l %s\n' \
