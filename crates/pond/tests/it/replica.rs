@@ -187,9 +187,10 @@ fn a_push_killed_at_any_instant_leaves_a_pond_and_the_next_finishes() {
     let backup_arg = backup.to_string_lossy().to_string();
     pond.ok(&["remote", "add", "backup", &backup_arg]);
     // Each round adds three versions with bodies of 3 MB, so a push has work to be killed
-    // in, and kills it after a random wait; until some kills landed part way.
+    // in, and kills it at a random instant: either before it wrote anything, or (half the
+    // rounds) once it has begun to write, whatever this machine's speed.
     let (mut rounds, mut killed, mut partial) = (0, 0, 0);
-    while partial < 3 && rounds < 20 {
+    while partial < 6 && rounds < 30 {
         for i in 0..3usize {
             let n = rounds * 3 + i;
             let body: Vec<u8> = (0..3_000_000)
@@ -206,7 +207,17 @@ fn a_push_killed_at_any_instant_leaves_a_pond_and_the_next_finishes() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn pond push");
-        std::thread::sleep(std::time::Duration::from_millis(rng.below(120)));
+        if rng.below(2) == 0 {
+            // Wait until the push has written something.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while files_below(&backup) == before
+                && child.try_wait().unwrap().is_none()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(150)));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         rounds += 1;
@@ -214,19 +225,22 @@ fn a_push_killed_at_any_instant_leaves_a_pond_and_the_next_finishes() {
             continue;
         }
         killed += 1;
-        if !backup.join("log/_delta_log").exists() {
-            continue;
-        }
-        // Whatever version the backup is at, it is a whole pond.
-        let verified = pond.run(&["--pond", &backup_arg, "verify"]);
-        assert!(
-            verified.status.success(),
-            "round {rounds}: {}",
-            String::from_utf8_lossy(&verified.stdout)
-        );
         // Killed after it had written something: part way.
         if files_below(&backup) > before {
             partial += 1;
+        }
+        // Whatever version the backup is at (none before its first commit is linked in),
+        // it is a whole pond.
+        if backup
+            .join("log/_delta_log/00000000000000000000.json")
+            .exists()
+        {
+            let verified = pond.run(&["--pond", &backup_arg, "verify"]);
+            assert!(
+                verified.status.success(),
+                "round {rounds}: {}",
+                String::from_utf8_lossy(&verified.stdout)
+            );
         }
     }
     eprintln!("{rounds} rounds: {killed} pushes killed, {partial} of them part way");
