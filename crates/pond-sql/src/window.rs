@@ -227,6 +227,13 @@ impl PondSession {
 mod tests {
     use super::*;
 
+    /// The instant RFC 3339 `text` names, in µs.
+    fn t(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_micros()
+    }
+
     #[test]
     fn instants_parse_in_three_forms() {
         let noon = 1_714_564_800_000_000;
@@ -245,11 +252,6 @@ mod tests {
         let oslo = chrono_tz::Europe::Oslo;
         let now = chrono::Utc::now().with_timezone(&oslo);
         let at = |text| parse_instant_at(text, now);
-        let t = |text| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .unwrap()
-                .timestamp_micros()
-        };
         // Summer (UTC+2) and winter (UTC+1).
         assert_eq!(at("2024-05-01"), Ok(t("2024-04-30T22:00:00Z")));
         assert_eq!(at("2024-01-15T06:30"), Ok(t("2024-01-15T05:30:00Z")));
@@ -280,11 +282,6 @@ mod tests {
             .unwrap()
             .to_utc();
         let at = |text| parse_instant_at(text, now);
-        let t = |text| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .unwrap()
-                .timestamp_micros()
-        };
         assert_eq!(at("now"), Ok(t("2024-05-01T12:30:00Z")));
         assert_eq!(at("-6h"), Ok(t("2024-05-01T06:30:00Z")));
         assert_eq!(at("now-30m"), Ok(t("2024-05-01T12:00:00Z")));

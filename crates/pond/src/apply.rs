@@ -42,6 +42,8 @@ enum Resource {
         path: String,
         factory: String,
         config: Value,
+        /// `config` as the factory reads it (YAML text).
+        bytes: Vec<u8>,
     },
     Symlink {
         path: String,
@@ -141,8 +143,9 @@ fn parse(text: &str, file: &Path, registry: &Registry) -> Result<Vec<Doc>> {
             "mknod" => {
                 let d: MknodDoc = fields_of(fields, n, &kind)?;
                 let at = format!("document {n} (mknod {})", d.path);
+                let bytes = serde_yaml_ng::to_string(&d.config)?.into_bytes();
                 registry
-                    .validate(&d.factory, &config_bytes(&d.config)?)
+                    .validate(&d.factory, &bytes)
                     .with_context(|| format!("{at}: config"))?;
                 (
                     d.path.clone(),
@@ -150,6 +153,7 @@ fn parse(text: &str, file: &Path, registry: &Registry) -> Result<Vec<Doc>> {
                         path: d.path,
                         factory: d.factory,
                         config: d.config,
+                        bytes,
                     },
                 )
             }
@@ -206,11 +210,6 @@ fn fields_of<T: serde::de::DeserializeOwned>(fields: Value, n: usize, kind: &str
         Some(path) => anyhow!("document {n} ({kind} {path}): {e}"),
         None => anyhow!("document {n} ({kind}): {e}"),
     })
-}
-
-/// A configuration as the factory reads it: YAML text.
-fn config_bytes(config: &Value) -> Result<Vec<u8>> {
-    Ok(serde_yaml_ng::to_string(config)?.into_bytes())
 }
 
 fn sync_options(d: SyncDoc) -> Result<pond_sql::SyncOptions> {
@@ -281,8 +280,8 @@ async fn apply_docs(
                 path,
                 factory,
                 config,
+                bytes,
             } => {
-                let bytes = config_bytes(config)?;
                 let existing = root.get_entry(path.as_str()).await?;
                 let overwrite = match existing.as_ref().map(|n| n.factory()) {
                     None => false,
@@ -308,7 +307,7 @@ async fn apply_docs(
                     make_parent(root, path, dry_run, &mut out).await?;
                 }
                 registry
-                    .mknod(root, factory, path, &bytes, overwrite)
+                    .mknod(root, factory, path, bytes, overwrite)
                     .await
                     .with_context(|| at.to_string())?;
                 match overwrite {

@@ -15,7 +15,7 @@ use crate::{CopyFormat, Ctx, ExportFormat};
 /// Files at least this large get a progress bar on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 
-pub(crate) fn progress(shown: bool, len: Option<u64>, what: &str) -> ProgressBar {
+fn progress(shown: bool, len: Option<u64>, what: &str) -> ProgressBar {
     if !shown || len.is_some_and(|l| l < PROGRESS_MIN_BYTES) {
         return ProgressBar::hidden();
     }

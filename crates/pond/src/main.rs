@@ -604,11 +604,7 @@ impl Ctx {
     }
 
     /// The pond's directory.
-    pub(crate) fn pond_dir(&self) -> Result<&std::path::Path> {
-        self.dir()
-    }
-
-    fn dir(&self) -> Result<&std::path::Path> {
+    pub(crate) fn dir(&self) -> Result<&std::path::Path> {
         match &self.pond {
             Some(p) if is_url(p) => bail!(
                 "{}: a pond is opened in a local directory (a path or file://) only, for now; \
@@ -939,8 +935,12 @@ async fn run(cli: Cli) -> Result<bool> {
             RemoteAction::List => remote::list(&ctx).context("remote")?,
             RemoteAction::Remove { name } => remote::remove(&ctx, &name).context("remote")?,
         },
-        Command::Push { name } => remote::push(&ctx, name.as_deref()).await.context("push")?,
-        Command::Pull { name } => remote::pull(&ctx, name.as_deref()).await.context("pull")?,
+        Command::Push { name } => remote::copy(&ctx, name.as_deref(), remote::Direction::Push)
+            .await
+            .context("push")?,
+        Command::Pull { name } => remote::copy(&ctx, name.as_deref(), remote::Direction::Pull)
+            .await
+            .context("pull")?,
         Command::Clone { url, dir } => remote::clone(&ctx, &url, &dir).await.context("clone")?,
         Command::Maintain {
             grace,

@@ -79,7 +79,7 @@ impl Remotes {
 
 /// `pond remote add NAME URL`.
 pub(crate) async fn add(ctx: &Ctx, name: &str, url: &str) -> Result<()> {
-    let dir = ctx.pond_dir()?;
+    let dir = ctx.dir()?;
     // Only a pond has remotes (this also names a mistyped --pond).
     ctx.read(None).await?;
     if name.is_empty()
@@ -102,7 +102,7 @@ pub(crate) async fn add(ctx: &Ctx, name: &str, url: &str) -> Result<()> {
 
 /// `pond remote remove NAME`.
 pub(crate) fn remove(ctx: &Ctx, name: &str) -> Result<()> {
-    let dir = ctx.pond_dir()?;
+    let dir = ctx.dir()?;
     let mut remotes = Remotes::read(dir)?;
     if remotes.remotes.remove(name).is_none() {
         bail!("no remote named {name:?}");
@@ -117,7 +117,7 @@ pub(crate) fn remove(ctx: &Ctx, name: &str) -> Result<()> {
 
 /// `pond remote list`.
 pub(crate) fn list(ctx: &Ctx) -> Result<()> {
-    let remotes = Remotes::read(ctx.pond_dir()?)?;
+    let remotes = Remotes::read(ctx.dir()?)?;
     let mut out = std::io::stdout().lock();
     for (name, url) in &remotes.remotes {
         writeln!(out, "{name}\t{url}")?;
@@ -157,64 +157,54 @@ async fn ahead(a: &Store, b: &Store) -> Result<Option<String>> {
     Ok(Some(format!("pond version {head_a} against {head_b}")))
 }
 
-/// `pond push [NAME]`.
-pub(crate) async fn push(ctx: &Ctx, name: Option<&str>) -> Result<()> {
-    let dir = ctx.pond_dir()?;
-    let (name, remote) = Remotes::read(dir)?.pick(name)?;
-    let local = Store::local(dir);
-    if let Some(ahead) = ahead(&remote, &local)
-        .await
-        .with_context(|| format!("to {name}"))?
-    {
-        writeln!(
-            ctx.report(),
-            "{name} is ahead of this pond ({ahead}): nothing to push; `pond pull {name}` brings its commits here"
-        )?;
-        return Ok(());
-    }
-    let done = replica::replicate(&local, &remote)
-        .await
-        .with_context(|| format!("to {name}"))?;
-    let mut out = ctx.report();
-    match done.before {
-        Some(v) if v == done.after => writeln!(out, "{name} is up to date (pond version {v})")?,
-        _ => writeln!(
-            out,
-            "pushed {} to {name} ({})",
-            versions(&done),
-            what(&done)
-        )?,
-    }
-    Ok(())
+/// Which way a copy goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// This pond to the remote.
+    Push,
+    /// The remote to this pond.
+    Pull,
 }
 
-/// `pond pull [NAME]`.
-pub(crate) async fn pull(ctx: &Ctx, name: Option<&str>) -> Result<()> {
-    let dir = ctx.pond_dir()?;
+/// `pond push [NAME]` and `pond pull [NAME]`.
+pub(crate) async fn copy(ctx: &Ctx, name: Option<&str>, direction: Direction) -> Result<()> {
+    let dir = ctx.dir()?;
     let (name, remote) = Remotes::read(dir)?.pick(name)?;
     let local = Store::local(dir);
-    if let Some(ahead) = ahead(&local, &remote)
-        .await
-        .with_context(|| format!("from {name}"))?
-    {
-        writeln!(
-            ctx.report(),
-            "this pond is ahead of {name} ({ahead}): nothing to pull; `pond push {name}` sends its commits there"
-        )?;
+    let (from, to, via) = match direction {
+        Direction::Push => (&local, &remote, format!("to {name}")),
+        Direction::Pull => (&remote, &local, format!("from {name}")),
+    };
+    let mut out = ctx.report();
+    if let Some(ahead) = ahead(to, from).await.with_context(|| via.clone())? {
+        match direction {
+            Direction::Push => writeln!(
+                out,
+                "{name} is ahead of this pond ({ahead}): nothing to push; `pond pull {name}` brings its commits here"
+            )?,
+            Direction::Pull => writeln!(
+                out,
+                "this pond is ahead of {name} ({ahead}): nothing to pull; `pond push {name}` sends its commits there"
+            )?,
+        }
         return Ok(());
     }
-    let done = replica::replicate(&remote, &local)
+    let done = replica::replicate(from, to)
         .await
-        .with_context(|| format!("from {name}"))?;
-    let mut out = ctx.report();
-    match done.before {
-        Some(v) if v == done.after => writeln!(out, "up to date with {name} (pond version {v})")?,
-        _ => writeln!(
-            out,
-            "pulled {} from {name} ({})",
-            versions(&done),
-            what(&done)
-        )?,
+        .with_context(|| via.clone())?;
+    match (direction, done.before) {
+        (Direction::Push, Some(v)) if v == done.after => {
+            writeln!(out, "{name} is up to date (pond version {v})")?
+        }
+        (Direction::Pull, Some(v)) if v == done.after => {
+            writeln!(out, "up to date with {name} (pond version {v})")?
+        }
+        (Direction::Push, _) => {
+            writeln!(out, "pushed {} {via} ({})", versions(&done), what(&done))?
+        }
+        (Direction::Pull, _) => {
+            writeln!(out, "pulled {} {via} ({})", versions(&done), what(&done))?
+        }
     }
     Ok(())
 }
@@ -252,7 +242,7 @@ pub(crate) async fn clone(ctx: &Ctx, url: &str, dir: &PathBuf) -> Result<()> {
 
 /// `pond verify --remote NAME`: whether the replica holds exactly this pond.
 pub(crate) async fn verify(ctx: &Ctx, name: &str) -> Result<bool> {
-    let dir = ctx.pond_dir()?;
+    let dir = ctx.dir()?;
     let (name, remote) = Remotes::read(dir)?.pick(Some(name))?;
     let compared = replica::compare(&Store::local(dir), &remote).await?;
     let mut out = std::io::stdout().lock();

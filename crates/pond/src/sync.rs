@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use pond_sql::{Change, SyncItem, SyncOptions};
 use tinyfs::{EntryType, WD};
 
@@ -88,7 +87,10 @@ pub(crate) async fn run(
         .iter()
         .filter(|i| i.change != Change::Unchanged)
         .count();
-    let bar = files_bar(progress && mode != Mode::Plan, todo as u64);
+    // Shown, as every long task is, through the libraries' progress reporter.
+    let bar = (progress && mode != Mode::Plan).then(|| {
+        tinyfs::progress::start("syncing", tinyfs::progress::Unit::Files, Some(todo as u64))
+    });
     for item in &plan {
         counts[slot(item.change)] += 1;
         if item.change == Change::Unchanged {
@@ -98,7 +100,6 @@ pub(crate) async fn run(
             report.lines.push(planned(item, options.entry_type));
             continue;
         }
-        bar.set_message(item.dest.clone());
         match pond_sql::sync_item(root, item, options, &mut |_, _| {}).await {
             Ok(Some(done)) => {
                 report.lines.push(match mode {
@@ -115,9 +116,11 @@ pub(crate) async fn run(
                 report.failures.push(e.to_string());
             }
         }
-        bar.inc(1);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
     }
-    bar.finish_and_clear();
+    drop(bar);
     let changed = match options.entry_type {
         EntryType::FileSeries => "replaced",
         _ => "updated",
@@ -152,16 +155,6 @@ fn slot(change: Change) -> usize {
         Change::Changed => 2,
         Change::Unchanged => 3,
     }
-}
-
-fn files_bar(shown: bool, files: u64) -> ProgressBar {
-    if !shown || files < 2 {
-        return ProgressBar::hidden();
-    }
-    ProgressBar::new(files).with_style(
-        ProgressStyle::with_template("syncing {bar:30} {pos}/{len} files, {eta} left  {wide_msg}")
-            .expect("a valid template"),
-    )
 }
 
 /// What a dry run says of `item`.

@@ -156,6 +156,15 @@ impl Store {
             .fold(prefix.clone(), |path, part| path.clone().join(part))
     }
 
+    /// What a store call on `key` gave, `None` for an object that is not there.
+    fn found<T>(&self, key: &str, result: object_store::Result<T>) -> Result<Option<T>> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, e)),
+        }
+    }
+
     fn error(&self, key: &str, source: object_store::Error) -> Error {
         Error::Store {
             object: self.shown(key),
@@ -168,18 +177,13 @@ impl Store {
         match &self.kind {
             Kind::Local(dir) => {
                 let path = dir.join(key);
-                blocking(move || match std::fs::read(&path) {
-                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(path.display(), e)),
-                })
-                .await
+                blocking(move || Ok(found(std::fs::read(&path), &path)?.map(Bytes::from))).await
             }
             Kind::Object { store, prefix } => {
-                match store.get(&Self::object_path(prefix, key)).await {
-                    Ok(got) => Ok(Some(got.bytes().await.map_err(|e| self.error(key, e))?)),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(self.error(key, e)),
+                let got = store.get(&Self::object_path(prefix, key)).await;
+                match self.found(key, got)? {
+                    Some(got) => Ok(Some(got.bytes().await.map_err(|e| self.error(key, e))?)),
+                    None => Ok(None),
                 }
             }
         }
@@ -190,19 +194,11 @@ impl Store {
         match &self.kind {
             Kind::Local(dir) => {
                 let path = dir.join(key);
-                blocking(move || match std::fs::metadata(&path) {
-                    Ok(meta) => Ok(Some(meta.len())),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(path.display(), e)),
-                })
-                .await
+                blocking(move || Ok(found(std::fs::metadata(&path), &path)?.map(|m| m.len()))).await
             }
             Kind::Object { store, prefix } => {
-                match store.head(&Self::object_path(prefix, key)).await {
-                    Ok(meta) => Ok(Some(meta.size)),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(self.error(key, e)),
-                }
+                let meta = store.head(&Self::object_path(prefix, key)).await;
+                Ok(self.found(key, meta)?.map(|m| m.size))
             }
         }
     }
@@ -213,10 +209,8 @@ impl Store {
         match &self.kind {
             Kind::Local(dir) => {
                 let path = dir.join(key);
-                let file = match tokio::fs::File::open(&path).await {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(Error::io(path.display(), e)),
+                let Some(file) = found(tokio::fs::File::open(&path).await, &path)? else {
+                    return Ok(None);
                 };
                 let chunks = futures::stream::try_unfold((file, path), |(mut file, path)| async {
                     let mut buf = Vec::with_capacity(CHUNK);
@@ -230,21 +224,16 @@ impl Store {
                 Ok(Some(chunks.boxed()))
             }
             Kind::Object { store, prefix } => {
-                match store.get(&Self::object_path(prefix, key)).await {
-                    Ok(got) => {
-                        let shown = self.shown(key);
-                        Ok(Some(
-                            got.into_stream()
-                                .map_err(move |source| Error::Store {
-                                    object: shown.clone(),
-                                    source,
-                                })
-                                .boxed(),
-                        ))
-                    }
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(self.error(key, e)),
-                }
+                let got = store.get(&Self::object_path(prefix, key)).await;
+                let shown = self.shown(key);
+                Ok(self.found(key, got)?.map(|got| {
+                    got.into_stream()
+                        .map_err(move |source| Error::Store {
+                            object: shown.clone(),
+                            source,
+                        })
+                        .boxed()
+                }))
             }
         }
     }
@@ -428,6 +417,15 @@ impl Store {
     }
 }
 
+/// What a file call on `path` gave, `None` for a file that is not there.
+fn found<T>(result: std::io::Result<T>, path: &Path) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -481,10 +479,8 @@ fn local_list(dir: &Path, prefix: &str) -> Result<Vec<String>> {
     let mut stack = vec![prefix.to_string()];
     while let Some(at) = stack.pop() {
         let path = dir.join(&at);
-        let entries = match std::fs::read_dir(&path) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(path.display(), e)),
+        let Some(entries) = found(std::fs::read_dir(&path), &path)? else {
+            continue;
         };
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(path.display(), e))?;

@@ -193,14 +193,8 @@ fn deltalake_reads_a_replica_on_s3_as_the_pond() {
     pond.copy_testdata_series("weather_next.csv", "/weather.series");
     pond.ok(&["mkdir", "/notes"]);
     let url = server.url("interop");
-    let push = pond
-        .command(&["remote", "add", "s3", &url])
-        .envs(server.env())
-        .output()
-        .unwrap();
-    assert!(push.status.success(), "{push:?}");
-    let push = pond.command(&["push"]).envs(server.env()).output().unwrap();
-    assert!(push.status.success(), "{push:?}");
+    pond.ok_with_env(&["remote", "add", "s3", &url], server.env());
+    pond.ok_with_env(&["push"], server.env());
     let options: String = server
         .env()
         .iter()

@@ -118,11 +118,7 @@ fn a_pond_backed_up_to_s3_clones_back_whole() {
     let pond = TestPond::new();
     pond.copy_testdata_series("weather_head.csv", "/weather.series");
     pond.copy_testdata_series("weather_next.csv", "/weather.series");
-    let on_s3 = |args: &[&str]| {
-        let out = pond.command(args).envs(server.env()).output().unwrap();
-        assert!(out.status.success(), "pond {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let on_s3 = |args: &[&str]| pond.ok_with_env(args, server.env());
     let url = server.url("stations/a");
     on_s3(&["remote", "add", "offsite", &url]);
     let out = on_s3(&["push", "offsite"]);

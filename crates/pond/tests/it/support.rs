@@ -71,6 +71,15 @@ impl TestPond {
         self.succeeded(args, self.run(args))
     }
 
+    /// Runs a command with `env` added to its environment, that must succeed; returns its
+    /// standard output.
+    pub fn ok_with_env(&self, args: &[&str], env: Vec<(String, String)>) -> String {
+        self.succeeded(
+            args,
+            self.command(args).envs(env).output().expect("run pond"),
+        )
+    }
+
     /// Runs a command fed `input` on its standard input, that must succeed; returns its
     /// standard output.
     pub fn ok_with_input(&self, args: &[&str], input: &[u8]) -> String {

@@ -12,7 +12,8 @@ fn meta(cmd: &str) -> TxnMeta {
     }
 }
 
-async fn write(pond: &Pond, cmd: &str, path: &str, body: &[u8]) -> u64 {
+/// Commits `body` as the next version of `path` (in `/d`, made if missing), by `cmd`.
+pub(crate) async fn write(pond: &Pond, cmd: &str, path: &str, body: &[u8]) -> u64 {
     let tx = pond.fs().begin(meta(cmd)).await.unwrap();
     tx.root().create_dir_all("/d").await.unwrap();
     tx.root()

@@ -2,27 +2,13 @@
 //! interruptions, and never over a history that went another way.
 
 use bytes::Bytes;
-use tinyfs::{EntryType, TxnMeta};
 use tlogfs::replica::{compare, head, replicate};
 use tlogfs::store::Store;
 use tlogfs::{INLINE_MAX, Pond};
 
-fn meta(cmd: &str) -> TxnMeta {
-    TxnMeta {
-        command: cmd.split(' ').map(String::from).collect(),
-        user: "tester".into(),
-    }
-}
-
 /// Commits `body` as the next version of `path` (a large body goes to `content/`).
 async fn write(pond: &Pond, path: &str, body: &[u8]) -> u64 {
-    let tx = pond.fs().begin(meta("pond copy")).await.unwrap();
-    tx.root().create_dir_all("/d").await.unwrap();
-    tx.root()
-        .write_file(path, EntryType::FileData, body)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap().unwrap()
+    crate::durability::write(pond, "pond copy", path, body).await
 }
 
 fn big(seed: u8) -> Vec<u8> {
