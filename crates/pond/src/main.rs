@@ -635,7 +635,7 @@ impl Ctx {
     pub(crate) async fn version(&self, as_of: AsOf) -> Result<u64> {
         match as_of {
             AsOf::Version(v) => Ok(v),
-            AsOf::Time(micros) => Ok(Pond::open(self.dir()?).await?.version_at(micros)?),
+            AsOf::Time(micros) => Ok(Pond::open(self.dir()?).await?.version_at(micros).await?),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::Ctx;
 /// Undoes the commit of pond version `n` with a new commit.
 pub(crate) async fn revert(ctx: &Ctx, n: u64) -> Result<()> {
     let pond = ctx.read(None).await?;
-    let tlogfs::LogEntry { paths, command, .. } = pond.revert_paths(n)?;
+    let tlogfs::LogEntry { paths, command, .. } = pond.revert_paths(n).await?;
     let before = ctx.read(Some(crate::AsOf::Version(n - 1))).await?;
     let then = before.fs().root();
     let checked = pond.version();

@@ -13,7 +13,6 @@
 
 use std::io::{self, SeekFrom};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -123,25 +122,57 @@ pub(crate) enum Check {
 
 /// A reader of one stored body that returns only bytes it has checked: reads go a block
 /// at a time, each block hashed before any of it is handed out. A damaged block is an
-/// [`io::ErrorKind::InvalidData`] error naming the body's file and the bytes.
+/// [`io::ErrorKind::InvalidData`] error naming the body and the bytes.
 ///
-/// Blocks are read with positioned reads (`pread`) from `poll_read`: a block is 256 KiB
-/// of a local file, served from the page cache or one disk read.
+/// From a local file, blocks are read with positioned reads (`pread`) in `poll_read`: a
+/// block is 256 KiB, served from the page cache or one disk read. From an object store,
+/// each block is one range request, awaited in `poll_read`: a reader that seeks to a
+/// footer and a few row groups fetches those blocks and nothing else.
 pub(crate) struct CheckedReader {
-    file: std::fs::File,
-    path: PathBuf,
+    source: Source,
+    name: String,
     len: u64,
     check: Check,
     pos: u64,
     /// The block last read, and its index.
-    block: Option<(u64, Vec<u8>)>,
+    block: Option<(u64, bytes::Bytes)>,
+}
+
+/// Where a [`CheckedReader`] reads blocks from.
+enum Source {
+    File(std::fs::File),
+    Object {
+        store: crate::store::Store,
+        key: String,
+        /// The block being fetched, and its index.
+        fetching: Option<(
+            u64,
+            futures::future::BoxFuture<'static, crate::Result<bytes::Bytes>>,
+        )>,
+    },
 }
 
 impl CheckedReader {
-    pub(crate) fn new(file: std::fs::File, path: PathBuf, len: u64, check: Check) -> Self {
+    /// A reader of the local file `file` (named `name` in errors), `len` bytes.
+    pub(crate) fn new(file: std::fs::File, name: String, len: u64, check: Check) -> Self {
+        Self::of(Source::File(file), name, len, check)
+    }
+
+    /// A reader of the object `key` in `store`, `len` bytes.
+    pub(crate) fn remote(store: crate::store::Store, key: String, len: u64, check: Check) -> Self {
+        let name = store.shown(&key);
+        let source = Source::Object {
+            store,
+            key,
+            fetching: None,
+        };
+        Self::of(source, name, len, check)
+    }
+
+    fn of(source: Source, name: String, len: u64, check: Check) -> Self {
         CheckedReader {
-            file,
-            path,
+            source,
+            name,
             len,
             check,
             pos: 0,
@@ -149,41 +180,77 @@ impl CheckedReader {
         }
     }
 
-    /// Block `index`, read and checked.
-    fn load(&mut self, index: u64) -> io::Result<&[u8]> {
-        if self.block.as_ref().is_none_or(|(i, _)| *i != index) {
-            let start = index * BLOCK;
-            let end = (start + BLOCK).min(self.len);
-            let mut bytes = vec![0; (end - start) as usize];
-            self.file.read_exact_at(&mut bytes, start)?;
-            let intact = match &self.check {
+    /// The byte range of block `index`.
+    fn range(&self, index: u64) -> std::ops::Range<u64> {
+        let start = index * BLOCK;
+        start..(start + BLOCK).min(self.len)
+    }
+
+    /// Checks block `index`, whose bytes are `bytes`, and keeps it.
+    fn accept(&mut self, index: u64, bytes: bytes::Bytes) -> io::Result<()> {
+        let range = self.range(index);
+        let intact = bytes.len() as u64 == range.end - range.start
+            && match &self.check {
                 Check::Whole(hash) => blake3::hash(&bytes) == *hash,
                 Check::Blocks(cvs) => {
                     let mut hasher = blake3::Hasher::new();
-                    hasher.set_input_offset(start);
+                    hasher.set_input_offset(range.start);
                     hasher.update(&bytes);
                     cvs.get(index as usize) == Some(&hasher.finalize_non_root())
                 }
             };
-            if !intact {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{} is damaged: bytes {start}..{end} do not match its hash",
-                        self.path.display()
-                    ),
-                ));
-            }
-            self.block = Some((index, bytes));
+        if !intact {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is damaged: bytes {}..{} do not match its hash",
+                    self.name, range.start, range.end
+                ),
+            ));
         }
-        Ok(&self.block.as_ref().expect("just loaded").1)
+        self.block = Some((index, bytes));
+        Ok(())
+    }
+
+    /// Loads block `index`, read and checked, unless it is the one held.
+    fn poll_load(&mut self, cx: &mut Context<'_>, index: u64) -> Poll<io::Result<()>> {
+        if self.block.as_ref().is_some_and(|(i, _)| *i == index) {
+            return Poll::Ready(Ok(()));
+        }
+        let range = self.range(index);
+        let bytes = match &mut self.source {
+            Source::File(file) => {
+                let mut bytes = vec![0; (range.end - range.start) as usize];
+                file.read_exact_at(&mut bytes, range.start)?;
+                bytes::Bytes::from(bytes)
+            }
+            Source::Object {
+                store,
+                key,
+                fetching,
+            } => {
+                if fetching.as_ref().is_none_or(|(i, _)| *i != index) {
+                    let (store, key) = (store.clone(), key.clone());
+                    let range = range.clone();
+                    *fetching = Some((
+                        index,
+                        Box::pin(async move { store.get_range(&key, range).await }),
+                    ));
+                }
+                let (_, fetch) = fetching.as_mut().expect("set above");
+                let fetched = std::task::ready!(fetch.as_mut().poll(cx));
+                *fetching = None;
+                fetched.map_err(|e| io::Error::other(e.to_string()))?
+            }
+        };
+        Poll::Ready(self.accept(index, bytes))
     }
 }
 
 impl AsyncRead for CheckedReader {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
@@ -191,7 +258,8 @@ impl AsyncRead for CheckedReader {
             return Poll::Ready(Ok(()));
         }
         let pos = this.pos;
-        let block = this.load(pos / BLOCK)?;
+        std::task::ready!(this.poll_load(cx, pos / BLOCK))?;
+        let (_, block) = this.block.as_ref().expect("just loaded");
         let at = (pos % BLOCK) as usize;
         let n = (block.len() - at).min(buf.remaining());
         buf.put_slice(&block[at..at + n]);
@@ -272,7 +340,12 @@ mod tests {
         let cvs = Arc::new(cvs);
         let open = || {
             let file = std::fs::File::open(&path).unwrap();
-            CheckedReader::new(file, path.clone(), len, Check::Blocks(cvs.clone()))
+            CheckedReader::new(
+                file,
+                path.display().to_string(),
+                len,
+                Check::Blocks(cvs.clone()),
+            )
         };
         let mut all = Vec::new();
         open().read_to_end(&mut all).await.unwrap();

@@ -7,6 +7,11 @@
 //! harmless, and removed by `maintain` once older than its grace period. Equal bodies are
 //! stored once. Beside a body larger than a block lie its block hashes
 //! (`<64 hex digits>.blocks`, see [`crate::blocks`]), so every read of it is checked.
+//!
+//! On an object store the layout is the same. A body streams into a local incoming
+//! directory, is uploaded (its block hashes first; multipart when large, checked against
+//! its hash as it goes) and only then referenced; reads fetch the blocks they need by
+//! range.
 
 use std::collections::HashMap;
 use std::fs;
@@ -17,11 +22,15 @@ use std::time::SystemTime;
 
 use crate::blocks::{BLOCK, BlockCvs, BlockHasher, Check, CheckedReader};
 use crate::error::{Error, Result};
+use crate::store::Store;
 
 /// The content store of one pond.
 #[derive(Clone, Debug)]
 pub struct ContentStore {
+    /// Where incoming bodies are written: `<root>/.incoming` for a local store.
     root: PathBuf,
+    /// An object store holding the bodies, or `None` when they are files below `root`.
+    object: Option<Store>,
     /// The block hashes of bodies opened in this process, checked against their names.
     checked: Arc<Mutex<HashMap<blake3::Hash, Arc<BlockCvs>>>>,
 }
@@ -54,8 +63,177 @@ impl ContentStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         ContentStore {
             root: root.into(),
+            object: None,
             checked: Arc::default(),
         }
+    }
+
+    /// The store of bodies in the object store `store` (normally `<pond>/content`), whose
+    /// incoming bodies are written below the local directory `local` first.
+    pub fn on(store: Store, local: impl Into<PathBuf>) -> Self {
+        ContentStore {
+            root: local.into(),
+            object: Some(store),
+            checked: Arc::default(),
+        }
+    }
+
+    /// The key of the body `hash` in the store.
+    fn key_of(hash: &blake3::Hash) -> String {
+        let hex = hash.to_hex();
+        format!("{}/{}", &hex[..2], hex.as_str())
+    }
+
+    /// The body `hash`, as messages name it.
+    pub fn shown(&self, hash: &blake3::Hash) -> String {
+        match &self.object {
+            Some(store) => store.shown(&Self::key_of(hash)),
+            None => self.path_of(hash).display().to_string(),
+        }
+    }
+
+    /// Makes the incoming body at `incoming` (already fully written) durable in the store
+    /// under `hash`, with its block hashes `cvs`; see [`commit_incoming`](Self::commit_incoming).
+    pub(crate) async fn store_incoming(
+        &self,
+        incoming: PathBuf,
+        file: fs::File,
+        hash: blake3::Hash,
+        cvs: BlockCvs,
+    ) -> Result<()> {
+        let Some(store) = &self.object else {
+            let this = self.clone();
+            return tokio::task::spawn_blocking(move || {
+                this.commit_incoming(&incoming, file, &hash, &cvs)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("storing a body: {e}")))?;
+        };
+        drop(file);
+        let key = Self::key_of(&hash);
+        let uploaded = async {
+            if store.size(&key).await?.is_some() {
+                return Ok(());
+            }
+            if !cvs.is_empty() {
+                let bytes: Vec<u8> = cvs.iter().flatten().copied().collect();
+                store.put(&format!("{key}.blocks"), bytes.into()).await?;
+            }
+            let name = incoming.display().to_string();
+            let local = Store::local(
+                incoming
+                    .parent()
+                    .expect("incoming files are in a directory"),
+            );
+            let file_name = incoming
+                .file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .to_string();
+            let chunks = local
+                .stream(&file_name)
+                .await?
+                .ok_or_else(|| Error::io(&name, io::ErrorKind::NotFound.into()))?;
+            store
+                .put_checked(&key, chunks, hash, &name)
+                .await
+                .map(|_| ())
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&incoming).await;
+        uploaded
+    }
+
+    /// Makes `bytes`, whose BLAKE3 is `hash`, durable in the store (see [`put`](Self::put)).
+    pub(crate) async fn store(&self, hash: blake3::Hash, bytes: bytes::Bytes) -> Result<()> {
+        match &self.object {
+            None => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || this.put(&hash, &bytes))
+                    .await
+                    .map_err(|e| Error::internal(format!("storing a body: {e}")))?
+            }
+            Some(store) => {
+                let key = Self::key_of(&hash);
+                if store.size(&key).await?.is_none() {
+                    store.put(&key, bytes).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The body `hash`, `len` bytes, for reading, every byte read checked (see
+    /// [`crate::blocks`]).
+    pub(crate) async fn open(&self, hash: blake3::Hash, len: u64) -> Result<CheckedReader> {
+        let Some(store) = &self.object else {
+            let this = self.clone();
+            return tokio::task::spawn_blocking(move || this.open_checked(&hash))
+                .await
+                .map_err(|e| Error::internal(format!("opening a body: {e}")))?;
+        };
+        let key = Self::key_of(&hash);
+        if len <= BLOCK {
+            return Ok(CheckedReader::remote(
+                store.clone(),
+                key,
+                len,
+                Check::Whole(hash),
+            ));
+        }
+        let known = self
+            .checked
+            .lock()
+            .expect("not poisoned")
+            .get(&hash)
+            .cloned();
+        let cvs = match known {
+            Some(cvs) => cvs,
+            None => {
+                let stored = store.get(&format!("{key}.blocks")).await?;
+                let cvs: Option<BlockCvs> = stored.filter(|b| b.len() % 32 == 0).map(|b| {
+                    b.chunks_exact(32)
+                        .map(|cv| cv.try_into().expect("32 bytes"))
+                        .collect()
+                });
+                let cvs = match cvs {
+                    Some(cvs) if crate::blocks::root(&cvs, len) == Some(hash) => cvs,
+                    // Missing or damaged block hashes: made by reading the body whole.
+                    _ => {
+                        let mut hasher = BlockHasher::new();
+                        let mut chunks = store.stream(&key).await?.ok_or_else(|| {
+                            Error::io(store.shown(&key), io::ErrorKind::NotFound.into())
+                        })?;
+                        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+                            hasher.update(&chunk?);
+                        }
+                        let (made, cvs) = hasher.finalize();
+                        if made != hash {
+                            return Err(Error::io(
+                                store.shown(&key),
+                                io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    "the body is damaged: it does not hash to its name",
+                                ),
+                            ));
+                        }
+                        cvs
+                    }
+                };
+                let cvs = Arc::new(cvs);
+                self.checked
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(hash, cvs.clone());
+                cvs
+            }
+        };
+        Ok(CheckedReader::remote(
+            store.clone(),
+            key,
+            len,
+            Check::Blocks(cvs),
+        ))
     }
 
     /// The store's directory.
@@ -153,7 +331,12 @@ impl ContentStore {
         } else {
             Check::Blocks(self.block_cvs(hash, &path, len)?)
         };
-        Ok(CheckedReader::new(file, path, len, check))
+        Ok(CheckedReader::new(
+            file,
+            path.display().to_string(),
+            len,
+            check,
+        ))
     }
 
     /// The block hashes of the body `hash` (`len` bytes at `path`): from its `.blocks`

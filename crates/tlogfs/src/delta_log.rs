@@ -15,6 +15,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::protocol::{LastCheckpoint, PondCommit};
+use crate::store::Store;
 
 /// A pond version and its data files (paths relative to the log directory).
 #[derive(Debug, Clone)]
@@ -54,41 +55,71 @@ pub(crate) fn checkpoint_path(delta_log: &Path, version: u64) -> std::path::Path
     delta_log.join(format!("{version:020}.checkpoint.parquet"))
 }
 
-/// The newest single-file checkpoint at or before `version` (the latest if `None`).
-fn find_checkpoint(delta_log: &Path, version: Option<u64>) -> Result<Option<u64>> {
-    let last = delta_log.join("_last_checkpoint");
-    let latest = match std::fs::read_to_string(&last) {
-        Ok(text) => {
+/// How many commit files are read at once when a log is opened.
+const READ_AHEAD: u64 = 8;
+
+/// The key of the commit file of pond `version` in a log's store.
+pub(crate) fn commit_key(version: u64) -> String {
+    format!("_delta_log/{version:020}.json")
+}
+
+/// The key of the checkpoint of pond `version` in a log's store.
+pub(crate) fn checkpoint_key(version: u64) -> String {
+    format!("_delta_log/{version:020}.checkpoint.parquet")
+}
+
+/// The newest single-file checkpoint at or before `version` (the latest if `None`) of the
+/// log in `log`.
+async fn find_checkpoint(log: &Store, version: Option<u64>) -> Result<Option<u64>> {
+    let last = "_delta_log/_last_checkpoint";
+    let latest = match log.get(last).await? {
+        Some(bytes) => {
             let info: LastCheckpoint =
-                text.parse()
+                String::from_utf8_lossy(&bytes)
+                    .parse()
                     .map_err(|e: serde_json::Error| Error::Corrupt {
-                        file: last.display().to_string(),
+                        file: log.shown(last),
                         detail: e.to_string(),
                     })?;
             Some(info.version)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(last.display(), e)),
+        None => None,
     };
+    let exists =
+        |c: u64| async move { Ok::<_, Error>(log.size(&checkpoint_key(c)).await?.is_some()) };
     let from = match (version, latest) {
-        (None, Some(c)) if checkpoint_path(delta_log, c).exists() => return Ok(Some(c)),
+        (None, Some(c)) if exists(c).await? => return Ok(Some(c)),
         (None, _) => return Ok(None),
         (Some(v), Some(c)) => v.min(c),
         (Some(v), None) => v,
     };
     // Checkpoints are at most CHECKPOINT_INTERVAL apart, so this probes few files.
-    Ok((0..=from)
-        .rev()
-        .find(|c| checkpoint_path(delta_log, *c).exists()))
+    for c in (0..=from).rev() {
+        if exists(c).await? {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
 }
 
+/// Adds the data files the local checkpoint at `path` holds to `files`.
 pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeMap<String, FileTags>) -> Result<()> {
     let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(&name, e))?;
+    checkpoint_files(bytes::Bytes::from(bytes), &name, files)
+}
+
+/// Adds the data files the checkpoint whose bytes are `file` (`name` for errors) holds to
+/// `files`.
+fn checkpoint_files(
+    file: bytes::Bytes,
+    name: &str,
+    files: &mut BTreeMap<String, FileTags>,
+) -> Result<()> {
     let parquet = |source| Error::Parquet {
-        file: name.clone(),
+        file: name.to_string(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(&name, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
         file,
         parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true),
@@ -97,7 +128,7 @@ pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeMap<String, FileTags
     let mask = ProjectionMask::columns(builder.parquet_schema(), ["add.path", "add.tags"]);
     for batch in builder.with_projection(mask).build().map_err(parquet)? {
         let batch = batch.map_err(|e| Error::Corrupt {
-            file: name.clone(),
+            file: name.to_string(),
             detail: e.to_string(),
         })?;
         let Some(add) = batch
@@ -118,7 +149,7 @@ pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeMap<String, FileTags
         for i in 0..add.len() {
             if add.is_valid(i) && paths.is_valid(i) {
                 let tags = tags.map(|t| tags_at(t, i)).unwrap_or_default();
-                files.insert(checked_data_file(decode(paths.value(i)), path)?, tags);
+                files.insert(checked_data_file(decode(paths.value(i)), name)?, tags);
             }
         }
     }
@@ -146,10 +177,10 @@ fn tags_at(tags: &MapArray, i: usize) -> FileTags {
 
 /// The data file an `add` in the log file `log_file` names (`path`, decoded): a damaged
 /// name is an error naming the log file it came from.
-fn checked_data_file(path: String, log_file: &Path) -> Result<String> {
+fn checked_data_file(path: String, log_file: &str) -> Result<String> {
     if crate::view::parse_data_file_name(&path).is_none() {
         return Err(Error::Corrupt {
-            file: log_file.display().to_string(),
+            file: log_file.to_string(),
             detail: format!("adds {path:?}, which is not a pond data file name"),
         });
     }
@@ -222,17 +253,17 @@ impl CommitFile {
         Ok(out)
     }
 
-    /// Reads and parses the commit file at `path`; `None` if there is none.
-    pub(crate) fn read(path: &Path) -> Result<Option<CommitFile>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path.display(), e)),
+    /// Reads and parses the commit file of pond `version` of the log in `log`; `None` if
+    /// there is none.
+    pub(crate) async fn read(log: &Store, version: u64) -> Result<Option<CommitFile>> {
+        let key = commit_key(version);
+        let Some(bytes) = log.get(&key).await? else {
+            return Ok(None);
         };
-        CommitFile::parse(&text)
+        CommitFile::parse(&String::from_utf8_lossy(&bytes))
             .map(Some)
             .map_err(|detail| Error::Corrupt {
-                file: path.display().to_string(),
+                file: log.shown(&key),
                 detail,
             })
     }
@@ -240,7 +271,7 @@ impl CommitFile {
 
 fn apply_commit(
     commit: CommitFile,
-    file: &Path,
+    file: &str,
     files: &mut BTreeMap<String, FileTags>,
 ) -> Result<()> {
     for (path, _, tags) in commit.adds {
@@ -252,26 +283,40 @@ fn apply_commit(
     Ok(())
 }
 
-/// The data files of pond `version`, or of the latest version, of the log in `log_dir`.
-pub(crate) fn read(log_dir: &Path, version: Option<u64>) -> Result<LogFiles> {
-    let delta_log = log_dir.join("_delta_log");
+/// The data files of pond `version`, or of the latest version, of the log in `log`
+/// (the pond being `pond`, for errors).
+pub(crate) async fn read(log: &Store, pond: &str, version: Option<u64>) -> Result<LogFiles> {
     let mut files = BTreeMap::new();
-    let checkpoint = find_checkpoint(&delta_log, version)?;
+    let checkpoint = find_checkpoint(log, version).await?;
     if let Some(c) = checkpoint {
-        read_checkpoint(&checkpoint_path(&delta_log, c), &mut files)?;
+        let key = checkpoint_key(c);
+        let bytes = log
+            .get(&key)
+            .await?
+            .ok_or_else(|| Error::io(log.shown(&key), std::io::ErrorKind::NotFound.into()))?;
+        checkpoint_files(bytes, &log.shown(&key), &mut files)?;
     }
+    // Commit files are read a few at a time, in order, up to the first that is not there:
+    // on an object store each read is a round trip.
     let mut next = checkpoint.map_or(0, |c| c + 1);
-    while version.is_none_or(|v| next <= v) {
-        let path = commit_path(&delta_log, next);
-        match CommitFile::read(&path)? {
-            Some(commit) => apply_commit(commit, &path, &mut files)?,
-            None => break,
+    'commits: loop {
+        let end = version.map_or(next + READ_AHEAD, |v| (v + 1).min(next + READ_AHEAD));
+        if next >= end {
+            break;
         }
-        next += 1;
+        let commits =
+            futures::future::try_join_all((next..end).map(|v| CommitFile::read(log, v))).await?;
+        for commit in commits {
+            let Some(commit) = commit else {
+                break 'commits;
+            };
+            apply_commit(commit, &log.shown(&commit_key(next)), &mut files)?;
+            next += 1;
+        }
     }
     let Some(latest) = next.checked_sub(1) else {
         return Err(Error::NotAPond {
-            path: log_dir.parent().unwrap_or(log_dir).display().to_string(),
+            path: pond.to_string(),
         });
     };
     if let Some(v) = version

@@ -133,6 +133,13 @@ pub enum Error {
     /// A broken invariant: a bug.
     #[error("internal error: {0} (this is a bug in pond)")]
     Internal(String),
+    /// Log data files a decoder needs are not fetched yet: never returned to a caller
+    /// (see `crate::view::loaded`).
+    #[doc(hidden)]
+    #[error(
+        "internal error: log data files were read before they were fetched (this is a bug in pond)"
+    )]
+    NotLoaded(Box<crate::view::Missing>),
 }
 
 impl Error {
@@ -156,7 +163,7 @@ impl Error {
             Error::Diverged { .. } => ErrorKind::Conflict,
             // Damage on disk is the storage failing, not a bug in pond.
             Error::Corrupt { .. } => ErrorKind::Corrupt,
-            Error::Internal(_) => ErrorKind::Internal,
+            Error::Internal(_) | Error::NotLoaded(_) => ErrorKind::Internal,
         }
     }
 

@@ -129,7 +129,7 @@ impl Pond {
             if limit.is_some_and(|n| out.len() >= n) {
                 break;
             }
-            let Some(entry) = self.log_entry(version)? else {
+            let Some(entry) = self.log_entry(version).await? else {
                 continue;
             };
             if !entry.paths.iter().any(|p| related(p, path)) {
@@ -160,7 +160,13 @@ impl Pond {
         );
         let mut paths = BTreeSet::new();
         for version in low + 1..=high {
-            paths.extend(after.log_entry(version)?.into_iter().flat_map(|e| e.paths));
+            paths.extend(
+                after
+                    .log_entry(version)
+                    .await?
+                    .into_iter()
+                    .flat_map(|e| e.paths),
+            );
         }
         let (before, after) = (before.fs().root(), after.fs().root());
         let mut out = Vec::new();
@@ -177,12 +183,12 @@ impl Pond {
     /// [`Error::Conflict`] naming the path when a later commit changed one of them, or a
     /// path above or below it: undoing `n` would undo that too. Reads the commit files
     /// from `n` on.
-    pub fn revert_paths(&self, n: u64) -> Result<LogEntry> {
+    pub async fn revert_paths(&self, n: u64) -> Result<LogEntry> {
         let latest = self.version();
         if n > latest {
             return Err(Error::NoSuchVersion { version: n, latest });
         }
-        let entry = match self.log_entry(n)? {
+        let entry = match self.log_entry(n).await? {
             Some(entry) if n > 0 && !entry.paths.is_empty() => entry,
             Some(entry) => {
                 return Err(Error::NothingToRevert {
@@ -198,7 +204,7 @@ impl Pond {
             }
         };
         for later in n + 1..=latest {
-            let Some(other) = self.log_entry(later)? else {
+            let Some(other) = self.log_entry(later).await? else {
                 continue;
             };
             if let Some(path) = entry

@@ -78,16 +78,19 @@ pub(crate) fn hash_file(path: &Path) -> Result<Option<blake3::Hash>> {
     }
 }
 
-/// What a commit on top of pond version `base` records of it: the BLAKE3 of its commit
-/// file and of its checkpoint, where they exist.
-pub(crate) fn previous(delta_log: &Path, base: u64) -> Result<Previous> {
-    let hex = |path: std::path::PathBuf| -> Result<Option<String>> {
-        Ok(hash_file(&path)?.map(|h| h.to_hex().to_string()))
-    };
+/// What a commit on top of pond version `base` of the log in `log` records of it: the
+/// BLAKE3 of its commit file and of its checkpoint, where they exist.
+pub(crate) async fn previous(log: &crate::store::Store, base: u64) -> Result<Previous> {
+    let (commit, checkpoint) = futures::future::try_join(
+        log.get(&crate::delta_log::commit_key(base)),
+        log.get(&crate::delta_log::checkpoint_key(base)),
+    )
+    .await?;
+    let hex = |bytes: Option<bytes::Bytes>| bytes.map(|b| blake3::hash(&b).to_hex().to_string());
     Ok(Previous {
         version: base,
-        commit: hex(crate::delta_log::commit_path(delta_log, base))?,
-        checkpoint: hex(crate::delta_log::checkpoint_path(delta_log, base))?,
+        commit: hex(commit),
+        checkpoint: hex(checkpoint),
     })
 }
 

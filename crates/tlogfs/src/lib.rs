@@ -115,4 +115,6 @@ pub use oplog::{OplogRow, file_schema, table_schema};
 pub use persistence::{INLINE_MAX, TlogPersistence};
 pub use pond::{LogEntry, MaintainReport, Pond, VerifyReport};
 pub use retention::{Horizon, KeepHistory, RetentionReport};
+#[doc(hidden)]
+pub use view::Missing;
 pub use view::View;

@@ -1,8 +1,9 @@
 //! The Delta table under `log/`: creating it, loading versions, writing data files and
-//! committing them.
+//! committing them, through the pond's [`Store`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use deltalake::TableProperty;
 use deltalake::kernel::{Action, Add, CommitInfo, DataType, Remove, StructField};
@@ -12,13 +13,13 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use tinyfs::NodeId;
 
-use crate::content_store::sync_dir;
 use crate::delta_log::{self, FileTags};
 use crate::error::{Error, Result};
 use crate::integrity;
 use crate::oplog::{self, OplogRow, PART_ID};
 use crate::protocol::PondCommit;
-use crate::view::{IndexedFile, View, data_file_name};
+use crate::store::Store;
+use crate::view::{Fetched, IndexedFile, View, data_file_name};
 
 /// How often a commit also writes a Delta checkpoint, in commits. Opening a pond reads the
 /// latest checkpoint and at most this many commit files after it.
@@ -27,9 +28,14 @@ pub const CHECKPOINT_INTERVAL: u64 = 100;
 /// The Delta table of a pond: the version read and its data files.
 #[derive(Debug)]
 pub struct LogTable {
-    dir: PathBuf,
+    /// The store of the log (keys relative to `log/`).
+    store: Store,
+    /// The pond, as errors name it.
+    pond: String,
     version: u64,
     files: BTreeMap<String, FileTags>,
+    /// The rows fetched for the views of this table.
+    fetched: Arc<Fetched>,
 }
 
 /// The outcome of one commit attempt.
@@ -46,10 +52,54 @@ fn url_of(dir: &Path) -> Result<url::Url> {
         .map_err(|()| Error::internal(format!("{} is not a usable table path", abs.display())))
 }
 
+/// Where Delta finds the table in `log`: its URL, and for an object store, the store
+/// (Delta's own registry knows only local paths and memory).
+fn delta_location(log: &Store) -> Result<(url::Url, Option<deltalake::logstore::LogStoreRef>)> {
+    if let Some(dir) = log.local_dir() {
+        return Ok((url_of(dir)?, None));
+    }
+    let (store, url) = log
+        .object_store()
+        .ok_or_else(|| Error::internal(format!("{}: no object store", log.url())))?;
+    let scheme = url::Url::parse(&format!("{}://", url.scheme())).map_err(Error::internal)?;
+    deltalake::logstore::logstore_factories()
+        .entry(scheme)
+        .or_insert_with(|| Arc::new(ObjectLogStores));
+    let log_store = deltalake::logstore::logstore_with(store, &url, Default::default())
+        .map_err(|e| Error::delta(format!("opening the Delta log at {url}"), e))?;
+    Ok((url, Some(log_store)))
+}
+
+/// Delta's plain log store, for the schemes (such as `s3`) whose own log store pond does
+/// not build in: pond gives Delta a configured object store, and writes its commits
+/// itself, put-if-absent.
+struct ObjectLogStores;
+
+impl deltalake::logstore::LogStoreFactory for ObjectLogStores {
+    fn with_options(
+        &self,
+        prefixed_store: deltalake::logstore::ObjectStoreRef,
+        root_store: deltalake::logstore::ObjectStoreRef,
+        location: &url::Url,
+        options: &deltalake::logstore::StorageConfig,
+    ) -> deltalake::DeltaResult<deltalake::logstore::LogStoreRef> {
+        Ok(deltalake::logstore::default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
 impl LogTable {
-    /// Creates the table in `dir` (which must not hold one) at version 0.
-    pub async fn create(dir: &Path) -> Result<LogTable> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    /// Creates the table in the log store `store` (which must not hold one) at version 0;
+    /// `pond` names the pond in errors.
+    pub async fn create(store: Store, pond: &str) -> Result<LogTable> {
+        if let Some(dir) = store.local_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        }
+        let (url, log_store) = delta_location(&store)?;
         let columns: Vec<StructField> = oplog::table_schema()
             .fields()
             .iter()
@@ -64,8 +114,12 @@ impl LogTable {
                 StructField::new(f.name(), data_type, f.is_nullable())
             })
             .collect();
-        deltalake::operations::create::CreateBuilder::new()
-            .with_location(url_of(dir)?.to_string())
+        let mut create =
+            deltalake::operations::create::CreateBuilder::new().with_location(url.to_string());
+        if let Some(log_store) = log_store {
+            create = create.with_log_store(log_store);
+        }
+        create
             .with_columns(columns)
             .with_partition_columns([PART_ID])
             .with_table_name("pond")
@@ -83,27 +137,44 @@ impl LogTable {
             )
             .with_save_mode(SaveMode::ErrorIfExists)
             .await
-            .map_err(|e| Error::delta(format!("creating {}", dir.display()), e))?;
+            .map_err(|e| Error::delta(format!("creating {}", store.url()), e))?;
         Ok(LogTable {
-            dir: dir.to_path_buf(),
+            store,
+            pond: pond.to_string(),
             version: 0,
             files: BTreeMap::new(),
+            fetched: Arc::default(),
         })
     }
 
-    /// Opens the table in `dir` at `version`, or the latest. Reads only the file list.
-    pub async fn open(dir: &Path, version: Option<u64>) -> Result<LogTable> {
-        let log = delta_log::read(dir, version)?;
+    /// Opens the table in the log store `store` at `version`, or the latest; `pond` names
+    /// the pond in errors. Reads only the file list.
+    pub async fn open(store: Store, pond: &str, version: Option<u64>) -> Result<LogTable> {
+        let log = delta_log::read(&store, pond, version).await?;
         Ok(LogTable {
-            dir: dir.to_path_buf(),
+            store,
+            pond: pond.to_string(),
             version: log.version,
             files: log.files,
+            fetched: Arc::default(),
         })
     }
 
-    /// The directory of the table.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The table at `version`, sharing this one's fetched rows.
+    pub async fn at(&self, version: u64) -> Result<LogTable> {
+        let log = delta_log::read(&self.store, &self.pond, Some(version)).await?;
+        Ok(LogTable {
+            store: self.store.clone(),
+            pond: self.pond.clone(),
+            version: log.version,
+            files: log.files,
+            fetched: self.fetched.clone(),
+        })
+    }
+
+    /// The store of the log.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The loaded version.
@@ -113,7 +184,7 @@ impl LogTable {
 
     /// Reloads the latest version.
     pub async fn update(&mut self) -> Result<()> {
-        let log = delta_log::read(&self.dir, None)?;
+        let log = delta_log::read(&self.store, &self.pond, None).await?;
         self.version = log.version;
         self.files = log.files;
         Ok(())
@@ -123,7 +194,8 @@ impl LogTable {
     pub fn view(&self) -> Result<View> {
         View::new(
             self.version,
-            &self.dir,
+            self.store.clone(),
+            self.fetched.clone(),
             self.files.iter().map(|(p, t)| (p.clone(), *t)),
         )
     }
@@ -132,22 +204,39 @@ impl LogTable {
     /// once the next commit has recorded its BLAKE3, is never rewritten.
     pub async fn checkpoint(&self) -> Result<()> {
         let version = self.version;
-        let existing = crate::delta_log::checkpoint_path(&self.dir.join("_delta_log"), version);
-        if existing.exists() {
+        let failed = |e| Error::delta(format!("checkpointing pond version {version}"), e);
+        let existing = delta_log::checkpoint_key(version);
+        if self.store.size(&existing).await?.is_some() {
             return Ok(());
         }
-        deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
-            url_of(&self.dir)?,
-            version,
-            Some(false),
-            None,
-        )
-        .await
-        .map_err(|e| Error::delta(format!("checkpointing pond version {version}"), e))
+        match delta_location(&self.store)? {
+            (url, None) => deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
+                url,
+                version,
+                Some(false),
+                None,
+            )
+            .await
+            .map_err(failed),
+            (url, Some(log_store)) => {
+                let (store, _) = self.store.object_store().expect("an object store");
+                let table = deltalake::DeltaTableBuilder::from_url(url.clone())
+                    .map_err(failed)?
+                    .with_storage_backend(store, url)
+                    .with_version(version)
+                    .load()
+                    .await
+                    .map_err(failed)?;
+                drop(log_store);
+                deltalake::checkpoints::create_checkpoint(&table, None)
+                    .await
+                    .map_err(failed)
+            }
+        }
     }
 
     /// Writes `rows` (all of one node) as a data file for the commit of `version`, durably.
-    pub fn write_data_file(
+    pub async fn write_data_file(
         &self,
         part: NodeId,
         node: NodeId,
@@ -155,9 +244,6 @@ impl LogTable {
         rows: &[OplogRow],
     ) -> Result<Add> {
         let rel = data_file_name(part, node, version);
-        let path = self.dir.join(&rel);
-        let parent = path.parent().expect("data files are in a partition");
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
         let batch = oplog::to_batch(rows)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -177,27 +263,21 @@ impl LogTable {
             file: rel.clone(),
             source,
         })?;
-        let mut file =
-            std::fs::File::create_new(&path).map_err(|e| Error::io(path.display(), e))?;
-        std::io::Write::write_all(&mut file, &bytes).map_err(|e| Error::io(path.display(), e))?;
-        file.sync_all().map_err(|e| Error::io(path.display(), e))?;
-        sync_dir(parent)?;
-        Ok(data_file_add(
-            rel,
-            part,
-            bytes.len() as u64,
-            &blake3::hash(&bytes),
-            rows.len() as u64,
-        ))
+        let (size, hash) = (bytes.len() as u64, blake3::hash(&bytes));
+        // The name is new (a UUIDv7), so nothing is replaced.
+        self.store.put(&rel, bytes.into()).await?;
+        Ok(data_file_add(rel, part, size, &hash, rows.len() as u64))
     }
 
     /// An `add` of `file`, a data file an earlier version held and the loaded one does not
     /// (a node put back): its rows become current again, as they were.
-    pub(crate) fn readd(&self, file: &IndexedFile) -> Result<Add> {
-        let path = self.dir.join(&file.path);
-        let size = std::fs::metadata(&path)
-            .map_err(|e| Error::io(path.display(), e))?
-            .len();
+    pub(crate) async fn readd(&self, file: &IndexedFile) -> Result<Add> {
+        let size = self.store.size(&file.path).await?.ok_or_else(|| {
+            Error::io(
+                self.store.shown(&file.path),
+                std::io::ErrorKind::NotFound.into(),
+            )
+        })?;
         let (part, _, _) = crate::view::parse_data_file_name(&file.path)
             .ok_or_else(|| Error::internal(format!("{}: not a data file", file.path)))?;
         let (Some(hash), Some(rows)) = (file.hash, file.rows) else {
@@ -215,9 +295,9 @@ impl LogTable {
     /// in the commit info under `pond`. `Stale` if another
     /// writer committed first. A removed file stays on disk: earlier versions read it.
     ///
-    /// A pond commit only appends, so it is written the way Delta's own local log store
-    /// writes one: the commit file is staged in `_delta_log`, fsynced, and hard-linked to
-    /// its version's name, which fails if the name exists (put-if-absent, atomic). This
+    /// A pond commit only appends, so it is written the way Delta's own log stores write
+    /// one: put-if-absent at its version's name ([`Store::create`]: locally a staged,
+    /// fsynced file hard-linked to the name; on an object store a conditional put). This
     /// needs only the loaded version, not Delta's snapshot of every data file, so a commit
     /// costs the same after ten thousand commits as after ten. The checkpoint is written
     /// every [`CHECKPOINT_INTERVAL`] commits.
@@ -229,8 +309,7 @@ impl LogTable {
         mut info: PondCommit,
     ) -> Result<Attempt> {
         let version = self.version + 1;
-        let delta_log = self.dir.join("_delta_log");
-        info.previous = Some(integrity::previous(&delta_log, self.version)?);
+        info.previous = Some(integrity::previous(&self.store, self.version).await?);
         info.digest = Some(integrity::PLACEHOLDER.into());
         let now = chrono::Utc::now().timestamp_millis();
         let commit_info = CommitInfo {
@@ -247,11 +326,15 @@ impl LogTable {
         };
         let mut actions = vec![Action::CommitInfo(commit_info)];
         actions.extend(adds.iter().cloned().map(Action::Add));
-        let removals = removes
+        let removals: Vec<(&String, bool)> = removes
             .iter()
             .map(|p| (p, false))
-            .chain(dropped.iter().map(|p| (p, true)));
-        for (path, data_change) in removals {
+            .chain(dropped.iter().map(|p| (p, true)))
+            .collect();
+        let sizes =
+            futures::future::try_join_all(removals.iter().map(|(path, _)| self.store.size(path)))
+                .await?;
+        for ((path, data_change), size) in removals.into_iter().zip(sizes) {
             let (part, _, _) = crate::view::parse_data_file_name(path)
                 .ok_or_else(|| Error::internal(format!("removing {path}: not a data file")))?;
             actions.push(Action::Remove(Remove {
@@ -262,9 +345,7 @@ impl LogTable {
                     PART_ID.to_string(),
                     Some(part.to_string()),
                 )])),
-                size: std::fs::metadata(self.dir.join(path))
-                    .ok()
-                    .map(|m| m.len() as i64),
+                size: size.map(|s| s as i64),
                 ..Default::default()
             }));
         }
@@ -274,22 +355,10 @@ impl LogTable {
             text.push('\n');
         }
         let text = integrity::seal(&text);
-        let staging = delta_log.join(format!(".pond-staging-{}", uuid::Uuid::now_v7().simple()));
-        let target = crate::delta_log::commit_path(&delta_log, version);
-        let io = |path: &Path, e| Error::io(path.display(), e);
-        {
-            let mut file = std::fs::File::create_new(&staging).map_err(|e| io(&staging, e))?;
-            std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| io(&staging, e))?;
-            file.sync_all().map_err(|e| io(&staging, e))?;
+        let key = delta_log::commit_key(version);
+        if !self.store.create(&key, text.into()).await? {
+            return Ok(Attempt::Stale);
         }
-        let linked = std::fs::hard_link(&staging, &target);
-        let _ = std::fs::remove_file(&staging);
-        match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Attempt::Stale),
-            Err(e) => return Err(io(&target, e)),
-        }
-        sync_dir(&delta_log)?;
         self.version = version;
         self.files
             .extend(adds.iter().map(|a| (a.path.clone(), add_tags(a))));
@@ -302,11 +371,10 @@ impl LogTable {
         Ok(Attempt::Committed(version))
     }
 
-    /// What the commit file of pond version `version` of the table in `dir` says, if the
+    /// What the commit file of pond version `version` of the log in `log` says, if the
     /// file exists. Reads that one file.
-    pub fn commit_record(dir: &Path, version: u64) -> Result<Option<CommitRecord>> {
-        let path = crate::delta_log::commit_path(&dir.join("_delta_log"), version);
-        let Some(commit) = crate::delta_log::CommitFile::read(&path)? else {
+    pub async fn commit_record(log: &Store, version: u64) -> Result<Option<CommitRecord>> {
+        let Some(commit) = crate::delta_log::CommitFile::read(log, version).await? else {
             return Ok(None);
         };
         let info = commit.info.as_ref();

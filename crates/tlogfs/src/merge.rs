@@ -26,7 +26,6 @@ use std::collections::BTreeMap;
 
 use tinyfs::NodeId;
 
-use crate::content_store::ContentStore;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::oplog::OplogRow;
@@ -52,28 +51,28 @@ pub(crate) fn files_to_merge(files: &[IndexedFile], rows: u64) -> usize {
 /// `rows`, which a commit writes for node `node` in partition `part` on top of `head`,
 /// with the rows of the node's files it absorbs before them (one row per version, the
 /// later where two files hold the same version, inline file bodies moved to `content`),
-/// and the paths of those files.
+/// the paths of those files, and the bodies moved out of rows (hash and bytes), which must
+/// be stored before the rows are committed.
 pub(crate) fn with_merged(
     head: &View,
-    content: &ContentStore,
     part: NodeId,
     node: NodeId,
     rows: Vec<OplogRow>,
-) -> Result<(Vec<OplogRow>, Vec<String>)> {
+) -> Result<Merged> {
     if part == node {
         // A directory.
-        return Ok((rows, Vec::new()));
+        return Ok((rows, Vec::new(), Vec::new()));
     }
     let files = head.node_files(part, node);
     let n = files_to_merge(files, rows.len() as u64);
     if n == 0 {
-        return Ok((rows, Vec::new()));
+        return Ok((rows, Vec::new(), Vec::new()));
     }
     let absorbed = &files[files.len() - n..];
     let mut by_version: BTreeMap<i64, OplogRow> = BTreeMap::new();
     for file in absorbed {
-        for row in head.read_rows(file)? {
-            by_version.insert(row.version, row);
+        for row in head.rows(file)?.iter() {
+            by_version.insert(row.version, row.clone());
         }
     }
     // Only this commit's rows can name members whose bodies this merge moves.
@@ -82,9 +81,10 @@ pub(crate) fn with_merged(
         by_version.insert(row.version, row);
     }
     let mut merged = Vec::with_capacity(by_version.len());
+    let mut bodies = Vec::new();
     for mut row in by_version.into_values() {
         if row.entry_type.is_file() && row.factory.is_none() {
-            externalize(content, &mut row)?;
+            bodies.extend(externalize(&mut row)?);
         }
         merged.push(row);
     }
@@ -116,8 +116,19 @@ pub(crate) fn with_merged(
             row.manifest = Some(manifest.encode());
         }
     }
-    Ok((merged, absorbed.iter().map(|f| f.path.clone()).collect()))
+    Ok((
+        merged,
+        absorbed.iter().map(|f| f.path.clone()).collect(),
+        bodies,
+    ))
 }
+
+/// What [`with_merged`] gives: the rows, the files absorbed, the bodies moved out of rows.
+pub(crate) type Merged = (
+    Vec<OplogRow>,
+    Vec<String>,
+    Vec<(blake3::Hash, bytes::Bytes)>,
+);
 
 /// Whether the newest of `rows` (a directory's, in one commit) holds its whole state: then
 /// its earlier data files are not needed to read it.
@@ -133,10 +144,10 @@ pub(crate) fn is_snapshot(rows: &[OplogRow]) -> Result<bool> {
     }
 }
 
-/// Moves `row`'s inline body, if it has one, into `content`.
-fn externalize(content: &ContentStore, row: &mut OplogRow) -> Result<()> {
+/// Takes `row`'s inline body, if it has one, out of it, to be stored by hash.
+fn externalize(row: &mut OplogRow) -> Result<Option<(blake3::Hash, bytes::Bytes)>> {
     let Some(bytes) = row.content.take() else {
-        return Ok(());
+        return Ok(None);
     };
     let hash = row.blake3.ok_or_else(|| {
         Error::internal(format!(
@@ -152,7 +163,7 @@ fn externalize(content: &ContentStore, row: &mut OplogRow) -> Result<()> {
             detail: "the inline body does not match its recorded BLAKE3".into(),
         });
     }
-    content.put(&hash, &bytes)
+    Ok(Some((hash, bytes.into())))
 }
 
 #[cfg(test)]

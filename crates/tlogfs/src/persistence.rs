@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
 use tinyfs::{
     AsyncReadSeek, Declared, DirEntry, EntryType, FileVersion, FileWriter, NodeId, NodeKey,
     Persistence, TxnMeta, WriteTarget,
@@ -94,10 +95,10 @@ impl State {
         }
     }
 
-    fn txn_mut(&mut self) -> FsResult<&mut Txn> {
+    fn txn_mut(&mut self) -> crate::Result<&mut Txn> {
         self.txn
             .as_mut()
-            .ok_or_else(|| tinyfs::Error::internal("change outside a transaction"))
+            .ok_or_else(|| tinyfs::Error::internal("change outside a transaction").into())
     }
 
     /// The committed version that holds `key`: the current one, or for a node this
@@ -122,7 +123,7 @@ impl State {
     }
 
     /// The versions of the file at `key`: committed history plus pending ones.
-    fn versions(&self, key: NodeKey) -> FsResult<Vec<VersionRec>> {
+    fn versions(&self, key: NodeKey) -> crate::Result<Vec<VersionRec>> {
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
         let mut out = Vec::new();
         let history = match pending {
@@ -145,20 +146,20 @@ impl State {
 
     /// The latest version of file `key`: a pending one, else read from the newest of its
     /// data files only (see [`View::latest_version`]).
-    fn latest(&self, key: NodeKey) -> FsResult<Option<VersionRec>> {
+    fn latest(&self, key: NodeKey) -> crate::Result<Option<VersionRec>> {
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
         if let Some(last) = pending.and_then(|p| p.versions.last()) {
             return Ok(Some(last.clone()));
         }
         match pending.map_or(Some(key), |p| p.history) {
-            Some(from) => Ok(self.committed(from).latest_version(from.parent, from.id)?),
+            Some(from) => self.committed(from).latest_version(from.parent, from.id),
             None => Ok(None),
         }
     }
 
     /// The members of series `key`: from its newest data files where no change to it is
     /// pending (see [`View::series_members`]), else from all its versions.
-    fn members(&self, key: NodeKey) -> FsResult<Vec<FileVersion>> {
+    fn members(&self, key: NodeKey) -> crate::Result<Vec<FileVersion>> {
         let pending = self.txn.as_ref().and_then(|t| t.nodes.get(&key));
         if pending.is_none()
             && let Some(members) = self.committed(key).series_members(key.parent, key.id)?
@@ -172,7 +173,7 @@ impl State {
     /// Version `version` of file `key`, and the latest version number; found without
     /// copying the others (and, for the latest or a member already found, without reading
     /// them).
-    fn version(&self, key: NodeKey, version: u64) -> FsResult<(Option<VersionRec>, u64)> {
+    fn version(&self, key: NodeKey, version: u64) -> crate::Result<(Option<VersionRec>, u64)> {
         if let Some(latest) = self.latest(key)? {
             if latest.meta.version == version {
                 return Ok((Some(latest), version));
@@ -237,6 +238,15 @@ impl TlogPersistence {
         lock(&self.inner.state).view.clone()
     }
 
+    /// Runs `op` on the state, under its lock, until it has every log data file it needs:
+    /// the lock is dropped while they are fetched (see [`crate::view::loaded`]).
+    pub(crate) async fn with_state<T>(
+        &self,
+        mut op: impl FnMut(&mut State) -> crate::Result<T>,
+    ) -> FsResult<T> {
+        Ok(crate::view::loaded(|| op(&mut lock(&self.inner.state))).await?)
+    }
+
     /// Sets the largest body stored inline (default [`INLINE_MAX`]); for measuring the
     /// trade-off, not for tuning a pond: both kinds of body read back either way.
     pub fn set_inline_max(&self, bytes: usize) {
@@ -278,7 +288,7 @@ impl TlogPersistence {
                 // touched what this transaction did.
                 head = Arc::new(table.view()?);
                 for version in checked + 1..=head.version() {
-                    if let Err(e) = self.check_conflict(&table, &txn, version) {
+                    if let Err(e) = self.check_conflict(&table, &txn, version).await {
                         tracing::debug!(txn = %txn.id, version, error = %e, "conflict");
                         return Err(e);
                     }
@@ -298,11 +308,12 @@ impl TlogPersistence {
             }
             let target = head.version() + 1;
             let written_at = tinyfs::now_micros();
-            let relinks = crate::links::relinks(&txn, &head)?;
+            let relinks = crate::view::loaded(|| crate::links::relinks(&txn, &head)).await?;
             let mut adds = Vec::new();
             let mut removes = Vec::new();
             let mut superseded = relinks.dropped;
-            for ((part, node), rows) in txn.rows(&head, written_at)? {
+            let rows = crate::view::loaded(|| txn.rows(&head, written_at)).await?;
+            for ((part, node), rows) in rows {
                 if relinks.gone.contains(&(part, node)) || relinks.gone_dirs.contains(&part) {
                     // Under a directory this commit unlinks: nothing will read them.
                     continue;
@@ -312,16 +323,23 @@ impl TlogPersistence {
                     // history, which earlier pond versions still read from disk.
                     superseded.extend(head.node_files(part, node).iter().map(|f| f.path.clone()));
                 }
-                let (rows, merged) =
-                    crate::merge::with_merged(&head, &self.inner.content, part, node, rows)?;
-                adds.push(table.write_data_file(part, node, target, &rows)?);
+                let (rows, merged, bodies) = crate::view::loaded(|| {
+                    crate::merge::with_merged(&head, part, node, rows.clone())
+                })
+                .await?;
+                let content = &self.inner.content;
+                futures::stream::iter(bodies)
+                    .map(|(hash, bytes)| content.store(hash, bytes))
+                    .buffer_unordered(16)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                adds.push(table.write_data_file(part, node, target, &rows).await?);
                 removes.extend(merged);
             }
-            let readds = relinks
-                .readded
-                .iter()
-                .map(|f| table.readd(f))
-                .collect::<crate::Result<Vec<_>>>()?;
+            let mut readds = Vec::new();
+            for file in &relinks.readded {
+                readds.push(table.readd(file).await?);
+            }
             let info = self.commit_info(&txn);
             let all_adds: Vec<_> = adds.iter().chain(&readds).cloned().collect();
             match table
@@ -350,7 +368,7 @@ impl TlogPersistence {
                     tracing::debug!(txn = %txn.id, target, "another writer committed first; retrying");
                     // Never referenced: remove now rather than leave them for `maintain`.
                     for add in adds {
-                        let _ = std::fs::remove_file(table.dir().join(&add.path));
+                        let _ = table.store().delete(&add.path).await;
                     }
                     table.update().await?;
                 }
@@ -369,8 +387,8 @@ impl TlogPersistence {
         })
     }
 
-    fn check_conflict(&self, table: &LogTable, txn: &Txn, version: u64) -> crate::Result<()> {
-        let Some(record) = LogTable::commit_record(table.dir(), version)? else {
+    async fn check_conflict(&self, table: &LogTable, txn: &Txn, version: u64) -> crate::Result<()> {
+        let Some(record) = LogTable::commit_record(table.store(), version).await? else {
             return Ok(());
         };
         let path_hint = || {
@@ -408,27 +426,29 @@ impl TlogPersistence {
 
     /// Links a new node `name` of `entry_type` (made by `factory`, if dynamic) into `dir`;
     /// `pending` records the node's own state in the transaction.
-    fn create_node(
+    async fn create_node(
         &self,
         dir: NodeKey,
         name: &str,
         entry_type: EntryType,
         factory: Option<&str>,
-        pending: impl FnOnce(&mut Txn, NodeId),
+        pending: impl Fn(&mut Txn, NodeId),
     ) -> FsResult<NodeId> {
         self.check_writable()?;
-        let mut state = lock(&self.inner.state);
-        let path = state.child_path(dir.id, name);
-        let id = NodeId::generate();
-        let view = state.view.clone();
-        let txn = state.txn_mut()?;
-        let mut entry = DirEntry::new(name, id, entry_type);
-        entry.factory = factory.map(String::from);
-        link(txn, &view, dir.id, entry)?;
-        pending(txn, id);
-        txn.paths.insert(path);
-        state.names.insert(id, (dir.id, name.to_string()));
-        Ok(id)
+        self.with_state(|state| {
+            let path = state.child_path(dir.id, name);
+            let id = NodeId::generate();
+            let view = state.view.clone();
+            let txn = state.txn_mut()?;
+            let mut entry = DirEntry::new(name, id, entry_type);
+            entry.factory = factory.map(String::from);
+            link(txn, &view, dir.id, entry)?;
+            pending(txn, id);
+            txn.paths.insert(path);
+            state.names.insert(id, (dir.id, name.to_string()));
+            Ok(id)
+        })
+        .await
     }
 
     fn commit_info(&self, txn: &Txn) -> PondCommit {
@@ -484,37 +504,42 @@ impl Persistence for TlogPersistence {
     }
 
     async fn dir_get(&self, dir: NodeKey, name: &str) -> FsResult<Option<DirEntry>> {
-        let mut state = lock(&self.inner.state);
-        let entry = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
-            Some(pending) => pending.entries.get(name).cloned(),
-            None => state.committed(dir).dir(dir.id)?.entries.get(name).cloned(),
-        };
-        if let Some(txn) = state.txn.as_mut() {
-            txn.reads.insert(ConflictKey::entry(dir.id, name));
-        }
-        if let Some(e) = &entry {
-            state.learn(dir.id, [e.clone()]);
-        }
-        Ok(entry)
+        self.with_state(|state| {
+            let entry = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
+                Some(pending) => pending.entries.get(name).cloned(),
+                None => state.committed(dir).dir(dir.id)?.entries.get(name).cloned(),
+            };
+            if let Some(txn) = state.txn.as_mut() {
+                txn.reads.insert(ConflictKey::entry(dir.id, name));
+            }
+            if let Some(e) = &entry {
+                state.learn(dir.id, [e.clone()]);
+            }
+            Ok(entry)
+        })
+        .await
     }
 
     async fn dir_entries(&self, dir: NodeKey) -> FsResult<Vec<DirEntry>> {
-        let mut state = lock(&self.inner.state);
-        let entries: Vec<DirEntry> = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id)) {
-            Some(pending) => pending.entries.values().cloned().collect(),
-            None => state
-                .committed(dir)
-                .dir(dir.id)?
-                .entries
-                .values()
-                .cloned()
-                .collect(),
-        };
-        if let Some(txn) = state.txn.as_mut() {
-            txn.reads.insert(ConflictKey::List(dir.id));
-        }
-        state.learn(dir.id, entries.iter().cloned());
-        Ok(entries)
+        self.with_state(|state| {
+            let entries: Vec<DirEntry> = match state.txn.as_ref().and_then(|t| t.dirs.get(&dir.id))
+            {
+                Some(pending) => pending.entries.values().cloned().collect(),
+                None => state
+                    .committed(dir)
+                    .dir(dir.id)?
+                    .entries
+                    .values()
+                    .cloned()
+                    .collect(),
+            };
+            if let Some(txn) = state.txn.as_mut() {
+                txn.reads.insert(ConflictKey::List(dir.id));
+            }
+            state.learn(dir.id, entries.iter().cloned());
+            Ok(entries)
+        })
+        .await
     }
 
     async fn create_directory(&self, dir: NodeKey, name: &str) -> FsResult<NodeId> {
@@ -527,6 +552,7 @@ impl Persistence for TlogPersistence {
                 },
             );
         })
+        .await
     }
 
     async fn create_symlink(&self, dir: NodeKey, name: &str, target: &str) -> FsResult<NodeId> {
@@ -540,24 +566,27 @@ impl Persistence for TlogPersistence {
             );
             txn.writes.insert(ConflictKey::Node(id));
         })
+        .await
     }
 
     async fn dir_remove(&self, dir: NodeKey, name: &str) -> FsResult<DirEntry> {
         self.check_writable()?;
-        let mut state = lock(&self.inner.state);
-        let path = state.child_path(dir.id, name);
-        let view = state.view.clone();
-        let txn = state.txn_mut()?;
-        let pending = txn.dir_mut(&view, dir.id)?;
-        let removed = pending
-            .entries
-            .remove(name)
-            .ok_or_else(|| tinyfs::Error::not_found(&path))?;
-        pending.changes.insert(name.to_string(), None);
-        txn.writes.insert(ConflictKey::entry(dir.id, name));
-        txn.paths.insert(path);
-        txn.unlinked.push((dir.id, removed.clone()));
-        Ok(removed)
+        self.with_state(|state| {
+            let path = state.child_path(dir.id, name);
+            let view = state.view.clone();
+            let txn = state.txn_mut()?;
+            let pending = txn.dir_mut(&view, dir.id)?;
+            let removed = pending
+                .entries
+                .remove(name)
+                .ok_or_else(|| tinyfs::Error::not_found(&path))?;
+            pending.changes.insert(name.to_string(), None);
+            txn.writes.insert(ConflictKey::entry(dir.id, name));
+            txn.paths.insert(path);
+            txn.unlinked.push((dir.id, removed.clone()));
+            Ok(removed)
+        })
+        .await
     }
 
     async fn dir_attach(
@@ -574,80 +603,83 @@ impl Persistence for TlogPersistence {
         let current = self.view();
         let source =
             if from < current.version() && !crate::links::is_live(&current, node, entry_type) {
-                let dir = self.inner.table.lock().await.dir().to_path_buf();
-                let table = LogTable::open(&dir, Some(from)).await?;
+                let table = self.inner.table.lock().await.at(from).await?;
                 Some(Arc::new(table.view()?))
             } else {
                 None
             };
-        let mut state = lock(&self.inner.state);
-        let path = state.child_path(dir.id, name);
-        let view = state.view.clone();
-        let txn = state.txn_mut()?;
-        link(txn, &view, dir.id, DirEntry::new(name, node.id, entry_type))?;
-        txn.linked.push(crate::txn::Linked {
-            path: path.clone(),
-            dir: dir.id,
-            node,
-            entry_type,
-            source,
-        });
-        txn.paths.insert(path);
-        txn.writes.insert(ConflictKey::Node(node.id));
-        // Directories are their own partition and do not move; files and symlinks live in
-        // their directory's partition, so a move to another directory copies their history.
-        if entry_type != EntryType::Directory && node.parent != dir.id {
-            let moved = match txn.nodes.remove(&node) {
-                Some(mut pending) => {
-                    pending.moved = pending.history.is_some();
-                    pending
-                }
-                None => PendingNode {
-                    moved: true,
-                    ..PendingNode::continuing(entry_type, node)
-                },
-            };
-            txn.nodes.insert(
-                NodeKey {
-                    parent: dir.id,
-                    id: node.id,
-                },
-                moved,
-            );
-        }
-        state.names.insert(node.id, (dir.id, name.to_string()));
-        Ok(())
+        self.with_state(|state| {
+            let path = state.child_path(dir.id, name);
+            let view = state.view.clone();
+            let txn = state.txn_mut()?;
+            link(txn, &view, dir.id, DirEntry::new(name, node.id, entry_type))?;
+            txn.linked.push(crate::txn::Linked {
+                path: path.clone(),
+                dir: dir.id,
+                node,
+                entry_type,
+                source: source.clone(),
+            });
+            txn.paths.insert(path);
+            txn.writes.insert(ConflictKey::Node(node.id));
+            // Directories are their own partition and do not move; files and symlinks live in
+            // their directory's partition, so a move to another directory copies their history.
+            if entry_type != EntryType::Directory && node.parent != dir.id {
+                let moved = match txn.nodes.remove(&node) {
+                    Some(mut pending) => {
+                        pending.moved = pending.history.is_some();
+                        pending
+                    }
+                    None => PendingNode {
+                        moved: true,
+                        ..PendingNode::continuing(entry_type, node)
+                    },
+                };
+                txn.nodes.insert(
+                    NodeKey {
+                        parent: dir.id,
+                        id: node.id,
+                    },
+                    moved,
+                );
+            }
+            state.names.insert(node.id, (dir.id, name.to_string()));
+            Ok(())
+        })
+        .await
     }
 
     async fn file_versions(&self, file: NodeKey) -> FsResult<Vec<FileVersion>> {
-        let state = lock(&self.inner.state);
-        Ok(state.versions(file)?.into_iter().map(|r| r.meta).collect())
+        self.with_state(|state| Ok(state.versions(file)?.into_iter().map(|r| r.meta).collect()))
+            .await
     }
 
     async fn file_latest(&self, file: NodeKey) -> FsResult<Option<FileVersion>> {
-        Ok(lock(&self.inner.state).latest(file)?.map(|r| r.meta))
+        self.with_state(|state| Ok(state.latest(file)?.map(|r| r.meta)))
+            .await
     }
 
     async fn file_members(&self, file: NodeKey) -> FsResult<Vec<FileVersion>> {
-        lock(&self.inner.state).members(file)
+        self.with_state(|state| state.members(file)).await
     }
 
     async fn file_reader(&self, file: NodeKey, version: u64) -> FsResult<Box<dyn AsyncReadSeek>> {
-        let rec = {
-            let (rec, latest) = lock(&self.inner.state).version(file, version)?;
-            rec.ok_or(tinyfs::Error::VersionNotFound {
-                path: String::new(),
-                version,
-                latest,
-            })?
-        };
+        let (rec, latest) = self
+            .with_state(|state| state.version(file, version))
+            .await?;
+        let rec = rec.ok_or(tinyfs::Error::VersionNotFound {
+            path: String::new(),
+            version,
+            latest,
+        })?;
         match rec.body {
             Body::Inline(bytes) => Ok(Box::new(Cursor::new(bytes))),
             Body::External(hash) => {
-                let content = self.inner.content.clone();
-                let reader = tokio::task::spawn_blocking(move || content.open_checked(&hash))
+                let reader = self
+                    .inner
+                    .content
+                    .open(hash, rec.meta.size)
                     .await
-                    .map_err(|e| tinyfs::Error::internal(format!("body reader: {e}")))?
                     .map_err(|e| {
                         tinyfs::Error::io(
                             format!("body {} of version {version}", hash.to_hex()),
@@ -661,17 +693,18 @@ impl Persistence for TlogPersistence {
 
     async fn file_writer(&self, target: WriteTarget) -> FsResult<Box<dyn FileWriter>> {
         self.check_writable()?;
-        let serial = {
-            let mut state = lock(&self.inner.state);
-            let view = state.view.clone();
-            let txn = state.txn_mut()?;
-            if let WriteTarget::New { dir, name, .. } = &target
-                && txn.dir_mut(&view, dir.id)?.entries.contains_key(name)
-            {
-                return Err(tinyfs::Error::already_exists(""));
-            }
-            txn.serial
-        };
+        let serial = self
+            .with_state(|state| {
+                let view = state.view.clone();
+                let txn = state.txn_mut()?;
+                if let WriteTarget::New { dir, name, .. } = &target
+                    && txn.dir_mut(&view, dir.id)?.entries.contains_key(name)
+                {
+                    return Err(tinyfs::Error::already_exists("").into());
+                }
+                Ok(txn.serial)
+            })
+            .await?;
         Ok(Box::new(TlogWriter {
             persistence: self.clone(),
             serial,
@@ -685,16 +718,18 @@ impl Persistence for TlogPersistence {
     }
 
     async fn symlink_target(&self, link: NodeKey) -> FsResult<String> {
-        let state = lock(&self.inner.state);
-        if let Some(pending) = state.txn.as_ref().and_then(|t| t.nodes.get(&link)) {
-            if let Some(target) = &pending.target {
-                return Ok(target.clone());
+        self.with_state(|state| {
+            if let Some(pending) = state.txn.as_ref().and_then(|t| t.nodes.get(&link)) {
+                if let Some(target) = &pending.target {
+                    return Ok(target.clone());
+                }
+                if let Some(from) = pending.history {
+                    return state.committed(from).symlink(from.parent, from.id);
+                }
             }
-            if let Some(from) = pending.history {
-                return Ok(state.committed(from).symlink(from.parent, from.id)?);
-            }
-        }
-        Ok(state.committed(link).symlink(link.parent, link.id)?)
+            state.committed(link).symlink(link.parent, link.id)
+        })
+        .await
     }
 
     async fn create_dynamic(
@@ -716,44 +751,48 @@ impl Persistence for TlogPersistence {
             );
             txn.writes.insert(ConflictKey::Node(id));
         })
+        .await
     }
 
     async fn update_dynamic(&self, node: NodeKey, config: &[u8]) -> FsResult<()> {
         self.check_writable()?;
-        let mut state = lock(&self.inner.state);
-        let last = state
-            .versions(node)?
-            .pop()
-            .ok_or_else(|| tinyfs::Error::internal(format!("node {} has no rows", node.id)))?;
-        let Some(factory) = last.factory else {
-            return Err(tinyfs::Error::internal(format!(
-                "node {} is not a dynamic node",
-                node.id
-            )));
-        };
-        let path = state.path_of(node.id);
-        let txn = state.txn_mut()?;
-        let rec = config_rec(
-            last.meta.version + 1,
-            last.entry_type,
-            &factory,
-            config,
-            &txn.id,
-        );
-        txn.nodes
-            .entry(node)
-            .or_insert(PendingNode::continuing(last.entry_type, node))
-            .versions
-            .push(rec);
-        txn.writes.insert(ConflictKey::Node(node.id));
-        txn.paths.insert(path);
-        Ok(())
+        self.with_state(|state| {
+            let last = state
+                .versions(node)?
+                .pop()
+                .ok_or_else(|| tinyfs::Error::internal(format!("node {} has no rows", node.id)))?;
+            let Some(factory) = last.factory else {
+                return Err(tinyfs::Error::internal(format!(
+                    "node {} is not a dynamic node",
+                    node.id
+                ))
+                .into());
+            };
+            let path = state.path_of(node.id);
+            let txn = state.txn_mut()?;
+            let rec = config_rec(
+                last.meta.version + 1,
+                last.entry_type,
+                &factory,
+                config,
+                &txn.id,
+            );
+            txn.nodes
+                .entry(node)
+                .or_insert(PendingNode::continuing(last.entry_type, node))
+                .versions
+                .push(rec);
+            txn.writes.insert(ConflictKey::Node(node.id));
+            txn.paths.insert(path);
+            Ok(())
+        })
+        .await
     }
 
     async fn dynamic_config(&self, node: NodeKey) -> FsResult<tinyfs::NodeConfig> {
-        let last = lock(&self.inner.state)
-            .versions(node)?
-            .pop()
+        let last = self
+            .with_state(|state| Ok(state.versions(node)?.pop()))
+            .await?
             .ok_or_else(|| tinyfs::Error::internal(format!("node {} has no rows", node.id)))?;
         match (last.factory, last.body) {
             (Some(factory), Body::Inline(config)) => Ok(tinyfs::NodeConfig {
@@ -771,11 +810,11 @@ impl Persistence for TlogPersistence {
 }
 
 /// Adds `entry` to directory `dir` in the transaction.
-pub(crate) fn link(txn: &mut Txn, view: &View, dir: NodeId, entry: DirEntry) -> FsResult<()> {
+pub(crate) fn link(txn: &mut Txn, view: &View, dir: NodeId, entry: DirEntry) -> crate::Result<()> {
     let pending = txn.dir_mut(view, dir)?;
     let name = entry.name.clone();
     if pending.entries.contains_key(&name) {
-        return Err(tinyfs::Error::already_exists(""));
+        return Err(tinyfs::Error::already_exists("").into());
     }
     pending.entries.insert(name.clone(), entry.clone());
     pending.changes.insert(name.clone(), Some(entry));

@@ -92,14 +92,14 @@ impl Pond {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|e| Error::io(path.display(), e))?;
         }
-        let table = LogTable::create(&Self::log_dir(dir)).await?;
+        let table = LogTable::create(Self::log_store(dir), &dir.display().to_string()).await?;
         Self::from_table(dir, table, false)
     }
 
     /// Opens the pond at `dir`, at its latest version.
     pub async fn open(dir: &Path) -> Result<Pond> {
         Self::check_is_pond(dir)?;
-        let table = LogTable::open(&Self::log_dir(dir), None).await?;
+        let table = LogTable::open(Self::log_store(dir), &dir.display().to_string(), None).await?;
         Self::from_table(dir, table, false)
     }
 
@@ -114,8 +114,18 @@ impl Pond {
                 horizon: horizon.version,
             });
         }
-        let table = LogTable::open(&Self::log_dir(dir), Some(version)).await?;
+        let table = LogTable::open(
+            Self::log_store(dir),
+            &dir.display().to_string(),
+            Some(version),
+        )
+        .await?;
         Self::from_table(dir, table, true)
+    }
+
+    /// The store of the log of the pond at `dir`.
+    fn log_store(dir: &Path) -> crate::store::Store {
+        crate::store::Store::local(dir).child("log")
     }
 
     fn check_is_pond(dir: &Path) -> Result<()> {
@@ -177,7 +187,7 @@ impl Pond {
             if limit.is_some_and(|n| out.len() >= n) {
                 break;
             }
-            out.extend(self.log_entry(version)?);
+            out.extend(self.log_entry(version).await?);
         }
         Ok(out)
     }
@@ -189,14 +199,15 @@ impl Pond {
     /// clocks disagree can make the answer a neighbouring version). Versions whose commit
     /// files retention removed, or that record no time, count as older than any time asked
     /// for.
-    pub fn version_at(&self, micros: i64) -> Result<u64> {
+    pub async fn version_at(&self, micros: i64) -> Result<u64> {
         let at_ms = micros.div_euclid(1000);
-        let made =
-            |v: u64| -> Result<Option<i64>> { Ok(self.log_entry(v)?.and_then(|e| e.timestamp_ms)) };
+        let made = async |v: u64| -> Result<Option<i64>> {
+            Ok(self.log_entry(v).await?.and_then(|e| e.timestamp_ms))
+        };
         // Invariant: `lo` was made at or before the time (or is not on record), `hi` after.
         let (mut lo, mut hi) = (0u64, self.version() + 1);
-        if made(0)?.is_some_and(|t| t > at_ms) {
-            let first_at = made(0)?.unwrap_or_default();
+        if made(0).await?.is_some_and(|t| t > at_ms) {
+            let first_at = made(0).await?.unwrap_or_default();
             return Err(Error::NoVersionAt {
                 at: rfc3339(micros),
                 first: 0,
@@ -205,15 +216,20 @@ impl Pond {
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            match made(mid)? {
+            match made(mid).await? {
                 Some(t) if t > at_ms => hi = mid,
                 _ => lo = mid,
             }
         }
-        if made(lo)?.is_none() {
+        if made(lo).await?.is_none() {
             // Every version up to the time is gone from the record.
-            let first =
-                (lo + 1..=self.version()).find_map(|v| made(v).ok().flatten().map(|t| (v, t)));
+            let mut first = None;
+            for v in lo + 1..=self.version() {
+                if let Ok(Some(t)) = made(v).await {
+                    first = Some((v, t));
+                    break;
+                }
+            }
             let Some((first, first_at)) = first else {
                 return Err(Error::Internal(format!(
                     "no commit up to pond version {} records when it was made",
@@ -231,8 +247,9 @@ impl Pond {
 
     /// The commit that made pond version `version`, if its commit file is there. Reads that
     /// one file.
-    pub fn log_entry(&self, version: u64) -> Result<Option<LogEntry>> {
-        let Some(record) = LogTable::commit_record(&Self::log_dir(&self.dir), version)? else {
+    pub async fn log_entry(&self, version: u64) -> Result<Option<LogEntry>> {
+        let Some(record) = LogTable::commit_record(&Self::log_store(&self.dir), version).await?
+        else {
             return Ok(None);
         };
         Ok(Some(match record.pond {
@@ -284,7 +301,13 @@ impl Pond {
         // Files only versions before the retention horizon read are gone by design.
         let kept = match self.horizon()? {
             Some(h) => {
-                let then = LogTable::open(&log_dir, Some(h.version)).await?.view()?;
+                let then = LogTable::open(
+                    Self::log_store(&self.dir),
+                    &self.dir.display().to_string(),
+                    Some(h.version),
+                )
+                .await?
+                .view()?;
                 Some((
                     h.version,
                     then.files().map(|(_, _, f)| f.path.clone()).collect(),
@@ -411,7 +434,12 @@ impl Pond {
     /// the grace period protects a commit still in flight).
     pub async fn maintain(&self, grace: Duration) -> Result<MaintainReport> {
         let log_dir = Self::log_dir(&self.dir);
-        let table = LogTable::open(&log_dir, None).await?;
+        let table = LogTable::open(
+            Self::log_store(&self.dir),
+            &self.dir.display().to_string(),
+            None,
+        )
+        .await?;
         let mut report = MaintainReport {
             checkpoint_version: table.version()?,
             ..Default::default()
@@ -421,7 +449,8 @@ impl Pond {
         let view: View = table.view()?;
         let referenced: HashSet<String> = view.files().map(|(_, _, f)| f.path.clone()).collect();
         let cutoff = SystemTime::now() - grace;
-        let (removed, history) = remove_unreferenced_data_files(&log_dir, &referenced, cutoff)?;
+        let (removed, history) =
+            remove_unreferenced_data_files(&log_dir, &referenced, cutoff).await?;
         report.log_files_removed = removed;
 
         // A body is referenced while any kept version reads it. A node the latest version
@@ -482,37 +511,33 @@ impl Pond {
 /// wrote it added it, and earlier versions read it, so it stays. Delta's own files
 /// (`_delta_log/`) are never touched. Returns the files deleted, and those kept for
 /// earlier versions.
-fn remove_unreferenced_data_files(
+async fn remove_unreferenced_data_files(
     log_dir: &Path,
     referenced: &HashSet<String>,
     cutoff: SystemTime,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let delta_log = log_dir.join("_delta_log");
+    let log = crate::store::Store::local(log_dir);
     // Pond version → the data files its commit added (each commit file read once).
     let mut added: HashMap<u64, HashSet<String>> = HashMap::new();
-    let mut committed = |rel: &str| -> Result<bool> {
-        let Some((_, _, version)) = crate::view::parse_data_file_name(rel) else {
-            return Ok(false);
-        };
-        let adds = match added.entry(version) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let path = crate::delta_log::commit_path(&delta_log, version);
-                e.insert(
-                    crate::delta_log::CommitFile::read(&path)?
-                        .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
-                        .unwrap_or_default(),
-                )
-            }
-        };
-        Ok(adds.contains(rel))
-    };
     let (mut removed, mut history) = (BTreeMap::new(), Vec::new());
     for (rel, path, meta) in crate::view::data_files_on_disk(log_dir)? {
         if referenced.contains(&rel) {
             continue;
         }
-        if committed(&rel)? {
+        let committed = match crate::view::parse_data_file_name(&rel) {
+            None => false,
+            Some((_, _, version)) => {
+                if !added.contains_key(&version) {
+                    let adds = crate::delta_log::CommitFile::read(&log, version)
+                        .await?
+                        .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
+                        .unwrap_or_default();
+                    added.insert(version, adds);
+                }
+                added[&version].contains(&rel)
+            }
+        };
+        if committed {
             history.push(rel);
         } else if meta.modified().unwrap_or(SystemTime::now()) < cutoff {
             std::fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;

@@ -24,12 +24,12 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use tinyfs::{EntryType, NodeId, VersionSet};
 
-use crate::delta_log::{CommitFile, commit_path};
+use crate::delta_log::CommitFile;
 use crate::dir_content::DirContent;
 use crate::error::{Error, Result};
 use crate::log_table::{Attempt, LogTable};
 use crate::protocol::{ConflictKey, PondCommit};
-use crate::view::{VersionRec, View};
+use crate::view::{VersionRec, View, loaded};
 
 /// How much history `maintain` keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +101,7 @@ fn write_horizon(log_dir: &Path, horizon: &Horizon) -> Result<()> {
 }
 
 /// The horizon `keep` asks for in the log of `table` (at its latest version).
-fn horizon_for(table: &LogTable, keep: KeepHistory) -> Result<u64> {
+async fn horizon_for(table: &LogTable, keep: KeepHistory) -> Result<u64> {
     let latest = table.version()?;
     match keep {
         KeepHistory::Versions(0) => Err(Error::internal(
@@ -116,7 +116,7 @@ fn horizon_for(table: &LogTable, keep: KeepHistory) -> Result<u64> {
             // oldest of them, or the latest when even it is older (it is current).
             let mut horizon = latest;
             while horizon > 1 {
-                match LogTable::commit_record(table.dir(), horizon - 1)? {
+                match LogTable::commit_record(table.store(), horizon - 1).await? {
                     Some(record) if record.timestamp_ms.is_some_and(|t| t >= since_ms) => {
                         horizon -= 1;
                     }
@@ -180,27 +180,28 @@ pub(crate) async fn retain(
     mut info: PondCommit,
     cutoff: SystemTime,
 ) -> Result<RetentionReport> {
-    let mut table = LogTable::open(log_dir, None).await?;
+    let pond = log_dir.parent().unwrap_or(log_dir).display().to_string();
+    let mut table = LogTable::open(crate::store::Store::local(log_dir), &pond, None).await?;
     let previous = read_horizon(log_dir)?.map_or(0, |h| h.version);
-    let horizon = horizon_for(&table, keep)?.max(previous);
+    let horizon = horizon_for(&table, keep).await?.max(previous);
     let mut report = RetentionReport {
         horizon,
         ..Default::default()
     };
-    let then = LogTable::open(log_dir, Some(horizon)).await?.view()?;
+    let then = table.at(horizon).await?.view()?;
     let now = table.view()?;
 
     // Every node some version from the horizon on can reach: those reachable at the
     // horizon or now, those written since, and those a directory named since.
-    let mut live = reachable(&then)?;
-    live.extend(reachable(&now)?);
+    let mut live = loaded(|| reachable(&then)).await?;
+    live.extend(loaded(|| reachable(&now)).await?);
     for (part, node, file) in now.files() {
         if file.version <= horizon {
             continue;
         }
         live.insert((part, node));
         if part == node {
-            for row in now.read_rows(file)? {
+            for row in loaded(|| now.rows(file)).await?.iter() {
                 if let Some(content) = row.content.as_deref() {
                     let mut entries = BTreeMap::new();
                     DirContent::decode(content, &file.path)?.apply(&mut entries);
@@ -234,7 +235,7 @@ pub(crate) async fn retain(
         }
         // Only stored files lose versions: a symlink's or a dynamic node's few rows stay.
         let Some(last) = files.last() else { continue };
-        let newest = now.read_rows(last)?;
+        let newest = loaded(|| now.rows(last)).await?;
         if then.node_files(part, node).is_empty()
             || !newest
                 .iter()
@@ -242,8 +243,8 @@ pub(crate) async fn retain(
         {
             continue;
         }
-        let recs = now.file(part, node)?;
-        let keep = kept_versions(&then.file(part, node)?, &recs);
+        let recs = loaded(|| now.file(part, node)).await?;
+        let keep = kept_versions(&loaded(|| then.file(part, node)).await?, &recs);
         let rows: Vec<_> = recs
             .iter()
             .filter(|r| keep.contains(&r.meta.version))
@@ -253,7 +254,7 @@ pub(crate) async fn retain(
             continue;
         }
         report.versions_dropped += recs.len() - rows.len();
-        adds.push(table.write_data_file(part, node, target, &rows)?);
+        adds.push(table.write_data_file(part, node, target, &rows).await?);
         dropped.extend(files.iter().map(|f| f.path.clone()));
         writes.insert(ConflictKey::Node(node));
     }
@@ -287,9 +288,8 @@ pub(crate) async fn retain(
     // What a version from the horizon on reads: the files live at the horizon, and every
     // file a later commit added.
     let mut needed: HashSet<String> = then.files().map(|(_, _, f)| f.path.clone()).collect();
-    let delta_log = log_dir.join("_delta_log");
     for version in horizon + 1..=table.version()? {
-        if let Some(commit) = CommitFile::read(&commit_path(&delta_log, version))? {
+        if let Some(commit) = CommitFile::read(table.store(), version).await? {
             needed.extend(commit.adds.into_iter().map(|(path, _, _)| path));
         }
     }

@@ -132,6 +132,41 @@ impl Store {
         }
     }
 
+    /// The store of the keys below `sub` (a directory: `log`, `content`), as a store of
+    /// its own.
+    pub fn child(&self, sub: &str) -> Store {
+        let url = format!("{}/{sub}", self.url.trim_end_matches('/'));
+        let kind = match &self.kind {
+            Kind::Local(dir) => Kind::Local(dir.join(sub)),
+            Kind::Object { store, prefix } => Kind::Object {
+                store: store.clone(),
+                prefix: Self::object_path(prefix, sub),
+            },
+        };
+        Store { url, kind }
+    }
+
+    /// The object store and the URL of this store's root in it, for a Delta table there
+    /// (`None` for a local directory, which Delta opens by its path).
+    pub(crate) fn object_store(&self) -> Option<(Arc<dyn ObjectStore>, url::Url)> {
+        match &self.kind {
+            Kind::Local(_) => None,
+            Kind::Object { store, prefix } => {
+                let scheme = self.url.split_once("://").map_or("memory", |(s, _)| s);
+                let bucket = self
+                    .url
+                    .split_once("://")
+                    .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+                let below = match prefix.as_ref() {
+                    "" => String::new(),
+                    prefix => format!("{prefix}/"),
+                };
+                let url = url::Url::parse(&format!("{scheme}://{bucket}/{below}")).ok()?;
+                Some((store.clone(), url))
+            }
+        }
+    }
+
     /// Where the store is, as it was named.
     pub fn url(&self) -> &str {
         &self.url
@@ -182,9 +217,40 @@ impl Store {
             Kind::Object { store, prefix } => {
                 let got = store.get(&Self::object_path(prefix, key)).await;
                 match self.found(key, got)? {
-                    Some(got) => Ok(Some(got.bytes().await.map_err(|e| self.error(key, e))?)),
+                    Some(got) => {
+                        let bytes = got.bytes().await.map_err(|e| self.error(key, e))?;
+                        fetched(bytes.len());
+                        Ok(Some(bytes))
+                    }
                     None => Ok(None),
                 }
+            }
+        }
+    }
+
+    /// The bytes `range` of the object at `key` (an error if it is not there).
+    pub async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                blocking(move || {
+                    use std::os::unix::fs::FileExt;
+                    let file =
+                        std::fs::File::open(&path).map_err(|e| Error::io(path.display(), e))?;
+                    let mut bytes = vec![0; (range.end - range.start) as usize];
+                    file.read_exact_at(&mut bytes, range.start)
+                        .map_err(|e| Error::io(path.display(), e))?;
+                    Ok(Bytes::from(bytes))
+                })
+                .await
+            }
+            Kind::Object { store, prefix } => {
+                let bytes = store
+                    .get_range(&Self::object_path(prefix, key), range)
+                    .await
+                    .map_err(|e| self.error(key, e))?;
+                fetched(bytes.len());
+                Ok(bytes)
             }
         }
     }
@@ -378,6 +444,20 @@ impl Store {
         }
     }
 
+    /// Removes the object at `key`, if there is one.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match &self.kind {
+            Kind::Local(dir) => {
+                let path = dir.join(key);
+                blocking(move || found(std::fs::remove_file(&path), &path).map(|_| ())).await
+            }
+            Kind::Object { store, prefix } => {
+                let gone = store.delete(&Self::object_path(prefix, key)).await;
+                self.found(key, gone).map(|_| ())
+            }
+        }
+    }
+
     /// The keys below `prefix` (a directory, `log/_delta_log`), sorted; names beginning
     /// with `.` (staging files) are left out.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -415,6 +495,19 @@ impl Store {
             }
         }
     }
+}
+
+/// Bytes this process has fetched from object stores (not local directories).
+static FETCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn fetched(bytes: usize) {
+    FETCHED.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The bytes this process has fetched from object stores so far, by [`Store::get`] and
+/// [`Store::get_range`]: what a read cost, for tests and benchmarks.
+pub fn bytes_fetched() -> u64 {
+    FETCHED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a file call on `path` gave, `None` for a file that is not there.

@@ -7,10 +7,22 @@
 //! snapshot's file list, without opening any file. Reading a node opens only its own files:
 //! a file's versions, or a directory's rows back to its last snapshot (see
 //! [`crate::dir_content`]), never the rest of the log.
+//!
+//! # Loading without holding a lock across I/O
+//!
+//! Decoding is synchronous, and runs under the persistence's state lock; fetching a data
+//! file is not, and must not. So a decoder that needs rows nobody has fetched returns
+//! [`Error::NotLoaded`], naming the files ([`Missing`]); [`loaded`] runs a synchronous
+//! operation, and on that error drops whatever it held, fetches the files (in parallel,
+//! from the log's [`Store`]), and runs it again. Operations are written to read before
+//! they change anything, so running one again is safe, and each run gets further: fetched
+//! rows stay until their node's decoded state is cached, which stays for the view's life.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use futures::{StreamExt, TryStreamExt};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tinyfs::{DirEntry, EntryType, FileVersion, NodeId};
@@ -19,6 +31,7 @@ use crate::delta_log::FileTags;
 use crate::dir_content::DirContent;
 use crate::error::{Error, Result};
 use crate::oplog::{self, OplogRow, PART_ID};
+use crate::store::Store;
 
 /// One data file of the log, as the index knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,11 +189,95 @@ pub struct DirState {
 /// Every version of one file, oldest first.
 pub type FileHistory = Arc<Vec<VersionRec>>;
 
+/// The rows of the log data files fetched for decoding, by path: shared by the views of
+/// one log, since a data file never changes once written.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    rows: Mutex<HashMap<String, Arc<Vec<OplogRow>>>>,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+/// Rows are dropped, all at once, when those held pass this many bytes of data files.
+const FETCHED_MAX: u64 = 64 << 20;
+
+/// How many data files are fetched at once.
+const FETCH_PARALLEL: usize = 16;
+
+/// Log data files a decoder needs that are not fetched yet (see the module docs).
+#[derive(Debug)]
+pub struct Missing {
+    store: Store,
+    fetched: Arc<Fetched>,
+    files: Vec<IndexedFile>,
+}
+
+impl Missing {
+    /// Fetches the files, each checked against its recorded BLAKE3, and keeps their rows.
+    pub(crate) async fn fetch(self) -> Result<()> {
+        let Missing {
+            store,
+            fetched,
+            files,
+        } = self;
+        let rows: Vec<(String, u64, Vec<OplogRow>)> = futures::stream::iter(files)
+            .map(|file| {
+                let store = store.clone();
+                async move {
+                    // Counted by tests that bound what a command reads.
+                    tracing::trace!(target: "tlogfs::log_file", path = %file.path, "reading a log data file");
+                    let bytes = store.get(&file.path).await?.ok_or_else(|| {
+                        Error::io(store.shown(&file.path), std::io::ErrorKind::NotFound.into())
+                    })?;
+                    let size = bytes.len() as u64;
+                    let rows = if bytes.len() < 256 << 10 {
+                        rows_of(bytes, &file.path, file.hash.as_ref())?
+                    } else {
+                        let (path, hash) = (file.path.clone(), file.hash);
+                        tokio::task::spawn_blocking(move || rows_of(bytes, &path, hash.as_ref()))
+                            .await
+                            .map_err(|e| Error::internal(format!("decoding {}: {e}", file.path)))??
+                    };
+                    Ok::<_, Error>((file.path, size, rows))
+                }
+            })
+            .buffer_unordered(FETCH_PARALLEL)
+            .try_collect()
+            .await?;
+        let mut held = lock(&fetched.rows);
+        for (path, size, rows) in rows {
+            let total = fetched
+                .bytes
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+            if total + size > FETCHED_MAX && !held.is_empty() {
+                held.clear();
+                fetched
+                    .bytes
+                    .store(size, std::sync::atomic::Ordering::Relaxed);
+            }
+            held.insert(path, Arc::new(rows));
+        }
+        Ok(())
+    }
+}
+
+/// Runs `op` until it has every data file it needs: each time it stops for files not
+/// fetched yet ([`Error::NotLoaded`]), fetches them and runs it again. `op` must read
+/// before it changes anything (see the module docs).
+pub(crate) async fn loaded<T>(mut op: impl FnMut() -> Result<T>) -> Result<T> {
+    loop {
+        match op() {
+            Err(Error::NotLoaded(missing)) => missing.fetch().await?,
+            other => return other,
+        }
+    }
+}
+
 /// One committed pond version.
 #[derive(Debug)]
 pub struct View {
     version: u64,
-    log_dir: PathBuf,
+    store: Store,
+    fetched: Arc<Fetched>,
     index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
     dirs: Mutex<HashMap<NodeId, Arc<DirState>>>,
     files: Mutex<HashMap<(NodeId, NodeId), FileHistory>>,
@@ -189,15 +286,16 @@ pub struct View {
 }
 
 impl View {
-    /// A view of pond version `version` whose data files are `files` (paths relative to
-    /// `log_dir`, each with its recorded tags). Paths pond did not write are an error
-    /// naming them.
-    pub fn new(
+    /// A view of pond version `version` whose data files are `files` (keys in the log's
+    /// `store`, each with its recorded tags), decoding rows from `fetched`. Paths pond did
+    /// not write are an error naming them.
+    pub(crate) fn new(
         version: u64,
-        log_dir: &Path,
+        store: Store,
+        fetched: Arc<Fetched>,
         files: impl IntoIterator<Item = (String, FileTags)>,
     ) -> Result<Self> {
-        Self::indexed(version, log_dir.to_path_buf(), HashMap::new(), files, &[])
+        Self::indexed(version, store, fetched, HashMap::new(), files, &[])
     }
 
     /// The view of pond version `version`, which is this version plus the data files
@@ -211,7 +309,8 @@ impl View {
     ) -> Result<Self> {
         Self::indexed(
             version,
-            self.log_dir.clone(),
+            self.store.clone(),
+            self.fetched.clone(),
             self.index.clone(),
             added,
             removed,
@@ -222,7 +321,8 @@ impl View {
     /// order, as a view.
     fn indexed(
         version: u64,
-        log_dir: PathBuf,
+        store: Store,
+        fetched: Arc<Fetched>,
         mut index: HashMap<(NodeId, NodeId), Vec<IndexedFile>>,
         files: impl IntoIterator<Item = (String, FileTags)>,
         removed: &[String],
@@ -259,7 +359,8 @@ impl View {
         }
         Ok(View {
             version,
-            log_dir,
+            store,
+            fetched,
             index,
             dirs: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
@@ -285,13 +386,42 @@ impl View {
         self.index.get(&(part, node)).map_or(&[], Vec::as_slice)
     }
 
-    /// Reads one data file's rows, checked against its recorded BLAKE3.
-    pub fn read_rows(&self, file: &IndexedFile) -> Result<Vec<OplogRow>> {
-        read_rows(
-            &self.log_dir.join(&file.path),
-            &file.path,
-            file.hash.as_ref(),
-        )
+    /// One data file's rows (checked against its recorded BLAKE3 when fetched), or
+    /// [`Error::NotLoaded`] if they are not fetched yet.
+    pub(crate) fn rows(&self, file: &IndexedFile) -> Result<Arc<Vec<OplogRow>>> {
+        self.rows_of_files(std::slice::from_ref(file))
+            .map(|mut rows| rows.pop().expect("one file"))
+    }
+
+    /// The rows of each of `files`, or [`Error::NotLoaded`] naming all of them that are not
+    /// fetched yet.
+    pub(crate) fn rows_of_files(&self, files: &[IndexedFile]) -> Result<Vec<Arc<Vec<OplogRow>>>> {
+        let held = lock(&self.fetched.rows);
+        let mut out = Vec::with_capacity(files.len());
+        let mut missing = Vec::new();
+        for file in files {
+            match held.get(&file.path) {
+                Some(rows) => out.push(rows.clone()),
+                None => missing.push(file.clone()),
+            }
+        }
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            Err(Error::NotLoaded(Box::new(Missing {
+                store: self.store.clone(),
+                fetched: self.fetched.clone(),
+                files: missing,
+            })))
+        }
+    }
+
+    /// Forgets the fetched rows of `files`, once what they decode to is cached.
+    fn done_with(&self, files: &[IndexedFile]) {
+        let mut held = lock(&self.fetched.rows);
+        for file in files {
+            held.remove(&file.path);
+        }
     }
 
     /// The state of directory `dir`.
@@ -310,10 +440,23 @@ impl View {
                 self.version
             )));
         }
-        // Newest first, back to the last snapshot; then apply oldest first.
+        // Newest first, back to the last snapshot; then apply oldest first. A small
+        // directory's newest file is a snapshot; past it, the rest of the chain (at most a
+        // snapshot interval of files) is fetched at once.
         let mut chain: Vec<(i64, DirContent)> = Vec::new();
-        'files: for file in files.iter().rev() {
-            let mut rows = self.read_rows(file)?;
+        let mut used = 0;
+        'files: for (i, file) in files.iter().enumerate().rev() {
+            let rows = match self.rows(file) {
+                Err(Error::NotLoaded(missing)) if !chain.is_empty() => {
+                    let from =
+                        (i + 1).saturating_sub(crate::dir_content::SNAPSHOT_INTERVAL as usize);
+                    let more = self.rows_of_files(&files[from..=i]).err();
+                    return Err(more.unwrap_or(Error::NotLoaded(missing)));
+                }
+                rows => rows?,
+            };
+            used += 1;
+            let mut rows: Vec<&OplogRow> = rows.iter().collect();
             rows.sort_by_key(|r| std::cmp::Reverse(r.version));
             for row in rows {
                 let content = row.content.as_deref().ok_or_else(|| Error::Corrupt {
@@ -335,6 +478,7 @@ impl View {
         }
         let state = Arc::new(state);
         lock(&self.dirs).insert(dir, state.clone());
+        self.done_with(&files[files.len() - used..]);
         Ok(state)
     }
 
@@ -352,14 +496,14 @@ impl View {
             ))
         })?;
         let mut by_version: BTreeMap<i64, VersionRec> = BTreeMap::new();
-        for file in files {
-            for row in self.read_rows(file)? {
-                let version = row.version;
-                by_version.insert(version, VersionRec::from_row(row, &file.path)?);
+        for (file, rows) in files.iter().zip(self.rows_of_files(files)?) {
+            for row in rows.iter() {
+                by_version.insert(row.version, VersionRec::from_row(row.clone(), &file.path)?);
             }
         }
         let recs = Arc::new(by_version.into_values().collect::<Vec<_>>());
         lock(&self.files).insert((part, node), recs.clone());
+        self.done_with(files);
         Ok(recs)
     }
 
@@ -376,8 +520,8 @@ impl View {
         let Some(last) = self.index.get(&(part, node)).and_then(|f| f.last()) else {
             return Ok(None);
         };
-        let latest = match self.read_rows(last)?.into_iter().max_by_key(|r| r.version) {
-            Some(row) => Some(VersionRec::from_row(row, &last.path)?),
+        let latest = match self.rows(last)?.iter().max_by_key(|r| r.version) {
+            Some(row) => Some(VersionRec::from_row(row.clone(), &last.path)?),
             None => None,
         };
         lock(&self.latest).insert((part, node), latest.clone());
@@ -414,8 +558,9 @@ impl View {
         let mut rows: BTreeMap<i64, (OplogRow, &str)> = BTreeMap::new();
         let mut reset = None;
         for file in self.node_files(part, node).iter().rev() {
-            for row in self.read_rows(file)? {
-                rows.entry(row.version).or_insert((row, &file.path));
+            for row in self.rows(file)?.iter() {
+                rows.entry(row.version)
+                    .or_insert_with(|| (row.clone(), &file.path));
             }
             reset = rows
                 .iter()
@@ -484,15 +629,15 @@ impl View {
             Error::internal(format!("symlink {node} has no rows in partition {part}"))
         })?;
         let last = files.last().expect("indexed nodes have files");
-        let row = self
-            .read_rows(last)?
-            .into_iter()
+        let rows = self.rows(last)?;
+        let row = rows
+            .iter()
             .max_by_key(|r| r.version)
             .ok_or_else(|| Error::Corrupt {
                 file: last.path.clone(),
                 detail: "no rows".into(),
             })?;
-        let target = row.content.ok_or_else(|| Error::Corrupt {
+        let target = row.content.clone().ok_or_else(|| Error::Corrupt {
             file: last.path.clone(),
             detail: format!("symlink {node} has no target"),
         })?;
@@ -507,7 +652,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Reads every row of the data file at `path` (`name` for errors).
+/// Reads every row of the local data file at `path` (`name` for errors), for the tools
+/// that walk a local log directly.
 pub fn read_rows(
     path: &Path,
     name: &str,

@@ -15,7 +15,7 @@ use tokio::io::AsyncWrite;
 
 use crate::blocks::BlockHasher;
 use crate::manifest::{Manifest, Member};
-use crate::persistence::{TlogPersistence, link, lock};
+use crate::persistence::{TlogPersistence, link};
 use crate::protocol::ConflictKey;
 use crate::txn::PendingNode;
 use crate::view::{Body, VersionRec};
@@ -100,104 +100,112 @@ impl FileWriter for TlogWriter {
         let body = match spill {
             None => Body::Inline(buffer.into()),
             Some((path, file)) => {
-                let content = persistence.inner.content.clone();
-                tokio::task::spawn_blocking(move || {
-                    content.commit_incoming(&path, file, &hash, &cvs)
-                })
-                .await
-                .map_err(|e| tinyfs::Error::internal(format!("body writer: {e}")))??;
+                persistence
+                    .inner
+                    .content
+                    .store_incoming(path, file, hash, cvs)
+                    .await?;
                 Body::External(hash)
             }
         };
-        let mut state = lock(&persistence.inner.state);
-        let view = state.view.clone();
-        let mut path = String::new();
-        let txn = match state.txn.as_mut() {
-            Some(txn) if txn.serial == serial => txn,
-            _ => {
-                return Err(tinyfs::Error::internal(
-                    "a file writer outlived its transaction",
-                ));
-            }
-        };
-        let mut rec = VersionRec {
-            meta: declared.version(size, hash),
-            entry_type: EntryType::FileData,
-            factory: None,
-            body,
-            manifest: None,
-            txn_id: txn.id.clone(),
-        };
-        let (key, is_new_name) = match &target {
-            WriteTarget::Version(key) => (*key, None),
-            WriteTarget::New {
-                dir,
-                name,
-                entry_type,
-            } => {
-                let id = NodeId::generate();
-                link(txn, &view, dir.id, DirEntry::new(name, id, *entry_type))?;
-                rec.entry_type = *entry_type;
-                txn.nodes.insert(
-                    NodeKey { parent: dir.id, id },
-                    PendingNode::new(*entry_type),
-                );
-                (NodeKey { parent: dir.id, id }, Some((dir.id, name.clone())))
-            }
-        };
-        if is_new_name.is_none() {
-            let pending = txn.nodes.get(&key);
-            let history = match pending {
-                Some(p) => p.history,
-                None => Some(key),
-            };
-            let mut latest: Option<(u64, EntryType)> = None;
-            if let Some(from) = history {
-                latest = view
-                    .latest_version(from.parent, from.id)?
-                    .map(|r| (r.meta.version, r.entry_type));
-            }
-            if let Some(last) = pending.and_then(|p| p.versions.last()) {
-                latest = Some((last.meta.version, last.entry_type));
-            }
-            let (last_version, entry_type) = latest.ok_or_else(|| {
-                tinyfs::Error::internal(format!("file {} has no versions", key.id))
-            })?;
-            rec.meta.version = last_version + 1;
-            rec.entry_type = entry_type;
-            txn.nodes
-                .entry(key)
-                .or_insert(PendingNode::continuing(entry_type, key));
-        }
-        if rec.entry_type == EntryType::FileSeries
-            && let Some(set) = &rec.meta.members
-        {
-            // The records of the members it names go in its row (see `manifest`).
-            let pending = txn.nodes.get(&key);
-            let mut known: Vec<VersionRec> = match pending.and_then(|p| p.history) {
-                Some(from) => view.file(from.parent, from.id)?.to_vec(),
-                None => Vec::new(),
-            };
-            known.extend(pending.map(|p| p.versions.clone()).unwrap_or_default());
-            let members = known
-                .iter()
-                .filter(|r| r.meta.version != rec.meta.version && set.contains(r.meta.version))
-                .map(|r| Member::of(&r.meta, matches!(r.body, Body::Inline(_))))
-                .collect();
-            rec.manifest = Some(Manifest { members }.encode());
-        }
-        txn.writes.insert(ConflictKey::Node(key.id));
-        let meta = rec.meta.clone();
-        txn.nodes
-            .get_mut(&key)
-            .expect("inserted above")
-            .versions
-            .push(rec);
-        if let Some((dir, name)) = is_new_name {
-            state.names.insert(key.id, (dir, name));
-        }
-        path.push_str(&state.path_of(key.id));
-        state.txn.as_mut().expect("checked").paths.insert(path);
-        Ok(meta)
+        persistence
+            .with_state(|state| {
+                let view = state.view.clone();
+                let mut path = String::new();
+                let txn = match state.txn.as_mut() {
+                    Some(txn) if txn.serial == serial => txn,
+                    _ => {
+                        return Err(tinyfs::Error::internal(
+                            "a file writer outlived its transaction",
+                        )
+                        .into());
+                    }
+                };
+                let mut rec = VersionRec {
+                    meta: declared.clone().version(size, hash),
+                    entry_type: EntryType::FileData,
+                    factory: None,
+                    body: body.clone(),
+                    manifest: None,
+                    txn_id: txn.id.clone(),
+                };
+                let (key, is_new_name) = match &target {
+                    WriteTarget::Version(key) => (*key, None),
+                    WriteTarget::New {
+                        dir,
+                        name,
+                        entry_type,
+                    } => {
+                        let id = NodeId::generate();
+                        link(txn, &view, dir.id, DirEntry::new(name, id, *entry_type))?;
+                        rec.entry_type = *entry_type;
+                        txn.nodes.insert(
+                            NodeKey { parent: dir.id, id },
+                            PendingNode::new(*entry_type),
+                        );
+                        (NodeKey { parent: dir.id, id }, Some((dir.id, name.clone())))
+                    }
+                };
+                if is_new_name.is_none() {
+                    let pending = txn.nodes.get(&key);
+                    let history = match pending {
+                        Some(p) => p.history,
+                        None => Some(key),
+                    };
+                    let mut latest: Option<(u64, EntryType)> = None;
+                    if let Some(from) = history {
+                        latest = view
+                            .latest_version(from.parent, from.id)?
+                            .map(|r| (r.meta.version, r.entry_type));
+                    }
+                    if let Some(last) = pending.and_then(|p| p.versions.last()) {
+                        latest = Some((last.meta.version, last.entry_type));
+                    }
+                    let (last_version, entry_type) = latest.ok_or_else(|| {
+                        crate::Error::from(tinyfs::Error::internal(format!(
+                            "file {} has no versions",
+                            key.id
+                        )))
+                    })?;
+                    rec.meta.version = last_version + 1;
+                    rec.entry_type = entry_type;
+                    txn.nodes
+                        .entry(key)
+                        .or_insert(PendingNode::continuing(entry_type, key));
+                }
+                if rec.entry_type == EntryType::FileSeries
+                    && let Some(set) = &rec.meta.members
+                {
+                    // The records of the members it names go in its row (see `manifest`).
+                    let pending = txn.nodes.get(&key);
+                    let mut known: Vec<VersionRec> = match pending.and_then(|p| p.history) {
+                        Some(from) => view.file(from.parent, from.id)?.to_vec(),
+                        None => Vec::new(),
+                    };
+                    known.extend(pending.map(|p| p.versions.clone()).unwrap_or_default());
+                    let members = known
+                        .iter()
+                        .filter(|r| {
+                            r.meta.version != rec.meta.version && set.contains(r.meta.version)
+                        })
+                        .map(|r| Member::of(&r.meta, matches!(r.body, Body::Inline(_))))
+                        .collect();
+                    rec.manifest = Some(Manifest { members }.encode());
+                }
+                txn.writes.insert(ConflictKey::Node(key.id));
+                let meta = rec.meta.clone();
+                txn.nodes
+                    .get_mut(&key)
+                    .expect("inserted above")
+                    .versions
+                    .push(rec);
+                if let Some((dir, name)) = is_new_name {
+                    state.names.insert(key.id, (dir, name));
+                }
+                path.push_str(&state.path_of(key.id));
+                state.txn.as_mut().expect("checked").paths.insert(path);
+                Ok(meta)
+            })
+            .await
     }
 }

@@ -494,13 +494,13 @@ async fn the_version_at_a_time_is_the_newest_made_by_then() {
         // At the instant of a commit, and just before the next one, it is that version,
         // unless another was made in the same millisecond.
         let newest_then = made.iter().filter(|(_, t)| *t <= at).map(|(v, _)| *v).max();
-        let found = pond.version_at(at).unwrap();
+        let found = pond.version_at(at).await.unwrap();
         assert_eq!(found, newest_then.unwrap());
         assert!(found >= version);
     }
-    assert_eq!(pond.version_at(i64::MAX / 2).unwrap(), 9);
+    assert_eq!(pond.version_at(i64::MAX / 2).await.unwrap(), 9);
     let before = made.iter().map(|(_, t)| *t).min().unwrap() - 1_000;
-    let err = pond.version_at(before).unwrap_err();
+    let err = pond.version_at(before).await.unwrap_err();
     assert!(
         err.to_string().contains("the pond has no version as of"),
         "{err}"
