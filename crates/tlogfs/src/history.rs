@@ -137,9 +137,9 @@ impl Pond {
             }
             let after = match below.take() {
                 Some(pond) if pond.version() == version => pond,
-                _ => Pond::open_at(self.dir(), version).await?,
+                _ => Pond::connect_at(self.store().clone(), version).await?,
             };
-            let before = Pond::open_at(self.dir(), version - 1).await?;
+            let before = Pond::connect_at(self.store().clone(), version - 1).await?;
             let change = compare(&before.fs().root(), &after.fs().root(), path, false).await?;
             below = Some(before);
             if let Some(change) = change {

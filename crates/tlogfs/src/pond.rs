@@ -12,11 +12,17 @@ use crate::error::{Error, Result};
 use crate::log_table::LogTable;
 use crate::persistence::TlogPersistence;
 use crate::retention::{Horizon, KeepHistory, RetentionReport};
+use crate::store::Store;
 use crate::view::{View, read_rows};
 
 /// An open pond.
 #[derive(Debug, Clone)]
 pub struct Pond {
+    /// Where the pond is: a local directory or an object store.
+    store: Store,
+    /// A local directory for what is not kept in the pond: the pond's own directory, or
+    /// for a pond on an object store a working directory of this machine (incoming
+    /// bodies, caches), named after the pond's URL.
     dir: PathBuf,
     persistence: TlogPersistence,
     fs: FS,
@@ -83,30 +89,49 @@ impl Pond {
     /// Makes a new, empty pond in `dir` (created if missing). Refuses a directory that
     /// already holds a pond.
     pub async fn init(dir: &Path) -> Result<Pond> {
-        if Self::log_dir(dir).join("_delta_log").exists() {
+        Self::create(Store::local(dir)).await
+    }
+
+    /// Makes a new, empty pond at `store` (a local directory, made if missing, or a prefix
+    /// of an object store). Refuses a place that already holds a pond.
+    pub async fn create(store: Store) -> Result<Pond> {
+        if Self::is_pond(&store).await? {
             return Err(Error::PondExists {
-                path: dir.display().to_string(),
+                path: store.url().to_string(),
             });
         }
-        for sub in ["log", "content", "cache"] {
-            let path = dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(|e| Error::io(path.display(), e))?;
+        if let Some(dir) = store.local_dir() {
+            for sub in ["log", "content", "cache"] {
+                let path = dir.join(sub);
+                std::fs::create_dir_all(&path).map_err(|e| Error::io(path.display(), e))?;
+            }
         }
-        let table = LogTable::create(Self::log_store(dir), &dir.display().to_string()).await?;
-        Self::from_table(dir, table, false)
+        let table = LogTable::create(store.child("log"), store.url()).await?;
+        Self::from_table(store, table, false)
     }
 
     /// Opens the pond at `dir`, at its latest version.
     pub async fn open(dir: &Path) -> Result<Pond> {
-        Self::check_is_pond(dir)?;
-        let table = LogTable::open(Self::log_store(dir), &dir.display().to_string(), None).await?;
-        Self::from_table(dir, table, false)
+        Self::connect(Store::local(dir)).await
+    }
+
+    /// Opens the pond at `store`, at its latest version.
+    pub async fn connect(store: Store) -> Result<Pond> {
+        Self::check_is_pond(&store).await?;
+        let table = LogTable::open(store.child("log"), store.url(), None).await?;
+        Self::from_table(store, table, false)
     }
 
     /// Opens the pond at `dir` as it was at pond version `version`, read-only.
     pub async fn open_at(dir: &Path, version: u64) -> Result<Pond> {
-        Self::check_is_pond(dir)?;
-        if let Some(horizon) = crate::retention::read_horizon(&Self::log_dir(dir))?
+        Self::connect_at(Store::local(dir), version).await
+    }
+
+    /// Opens the pond at `store` as it was at pond version `version`, read-only.
+    pub async fn connect_at(store: Store, version: u64) -> Result<Pond> {
+        Self::check_is_pond(&store).await?;
+        let log = store.child("log");
+        if let Some(horizon) = crate::retention::read_horizon(&log).await?
             && version < horizon.version
         {
             return Err(Error::BeforeHorizon {
@@ -114,44 +139,75 @@ impl Pond {
                 horizon: horizon.version,
             });
         }
-        let table = LogTable::open(
-            Self::log_store(dir),
-            &dir.display().to_string(),
-            Some(version),
-        )
-        .await?;
-        Self::from_table(dir, table, true)
+        let table = LogTable::open(log, store.url(), Some(version)).await?;
+        Self::from_table(store, table, true)
     }
 
-    /// The store of the log of the pond at `dir`.
-    fn log_store(dir: &Path) -> crate::store::Store {
-        crate::store::Store::local(dir).child("log")
+    /// Whether `store` holds a pond: locally its log directory, on an object store its
+    /// log's first commit.
+    async fn is_pond(store: &Store) -> Result<bool> {
+        match store.local_dir() {
+            Some(dir) => Ok(Self::log_dir(dir).join("_delta_log").is_dir()),
+            None => Ok(store
+                .size(&format!("log/{}", crate::delta_log::commit_key(0)))
+                .await?
+                .is_some()),
+        }
     }
 
-    fn check_is_pond(dir: &Path) -> Result<()> {
-        if Self::log_dir(dir).join("_delta_log").is_dir() {
+    async fn check_is_pond(store: &Store) -> Result<()> {
+        if Self::is_pond(store).await? {
             Ok(())
         } else {
             Err(Error::NotAPond {
-                path: dir.display().to_string(),
+                path: store.url().to_string(),
             })
         }
     }
 
-    fn from_table(dir: &Path, table: LogTable, read_only: bool) -> Result<Pond> {
-        let content = ContentStore::new(dir.join("content"));
+    fn from_table(store: Store, table: LogTable, read_only: bool) -> Result<Pond> {
+        let (dir, content) = match store.local_dir() {
+            Some(dir) => (dir.to_path_buf(), ContentStore::new(dir.join("content"))),
+            None => {
+                let dir = work_dir(store.url());
+                let content = ContentStore::on(store.child("content"), dir.join("content"));
+                (dir, content)
+            }
+        };
         let persistence = TlogPersistence::new(table, content, read_only)?;
         let fs = FS::new(Arc::new(persistence.clone()));
         Ok(Pond {
-            dir: dir.to_path_buf(),
+            store,
+            dir,
             persistence,
             fs,
         })
     }
 
-    /// The pond's directory.
+    /// The pond's local directory: the pond itself, or for a pond on an object store, this
+    /// machine's working directory for it.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where the pond is.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The log directory, for the upkeep that works on a local pond only (verify,
+    /// maintain, retention); an error naming `what` for a pond on an object store.
+    fn local_log_dir(&self, what: &str) -> Result<PathBuf> {
+        match self.store.local_dir() {
+            Some(dir) => Ok(Self::log_dir(dir)),
+            None => Err(Error::Location {
+                location: self.store.url().to_string(),
+                detail: format!(
+                    "{what} works on a local pond; clone this one (`pond clone`) and run it \
+                     there, or check a local pond against it with `pond verify --remote`"
+                ),
+            }),
+        }
     }
 
     /// The filesystem.
@@ -166,6 +222,7 @@ impl Pond {
     }
 
     /// Where disposable caches live (csvdir materializations): deleting it loses nothing.
+    /// Always local: for a pond on an object store, in this machine's working directory.
     pub fn cache_dir(&self) -> PathBuf {
         self.dir.join("cache")
     }
@@ -248,7 +305,7 @@ impl Pond {
     /// The commit that made pond version `version`, if its commit file is there. Reads that
     /// one file.
     pub async fn log_entry(&self, version: u64) -> Result<Option<LogEntry>> {
-        let Some(record) = LogTable::commit_record(&Self::log_store(&self.dir), version).await?
+        let Some(record) = LogTable::commit_record(&self.store.child("log"), version).await?
         else {
             return Ok(None);
         };
@@ -292,22 +349,18 @@ impl Pond {
         // without the paths they hold.
         let names = self.node_paths().await.unwrap_or_default();
         let content = self.persistence.content().clone();
-        let log_dir = Self::log_dir(&self.dir);
+        let log_dir = self.local_log_dir("verify")?;
         let files: Vec<(NodeId, String)> = view
             .files()
             .map(|(_, node, f)| (node, f.path.clone()))
             .collect();
         let latest = view.version();
         // Files only versions before the retention horizon read are gone by design.
-        let kept = match self.horizon()? {
+        let kept = match self.horizon().await? {
             Some(h) => {
-                let then = LogTable::open(
-                    Self::log_store(&self.dir),
-                    &self.dir.display().to_string(),
-                    Some(h.version),
-                )
-                .await?
-                .view()?;
+                let then = LogTable::open(self.store.child("log"), self.store.url(), Some(h.version))
+                    .await?
+                    .view()?;
                 Some((
                     h.version,
                     then.files().map(|(_, _, f)| f.path.clone()).collect(),
@@ -400,8 +453,8 @@ impl Pond {
 
     /// The retention horizon: pond versions before it are gone (`None` if retention never
     /// ran, and every version is kept).
-    pub fn horizon(&self) -> Result<Option<Horizon>> {
-        crate::retention::read_horizon(&Self::log_dir(&self.dir))
+    pub async fn horizon(&self) -> Result<Option<Horizon>> {
+        crate::retention::read_horizon(&self.store.child("log")).await
     }
 
     /// Gives up the history before the horizon `keep` asks for (see `retention.rs`):
@@ -421,7 +474,7 @@ impl Pond {
             ..Default::default()
         };
         crate::retention::retain(
-            &Self::log_dir(&self.dir),
+            &self.local_log_dir("maintain --keep-history")?,
             keep,
             info,
             SystemTime::now() - grace,
@@ -433,13 +486,8 @@ impl Pond {
     /// and that are older than `grace` (the leftovers of interrupted commits and rollbacks;
     /// the grace period protects a commit still in flight).
     pub async fn maintain(&self, grace: Duration) -> Result<MaintainReport> {
-        let log_dir = Self::log_dir(&self.dir);
-        let table = LogTable::open(
-            Self::log_store(&self.dir),
-            &self.dir.display().to_string(),
-            None,
-        )
-        .await?;
+        let log_dir = self.local_log_dir("maintain")?;
+        let table = LogTable::open(self.store.child("log"), self.store.url(), None).await?;
         let mut report = MaintainReport {
             checkpoint_version: table.version()?,
             ..Default::default()
@@ -552,4 +600,16 @@ fn rfc3339(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_else(|| format!("{micros}µs"))
+}
+
+/// This machine's working directory for the pond at the URL `url`: below
+/// `$XDG_CACHE_HOME/pond` (or `~/.cache/pond`), named after the URL's hash, so two ponds
+/// never share one and nothing of the URL (which may name a bucket) is shown in a path.
+fn work_dir(url: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let name = blake3::hash(url.as_bytes()).to_hex();
+    base.join("pond").join(&name[..16])
 }

@@ -18,7 +18,7 @@
 //! ones, so Delta readers read the log after it as before.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use crate::dir_content::DirContent;
 use crate::error::{Error, Result};
 use crate::log_table::{Attempt, LogTable};
 use crate::protocol::{ConflictKey, PondCommit};
+use crate::store::Store;
 use crate::view::{VersionRec, View, loaded};
 
 /// How much history `maintain` keeps.
@@ -65,39 +66,26 @@ pub struct RetentionReport {
     pub log_bytes_removed: u64,
 }
 
-/// The file holding the horizon of the log in `log_dir`.
-fn horizon_path(log_dir: &Path) -> PathBuf {
-    log_dir.join("_pond_horizon.json")
-}
+/// The key of the horizon in a log's store.
+const HORIZON: &str = "_pond_horizon.json";
 
-/// The recorded horizon of the log in `log_dir`, if retention ever ran.
-pub(crate) fn read_horizon(log_dir: &Path) -> Result<Option<Horizon>> {
-    let path = horizon_path(log_dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+/// The recorded horizon of the log in `log`, if retention ever ran.
+pub(crate) async fn read_horizon(log: &Store) -> Result<Option<Horizon>> {
+    match log.get(HORIZON).await? {
+        Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| Error::Corrupt {
-                file: path.display().to_string(),
+                file: log.shown(HORIZON),
                 detail: e.to_string(),
             }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path.display(), e)),
+        None => Ok(None),
     }
 }
 
-/// Records `horizon` durably (written aside, fsynced, renamed into place).
-fn write_horizon(log_dir: &Path, horizon: &Horizon) -> Result<()> {
-    let path = horizon_path(log_dir);
-    let staged = log_dir.join(format!(".pond-horizon-{}", uuid::Uuid::now_v7().simple()));
+/// Records `horizon` durably in the log in `log` (replacing the one there).
+async fn write_horizon(log: &Store, horizon: &Horizon) -> Result<()> {
     let text = serde_json::to_vec_pretty(horizon).map_err(|e| Error::internal(e.to_string()))?;
-    let io = |p: &Path, e| Error::io(p.display(), e);
-    {
-        let mut file = std::fs::File::create_new(&staged).map_err(|e| io(&staged, e))?;
-        std::io::Write::write_all(&mut file, &text).map_err(|e| io(&staged, e))?;
-        file.sync_all().map_err(|e| io(&staged, e))?;
-    }
-    std::fs::rename(&staged, &path).map_err(|e| io(&path, e))?;
-    crate::content_store::sync_dir(log_dir)
+    log.put(HORIZON, text.into()).await
 }
 
 /// The horizon `keep` asks for in the log of `table` (at its latest version).
@@ -182,7 +170,7 @@ pub(crate) async fn retain(
 ) -> Result<RetentionReport> {
     let pond = log_dir.parent().unwrap_or(log_dir).display().to_string();
     let mut table = LogTable::open(crate::store::Store::local(log_dir), &pond, None).await?;
-    let previous = read_horizon(log_dir)?.map_or(0, |h| h.version);
+    let previous = read_horizon(table.store()).await?.map_or(0, |h| h.version);
     let horizon = horizon_for(&table, keep).await?.max(previous);
     let mut report = RetentionReport {
         horizon,
@@ -277,12 +265,13 @@ pub(crate) async fn retain(
     }
     if horizon > previous {
         write_horizon(
-            log_dir,
+            table.store(),
             &Horizon {
                 version: horizon,
                 set_at_ms: chrono::Utc::now().timestamp_millis(),
             },
-        )?;
+        )
+        .await?;
     }
 
     // What a version from the horizon on reads: the files live at the horizon, and every
