@@ -305,8 +305,7 @@ impl Pond {
     /// The commit that made pond version `version`, if its commit file is there. Reads that
     /// one file.
     pub async fn log_entry(&self, version: u64) -> Result<Option<LogEntry>> {
-        let Some(record) = LogTable::commit_record(&self.store.child("log"), version).await?
-        else {
+        let Some(record) = LogTable::commit_record(&self.store.child("log"), version).await? else {
             return Ok(None);
         };
         Ok(Some(match record.pond {
@@ -358,9 +357,10 @@ impl Pond {
         // Files only versions before the retention horizon read are gone by design.
         let kept = match self.horizon().await? {
             Some(h) => {
-                let then = LogTable::open(self.store.child("log"), self.store.url(), Some(h.version))
-                    .await?
-                    .view()?;
+                let then =
+                    LogTable::open(self.store.child("log"), self.store.url(), Some(h.version))
+                        .await?
+                        .view()?;
                 Some((
                     h.version,
                     then.files().map(|(_, _, f)| f.path.clone()).collect(),

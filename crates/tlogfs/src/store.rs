@@ -39,6 +39,9 @@ use crate::error::{Error, Result};
 pub struct Store {
     url: String,
     kind: Kind,
+    /// Bytes fetched from an object store through this store and the stores made from it
+    /// ([`child`](Self::child), clones).
+    fetched: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,7 @@ impl Store {
         Store {
             url: dir.display().to_string(),
             kind: Kind::Local(dir.to_path_buf()),
+            fetched: Arc::default(),
         }
     }
 
@@ -88,6 +92,7 @@ impl Store {
                 Ok(Store {
                     url: location.to_string(),
                     kind: Kind::Local(dir),
+                    fetched: Arc::default(),
                 })
             }
             "memory" => {
@@ -102,6 +107,7 @@ impl Store {
                         store,
                         prefix: object_store::path::Path::from(prefix),
                     },
+                    fetched: Arc::default(),
                 })
             }
             "s3" => {
@@ -124,6 +130,7 @@ impl Store {
                         store: Arc::new(store),
                         prefix: object_store::path::Path::from(prefix),
                     },
+                    fetched: Arc::default(),
                 })
             }
             _ => Err(refuse(&format!(
@@ -143,7 +150,11 @@ impl Store {
                 prefix: Self::object_path(prefix, sub),
             },
         };
-        Store { url, kind }
+        Store {
+            url,
+            kind,
+            fetched: self.fetched.clone(),
+        }
     }
 
     /// The object store and the URL of this store's root in it, for a Delta table there
@@ -165,6 +176,18 @@ impl Store {
                 Some((store.clone(), url))
             }
         }
+    }
+
+    /// The bytes fetched from the object store so far by [`get`](Self::get),
+    /// [`get_range`](Self::get_range) and [`stream`](Self::stream), through this store and those made from it (none for
+    /// a local directory): what reads cost, for tests and benchmarks.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, bytes: usize) {
+        self.fetched
+            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Where the store is, as it was named.
@@ -219,7 +242,7 @@ impl Store {
                 match self.found(key, got)? {
                     Some(got) => {
                         let bytes = got.bytes().await.map_err(|e| self.error(key, e))?;
-                        fetched(bytes.len());
+                        self.count(bytes.len());
                         Ok(Some(bytes))
                     }
                     None => Ok(None),
@@ -249,7 +272,7 @@ impl Store {
                     .get_range(&Self::object_path(prefix, key), range)
                     .await
                     .map_err(|e| self.error(key, e))?;
-                fetched(bytes.len());
+                self.count(bytes.len());
                 Ok(bytes)
             }
         }
@@ -292,8 +315,15 @@ impl Store {
             Kind::Object { store, prefix } => {
                 let got = store.get(&Self::object_path(prefix, key)).await;
                 let shown = self.shown(key);
+                let fetched = self.fetched.clone();
                 Ok(self.found(key, got)?.map(|got| {
                     got.into_stream()
+                        .inspect_ok(move |chunk| {
+                            fetched.fetch_add(
+                                chunk.len() as u64,
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                        })
                         .map_err(move |source| Error::Store {
                             object: shown.clone(),
                             source,
@@ -495,19 +525,6 @@ impl Store {
             }
         }
     }
-}
-
-/// Bytes this process has fetched from object stores (not local directories).
-static FETCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-fn fetched(bytes: usize) {
-    FETCHED.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The bytes this process has fetched from object stores so far, by [`Store::get`] and
-/// [`Store::get_range`]: what a read cost, for tests and benchmarks.
-pub fn bytes_fetched() -> u64 {
-    FETCHED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a file call on `path` gave, `None` for a file that is not there.

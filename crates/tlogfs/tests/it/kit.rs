@@ -29,7 +29,11 @@ async fn fresh_fs_at(url: &str, settings: &[(&str, String)]) -> FS {
     let url = format!("{url}/pond{}", NEXT.fetch_add(1, Ordering::Relaxed));
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let store = tlogfs::store::Store::open_with(&url, &settings).expect("a store");
-    tlogfs::Pond::create(store).await.expect("create").fs().clone()
+    tlogfs::Pond::create(store)
+        .await
+        .expect("create")
+        .fs()
+        .clone()
 }
 
 #[test]
