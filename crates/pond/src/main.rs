@@ -26,8 +26,9 @@ use tlogfs::Pond;
 #[derive(Debug, Parser)]
 #[command(name = "pond", version, about, max_term_width = 100)]
 struct Cli {
-    /// The pond directory, a path or a file:// URL (default: $POND).
-    #[arg(long, env = "POND", global = true, value_name = "DIR")]
+    /// The pond: a directory (a path or a file:// URL) or s3://BUCKET/PREFIX, configured
+    /// by the AWS_* variables (default: $POND).
+    #[arg(long, env = "POND", global = true, value_name = "POND")]
     pond: Option<PathBuf>,
 
     /// Print no report of what was done, and no progress: only what was asked for
@@ -603,30 +604,43 @@ impl Ctx {
         !self.quiet && std::io::stderr().is_terminal()
     }
 
-    /// The pond's directory.
+    /// The pond's directory, for the commands that work on a local pond only (replicas
+    /// are made from and brought to one).
     pub(crate) fn dir(&self) -> Result<&std::path::Path> {
         match &self.pond {
             Some(p) if is_url(p) => bail!(
-                "{}: a pond is opened in a local directory (a path or file://) only, for now; \
-                 elsewhere it is a replica, made by `pond push` and brought here by \
-                 `pond clone {} DIR`",
+                "{}: this command works on a local pond (a path or file://); \
+                 bring this one here with `pond clone {} DIR`",
                 p.display(),
                 p.display()
             ),
             Some(p) => Ok(p),
-            None => {
-                bail!("no pond given: pass --pond DIR or set POND=DIR (make one with `pond init`)")
-            }
+            None => bail!(NO_POND),
         }
+    }
+
+    /// Where the pond is: a local directory, or a prefix of an object store.
+    pub(crate) fn store(&self) -> Result<tlogfs::store::Store> {
+        let Some(pond) = &self.pond else {
+            bail!(NO_POND)
+        };
+        if !is_url(pond) {
+            return Ok(tlogfs::store::Store::local(pond));
+        }
+        let text = pond.to_string_lossy();
+        if text.starts_with("memory://") {
+            bail!("{text}: a memory:// pond lives in one process; give a directory or s3://");
+        }
+        Ok(tlogfs::store::Store::open(&text)?)
     }
 
     /// Opens the pond to read, at `as_of` or the latest version, its dynamic nodes built
     /// by the built-in factories.
     pub(crate) async fn read(&self, as_of: Option<AsOf>) -> Result<Pond> {
-        let dir = self.dir()?;
+        let store = self.store()?;
         let pond = match as_of {
-            Some(as_of) => Pond::open_at(dir, self.version(as_of).await?).await?,
-            None => Pond::open(dir).await?,
+            Some(as_of) => Pond::connect_at(store, self.version(as_of).await?).await?,
+            None => Pond::connect(store).await?,
         };
         Ok(with_factories(pond))
     }
@@ -635,7 +649,10 @@ impl Ctx {
     pub(crate) async fn version(&self, as_of: AsOf) -> Result<u64> {
         match as_of {
             AsOf::Version(v) => Ok(v),
-            AsOf::Time(micros) => Ok(Pond::open(self.dir()?).await?.version_at(micros).await?),
+            AsOf::Time(micros) => Ok(Pond::connect(self.store()?)
+                .await?
+                .version_at(micros)
+                .await?),
         }
     }
 
@@ -662,7 +679,7 @@ impl Ctx {
         commit: bool,
         change: impl AsyncFnOnce(&WD) -> Result<T>,
     ) -> Result<(T, Option<u64>)> {
-        let pond = with_factories(Pond::open(self.dir()?).await?);
+        let pond = with_factories(Pond::connect(self.store()?).await?);
         let tx = pond.fs().begin(self.meta()).await?;
         let value = change(&tx.root()).await?;
         if !commit {
@@ -673,6 +690,9 @@ impl Ctx {
         Ok((value, version))
     }
 }
+
+/// What a command that needs a pond says without one.
+const NO_POND: &str = "no pond given: pass --pond DIR or set POND=DIR (make one with `pond init`)";
 
 /// The bytes of host file `path`, or of standard input for `-`.
 pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
@@ -759,12 +779,12 @@ async fn run(cli: Cli) -> Result<bool> {
             }
         },
         Command::Init => {
-            let dir = ctx.dir()?;
-            Pond::init(dir).await.context("init")?;
+            let store = ctx.store()?;
+            let pond = Pond::create(store).await.context("init")?;
             writeln!(
                 ctx.report(),
                 "initialized an empty pond in {}",
-                dir.display()
+                pond.store().url()
             )?;
         }
         Command::Mkdir { parents, paths } => {

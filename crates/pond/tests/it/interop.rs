@@ -232,3 +232,75 @@ print(t.version(), len(files), files)
     assert!(there.starts_with("3 "), "{there}");
     assert_eq!(there, here);
 }
+
+/// A pond whose home is an S3 server, past its first checkpoint (which pond writes there
+/// through Delta): Python's `deltalake` reads its log to the same version and the same
+/// live data files pond reads.
+#[test]
+fn deltalake_reads_a_pond_made_on_s3() {
+    let server = tlogfs::testkit::S3Server::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let files = runtime.block_on(async {
+        let pond = tlogfs::Pond::create(server.store("made-there"))
+            .await
+            .unwrap();
+        for i in 0..101 {
+            let tx = pond.fs().begin(tinyfs::TxnMeta::default()).await.unwrap();
+            tx.root()
+                .write_file(
+                    &format!("/f{}", i % 7),
+                    tinyfs::EntryType::FileData,
+                    format!("{i}\n").as_bytes(),
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let mut files: Vec<String> = pond
+            .persistence()
+            .view()
+            .files()
+            .map(|(_, _, f)| f.path.clone())
+            .collect();
+        files.sort();
+        files
+    });
+    assert!(
+        runtime
+            .block_on(
+                server
+                    .store("made-there")
+                    .size("log/_delta_log/00000000000000000099.checkpoint.parquet")
+            )
+            .unwrap()
+            .is_some()
+    );
+    let options: String = server
+        .env()
+        .iter()
+        .map(|(k, v)| format!("{k:?}: {v:?}, "))
+        .collect();
+    let url = server.url("made-there/log");
+    let code = format!(
+        r#"
+import deltalake
+t = deltalake.DeltaTable({url:?}, storage_options={{{options}}})
+for f in sorted(f.split("/log/", 1)[1] for f in t.file_uris()):
+    print(f)
+print(t.version())
+"#
+    );
+    let out = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "deltalake failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.pop(), Some("101"));
+    assert_eq!(lines, files);
+}

@@ -159,6 +159,87 @@ fn a_pond_backed_up_to_s3_clones_back_whole() {
     );
 }
 
+/// A pond whose home is S3: made there, written and read there by every command, its
+/// history read; cloned here whole; upkeep that needs a local pond says so.
+#[test]
+fn a_pond_on_s3_is_used_directly_by_every_command() {
+    let server = tlogfs::testkit::S3Server::start();
+    let pond = TestPond::new();
+    let url = server.url("direct");
+    let mut env = server.env();
+    // The working directory of a pond on S3 (incoming bodies, caches) stays in the test's.
+    env.push((
+        "XDG_CACHE_HOME".into(),
+        pond.host("cache").to_string_lossy().to_string(),
+    ));
+    let on_s3 = |args: &[&str]| {
+        let mut all = vec!["--pond", url.as_str()];
+        all.extend(args);
+        pond.ok_with_env(&all, env.clone())
+    };
+    assert_eq!(
+        on_s3(&["init"]),
+        format!("initialized an empty pond in {url}\n")
+    );
+    let data = |name: &str| format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+    on_s3(&["mkdir", "/stations"]);
+    for day in ["weather_head.csv", "weather_next.csv"] {
+        on_s3(&[
+            "copy",
+            "--format",
+            "series",
+            &data(day),
+            "/stations/w.series",
+        ]);
+        pond.copy_testdata_series(day, "/stations_w.series");
+    }
+    // A body larger than the inline limit goes to the store's content.
+    let big: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    crate::support::write(&pond.host("big.bin"), &big);
+    on_s3(&["copy", &pond.host("big.bin").to_string_lossy(), "/big.bin"]);
+    let count = "SELECT count(*) AS n, max(temp) AS t FROM ";
+    assert_eq!(
+        on_s3(&["query", &format!("{count}\"/stations/w.series\"")]),
+        pond.ok(&["query", &format!("{count}\"/stations_w.series\"")])
+    );
+    let cat = on_s3(&["cat", "/big.bin"]);
+    assert_eq!(cat.len(), big.len());
+    let log = on_s3(&["log"]);
+    assert!(log.contains("copy /"), "{log}");
+    let at_v2 = on_s3(&["cat", "--format", "csv", "/stations/w.series@v1"]);
+    assert_eq!(at_v2.lines().count(), 201);
+
+    let clone = pond.host("here");
+    let clone_arg = clone.to_string_lossy().to_string();
+    pond.ok_with_env(&["clone", &url, &clone_arg], env.clone());
+    assert!(
+        pond.ok(&["--pond", &clone_arg, "verify"])
+            .contains("all intact")
+    );
+    assert_eq!(
+        pond.ok(&["--pond", &clone_arg, "cat", "/big.bin"]).len(),
+        big.len()
+    );
+
+    let out = pond
+        .command(&["--pond", &url, "maintain"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("maintain works on a local pond"),
+        "{err}"
+    );
+    let out = pond
+        .command(&["--pond", &url, "remote", "list"])
+        .envs(env)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("this command works on a local pond"), "{err}");
+}
+
 /// How many files are below `dir`.
 fn files_below(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
