@@ -14,6 +14,7 @@
 //! target/release/pond-bench csvdir CSV   # csvdir cached read vs first read
 //! target/release/pond-bench sync         # hourly sync of 1,000 files ÷ hashing them
 //! target/release/pond-bench replica      # clone of 1 GB ÷ copying its files; pull of one version
+//! target/release/pond-bench s3           # a pond on a local S3 server: window query, push, clone, writers
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -29,6 +30,7 @@ use tlogfs::Pond;
 
 mod dynamic;
 mod import;
+mod objects;
 mod replica;
 mod series;
 mod sync;
@@ -125,6 +127,14 @@ enum Bench {
     /// of one new version: bytes sent and time.
     Replica {
         /// The pond's size in MB.
+        #[arg(long, default_value_t = 1024)]
+        megabytes: usize,
+    },
+    /// A pond on an S3 server started here (Python's moto): a one-hour window of a 1 GB
+    /// series there ÷ locally (bytes fetched, time), a push and an incremental push, a
+    /// clone ÷ a plain copy of the objects, commit latency, 8 writers × 50 commits.
+    S3 {
+        /// The series' size in MB.
         #[arg(long, default_value_t = 1024)]
         megabytes: usize,
     },
@@ -375,5 +385,6 @@ async fn main() -> Result<()> {
         Bench::Days { files } => dynamic::days(&bin, files).await,
         Bench::Sync { files, appends } => sync::run(&bin, files, appends.max(10)),
         Bench::Replica { megabytes } => replica::run(&bin, megabytes.max(16)).await,
+        Bench::S3 { megabytes } => objects::run(&bin, megabytes).await,
     }
 }

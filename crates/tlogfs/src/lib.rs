@@ -1,16 +1,22 @@
 //! tlogfs: a pond's filesystem stored as a Delta Lake transaction log.
 //!
-//! [`Pond`] opens a pond directory; [`TlogPersistence`] implements the tinyfs
-//! [`Persistence`](tinyfs::Persistence) contract on it, so every tinyfs operation works on a
-//! pond and every change is one Delta commit.
+//! [`Pond`] opens a pond: a local directory, or a prefix of an object store (S3, or memory
+//! for tests), both reached through a [`store::Store`]; [`TlogPersistence`] implements the
+//! tinyfs [`Persistence`](tinyfs::Persistence) contract on it, so every tinyfs operation
+//! works on a pond and every change is one Delta commit. All of a pond's I/O goes through
+//! the store, asynchronously; no lock is held while it waits (see `view.rs` for how the
+//! synchronous decoding of log files is fed).
 //!
 //! # Layout
+//!
+//! The same keys locally and on an object store:
 //!
 //! ```text
 //! <pond>/
 //!   log/       the Delta table: the oplog (see `oplog`), _delta_log/ inside
 //!   content/   bodies larger than INLINE_MAX or merged, by BLAKE3 (see `content_store`)
-//!   cache/     disposable caches; deleting it loses nothing
+//!   cache/     disposable caches; deleting it loses nothing (for a pond on an object
+//!              store, in a local working directory instead, with incoming bodies)
 //! ```
 //!
 //! # The oplog, and why lookups do not slow down with history
@@ -39,8 +45,9 @@
 //! # Bodies
 //!
 //! A body up to [`INLINE_MAX`] bytes is stored in its row's `content`; a larger one streams
-//! to `content/.incoming/`, is fsynced and renamed to `content/<hh>/<blake3>` before the
-//! commit that references it. A file's data files are merged as it gains versions (see
+//! to `content/.incoming/`, is fsynced and renamed to `content/<hh>/<blake3>` (on an object
+//! store: uploaded there, checked against its hash as it goes) before the commit that
+//! references it; reads fetch it by 256 KiB block, each checked. A file's data files are merged as it gains versions (see
 //! `merge`), and a merge moves the inline bodies it rewrites into `content/` too: a file of
 //! one version keeps its small body in its row, a series of thousands keeps only metadata
 //! in the log. A Parquet body there stays a plain Parquet file any reader can
@@ -49,7 +56,8 @@
 //! # Transactions and concurrency
 //!
 //! A transaction keeps its changes as intent (entries set or removed, file versions added).
-//! Commit writes the data files and then the Delta commit, which is atomic: before it, no
+//! Commit writes the data files and then the Delta commit, which is atomic (put-if-absent:
+//! a hard link locally, a conditional put on an object store): before it, no
 //! reader sees anything; a crash leaves at most unreferenced files, which `maintain` removes.
 //! If another writer committed first, the commit infos in between are checked: each lists
 //! the keys its transaction wrote (directory entries, nodes). When none is one this
