@@ -19,8 +19,10 @@ use tlogfs::testkit::S3Server;
 
 use crate::{median, ms};
 
-/// Rows a day: one every 80 ms, so a day's version is about 16 MB.
+/// Rows a day: one every 80 ms.
 const ROWS_A_DAY: i64 = 1_080_000;
+/// What a day of the series takes in Parquet, about.
+const DAY_MB: usize = 8;
 const DAY_MICROS: i64 = 86_400_000_000;
 /// 2024-01-01T00:00:00Z.
 const START: i64 = 1_704_067_200_000_000;
@@ -132,7 +134,7 @@ pub(crate) async fn run(bin: &Path, megabytes: usize) -> Result<()> {
     let server = S3Server::start();
     let work = tempfile::tempdir()?;
     let local = work.path().join("pond");
-    let days = (megabytes as i64).div_ceil(16).max(24);
+    let days = (megabytes.div_ceil(DAY_MB) as i64).max(24);
     let pond = Pond::init(&local).await?;
     for day in 0..days {
         import_day(&pond, work.path(), day).await?;
@@ -218,7 +220,10 @@ pub(crate) async fn run(bin: &Path, megabytes: usize) -> Result<()> {
         .output()?;
     let cloned = start.elapsed();
     if !out.status.success() {
-        bail!("pond clone failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "pond clone failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let start = Instant::now();
     let copied = plain_copy(&remote, &work.path().join("plain")).await?;
@@ -239,12 +244,19 @@ pub(crate) async fn run(bin: &Path, megabytes: usize) -> Result<()> {
         let start = Instant::now();
         let tx = pond.fs().begin(TxnMeta::default()).await?;
         tx.root()
-            .write_file("/note.txt", EntryType::FileData, format!("{i}\n").as_bytes())
+            .write_file(
+                "/note.txt",
+                EntryType::FileData,
+                format!("{i}\n").as_bytes(),
+            )
             .await?;
         tx.commit().await?;
         samples.push(start.elapsed());
     }
-    println!("  commit of a small file on S3, median of 50: {}", ms(median(samples)));
+    println!(
+        "  commit of a small file on S3, median of 50: {}",
+        ms(median(samples))
+    );
 
     // Eight writers at once, each through its own connection.
     let (writers, commits) = (8u64, 50u64);

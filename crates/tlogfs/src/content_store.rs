@@ -457,6 +457,53 @@ impl ContentStore {
         }
     }
 
+    /// [`verify`](Self::verify), wherever the store is; a missing body is [`Error::Io`] with
+    /// `NotFound`.
+    pub async fn check(&self, hash: &blake3::Hash) -> Result<BodyCheck> {
+        let Some(store) = &self.object else {
+            let (this, hash) = (self.clone(), *hash);
+            return tokio::task::spawn_blocking(move || this.verify(&hash))
+                .await
+                .map_err(|e| Error::internal(format!("verifying a body: {e}")))?;
+        };
+        let key = Self::key_of(hash);
+        let mut chunks = store
+            .stream(&key)
+            .await?
+            .ok_or_else(|| Error::io(store.shown(&key), io::ErrorKind::NotFound.into()))?;
+        let mut hasher = BlockHasher::new();
+        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+            hasher.update(&chunk?);
+        }
+        let (made, cvs) = hasher.finalize();
+        if made != *hash {
+            return Ok(BodyCheck::Damaged);
+        }
+        let stored = store.get(&format!("{key}.blocks")).await?;
+        let intact = stored.is_none_or(|bytes| {
+            let flat: Vec<u8> = cvs.iter().flatten().copied().collect();
+            bytes.as_ref() == flat.as_slice()
+        });
+        Ok(if intact {
+            BodyCheck::Intact
+        } else {
+            BodyCheck::BlocksDamaged
+        })
+    }
+
+    /// The bytes of the stored bodies, where that is cheap to know (a local store); for
+    /// progress.
+    pub async fn stored_bytes(&self) -> Result<Option<u64>> {
+        if self.object.is_some() {
+            return Ok(None);
+        }
+        let this = self.clone();
+        let bodies = tokio::task::spawn_blocking(move || this.list())
+            .await
+            .map_err(|e| Error::internal(format!("listing bodies: {e}")))??;
+        Ok(Some(bodies.iter().map(|b| b.size).sum()))
+    }
+
     /// Removes the body `hash` and its block hashes, unless it was modified at or after
     /// `cutoff` (a writer found it already stored, and a commit in flight will reference
     /// it); whether it was removed.

@@ -7,7 +7,6 @@
 //! files after it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use arrow::array::{Array, MapArray, StringArray, StructArray};
 use parquet::arrow::ProjectionMask;
@@ -43,16 +42,6 @@ impl FileTags {
             rows: get(crate::integrity::FILE_ROWS_TAG).and_then(|r| r.parse().ok()),
         }
     }
-}
-
-/// The commit file of pond `version` in the `_delta_log` directory `delta_log`.
-pub(crate) fn commit_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
-    delta_log.join(format!("{version:020}.json"))
-}
-
-/// The checkpoint of pond `version` in the `_delta_log` directory `delta_log`.
-pub(crate) fn checkpoint_path(delta_log: &Path, version: u64) -> std::path::PathBuf {
-    delta_log.join(format!("{version:020}.checkpoint.parquet"))
 }
 
 /// How many commit files are read at once when a log is opened.
@@ -102,16 +91,9 @@ async fn find_checkpoint(log: &Store, version: Option<u64>) -> Result<Option<u64
     Ok(None)
 }
 
-/// Adds the data files the local checkpoint at `path` holds to `files`.
-pub(crate) fn read_checkpoint(path: &Path, files: &mut BTreeMap<String, FileTags>) -> Result<()> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(&name, e))?;
-    checkpoint_files(bytes::Bytes::from(bytes), &name, files)
-}
-
 /// Adds the data files the checkpoint whose bytes are `file` (`name` for errors) holds to
 /// `files`.
-fn checkpoint_files(
+pub(crate) fn checkpoint_files(
     file: bytes::Bytes,
     name: &str,
     files: &mut BTreeMap<String, FileTags>,
@@ -283,6 +265,43 @@ fn apply_commit(
     Ok(())
 }
 
+/// Applies to `files` the commits of the log in `log` from pond version `next` on (up to
+/// `until`, if given), in order, up to the first that is not there; the version after the
+/// last applied. Commit files are read a few at a time: on an object store each read is a
+/// round trip.
+async fn apply_commits(
+    log: &Store,
+    files: &mut BTreeMap<String, FileTags>,
+    mut next: u64,
+    until: Option<u64>,
+) -> Result<u64> {
+    loop {
+        let end = until.map_or(next + READ_AHEAD, |v| (v + 1).min(next + READ_AHEAD));
+        if next >= end {
+            return Ok(next);
+        }
+        let commits =
+            futures::future::try_join_all((next..end).map(|v| CommitFile::read(log, v))).await?;
+        for commit in commits {
+            let Some(commit) = commit else {
+                return Ok(next);
+            };
+            apply_commit(commit, &log.shown(&commit_key(next)), files)?;
+            next += 1;
+        }
+    }
+}
+
+/// Brings `files`, the data files of pond `version` of the log in `log`, up to its latest
+/// version, reading only the commits since; that version.
+pub(crate) async fn advance(
+    log: &Store,
+    files: &mut BTreeMap<String, FileTags>,
+    version: u64,
+) -> Result<u64> {
+    Ok(apply_commits(log, files, version + 1, None).await? - 1)
+}
+
 /// The data files of pond `version`, or of the latest version, of the log in `log`
 /// (the pond being `pond`, for errors).
 pub(crate) async fn read(log: &Store, pond: &str, version: Option<u64>) -> Result<LogFiles> {
@@ -296,24 +315,7 @@ pub(crate) async fn read(log: &Store, pond: &str, version: Option<u64>) -> Resul
             .ok_or_else(|| Error::io(log.shown(&key), std::io::ErrorKind::NotFound.into()))?;
         checkpoint_files(bytes, &log.shown(&key), &mut files)?;
     }
-    // Commit files are read a few at a time, in order, up to the first that is not there:
-    // on an object store each read is a round trip.
-    let mut next = checkpoint.map_or(0, |c| c + 1);
-    'commits: loop {
-        let end = version.map_or(next + READ_AHEAD, |v| (v + 1).min(next + READ_AHEAD));
-        if next >= end {
-            break;
-        }
-        let commits =
-            futures::future::try_join_all((next..end).map(|v| CommitFile::read(log, v))).await?;
-        for commit in commits {
-            let Some(commit) = commit else {
-                break 'commits;
-            };
-            apply_commit(commit, &log.shown(&commit_key(next)), &mut files)?;
-            next += 1;
-        }
-    }
+    let next = apply_commits(log, &mut files, checkpoint.map_or(0, |c| c + 1), version).await?;
     let Some(latest) = next.checked_sub(1) else {
         return Err(Error::NotAPond {
             path: pond.to_string(),

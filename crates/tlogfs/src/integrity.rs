@@ -13,9 +13,7 @@
 //! Commits and data files written before these records existed are checked by parsing and
 //! decoding them whole, which finds most damage but not a changed value.
 
-use std::path::Path;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::protocol::Previous;
 
 /// The `add.tags` key of a data file's BLAKE3.
@@ -66,15 +64,6 @@ pub(crate) fn check_seal(text: &str) -> Seal {
         Seal::Intact
     } else {
         Seal::Broken
-    }
-}
-
-/// The BLAKE3 of the file at `path`, if it exists.
-pub(crate) fn hash_file(path: &Path) -> Result<Option<blake3::Hash>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(blake3::hash(&bytes))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path.display(), e)),
     }
 }
 

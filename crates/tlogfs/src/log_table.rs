@@ -183,10 +183,10 @@ impl LogTable {
     }
 
     /// Reloads the latest version.
+    /// Reads only the commits made since the loaded version: a writer that lost a race
+    /// catches up in a round trip or two, however long the log.
     pub async fn update(&mut self) -> Result<()> {
-        let log = delta_log::read(&self.store, &self.pond, None).await?;
-        self.version = log.version;
-        self.files = log.files;
+        self.version = delta_log::advance(&self.store, &mut self.files, self.version).await?;
         Ok(())
     }
 

@@ -27,7 +27,7 @@ use crate::writer::TlogWriter;
 pub const INLINE_MAX: usize = 64 * 1024;
 
 /// How many times a commit is rebuilt on a newer version before giving up.
-const MAX_ATTEMPTS: u32 = 50;
+const MAX_ATTEMPTS: u32 = 100;
 
 type FsResult<T> = tinyfs::Result<T>;
 
@@ -302,9 +302,16 @@ impl TlogPersistence {
                 checked = head.version();
             }
             if attempt > 0 {
-                // Back off a little, with jitter, so racing writers spread out.
-                let jitter = u64::from(uuid::Uuid::now_v7().as_bytes()[15]) % 20;
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
+                // Back off, growing with the attempts and drawn at random below that bound
+                // ("full jitter"), so racing writers spread out rather than collide again.
+                let bound = 5u64 << attempt.min(7);
+                // A UUIDv7's last bytes are random.
+                let random = uuid::Uuid::now_v7();
+                let draw = u64::from(u16::from_le_bytes([
+                    random.as_bytes()[14],
+                    random.as_bytes()[15],
+                ]));
+                tokio::time::sleep(Duration::from_millis(draw % bound)).await;
             }
             let target = head.version() + 1;
             let written_at = tinyfs::now_micros();

@@ -13,7 +13,7 @@ use crate::log_table::LogTable;
 use crate::persistence::TlogPersistence;
 use crate::retention::{Horizon, KeepHistory, RetentionReport};
 use crate::store::Store;
-use crate::view::{View, read_rows};
+use crate::view::View;
 
 /// An open pond.
 #[derive(Debug, Clone)]
@@ -195,16 +195,15 @@ impl Pond {
         &self.store
     }
 
-    /// The log directory, for the upkeep that works on a local pond only (verify,
-    /// maintain, retention); an error naming `what` for a pond on an object store.
+    /// The log directory, for the upkeep that works on a local pond only (maintain,
+    /// retention); an error naming `what` for a pond on an object store.
     fn local_log_dir(&self, what: &str) -> Result<PathBuf> {
         match self.store.local_dir() {
             Some(dir) => Ok(Self::log_dir(dir)),
             None => Err(Error::Location {
                 location: self.store.url().to_string(),
                 detail: format!(
-                    "{what} works on a local pond; clone this one (`pond clone`) and run it \
-                     there, or check a local pond against it with `pond verify --remote`"
+                    "{what} works on a local pond; clone this one (`pond clone`) to run it there"
                 ),
             }),
         }
@@ -348,7 +347,7 @@ impl Pond {
         // without the paths they hold.
         let names = self.node_paths().await.unwrap_or_default();
         let content = self.persistence.content().clone();
-        let log_dir = self.local_log_dir("verify")?;
+        let log = self.store.child("log");
         let files: Vec<(NodeId, String)> = view
             .files()
             .map(|(_, node, f)| (node, f.path.clone()))
@@ -357,10 +356,9 @@ impl Pond {
         // Files only versions before the retention horizon read are gone by design.
         let kept = match self.horizon().await? {
             Some(h) => {
-                let then =
-                    LogTable::open(self.store.child("log"), self.store.url(), Some(h.version))
-                        .await?
-                        .view()?;
+                let then = LogTable::open(log.clone(), self.store.url(), Some(h.version))
+                    .await?
+                    .view()?;
                 Some((
                     h.version,
                     then.files().map(|(_, _, f)| f.path.clone()).collect(),
@@ -368,87 +366,87 @@ impl Pond {
             }
             None => None,
         };
-        tokio::task::spawn_blocking(move || -> Result<VerifyReport> {
-            let mut report = VerifyReport::default();
-            let broken = crate::verify_log::check(&log_dir, latest, kept, &names, &mut report)?;
-            let files: Vec<(NodeId, String)> = files
-                .into_iter()
-                .filter(|(_, file)| !broken.contains(file))
-                .collect();
-            let mut checked: HashSet<blake3::Hash> = HashSet::new();
-            let mut seen: HashSet<(NodeId, i64, blake3::Hash)> = HashSet::new();
-            // The stored bodies are most of the bytes hashed.
-            let stored: u64 = content.list()?.iter().map(|b| b.size).sum();
-            let task = tinyfs::progress::start(
-                "verifying bodies",
-                tinyfs::progress::Unit::Bytes,
-                Some(stored),
-            );
-            for (node, file) in files {
-                // Damaged data files were reported above; these are read unchecked.
-                let rows = match read_rows(&log_dir.join(&file), &file, None) {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        report.damaged.push(format!("log/{file}: {e}"));
-                        continue;
-                    }
+        let mut report = VerifyReport::default();
+        let broken = crate::verify_log::check(&log, latest, kept, &names, &mut report).await?;
+        let files: Vec<(NodeId, String)> = files
+            .into_iter()
+            .filter(|(_, file)| !broken.contains(file))
+            .collect();
+        let mut checked: HashSet<blake3::Hash> = HashSet::new();
+        let mut seen: HashSet<(NodeId, i64, blake3::Hash)> = HashSet::new();
+        // The stored bodies are most of the bytes hashed.
+        let task = tinyfs::progress::start(
+            "verifying bodies",
+            tinyfs::progress::Unit::Bytes,
+            content.stored_bytes().await?,
+        );
+        for (node, file) in files {
+            // Damaged data files were reported above; these are read unchecked.
+            let rows = match log.get(&file).await {
+                Ok(Some(bytes)) => crate::view::rows_of(bytes, &file, None),
+                Ok(None) => Err(Error::io(
+                    log.shown(&file),
+                    std::io::ErrorKind::NotFound.into(),
+                )),
+                Err(e) => Err(e),
+            };
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    report.damaged.push(format!("log/{file}: {e}"));
+                    continue;
+                }
+            };
+            for row in rows {
+                let Some(hash) = row.blake3 else { continue };
+                if !seen.insert((node, row.version, hash)) {
+                    continue;
+                }
+                report.versions += 1;
+                let what = match names.get(&node) {
+                    Some(path) => format!("{path}@v{}", row.version),
+                    None => format!("node {} v{} (no longer linked)", node.short(), row.version),
                 };
-                for row in rows {
-                    let Some(hash) = row.blake3 else { continue };
-                    if !seen.insert((node, row.version, hash)) {
-                        continue;
-                    }
-                    report.versions += 1;
-                    let what = match names.get(&node) {
-                        Some(path) => format!("{path}@v{}", row.version),
-                        None => {
-                            format!("node {} v{} (no longer linked)", node.short(), row.version)
+                match &row.content {
+                    Some(inline) => {
+                        report.bytes += inline.len() as u64;
+                        if blake3::hash(inline) != hash {
+                            report
+                                .mismatched
+                                .push(format!("{what}: inline body in log/{file}"));
                         }
-                    };
-                    match &row.content {
-                        Some(inline) => {
-                            report.bytes += inline.len() as u64;
-                            if blake3::hash(inline) != hash {
+                    }
+                    // Each body once, however many versions hold it.
+                    None if checked.insert(hash) => {
+                        match content.check(&hash).await {
+                            Ok(BodyCheck::Intact) => {}
+                            Ok(BodyCheck::Damaged) => report.mismatched.push(format!(
+                                "{what}: {} does not hash to {}",
+                                content.shown(&hash),
+                                hash.to_hex()
+                            )),
+                            Ok(BodyCheck::BlocksDamaged) => report.mismatched.push(format!(
+                                "{what}: {}.blocks (the block hashes of an intact body) \
+                                 does not match it",
+                                content.shown(&hash)
+                            )),
+                            Err(Error::Io { source, .. })
+                                if source.kind() == std::io::ErrorKind::NotFound =>
+                            {
                                 report
-                                    .mismatched
-                                    .push(format!("{what}: inline body in log/{file}"));
+                                    .missing
+                                    .push(format!("{what}: {} is missing", content.shown(&hash)));
                             }
+                            Err(e) => return Err(e),
                         }
-                        // Each body once, however many versions hold it.
-                        None if checked.insert(hash) => {
-                            match content.verify(&hash) {
-                                Ok(BodyCheck::Intact) => {}
-                                Ok(BodyCheck::Damaged) => report.mismatched.push(format!(
-                                    "{what}: {} does not hash to {}",
-                                    content.path_of(&hash).display(),
-                                    hash.to_hex()
-                                )),
-                                Ok(BodyCheck::BlocksDamaged) => report.mismatched.push(format!(
-                                    "{what}: {} (the block hashes of an intact body) \
-                                         does not match it",
-                                    content.blocks_path_of(&hash).display()
-                                )),
-                                Err(Error::Io { source, .. })
-                                    if source.kind() == std::io::ErrorKind::NotFound =>
-                                {
-                                    report.missing.push(format!(
-                                        "{what}: {} is missing",
-                                        content.path_of(&hash).display()
-                                    ));
-                                }
-                                Err(e) => return Err(e),
-                            }
-                            report.bytes += row.size.unwrap_or(0) as u64;
-                            task.inc(row.size.unwrap_or(0) as u64);
-                        }
-                        None => {}
+                        report.bytes += row.size.unwrap_or(0) as u64;
+                        task.inc(row.size.unwrap_or(0) as u64);
                     }
+                    None => {}
                 }
             }
-            Ok(report)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("verify: {e}")))?
+        }
+        Ok(report)
     }
 
     /// The retention horizon: pond versions before it are gone (`None` if retention never

@@ -2,15 +2,17 @@
 //! against what the `integrity` module records of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+
+use bytes::Bytes;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tinyfs::NodeId;
 
 use crate::error::Result;
-use crate::integrity::{Seal, check_seal, hash_file};
+use crate::integrity::{Seal, check_seal};
 use crate::pond::VerifyReport;
 use crate::protocol::LastCheckpoint;
+use crate::store::Store;
 use crate::view::parse_data_file_name;
 
 /// What one commit says of other files.
@@ -25,31 +27,29 @@ struct Records {
     checkpoints: HashMap<u64, String>,
 }
 
-/// Checks the log under `log_dir` up to pond version `latest`, adding what it finds to
+/// Checks the log in `log` up to pond version `latest`, adding what it finds to
 /// `report`; `names` maps nodes to their paths, for saying what a data file holds. With a
 /// retention horizon, `kept` is it and the data files live at it: a file added before it
 /// and not among them only earlier versions read, and retention deleted it. Returns the
-/// data files found damaged (their rows cannot be trusted). Blocking.
-pub(crate) fn check(
-    log_dir: &Path,
+/// data files found damaged (their rows cannot be trusted).
+pub(crate) async fn check(
+    log: &Store,
     latest: u64,
     kept: Option<(u64, HashSet<String>)>,
     names: &HashMap<NodeId, String>,
     report: &mut VerifyReport,
 ) -> Result<HashSet<String>> {
-    let delta_log = log_dir.join("_delta_log");
     let mut records = Records::default();
     let mut sealed_before = false;
     // Each commit file's BLAKE3, from the one read of it.
     let mut read: HashMap<u64, blake3::Hash> = HashMap::new();
     for version in 0..=latest {
-        let path = crate::delta_log::commit_path(&delta_log, version);
         let shown = commit_shown(version);
         report.log_files += 1;
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8({
+        let text = match log.get(&crate::delta_log::commit_key(version)).await? {
+            Some(bytes) => match String::from_utf8({
                 read.insert(version, blake3::hash(&bytes));
-                bytes
+                bytes.to_vec()
             }) {
                 Ok(text) => text,
                 Err(_) => {
@@ -57,11 +57,10 @@ pub(crate) fn check(
                     continue;
                 }
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            None => {
                 report.damaged.push(format!("{shown}: missing"));
                 continue;
             }
-            Err(e) => return Err(crate::error::Error::io(path.display(), e)),
         };
         let Ok(commit) = crate::delta_log::CommitFile::parse(&text) else {
             report.damaged.push(format!("{shown}: not valid JSON"));
@@ -110,7 +109,7 @@ pub(crate) fn check(
             }
         }
     }
-    check_checkpoints(&delta_log, &records, report)?;
+    check_checkpoints(log, &records, report).await?;
     let mut broken = HashSet::new();
     for (file, (expected, added)) in &records.data {
         if let Some((horizon, live)) = &kept
@@ -120,19 +119,19 @@ pub(crate) fn check(
             continue;
         }
         report.log_files += 1;
-        let path = log_dir.join(file);
         let holds = match parse_data_file_name(file).and_then(|(_, node, _)| names.get(&node)) {
             Some(p) => format!(" (holds {p})"),
             None => String::new(),
         };
-        let problem = match (hash_file(&path)?, expected) {
+        let bytes = log.get(file).await?;
+        let problem = match (bytes, expected) {
             (None, _) => Some("missing".to_string()),
-            (Some(actual), Some(expected)) if actual.to_hex().as_str() != expected => {
+            (Some(bytes), Some(expected)) if blake3::hash(&bytes).to_hex().as_str() != expected => {
                 Some("does not match its recorded BLAKE3".to_string())
             }
             (Some(_), Some(_)) => None,
             // Written before data files' hashes were recorded: decode it whole.
-            (Some(_), None) => decode_parquet(&path).err(),
+            (Some(bytes), None) => decode_parquet(bytes).err(),
         };
         if let Some(problem) = problem {
             report.damaged.push(format!("log/{file}{holds}: {problem}"));
@@ -147,12 +146,13 @@ fn commit_shown(version: u64) -> String {
     format!("log/_delta_log/{version:020}.json (pond version {version})")
 }
 
-fn check_checkpoints(delta_log: &Path, records: &Records, report: &mut VerifyReport) -> Result<()> {
-    let entries = std::fs::read_dir(delta_log)
-        .map_err(|e| crate::error::Error::io(delta_log.display(), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| crate::error::Error::io(delta_log.display(), e))?;
-        let name = entry.file_name().to_string_lossy().to_string();
+async fn check_checkpoints(
+    log: &Store,
+    records: &Records,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    for key in log.list("_delta_log").await? {
+        let name = key.rsplit('/').next().unwrap_or(&key).to_string();
         let Some(version) = name
             .strip_suffix(".checkpoint.parquet")
             .and_then(|v| v.parse::<u64>().ok())
@@ -161,21 +161,21 @@ fn check_checkpoints(delta_log: &Path, records: &Records, report: &mut VerifyRep
         };
         report.log_files += 1;
         let shown = format!("log/_delta_log/{name} (checkpoint of pond version {version})");
-        let problem = match (records.checkpoints.get(&version), hash_file(&entry.path())?) {
+        let problem = match (records.checkpoints.get(&version), log.get(&key).await?) {
             (_, None) => continue,
-            (Some(expected), Some(actual)) => (actual.to_hex().as_str() != expected)
+            (Some(expected), Some(bytes)) => (blake3::hash(&bytes).to_hex().as_str() != expected)
                 .then(|| "does not match its recorded BLAKE3".to_string()),
             // Not yet recorded by a later commit: decode it whole.
-            (None, Some(_)) => decode_parquet(&entry.path()).err(),
+            (None, Some(bytes)) => decode_parquet(bytes).err(),
         };
         if let Some(problem) = problem {
             report.damaged.push(format!("{shown}: {problem}"));
         }
     }
-    let last = delta_log.join("_last_checkpoint");
-    if let Ok(text) = std::fs::read_to_string(&last) {
+    if let Some(text) = log.get("_delta_log/_last_checkpoint").await? {
         report.log_files += 1;
-        if let Err(problem) = check_last_checkpoint(delta_log, &text) {
+        let text = String::from_utf8_lossy(&text);
+        if let Err(problem) = check_last_checkpoint(log, &text).await {
             report
                 .damaged
                 .push(format!("log/_delta_log/_last_checkpoint: {problem}"));
@@ -186,18 +186,20 @@ fn check_checkpoints(delta_log: &Path, records: &Records, report: &mut VerifyRep
 
 /// Whether `_last_checkpoint` (`text`) describes a checkpoint that exists, exactly: its
 /// version, its actions, its bytes and its data files.
-fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<(), String> {
+async fn check_last_checkpoint(log: &Store, text: &str) -> std::result::Result<(), String> {
     let info: LastCheckpoint = text.parse().map_err(|e| format!("does not decode: {e}"))?;
     let version = info.version;
-    let path = crate::delta_log::checkpoint_path(delta_log, version);
-    let bytes = std::fs::metadata(&path)
-        .map_err(|_| {
+    let key = crate::delta_log::checkpoint_key(version);
+    let file = log
+        .get(&key)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
             format!("names the checkpoint of pond version {version}, which does not exist")
-        })?
-        .len();
-    let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        })?;
+    let bytes = file.len() as u64;
     let actions = ParquetRecordBatchReaderBuilder::try_new_with_options(
-        file,
+        file.clone(),
         parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true),
     )
     .map_err(|e| format!("its checkpoint does not decode: {e}"))?
@@ -205,7 +207,8 @@ fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<()
     .file_metadata()
     .num_rows() as u64;
     let mut files = std::collections::BTreeMap::new();
-    crate::delta_log::read_checkpoint(&path, &mut files).map_err(|e| e.to_string())?;
+    crate::delta_log::checkpoint_files(file, &log.shown(&key), &mut files)
+        .map_err(|e| e.to_string())?;
     let expected = [
         ("size", info.size, actions),
         ("sizeInBytes", info.size_in_bytes, bytes),
@@ -222,9 +225,8 @@ fn check_last_checkpoint(delta_log: &Path, text: &str) -> std::result::Result<()
     Ok(())
 }
 
-/// Reads the Parquet file at `path` to the end: why it does not decode, if it does not.
-fn decode_parquet(path: &Path) -> std::result::Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+/// Reads the Parquet file `file` to the end: why it does not decode, if it does not.
+fn decode_parquet(file: Bytes) -> std::result::Result<(), String> {
     let options =
         parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
     let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)

@@ -206,8 +206,9 @@ fn a_pond_on_s3_is_used_directly_by_every_command() {
     assert_eq!(cat.len(), big.len());
     let log = on_s3(&["log"]);
     assert!(log.contains("copy /"), "{log}");
-    let at_v2 = on_s3(&["cat", "--format", "csv", "/stations/w.series@v1"]);
-    assert_eq!(at_v2.lines().count(), 201);
+    let at_v1 = on_s3(&["cat", "--format", "csv", "/stations/w.series@v1"]);
+    assert_eq!(at_v1.lines().count(), 201);
+    assert!(on_s3(&["verify"]).contains("all intact"));
 
     let clone = pond.host("here");
     let clone_arg = clone.to_string_lossy().to_string();

@@ -210,15 +210,55 @@ async fn many_writers_on_s3_lose_no_commit() {
     assert_eq!(pond.fs().root().read_file("/shared").await.unwrap(), b"one");
 }
 
-/// A store that is not a pond, and upkeep that needs a local pond, fail saying so.
+/// `verify` checks a pond on S3 as it checks a local one: intact, then a damaged body and
+/// a damaged log data file are named; `maintain`, which needs a local pond, says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upkeep_of_a_pond_on_s3_says_where_it_runs() {
-    let pond = Pond::create(server().store("upkeep")).await.unwrap();
-    let err = pond.verify().await.unwrap_err();
+async fn verify_checks_a_pond_on_s3_and_maintain_says_where_it_runs() {
+    let prefix = "upkeep";
+    let pond = Pond::create(server().store(prefix)).await.unwrap();
+    let bytes = body(600_000);
+    let tx = pond.fs().begin(meta("write")).await.unwrap();
+    tx.root()
+        .write_file("/big.bin", EntryType::FileData, &bytes)
+        .await
+        .unwrap();
+    tx.root()
+        .write_file("/small.txt", EntryType::FileData, b"small")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let report = pond.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.versions, 2);
+    assert!(report.log_files >= 3, "{report:?}");
+
+    let store = server().store(prefix);
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    let key = format!("content/{}/{hash}", &hash[..2]);
+    let mut stored = store.get(&key).await.unwrap().unwrap().to_vec();
+    stored[10] ^= 0x01;
+    store.put(&key, stored.into()).await.unwrap();
+    let data_file = store
+        .list("log")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.ends_with(".parquet") && !k.contains("_delta_log"))
+        .unwrap();
+    let mut damaged = store.get(&data_file).await.unwrap().unwrap().to_vec();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x01;
+    store.put(&data_file, damaged.into()).await.unwrap();
+
+    let report = connect(prefix).await.verify().await.unwrap();
+    assert!(!report.is_ok());
+    let found = format!("{:?} {:?}", report.mismatched, report.damaged);
+    assert!(found.contains(&hash), "{found}");
     assert!(
-        err.to_string().contains("verify works on a local pond"),
-        "{err}"
+        found.contains(data_file.trim_start_matches("log/")),
+        "{found}"
     );
+
     let err = pond
         .maintain(std::time::Duration::from_secs(3600))
         .await
