@@ -334,3 +334,70 @@ fn a_push_killed_at_any_instant_leaves_a_pond_and_the_next_finishes() {
         );
     }
 }
+
+/// A `pond copy` into a pond on S3, killed at random instants (before its upload, during
+/// it, around its commit): the pond is always one that verifies, at the version before the
+/// copy or the one it made, and the file reads whole or is not there.
+#[test]
+fn a_write_to_a_pond_on_s3_killed_at_any_instant_leaves_a_whole_pond() {
+    let server = tlogfs::testkit::S3Server::start();
+    let pond = TestPond::new();
+    let mut rng = crate::support::Rng::new();
+    let url = server.url("killed");
+    let mut env = server.env();
+    env.push((
+        "XDG_CACHE_HOME".into(),
+        pond.host("cache").to_string_lossy().to_string(),
+    ));
+    let run = |args: &[&str]| {
+        let mut all = vec!["--pond", url.as_str()];
+        all.extend(args);
+        pond.command(&all).envs(env.clone()).output().unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    // Each round kills at a random instant below `bound`; a round whose copy landed halves
+    // it, so kills land before commits on a fast machine too.
+    let (mut killed, mut landed, mut bound) = (0, 0, 400);
+    let mut round = 0usize;
+    while (killed < 3 || landed < 1) && round < 24 {
+        round += 1;
+        let body: Vec<u8> = (0..4_000_000usize)
+            .map(|j| b'a' + ((round * 31 + j * 7) % 26) as u8)
+            .collect();
+        let host = pond.host(&format!("body{round}"));
+        crate::support::write(&host, &body);
+        let mut all = vec!["--pond", url.as_str(), "copy"];
+        let host_arg = host.to_string_lossy().to_string();
+        let dest = format!("/f{round}");
+        all.extend([host_arg.as_str(), dest.as_str()]);
+        let mut child = pond.command(&all).envs(env.clone()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(bound)));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let verified = run(&["verify"]);
+        assert!(
+            verified.status.success(),
+            "round {round}: {}{}",
+            String::from_utf8_lossy(&verified.stdout),
+            String::from_utf8_lossy(&verified.stderr)
+        );
+        let read = run(&["cat", &dest]);
+        if read.status.success() {
+            assert_eq!(read.stdout, body, "round {round}: {dest} reads whole");
+            landed += 1;
+            bound = (bound / 2).max(1);
+        } else {
+            assert!(!status.success(), "round {round}: the copy succeeded");
+            killed += 1;
+        }
+    }
+    eprintln!("{round} rounds: {killed} copies killed before their commit, {landed} landed");
+    assert!(killed > 0, "no kill landed before a commit");
+    // Whatever the kills left (incoming bodies, unreferenced uploads), the next write lands.
+    let again = run(&["copy", &pond.host("body1").to_string_lossy(), "/again"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
