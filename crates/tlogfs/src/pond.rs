@@ -573,12 +573,13 @@ async fn remove_unreferenced_data_files(
         let committed = match crate::view::parse_data_file_name(&rel) {
             None => false,
             Some((_, _, version)) => {
-                if !added.contains_key(&version) {
-                    let adds = crate::delta_log::CommitFile::read(&log, version)
-                        .await?
-                        .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
-                        .unwrap_or_default();
-                    added.insert(version, adds);
+                if let std::collections::hash_map::Entry::Vacant(e) = added.entry(version) {
+                    e.insert(
+                        crate::delta_log::CommitFile::read(&log, version)
+                            .await?
+                            .map(|c| c.adds.into_iter().map(|(p, _, _)| p).collect())
+                            .unwrap_or_default(),
+                    );
                 }
                 added[&version].contains(&rel)
             }
