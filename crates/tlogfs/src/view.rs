@@ -192,12 +192,18 @@ pub type FileHistory = Arc<Vec<VersionRec>>;
 /// The rows of the log data files fetched for decoding, by path: shared by the views of
 /// one log, since a data file never changes once written.
 #[derive(Debug, Default)]
-pub struct Fetched {
-    rows: Mutex<HashMap<String, Arc<Vec<OplogRow>>>>,
-    bytes: std::sync::atomic::AtomicU64,
+pub struct Fetched(Mutex<Held>);
+
+/// The rows held, by data file path, with the file's bytes; and their total.
+#[derive(Debug, Default)]
+struct Held {
+    rows: HashMap<String, (u64, Arc<Vec<OplogRow>>)>,
+    bytes: u64,
 }
 
-/// Rows are dropped, all at once, when those held pass this many bytes of data files.
+/// Rows held are dropped, all at once, before a fetch would take them past this many bytes
+/// of data files (a fetch's own files are always kept, so the operation that asked for
+/// them finds them).
 const FETCHED_MAX: u64 = 64 << 20;
 
 /// How many data files are fetched at once.
@@ -243,18 +249,17 @@ impl Missing {
             .buffer_unordered(FETCH_PARALLEL)
             .try_collect()
             .await?;
-        let mut held = lock(&fetched.rows);
+        let mut held = lock(&fetched.0);
+        let adding: u64 = rows.iter().map(|(_, size, _)| size).sum();
+        if held.bytes + adding > FETCHED_MAX {
+            held.rows.clear();
+            held.bytes = 0;
+        }
         for (path, size, rows) in rows {
-            let total = fetched
-                .bytes
-                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-            if total + size > FETCHED_MAX && !held.is_empty() {
-                held.clear();
-                fetched
-                    .bytes
-                    .store(size, std::sync::atomic::Ordering::Relaxed);
+            if let Some((replaced, _)) = held.rows.insert(path, (size, Arc::new(rows))) {
+                held.bytes -= replaced;
             }
-            held.insert(path, Arc::new(rows));
+            held.bytes += size;
         }
         Ok(())
     }
@@ -396,12 +401,12 @@ impl View {
     /// The rows of each of `files`, or [`Error::NotLoaded`] naming all of them that are not
     /// fetched yet.
     pub(crate) fn rows_of_files(&self, files: &[IndexedFile]) -> Result<Vec<Arc<Vec<OplogRow>>>> {
-        let held = lock(&self.fetched.rows);
+        let held = lock(&self.fetched.0);
         let mut out = Vec::with_capacity(files.len());
         let mut missing = Vec::new();
         for file in files {
-            match held.get(&file.path) {
-                Some(rows) => out.push(rows.clone()),
+            match held.rows.get(&file.path) {
+                Some((_, rows)) => out.push(rows.clone()),
                 None => missing.push(file.clone()),
             }
         }
@@ -418,14 +423,16 @@ impl View {
 
     /// Forgets the fetched rows of `files`, once what they decode to is cached.
     fn done_with(&self, files: &[IndexedFile]) {
-        let mut held = lock(&self.fetched.rows);
+        let mut held = lock(&self.fetched.0);
         for file in files {
-            held.remove(&file.path);
+            if let Some((size, _)) = held.rows.remove(&file.path) {
+                held.bytes -= size;
+            }
         }
     }
 
     /// The state of directory `dir`.
-    pub fn dir(&self, dir: NodeId) -> Result<Arc<DirState>> {
+    pub(crate) fn dir(&self, dir: NodeId) -> Result<Arc<DirState>> {
         if let Some(state) = lock(&self.dirs).get(&dir) {
             return Ok(state.clone());
         }
@@ -485,7 +492,7 @@ impl View {
     /// Every version of the file or symlink `node` stored in partition `part`, oldest
     /// first. Where two commits wrote the same version (a move copies a file's history),
     /// the later one's row is used.
-    pub fn file(&self, part: NodeId, node: NodeId) -> Result<FileHistory> {
+    pub(crate) fn file(&self, part: NodeId, node: NodeId) -> Result<FileHistory> {
         if let Some(recs) = lock(&self.files).get(&(part, node)) {
             return Ok(recs.clone());
         }
@@ -510,7 +517,7 @@ impl View {
     /// The latest version of file `node` in partition `part`, reading only its newest data
     /// file (versions only grow, and a moved file's newest file copies all of them).
     /// Cached, like the version lists.
-    pub fn latest_version(&self, part: NodeId, node: NodeId) -> Result<Option<VersionRec>> {
+    pub(crate) fn latest_version(&self, part: NodeId, node: NodeId) -> Result<Option<VersionRec>> {
         if let Some(recs) = lock(&self.files).get(&(part, node)) {
             return Ok(recs.last().cloned());
         }
@@ -533,7 +540,7 @@ impl View {
     /// `manifest.rs`). `None` where that cannot tell and every version must be read:
     /// a series no version of which names its members, one written before manifests were,
     /// or a member whose body only its own row holds. Cached.
-    pub fn series_members(&self, part: NodeId, node: NodeId) -> Result<Option<FileHistory>> {
+    pub(crate) fn series_members(&self, part: NodeId, node: NodeId) -> Result<Option<FileHistory>> {
         if let Some(found) = lock(&self.members).get(&(part, node)) {
             return Ok(found.clone());
         }
@@ -544,7 +551,12 @@ impl View {
 
     /// A version of series `node` among the members [`series_members`](Self::series_members)
     /// found, if it found them; reads nothing.
-    pub fn cached_member(&self, part: NodeId, node: NodeId, version: u64) -> Option<VersionRec> {
+    pub(crate) fn cached_member(
+        &self,
+        part: NodeId,
+        node: NodeId,
+        version: u64,
+    ) -> Option<VersionRec> {
         let members = lock(&self.members);
         let found = members.get(&(part, node))?.as_ref()?;
         let i = found
@@ -624,7 +636,7 @@ impl View {
     }
 
     /// The target of symlink `node` in partition `part`.
-    pub fn symlink(&self, part: NodeId, node: NodeId) -> Result<String> {
+    pub(crate) fn symlink(&self, part: NodeId, node: NodeId) -> Result<String> {
         let files = self.index.get(&(part, node)).ok_or_else(|| {
             Error::internal(format!("symlink {node} has no rows in partition {part}"))
         })?;
