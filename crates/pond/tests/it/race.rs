@@ -84,3 +84,63 @@ fn writers_of_the_same_file_either_land_or_fail_with_a_conflict() {
         "every landed writer made exactly one version: {describe}"
     );
 }
+
+/// Eight `pond` processes writing one pond on S3 at once, in one directory and in others:
+/// every write lands, each one commit, with no version lost or doubled.
+#[test]
+fn processes_writing_one_pond_on_s3_all_land() {
+    let server = tlogfs::testkit::S3Server::start();
+    let pond = TestPond::new();
+    let url = server.url("race");
+    let mut env = server.env();
+    env.push((
+        "XDG_CACHE_HOME".into(),
+        pond.host("cache").to_string_lossy().to_string(),
+    ));
+    let on_s3 = |args: &[&str]| {
+        let mut all = vec!["--pond", url.as_str()];
+        all.extend(args);
+        pond.ok_with_env(&all, env.clone())
+    };
+    on_s3(&["init"]);
+    on_s3(&["mkdir", "/shared", "/a", "/b"]);
+    let mut children = Vec::new();
+    for i in 0..8 {
+        let host = pond.host(&format!("in{i}.csv"));
+        write(&host, format!("i,v\n{i},{}\n", i * i).as_bytes());
+        let dest = match i % 2 {
+            0 => format!("/shared/f{i}.csv"),
+            _ => format!("/{}/f{i}.csv", ["a", "b"][i % 4 / 2]),
+        };
+        let host_arg = host.to_string_lossy().to_string();
+        children.push((
+            dest.clone(),
+            pond.command(&["--pond", &url, "copy", &host_arg, &dest])
+                .envs(env.clone())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn"),
+        ));
+    }
+    for (dest, child) in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let all = on_s3(&["list", "/**/*.csv"]);
+    assert_eq!(all.lines().count(), 8, "{all}");
+    for i in 0..8 {
+        let path = all
+            .lines()
+            .find(|p| p.ends_with(&format!("/f{i}.csv")))
+            .expect("every file landed");
+        assert_eq!(on_s3(&["cat", path]), format!("i,v\n{i},{}\n", i * i));
+    }
+    // One commit per writer, and versions have no gaps.
+    let log = on_s3(&["log"]);
+    assert!(log.starts_with("v9 "), "{log}");
+}
