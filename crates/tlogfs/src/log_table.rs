@@ -218,16 +218,9 @@ impl LogTable {
             )
             .await
             .map_err(failed),
-            (url, Some(log_store)) => {
-                let (store, _) = self.store.object_store().expect("an object store");
-                let table = deltalake::DeltaTableBuilder::from_url(url.clone())
-                    .map_err(failed)?
-                    .with_storage_backend(store, url)
-                    .with_version(version)
-                    .load()
-                    .await
-                    .map_err(failed)?;
-                drop(log_store);
+            (_, Some(log_store)) => {
+                let mut table = deltalake::DeltaTable::new(log_store);
+                table.load_version(version).await.map_err(failed)?;
                 deltalake::checkpoints::create_checkpoint(&table, None)
                     .await
                     .map_err(failed)
