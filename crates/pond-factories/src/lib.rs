@@ -13,6 +13,8 @@
 //! - `sql-derived-table` / `sql-derived-series` — a read-only SQL query over pond tables
 //!   named by globs, planned as a view so chains inline ([`derived`]).
 //! - `dynamic-dir` — a directory of other dynamic nodes ([`dynamic_dir`]).
+//! - `temporal-reduce` — rollups of series at several resolutions, exact and computed once
+//!   per input version ([`reduce`]).
 //!
 //! ```no_run
 //! # async fn demo(fs: tinyfs::FS) -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +35,7 @@ pub mod derived;
 pub mod dynamic_dir;
 mod error;
 pub mod hostmount;
+pub mod reduce;
 mod registry;
 
 use std::path::PathBuf;
@@ -43,11 +46,13 @@ pub use registry::{BuildContext, Factory, Registry, TypedFactory, check_node, pa
 
 /// Registers pond's factories: hostmount, csvdir (its conversions cached under
 /// `cache_dir`, or in a temporary directory removed with the process when `None`),
-/// sql-derived-table, sql-derived-series, dynamic-dir.
+/// sql-derived-table, sql-derived-series, dynamic-dir, temporal-reduce (its partials cached
+/// under `cache_dir` too).
 pub fn register_builtin_factories(registry: &mut Registry, cache_dir: Option<PathBuf>) {
     registry.register(Arc::new(hostmount::HostmountFactory));
-    registry.register(Arc::new(csvdir::CsvDirFactory::new(cache_dir)));
+    registry.register(Arc::new(csvdir::CsvDirFactory::new(cache_dir.clone())));
     registry.register(Arc::new(derived::DerivedFactory::table()));
     registry.register(Arc::new(derived::DerivedFactory::series()));
     registry.register(Arc::new(dynamic_dir::DynamicDirFactory));
+    registry.register(Arc::new(reduce::ReduceFactory::new(cache_dir)));
 }

@@ -8,6 +8,7 @@ mod help;
 mod interop;
 mod memory;
 mod race;
+mod reduce;
 mod replica;
 mod support;
 mod sync;

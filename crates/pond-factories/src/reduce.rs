@@ -1,0 +1,827 @@
+//! `temporal-reduce`: rollups of series at several resolutions, exact and incremental.
+//!
+//! ```yaml
+//! in_pattern: /sensors/*.series      # each match is an input
+//! time_column: timestamp             # default: the input's timestamp column
+//! resolutions: [15m, 1h, 1d, 1w, 1month, 1y]
+//! aggregations:                      # per column, or "*" for every other numeric column
+//!   temp: [avg, min, max, stddev]
+//!   "*": [avg]
+//! timezone: Europe/Oslo              # days, weeks, months and years in local time (UTC)
+//! ```
+//!
+//! The node is a directory: `<input name>/<resolution>.series` for each input (its file
+//! name without the extension) and resolution, with the columns `timestamp` (the bucket's
+//! start, UTC), `rows` (input rows in the bucket) and `<column>_<aggregation>`.
+//!
+//! # Exact and incremental
+//!
+//! Each version of a stored input series is reduced once, to *partials* per bucket and
+//! column: the count of values, their sum, mean and sum of squared deviations (merged
+//! exactly by Chan's formula, so a variance is not the difference of two large sums), the
+//! minimum and maximum, and the first and last values with their times. The partials of a
+//! version are cached under `cache/temporal-reduce/`, keyed by the input node, the version,
+//! its BLAKE3, the resolution and the columns and zone that shape them; deleting the cache
+//! loses nothing but time. A read folds the partials of the versions the series consists
+//! of *now* (its members): a new version costs its own rows plus the fold; a version of
+//! late readings adds to exactly the old buckets it touches; a version that compaction,
+//! `revert` or a replacing sync removed from the members stops counting at once, and a
+//! compaction's new version is reduced from its own rows, so nothing is counted twice.
+//! An input that is itself computed (a csvdir entry, a derived series) has no stored
+//! versions to key a cache on: it is reduced whole at each read.
+//!
+//! Minute and hour buckets are aligned to the Unix epoch (UTC); days, weeks (from Monday),
+//! months and years start at local midnight in `timezone`, across DST changes.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use pond_sql::{ComputedFile, FileTable, Scope};
+use serde::Deserialize;
+use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind, ResultExt};
+use tokio::io::AsyncReadExt;
+
+use crate::registry::{BuildContext, Registry, TypedFactory};
+
+/// The configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReduceConfig {
+    /// A pond glob of series: each match is an input.
+    pub in_pattern: String,
+    /// The inputs' time column (default: each input's timestamp column).
+    #[serde(default)]
+    pub time_column: Option<String>,
+    /// The resolutions: `Nm`, `Nh`, `1d`, `1w`, `1month`, `1y`.
+    pub resolutions: Vec<String>,
+    /// Column (or `*`: every other numeric column) → its aggregations.
+    pub aggregations: BTreeMap<String, Vec<Agg>>,
+    /// The zone of calendar buckets (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// An aggregation.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Agg {
+    Avg,
+    Min,
+    Max,
+    Sum,
+    Count,
+    First,
+    Last,
+    Stddev,
+    Variance,
+}
+
+impl Agg {
+    fn name(self) -> &'static str {
+        match self {
+            Agg::Avg => "avg",
+            Agg::Min => "min",
+            Agg::Max => "max",
+            Agg::Sum => "sum",
+            Agg::Count => "count",
+            Agg::First => "first",
+            Agg::Last => "last",
+            Agg::Stddev => "stddev",
+            Agg::Variance => "variance",
+        }
+    }
+}
+
+/// A bucket width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resolution {
+    /// `n` minutes, aligned to the epoch.
+    Minutes(u32),
+    /// Local days, weeks, months or years.
+    Calendar(&'static str),
+}
+
+impl Resolution {
+    fn parse(text: &str) -> Result<Resolution, String> {
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("{text:?} has no unit (m, h, d, w, month, y)"))?;
+        let (n, unit) = text.split_at(split);
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("{text:?} does not start with a number"))?;
+        if n == 0 {
+            return Err(format!("{text:?} is empty"));
+        }
+        let calendar = |name| {
+            if n == 1 {
+                Ok(Resolution::Calendar(name))
+            } else {
+                Err(format!(
+                    "{text:?}: only 1{unit} is supported for calendar buckets"
+                ))
+            }
+        };
+        match unit {
+            "m" => Ok(Resolution::Minutes(n)),
+            "h" => Ok(Resolution::Minutes(n * 60)),
+            "d" => calendar("day"),
+            "w" => calendar("week"),
+            "month" => calendar("month"),
+            "y" => calendar("year"),
+            _ => Err(format!(
+                "{text:?}: unknown unit {unit:?} (m, h, d, w, month, y)"
+            )),
+        }
+    }
+
+    /// The SQL of the bucket start of the UTC timestamp `ts` (naive, microseconds), as a
+    /// UTC timestamp, with calendar buckets in `zone`.
+    fn bucket_sql(self, ts: &str, zone: &str) -> String {
+        let utc = "'Timestamp(Microsecond, Some(\"UTC\"))'";
+        match self {
+            Resolution::Minutes(n) => format!(
+                "arrow_cast(date_bin(INTERVAL '{n} minutes', {ts}, TIMESTAMP '1970-01-01T00:00:00'), {utc})"
+            ),
+            Resolution::Calendar(unit) => format!(
+                "arrow_cast(date_trunc('{unit}', arrow_cast(arrow_cast({ts}, {utc}), 'Timestamp(Microsecond, Some(\"{zone}\"))')), {utc})"
+            ),
+        }
+    }
+}
+
+/// `name` as an SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The `temporal-reduce` factory.
+#[derive(Debug)]
+pub struct ReduceFactory {
+    cache: Arc<PartialCache>,
+}
+
+impl ReduceFactory {
+    /// A factory caching partials under `cache_dir/temporal-reduce/` (in a temporary
+    /// directory removed with the process, when `None`).
+    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+        ReduceFactory {
+            cache: Arc::new(PartialCache {
+                dir: cache_dir.map(|d| d.join("temporal-reduce")),
+                scratch: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl TypedFactory for ReduceFactory {
+    type Config = ReduceConfig;
+
+    fn name(&self) -> &'static str {
+        "temporal-reduce"
+    }
+
+    fn description(&self) -> &'static str {
+        "rollups of series at several resolutions (exact, computed once per input version)"
+    }
+
+    fn example(&self) -> &'static str {
+        "in_pattern: /sensors/*.series\nresolutions: [1h, 1d]\naggregations:\n  \"*\": [avg, min, max]\n"
+    }
+
+    fn entry_type(&self) -> EntryType {
+        EntryType::Directory
+    }
+
+    fn check(&self, _registry: &Registry, config: &ReduceConfig) -> Result<(), String> {
+        let pattern = tinyfs::glob::Pattern::parse(&config.in_pattern)
+            .map_err(|e| format!("in_pattern: {e}"))?;
+        if !pattern.is_absolute() {
+            return Err(format!(
+                "in_pattern: {} is relative; write the pond path from /",
+                config.in_pattern
+            ));
+        }
+        if config.resolutions.is_empty() {
+            return Err("resolutions: name at least one (15m, 1h, 1d, 1w, 1month, 1y)".into());
+        }
+        for (i, r) in config.resolutions.iter().enumerate() {
+            Resolution::parse(r).map_err(|e| format!("resolutions: {e}"))?;
+            if config.resolutions[..i].contains(r) {
+                return Err(format!("resolutions: {r} appears twice"));
+            }
+        }
+        if config.aggregations.is_empty() {
+            return Err("aggregations: name a column (or \"*\") and its aggregations".into());
+        }
+        for (column, aggs) in &config.aggregations {
+            if aggs.is_empty() {
+                return Err(format!("aggregations: {column}: name at least one"));
+            }
+        }
+        if let Some(zone) = &config.timezone {
+            zone.parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("timezone: unknown time zone {zone:?} (an IANA name)"))?;
+        }
+        Ok(())
+    }
+
+    async fn build(&self, ctx: BuildContext, config: ReduceConfig) -> tinyfs::Result<NodeKind> {
+        Ok(NodeKind::Directory(Arc::new(ReduceDir {
+            fs: ctx.fs,
+            id: ctx.id,
+            config: Arc::new(config),
+            cache: self.cache.clone(),
+        })))
+    }
+}
+
+/// A built temporal-reduce directory.
+#[derive(Debug)]
+struct ReduceDir {
+    fs: FS,
+    id: NodeId,
+    config: Arc<ReduceConfig>,
+    cache: Arc<PartialCache>,
+}
+
+/// An input's name: its file name without the extension.
+fn input_name(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    match base.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+        _ => base.to_string(),
+    }
+}
+
+impl ReduceDir {
+    /// The inputs, by name; `only` keeps one.
+    async fn inputs(&self, only: Option<&str>) -> tinyfs::Result<Vec<(String, tinyfs::GlobMatch)>> {
+        let name = format!("temporal-reduce of {}", self.config.in_pattern);
+        let matches =
+            tinyfs::cycle::reading(self.id, &name, self.fs.root().glob(&self.config.in_pattern))
+                .await?;
+        let mut out: Vec<(String, tinyfs::GlobMatch)> = Vec::new();
+        for m in matches {
+            if m.node.as_file().map(|f| f.entry_type()) != Some(EntryType::FileSeries) {
+                continue;
+            }
+            let name = input_name(&m.path);
+            if let Some((_, other)) = out.iter().find(|(n, _)| *n == name) {
+                return Err(tinyfs::Error::InvalidConfig {
+                    path: String::new(),
+                    detail: format!(
+                        "{} and {} would both be reduced as {name:?}; narrow in_pattern",
+                        other.path, m.path
+                    ),
+                });
+            }
+            out.push((name, m));
+        }
+        if let Some(only) = only {
+            out.retain(|(n, _)| n == only);
+        }
+        Ok(out)
+    }
+
+    fn node(&self, name: &str, input: tinyfs::GlobMatch) -> Node {
+        let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), name.as_bytes()]);
+        Node::new(
+            id,
+            self.id,
+            NodeKind::Directory(Arc::new(InputDir {
+                fs: self.fs.clone(),
+                id,
+                input,
+                config: self.config.clone(),
+                cache: self.cache.clone(),
+            })),
+        )
+    }
+}
+
+#[async_trait]
+impl Directory for ReduceDir {
+    async fn get(&self, name: &str) -> tinyfs::Result<Option<Node>> {
+        Ok(self
+            .inputs(Some(name))
+            .await?
+            .pop()
+            .map(|(name, m)| self.node(&name, m)))
+    }
+
+    async fn entries(&self) -> tinyfs::Result<Vec<(String, Node)>> {
+        let mut out: Vec<(String, Node)> = self
+            .inputs(None)
+            .await?
+            .into_iter()
+            .map(|(name, m)| {
+                let node = self.node(&name, m);
+                (name, node)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The rollups of one input: `<resolution>.series` each.
+#[derive(Debug)]
+struct InputDir {
+    fs: FS,
+    id: NodeId,
+    input: tinyfs::GlobMatch,
+    config: Arc<ReduceConfig>,
+    cache: Arc<PartialCache>,
+}
+
+impl InputDir {
+    async fn node(&self, resolution: &str) -> tinyfs::Result<Node> {
+        let id = NodeId::derived(&[&self.id.as_u128().to_be_bytes(), resolution.as_bytes()]);
+        let file = self
+            .input
+            .node
+            .as_file()
+            .ok_or_else(|| tinyfs::Error::internal("a temporal-reduce input is not a file"))?;
+        let latest = file
+            .latest()
+            .await
+            .at(&self.input.path)?
+            .ok_or_else(|| tinyfs::Error::internal("a series without versions"))?;
+        let table = Arc::new(Rollup {
+            input: self.input.clone(),
+            resolution: Resolution::parse(resolution).map_err(|detail| {
+                tinyfs::Error::InvalidConfig {
+                    path: String::new(),
+                    detail,
+                }
+            })?,
+            resolution_name: resolution.to_string(),
+            config: self.config.clone(),
+            cache: self.cache.clone(),
+        });
+        // The rollup changes when its input does.
+        let version = FileVersion {
+            size: 0,
+            members: None,
+            rows: None,
+            compacts: None,
+            origin: None,
+            event_time: None,
+            ..latest
+        };
+        let file = ComputedFile::new(table, self.fs.root(), version);
+        Ok(Node::new(id, self.id, NodeKind::File(Arc::new(file))))
+    }
+}
+
+#[async_trait]
+impl Directory for InputDir {
+    async fn get(&self, name: &str) -> tinyfs::Result<Option<Node>> {
+        let Some(resolution) = name.strip_suffix(".series") else {
+            return Ok(None);
+        };
+        if !self.config.resolutions.iter().any(|r| r == resolution) {
+            return Ok(None);
+        }
+        self.node(resolution).await.map(Some)
+    }
+
+    async fn entries(&self) -> tinyfs::Result<Vec<(String, Node)>> {
+        let mut out = Vec::new();
+        for r in &self.config.resolutions {
+            out.push((format!("{r}.series"), self.node(r).await?));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// One input at one resolution.
+#[derive(Debug)]
+struct Rollup {
+    input: tinyfs::GlobMatch,
+    resolution: Resolution,
+    resolution_name: String,
+    config: Arc<ReduceConfig>,
+    cache: Arc<PartialCache>,
+}
+
+/// What shapes the partials of an input: its time column, the columns reduced (with the
+/// aggregations asked of each), and the zone.
+#[derive(Debug)]
+struct Shape {
+    time: String,
+    columns: Vec<(String, Vec<Agg>)>,
+    zone: String,
+}
+
+impl Shape {
+    /// A hash of everything that decides the partials' bytes, for cache keys.
+    fn key(&self, resolution: &str) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(PARTIAL_FORMAT.as_bytes());
+        for part in [self.time.as_str(), resolution, self.zone.as_str()] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        for (column, _) in &self.columns {
+            hasher.update(&(column.len() as u64).to_le_bytes());
+            hasher.update(column.as_bytes());
+        }
+        hasher.finalize()
+    }
+
+    /// The SQL reducing the table `v` (whose columns are `present`) to partials per bucket.
+    fn partial_sql(&self, resolution: Resolution, present: &SchemaRef) -> String {
+        let ts = format!(
+            "arrow_cast({}, 'Timestamp(Microsecond, None)')",
+            ident(&self.time)
+        );
+        let mut select = vec![
+            format!("{} AS bucket", resolution.bucket_sql(&ts, &self.zone)),
+            "count(*) AS \"rows\"".to_string(),
+        ];
+        for (column, _) in &self.columns {
+            let p = |suffix: &str| ident(&format!("{column}__{suffix}"));
+            if present.field_with_name(column).is_err() {
+                select.push(format!("CAST(0 AS BIGINT) AS {}", p("n")));
+                for suffix in ["sum", "mean", "m2", "min", "max", "first", "last"] {
+                    select.push(format!("CAST(NULL AS DOUBLE) AS {}", p(suffix)));
+                }
+                for suffix in ["first_time", "last_time"] {
+                    select.push(format!(
+                        "arrow_cast(NULL, 'Timestamp(Microsecond, None)') AS {}",
+                        p(suffix)
+                    ));
+                }
+                continue;
+            }
+            let c = format!("CAST({} AS DOUBLE)", ident(column));
+            let valued = format!("FILTER (WHERE {} IS NOT NULL)", ident(column));
+            select.extend([
+                format!("count({c}) AS {}", p("n")),
+                format!("sum({c}) AS {}", p("sum")),
+                format!("avg({c}) AS {}", p("mean")),
+                format!("var_pop({c}) * count({c}) AS {}", p("m2")),
+                format!("min({c}) AS {}", p("min")),
+                format!("max({c}) AS {}", p("max")),
+                format!("first_value({c} ORDER BY {ts}) {valued} AS {}", p("first")),
+                format!("min({ts}) {valued} AS {}", p("first_time")),
+                format!("last_value({c} ORDER BY {ts}) {valued} AS {}", p("last")),
+                format!("max({ts}) {valued} AS {}", p("last_time")),
+            ]);
+        }
+        format!(
+            "SELECT {} FROM v WHERE {} IS NOT NULL GROUP BY 1",
+            select.join(", "),
+            ident(&self.time)
+        )
+    }
+
+    /// The SQL folding the partials in table `p` into the rollup.
+    fn fold_sql(&self) -> String {
+        let mut inner = vec!["*".to_string()];
+        let mut select = vec![
+            "bucket AS \"timestamp\"".to_string(),
+            "CAST(sum(\"rows\") AS BIGINT) AS \"rows\"".to_string(),
+        ];
+        for (column, aggs) in &self.columns {
+            let p = |suffix: &str| ident(&format!("{column}__{suffix}"));
+            let out = |agg: Agg| ident(&format!("{column}_{}", agg.name()));
+            // The bucket's mean, beside each partial, for Chan's merge of the M2s.
+            inner.push(format!(
+                "sum({n} * {mean}) OVER (PARTITION BY bucket) / NULLIF(sum({n}) OVER (PARTITION BY bucket), 0) AS {tm}",
+                n = p("n"),
+                mean = p("mean"),
+                tm = p("tm")
+            ));
+            let n = format!("sum({})", p("n"));
+            let m2 = format!(
+                "(sum({m2}) + sum({cn} * ({mean} - {tm}) * ({mean} - {tm})))",
+                m2 = p("m2"),
+                cn = p("n"),
+                mean = p("mean"),
+                tm = p("tm")
+            );
+            for agg in aggs {
+                let expr = match agg {
+                    Agg::Avg => format!("sum({} * {}) / NULLIF({n}, 0)", p("n"), p("mean")),
+                    Agg::Min => format!("min({})", p("min")),
+                    Agg::Max => format!("max({})", p("max")),
+                    Agg::Sum => format!("CASE WHEN {n} > 0 THEN sum({}) END", p("sum")),
+                    Agg::Count => format!("CAST({n} AS BIGINT)"),
+                    Agg::First => format!(
+                        "first_value({} ORDER BY {}) FILTER (WHERE {} IS NOT NULL)",
+                        p("first"),
+                        p("first_time"),
+                        p("first_time")
+                    ),
+                    Agg::Last => format!(
+                        "last_value({} ORDER BY {}) FILTER (WHERE {} IS NOT NULL)",
+                        p("last"),
+                        p("last_time"),
+                        p("last_time")
+                    ),
+                    Agg::Variance => format!("CASE WHEN {n} > 1 THEN {m2} / ({n} - 1) END"),
+                    Agg::Stddev => format!("CASE WHEN {n} > 1 THEN sqrt({m2} / ({n} - 1)) END"),
+                };
+                select.push(format!("{expr} AS {}", out(*agg)));
+            }
+        }
+        format!(
+            "SELECT {} FROM (SELECT {} FROM p) GROUP BY bucket ORDER BY bucket",
+            select.join(", "),
+            inner.join(", ")
+        )
+    }
+}
+
+/// The format of cached partials: part of every key, so a change of it is a new key.
+const PARTIAL_FORMAT: &str = "temporal-reduce partials 1";
+
+impl Rollup {
+    fn here(&self) -> String {
+        format!("{}@{}", self.input.path, self.resolution_name)
+    }
+
+    fn invalid(&self, detail: String) -> pond_sql::Error {
+        pond_sql::Error::invalid(&self.here(), detail)
+    }
+
+    /// The input's table, its time column and the columns reduced.
+    async fn shape(&self, scope: &Scope) -> pond_sql::Result<(Arc<dyn FileTable>, Shape)> {
+        let table = pond_sql::file_table_of(scope.wd(), &self.input.path, &self.input.node).await?;
+        let at = scope.at(&self.input.path);
+        let time = match &self.config.time_column {
+            Some(t) => t.clone(),
+            None => table.timestamp_column(&at).await?.ok_or_else(|| {
+                self.invalid("the input has no timestamp column; give time_column".into())
+            })?,
+        };
+        let schema = table.schema(&at).await?;
+        if schema.field_with_name(&time).is_err() {
+            return Err(self.invalid(format!("the input has no column {time:?}")));
+        }
+        let numeric = |t: &DataType| t.is_numeric();
+        let mut columns: Vec<(String, Vec<Agg>)> = Vec::new();
+        for (column, aggs) in &self.config.aggregations {
+            if column == "*" {
+                continue;
+            }
+            let field = schema.field_with_name(column).map_err(|_| {
+                self.invalid(format!("aggregations: the input has no column {column:?}"))
+            })?;
+            if !numeric(field.data_type()) {
+                return Err(self.invalid(format!(
+                    "aggregations: {column} is {}, not a number",
+                    field.data_type()
+                )));
+            }
+            columns.push((column.clone(), aggs.clone()));
+        }
+        if let Some(aggs) = self.config.aggregations.get("*") {
+            for field in schema.fields() {
+                if field.name() != &time
+                    && numeric(field.data_type())
+                    && !self.config.aggregations.contains_key(field.name())
+                {
+                    columns.push((field.name().clone(), aggs.clone()));
+                }
+            }
+        }
+        columns.sort_by(|a, b| a.0.cmp(&b.0));
+        let zone = self.config.timezone.clone().unwrap_or_else(|| "UTC".into());
+        Ok((
+            table,
+            Shape {
+                time,
+                columns,
+                zone,
+            },
+        ))
+    }
+
+    /// The rollup's rows.
+    async fn compute(&self, scope: &Scope) -> pond_sql::Result<(SchemaRef, Vec<RecordBatch>)> {
+        let (table, shape) = self.shape(scope).await?;
+        let file = self
+            .input
+            .node
+            .as_file()
+            .ok_or_else(|| self.invalid("the input is not a file".into()))?;
+        let stored = file.as_any().downcast_ref::<ComputedFile>().is_none();
+        let mut partials: Vec<RecordBatch> = Vec::new();
+        if stored {
+            let key = shape.key(&self.resolution_name);
+            for member in file.members().await? {
+                partials.extend(self.member_partials(&shape, &key, member).await?);
+            }
+        } else {
+            let provider = table.provider(&scope.at(&self.input.path)).await?;
+            partials.extend(self.reduce(&shape, provider).await?);
+        }
+        let ctx = SessionContext::new();
+        // Partials computed now and read back from the cache differ in nullability: all
+        // are read as the shape's schema, every field nullable.
+        let schema = self.partial_schema(&shape, &table, scope).await?;
+        let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let partials = partials
+            .into_iter()
+            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.invalid(format!("cached partials: {e}")))?;
+        ctx.register_table("p", Arc::new(MemTable::try_new(schema, vec![partials])?))?;
+        let df = ctx.sql(&shape.fold_sql()).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// The schema of partials of an input with no rows.
+    async fn partial_schema(
+        &self,
+        shape: &Shape,
+        table: &Arc<dyn FileTable>,
+        scope: &Scope,
+    ) -> pond_sql::Result<SchemaRef> {
+        let ctx = SessionContext::new();
+        let schema = table.schema(&scope.at(&self.input.path)).await?;
+        ctx.register_table(
+            "v",
+            Arc::new(MemTable::try_new(schema.clone(), vec![vec![]])?),
+        )?;
+        let df = ctx
+            .sql(&shape.partial_sql(self.resolution, &schema))
+            .await?;
+        Ok(Arc::new(df.schema().as_arrow().clone()))
+    }
+
+    /// The partials of the rows of `provider`.
+    async fn reduce(
+        &self,
+        shape: &Shape,
+        provider: Arc<dyn TableProvider>,
+    ) -> pond_sql::Result<Vec<RecordBatch>> {
+        let schema = provider.schema();
+        let ctx = SessionContext::new();
+        ctx.register_table("v", provider)?;
+        let df = ctx
+            .sql(&shape.partial_sql(self.resolution, &schema))
+            .await?;
+        Ok(df.collect().await?)
+    }
+
+    /// The partials of one version of a stored input: cached, else reduced from its body.
+    async fn member_partials(
+        &self,
+        shape: &Shape,
+        key: &blake3::Hash,
+        member: FileVersion,
+    ) -> pond_sql::Result<Vec<RecordBatch>> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(key.as_bytes());
+        hasher.update(&self.input.node.id().as_u128().to_be_bytes());
+        hasher.update(&member.version.to_le_bytes());
+        hasher.update(member.blake3.as_bytes());
+        let name = hasher.finalize().to_hex().to_string();
+        if let Some(batches) = self.cache.get(&name)? {
+            return Ok(batches);
+        }
+        let file = self
+            .input
+            .node
+            .as_file()
+            .ok_or_else(|| self.invalid("the input is not a file".into()))?;
+        let shown = format!("{}@v{}", self.input.path, member.version);
+        let mut body = Vec::new();
+        file.reader(Some(member.version))
+            .await
+            .at(&shown)?
+            .read_to_end(&mut body)
+            .await
+            .map_err(|source| pond_sql::Error::Io {
+                path: shown.clone(),
+                source,
+            })?;
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(body),
+        )
+        .map_err(|e| self.invalid(format!("{shown}: {e}")))?;
+        let schema = builder.schema().clone();
+        let rows = builder
+            .build()
+            .map_err(|e| self.invalid(format!("{shown}: {e}")))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.invalid(format!("{shown}: {e}")))?;
+        tracing::debug!(target: "pond_factories::reduce", version = %shown, "reducing a version");
+        let batches = self
+            .reduce(shape, Arc::new(MemTable::try_new(schema, vec![rows])?))
+            .await?;
+        self.cache.put(&name, &batches)?;
+        Ok(batches)
+    }
+}
+
+#[async_trait]
+impl FileTable for Rollup {
+    fn entry_type(&self) -> EntryType {
+        EntryType::FileSeries
+    }
+
+    async fn provider(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
+        let (schema, batches) = self.compute(scope).await?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+    }
+
+    async fn timestamp_column(&self, _scope: &Scope) -> pond_sql::Result<Option<String>> {
+        Ok(Some("timestamp".into()))
+    }
+}
+
+/// Partials on disk: one Parquet file per key, written to a temporary name and renamed.
+#[derive(Debug)]
+struct PartialCache {
+    dir: Option<PathBuf>,
+    scratch: Mutex<Option<tempfile::TempDir>>,
+}
+
+impl PartialCache {
+    fn dir(&self) -> pond_sql::Result<PathBuf> {
+        if let Some(dir) = &self.dir {
+            return Ok(dir.clone());
+        }
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        if scratch.is_none() {
+            *scratch = Some(tempfile::tempdir().map_err(|source| pond_sql::Error::Io {
+                path: "a temporary cache directory".into(),
+                source,
+            })?);
+        }
+        Ok(scratch.as_ref().expect("made above").path().to_path_buf())
+    }
+
+    /// The partials cached under `name`, if there are (a damaged file counts as none).
+    fn get(&self, name: &str) -> pond_sql::Result<Option<Vec<RecordBatch>>> {
+        let path = self.dir()?.join(format!("{name}.parquet"));
+        let Ok(file) = std::fs::File::open(&path) else {
+            return Ok(None);
+        };
+        let read = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string()));
+        Ok(read.ok())
+    }
+
+    /// Caches `batches` under `name`.
+    fn put(&self, name: &str, batches: &[RecordBatch]) -> pond_sql::Result<()> {
+        let Some(first) = batches.first() else {
+            return Ok(());
+        };
+        let dir = self.dir()?;
+        let io = |path: &std::path::Path, source| pond_sql::Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let staged = dir.join(format!(".{name}.{}", std::process::id()));
+        let file = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, first.schema(), None)
+            .map_err(|e| pond_sql::Error::invalid(&staged.display().to_string(), e.to_string()))?;
+        for batch in batches {
+            writer.write(batch).map_err(|e| {
+                pond_sql::Error::invalid(&staged.display().to_string(), e.to_string())
+            })?;
+        }
+        writer
+            .close()
+            .map_err(|e| pond_sql::Error::invalid(&staged.display().to_string(), e.to_string()))?;
+        let path = dir.join(format!("{name}.parquet"));
+        std::fs::rename(&staged, &path).map_err(|e| io(&path, e))
+    }
+}

@@ -1,0 +1,220 @@
+//! `temporal-reduce` from the command line: every aggregation at every resolution equals
+//! the same aggregate computed over the raw rows, through appends, late data, compaction
+//! and revert; each version is reduced once; calendar days follow DST.
+
+use crate::support::{TestPond, write};
+
+/// Hourly readings of `v` from `start` (hours after 2024-03-28T00:00:00Z) for `hours`
+/// hours, at `minute` past each hour; every seventh value is missing.
+fn readings(start: u32, hours: u32, minute: u32) -> String {
+    let base = chrono::DateTime::parse_from_rfc3339("2024-03-28T00:00:00Z").unwrap();
+    let mut csv = String::from("t,v\n");
+    for h in start..start + hours {
+        let t = base + chrono::Duration::minutes(i64::from(h) * 60 + i64::from(minute));
+        let v = if h % 7 == 3 {
+            String::new()
+        } else {
+            format!("{:.3}", f64::from((h * 37 + minute) % 101) / 7.0 - 4.0)
+        };
+        csv.push_str(&format!("{},{v}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+    }
+    csv
+}
+
+const AGGS: &str = "count, sum, min, max, avg, stddev, variance, first, last";
+
+/// The rollup at `resolution`, as CSV rows without the header.
+fn rollup(pond: &TestPond, resolution: &str) -> String {
+    let sql = format!(
+        "SELECT timestamp, \"rows\", v_count, round(v_sum, 6), v_min, v_max, round(v_avg, 9), \
+         round(v_stddev, 6), round(v_variance, 6), v_first, v_last \
+         FROM \"/reduced/s/{resolution}.series\" ORDER BY 1"
+    );
+    body(&pond.ok(&["query", "--format", "csv", &sql]))
+}
+
+/// The same aggregates over the raw rows, bucketed by `bucket` (SQL over `t`).
+fn raw(pond: &TestPond, bucket: &str) -> String {
+    let sql = format!(
+        "SELECT {bucket} AS b, count(*), count(v), round(sum(v), 6), min(v), max(v), \
+         round(avg(v), 9), round(stddev(v), 6), round(var_samp(v), 6), \
+         first_value(v ORDER BY t) FILTER (WHERE v IS NOT NULL), \
+         last_value(v ORDER BY t) FILTER (WHERE v IS NOT NULL) \
+         FROM \"/s.series\" GROUP BY 1 ORDER BY 1"
+    );
+    body(&pond.ok(&["query", "--format", "csv", &sql]))
+}
+
+fn body(csv: &str) -> String {
+    csv.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+const UTC: &str = "'Timestamp(Microsecond, Some(\"UTC\"))'";
+
+fn local(unit: &str) -> String {
+    format!(
+        "arrow_cast(date_trunc('{unit}', arrow_cast(t, 'Timestamp(Microsecond, Some(\"Europe/Oslo\"))')), {UTC})"
+    )
+}
+
+fn minutes(n: u32) -> String {
+    format!(
+        "arrow_cast(date_bin(INTERVAL '{n} minutes', arrow_cast(t, 'Timestamp(Microsecond, None)'), TIMESTAMP '1970-01-01T00:00:00'), {UTC})"
+    )
+}
+
+/// Every resolution against the raw rows.
+fn check_all(pond: &TestPond, when: &str) {
+    for (resolution, bucket) in [
+        ("15m", minutes(15)),
+        ("6h", minutes(360)),
+        ("1d", local("day")),
+        ("1w", local("week")),
+        ("1month", local("month")),
+    ] {
+        let (got, want) = (rollup(pond, resolution), raw(pond, &bucket));
+        assert!(!got.is_empty(), "{when}: {resolution} is empty");
+        assert_eq!(got, want, "{when}: {resolution}");
+    }
+}
+
+/// How many input versions reading `path` reduced (the rest came from the cache).
+fn reductions(pond: &TestPond, path: &str) -> usize {
+    let out = pond
+        .command(&["cat", "--format", "csv", path])
+        .env("POND_LOG", "pond_factories::reduce=debug")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .matches("reducing a version")
+        .count()
+}
+
+fn append(pond: &TestPond, name: &str, csv: &str) -> String {
+    write(&pond.host(name), csv.as_bytes());
+    pond.ok(&[
+        "copy",
+        "--format",
+        "series",
+        "--timestamp-column",
+        "t",
+        name,
+        "/s.series",
+    ])
+}
+
+#[test]
+fn temporal_reduce_is_exact_through_appends_late_data_compaction_and_revert() {
+    let pond = TestPond::new();
+    // Four days, one version a day, across the night Oslo moves to summer time
+    // (2024-03-31T01:00:00Z).
+    for day in 0..4 {
+        append(&pond, &format!("day{day}.csv"), &readings(day * 24, 24, 0));
+    }
+    let config = pond.config(&format!(
+        "in_pattern: /*.series\ntime_column: t\nresolutions: [15m, 6h, 1d, 1w, 1month]\n\
+         aggregations:\n  v: [{AGGS}]\ntimezone: Europe/Oslo\n"
+    ));
+    pond.ok(&["mknod", "temporal-reduce", "/reduced", "--config", &config]);
+    assert_eq!(
+        pond.ok(&["list", "/reduced/s"]),
+        "/reduced/s/15m.series\n/reduced/s/1d.series\n/reduced/s/1month.series\n\
+         /reduced/s/1w.series\n/reduced/s/6h.series\n"
+    );
+    check_all(&pond, "four days");
+
+    // Local days start at 23:00Z in winter and 22:00Z in summer; the day summer time
+    // starts has 23 hours (and the first, from 00:00Z, 23 readings).
+    let days = pond.ok(&[
+        "query",
+        "--format",
+        "csv",
+        "SELECT timestamp, \"rows\" FROM \"/reduced/s/1d.series\" ORDER BY 1",
+    ]);
+    assert_eq!(
+        body(&days),
+        "2024-03-27T23:00:00Z,23\n2024-03-28T23:00:00Z,24\n2024-03-29T23:00:00Z,24\n\
+         2024-03-30T23:00:00Z,23\n2024-03-31T22:00:00Z,2"
+    );
+
+    // Each version is reduced once per resolution: a second read reduces nothing, a new
+    // version only itself.
+    assert_eq!(
+        reductions(&pond, "/reduced/s/1d.series"),
+        0,
+        "cached by the check"
+    );
+    append(&pond, "day4.csv", &readings(4 * 24, 24, 0));
+    assert_eq!(reductions(&pond, "/reduced/s/1d.series"), 1);
+    assert_eq!(reductions(&pond, "/reduced/s/1d.series"), 0);
+    check_all(&pond, "a fifth day");
+
+    // Late readings, at half past the hour on the first two days: they land in old
+    // buckets, which change exactly as the raw rows do.
+    append(&pond, "late.csv", &readings(10, 30, 30));
+    assert_eq!(reductions(&pond, "/reduced/s/1d.series"), 1);
+    check_all(&pond, "late data");
+
+    // Enough appends that the series compacts: the compaction's version replaces the
+    // ones it holds, and nothing is counted twice.
+    let mut compacted = false;
+    for day in 5..14 {
+        let out = append(&pond, &format!("day{day}.csv"), &readings(day * 24, 24, 0));
+        compacted |= out.contains("compacted /s.series");
+    }
+    assert!(compacted, "the appends compacted the series");
+    check_all(&pond, "after compaction");
+
+    // Reverting the last append takes its rows out of every bucket.
+    let log = pond.ok(&["log", "-n", "1", "/s.series"]);
+    let last: String = log[1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    pond.ok(&["revert", &last]);
+    check_all(&pond, "after revert");
+}
+
+#[test]
+fn temporal_reduce_configuration_errors_name_the_field() {
+    let pond = TestPond::new();
+    for (yaml, expected) in [
+        (
+            "in_pattern: /*.series\nresolutions: [1fortnight]\naggregations: {v: [avg]}\n",
+            "unknown unit \"fortnight\"",
+        ),
+        (
+            "in_pattern: /*.series\nresolutions: [2d]\naggregations: {v: [avg]}\n",
+            "only 1d is supported",
+        ),
+        (
+            "in_pattern: /*.series\nresolutions: [1h]\naggregations: {v: [median]}\n",
+            "unknown variant `median`",
+        ),
+        (
+            "in_pattern: /*.series\nresolutions: [1h]\naggregations: {v: [avg]}\ntimezone: Mars/Olympus\n",
+            "unknown time zone",
+        ),
+        (
+            "in_pattern: sensors/*.series\nresolutions: [1h]\naggregations: {v: [avg]}\n",
+            "is relative",
+        ),
+    ] {
+        let config = pond.config(yaml);
+        let err = pond.fails(&["mknod", "temporal-reduce", "/r", "--config", &config]);
+        assert!(err.contains(expected), "{yaml}: {err}");
+    }
+    // A column the input does not have is named when read.
+    append(&pond, "a.csv", &readings(0, 5, 0));
+    let config = pond.config(
+        "in_pattern: /*.series\ntime_column: t\nresolutions: [1h]\naggregations: {level: [avg]}\n",
+    );
+    pond.ok(&["mknod", "temporal-reduce", "/r", "--config", &config]);
+    let err = pond.fails(&["cat", "/r/s/1h.series"]);
+    assert!(err.contains("no column \"level\""), "{err}");
+}
