@@ -15,6 +15,7 @@
 //! target/release/pond-bench sync         # hourly sync of 1,000 files ÷ hashing them
 //! target/release/pond-bench replica      # clone of 1 GB ÷ copying its files; pull of one version
 //! target/release/pond-bench s3           # a pond on a local S3 server: window query, push, clone, writers
+//! target/release/pond-bench rollup       # temporal-reduce of a year of minutes ÷ raw; after one more day ÷ cold
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -32,6 +33,7 @@ mod dynamic;
 mod import;
 mod objects;
 mod replica;
+mod rollup;
 mod series;
 mod sync;
 mod verify;
@@ -137,6 +139,14 @@ enum Bench {
         /// The series' size in MB.
         #[arg(long, default_value_t = 1024)]
         megabytes: usize,
+    },
+    /// A year of one-minute readings appended daily, under a temporal-reduce: its daily
+    /// rollup ÷ the same aggregate over the raw rows; the read after one more day ÷ a cold
+    /// build; the cold build's peak memory.
+    Rollup {
+        /// Days of readings.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
     },
     /// A csvdir table's cached read ÷ its first read (which converts the CSV).
     Csvdir {
@@ -386,5 +396,6 @@ async fn main() -> Result<()> {
         Bench::Sync { files, appends } => sync::run(&bin, files, appends.max(10)),
         Bench::Replica { megabytes } => replica::run(&bin, megabytes.max(16)).await,
         Bench::S3 { megabytes } => objects::run(&bin, megabytes).await,
+        Bench::Rollup { days } => rollup::run(&bin, days).await,
     }
 }

@@ -825,3 +825,63 @@ impl PartialCache {
         std::fs::rename(&staged, &path).map_err(|e| io(&path, e))
     }
 }
+
+/// A rollup a temporal-reduce makes of a series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollupOf {
+    /// Its resolution, as configured (`1h`).
+    pub resolution: String,
+    /// Its path.
+    pub path: String,
+    /// About how long its buckets are, in microseconds (a month counts 30.44 days).
+    pub bucket_micros: i64,
+}
+
+impl Resolution {
+    /// About how long a bucket is.
+    fn micros(self) -> i64 {
+        const MINUTE: i64 = 60_000_000;
+        match self {
+            Resolution::Minutes(n) => i64::from(n) * MINUTE,
+            Resolution::Calendar("day") => 1440 * MINUTE,
+            Resolution::Calendar("week") => 7 * 1440 * MINUTE,
+            Resolution::Calendar("month") => 43_834 * MINUTE,
+            Resolution::Calendar(_) => 525_960 * MINUTE,
+        }
+    }
+}
+
+/// The rollups the temporal-reduce nodes in the pond `root` reads make of the series at
+/// `path`, finest first. Walks the pond's tree (not into dynamic directories) to find them.
+pub async fn rollups_of(root: &tinyfs::WD, path: &str) -> tinyfs::Result<Vec<RollupOf>> {
+    let mut out = Vec::new();
+    for m in root.glob("/**").await? {
+        if m.node.factory() != Some("temporal-reduce") {
+            continue;
+        }
+        let Some(dir) = m
+            .node
+            .as_dir()
+            .and_then(|d| d.as_any().downcast_ref::<ReduceDir>())
+        else {
+            continue;
+        };
+        let matched = tinyfs::glob::Pattern::parse(&dir.config.in_pattern)
+            .is_ok_and(|p| p.matches_path(path));
+        if !matched {
+            continue;
+        }
+        let name = input_name(path);
+        for r in &dir.config.resolutions {
+            if let Ok(resolution) = Resolution::parse(r) {
+                out.push(RollupOf {
+                    resolution: r.clone(),
+                    path: format!("{}/{name}/{r}.series", m.path.trim_end_matches('/')),
+                    bucket_micros: resolution.micros(),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|r| r.bucket_micros);
+    Ok(out)
+}

@@ -212,6 +212,14 @@ enum Command {
         /// Rows a table format shows (the rest are counted); 0 shows all.
         #[arg(long, value_name = "N", default_value_t = 40)]
         max_rows: usize,
+        /// Read a rollup of the series that a temporal-reduce makes instead: `auto` picks
+        /// the finest whose buckets over the time window number at most --points; or name
+        /// one (1h).
+        #[arg(long, value_name = "auto|RES")]
+        resolution: Option<String>,
+        /// With --resolution auto: the most buckets to read.
+        #[arg(long, value_name = "N", default_value_t = 2000)]
+        points: u64,
         /// Read the pond as it was at pond version N, or at a time (RFC 3339, a local date
         /// or time, -1d, yesterday: the version current then).
         #[arg(long, value_name = "N|TIME", value_parser = parse_as_of, allow_hyphen_values = true)]
@@ -599,6 +607,11 @@ impl Ctx {
         }
     }
 
+    /// Whether `--quiet` asks for no report.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Whether progress may be shown: not with `--quiet`, and only to a terminal.
     pub(crate) fn shows_progress(&self) -> bool {
         !self.quiet && std::io::stderr().is_terminal()
@@ -856,6 +869,8 @@ async fn run(cli: Cli) -> Result<bool> {
             time_end,
             explain,
             max_rows,
+            resolution,
+            points,
             as_of,
             path,
         } => {
@@ -865,6 +880,8 @@ async fn run(cli: Cli) -> Result<bool> {
                 time_end,
                 explain,
                 max_rows,
+                resolution,
+                points,
             };
             show::cat(&ctx, format, as_of, &path, query)
                 .await

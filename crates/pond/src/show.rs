@@ -143,6 +143,10 @@ pub(crate) struct CatQuery {
     pub(crate) explain: bool,
     /// Rows a pretty table shows (0: all).
     pub(crate) max_rows: usize,
+    /// A rollup to read instead: `auto` or a resolution.
+    pub(crate) resolution: Option<String>,
+    /// With `auto`, the most buckets.
+    pub(crate) points: u64,
 }
 
 impl CatQuery {
@@ -207,6 +211,13 @@ pub(crate) async fn cat(
             query.time_end.as_deref().unwrap_or_default()
         );
     }
+    let rollup = match &query.resolution {
+        Some(resolution) => {
+            Some(pick_rollup(ctx, &root, path, resolution, &window, query.points).await?)
+        }
+        None => None,
+    };
+    let path = rollup.as_deref().unwrap_or(path);
     let session = pond_sql::PondSession::new(root.clone())?;
     let opened = match session.open_window(path, window).await {
         Err(pond_sql::Error::NoTimeColumn { path, entry_type }) => bail!(
@@ -230,6 +241,68 @@ pub(crate) async fn cat(
         }
         None => print_frame(df, format, query.explain, query.max_rows).await,
     }
+}
+
+/// The rollup of the series at `path` that `--resolution` (`auto`, or a resolution) asks
+/// for over `window`, reported on standard error.
+async fn pick_rollup(
+    ctx: &Ctx,
+    root: &WD,
+    path: &str,
+    resolution: &str,
+    window: &pond_sql::TimeWindow,
+    points: u64,
+) -> Result<String> {
+    let parsed = tinyfs::Path::parse(path)?;
+    if parsed.version().is_some() {
+        bail!("{path}: --resolution reads the series as it is now; leave out @v");
+    }
+    let canonical = root.canonicalize(&parsed).await?;
+    if root.resolve(&parsed).await?.entry_type() != EntryType::FileSeries {
+        bail!("{path}: --resolution is for a series");
+    }
+    let rollups = pond_factories::reduce::rollups_of(root, &canonical).await?;
+    if rollups.is_empty() {
+        bail!(
+            "{path}: no temporal-reduce rolls up this series (make one with \
+             `pond mknod temporal-reduce`; see `pond factories`)"
+        );
+    }
+    let chosen = if resolution == "auto" {
+        if points == 0 {
+            bail!("--points 0: ask for at least one bucket");
+        }
+        // The window, its open ends from the series' own time range.
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for v in root.versions(path).await? {
+            if let Some(t) = v.event_time {
+                lo = lo.min(t.min_micros);
+                hi = hi.max(t.max_micros);
+            }
+        }
+        let start = window.start.unwrap_or(lo);
+        let end = window.end.unwrap_or(hi.saturating_add(1));
+        let span = end.saturating_sub(start).max(1);
+        rollups
+            .iter()
+            .find(|r| (span + r.bucket_micros - 1) / r.bucket_micros <= points as i64)
+            .unwrap_or(rollups.last().expect("not empty"))
+    } else {
+        rollups
+            .iter()
+            .find(|r| r.resolution == resolution)
+            .ok_or_else(|| {
+                let known: Vec<&str> = rollups.iter().map(|r| r.resolution.as_str()).collect();
+                anyhow!(
+                    "{path}: no rollup at {resolution}; its rollups are at {}",
+                    known.join(", ")
+                )
+            })?
+    };
+    if !ctx.is_quiet() {
+        eprintln!("reading {} ({} buckets)", chosen.path, chosen.resolution);
+    }
+    Ok(chosen.path.clone())
 }
 
 async fn copy_to_stdout(root: &WD, path: &str) -> Result<()> {
@@ -325,6 +398,15 @@ struct Described {
     schema: Option<Vec<ColumnRecord>>,
     /// A stored series' versions that make it up, oldest first.
     versions: Vec<VersionRecord>,
+    /// The rollups temporal-reduce nodes make of a series, finest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rollups: Vec<RollupRecord>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RollupRecord {
+    resolution: String,
+    path: String,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -427,6 +509,16 @@ async fn described(root: &WD, path: &str) -> Result<Described> {
     }
     let summary = session.summary(path).await?;
     summarize(&mut d, &summary);
+    if summary.entry_type == EntryType::FileSeries {
+        d.rollups = pond_factories::reduce::rollups_of(root, &canonical)
+            .await?
+            .into_iter()
+            .map(|r| RollupRecord {
+                resolution: r.resolution,
+                path: r.path,
+            })
+            .collect();
+    }
     if summary.entry_type == EntryType::FileSeries {
         d.versions = summary
             .versions
@@ -545,6 +637,10 @@ pub(crate) async fn describe(
     }
     if let Some([lo, hi]) = &d.range {
         writeln!(out, "range:     {lo} to {hi}{scope}")?;
+    }
+    for (i, r) in d.rollups.iter().enumerate() {
+        let label = if i == 0 { "rollups:" } else { "" };
+        writeln!(out, "{label:<10} {} {}", r.resolution, r.path)?;
     }
     writeln!(out, "schema:")?;
     for column in schema {

@@ -218,3 +218,113 @@ fn temporal_reduce_configuration_errors_name_the_field() {
     let err = pond.fails(&["cat", "/r/s/1h.series"]);
     assert!(err.contains("no column \"level\""), "{err}");
 }
+
+/// Which rollup `cat --resolution ...` read, from what it reports on standard error, and
+/// how many rows it printed.
+fn picked(pond: &TestPond, args: &[&str]) -> (String, usize) {
+    let mut all = vec!["cat", "--format", "csv"];
+    all.extend(args);
+    let out = pond.run(&all);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{args:?}: {err}");
+    let rows = String::from_utf8_lossy(&out.stdout).lines().count() - 1;
+    (err.trim_end().to_string(), rows)
+}
+
+#[test]
+fn cat_picks_the_finest_rollup_that_fits_and_describe_lists_them() {
+    let pond = TestPond::new();
+    // Ten days, hourly: over them 15-minute buckets number 960, hours 240, days 10.
+    append(&pond, "a.csv", &readings(0, 240, 0));
+    let config = pond.config(
+        "in_pattern: /*.series\ntime_column: t\nresolutions: [1d, 15m, 1h]\naggregations: {v: [avg]}\n",
+    );
+    pond.ok(&["mknod", "temporal-reduce", "/reduced", "--config", &config]);
+    let fifteen = "reading /reduced/s/15m.series (15m buckets)";
+    let hour = "reading /reduced/s/1h.series (1h buckets)";
+    let day = "reading /reduced/s/1d.series (1d buckets)";
+    assert_eq!(
+        picked(&pond, &["--resolution", "auto", "/s.series"]),
+        (fifteen.into(), 240)
+    );
+    assert_eq!(
+        picked(
+            &pond,
+            &["--resolution", "auto", "--points", "500", "/s.series"]
+        ),
+        (hour.into(), 240)
+    );
+    assert_eq!(
+        picked(
+            &pond,
+            &["--resolution", "auto", "--points", "20", "/s.series"]
+        ),
+        (day.into(), 10)
+    );
+    // Nothing fits: the coarsest.
+    assert_eq!(
+        picked(
+            &pond,
+            &["--resolution", "auto", "--points", "3", "/s.series"]
+        )
+        .0,
+        day
+    );
+    // The window decides: one day fits hours in 30 points, and only its rows are read.
+    let window = [
+        "--resolution",
+        "auto",
+        "--points",
+        "30",
+        "--time-start",
+        "2024-03-29T00:00:00Z",
+        "--time-end",
+        "2024-03-30T00:00:00Z",
+        "/s.series",
+    ];
+    assert_eq!(picked(&pond, &window), (hour.into(), 24));
+    assert_eq!(
+        picked(&pond, &["--resolution", "1d", "/s.series"]),
+        (day.into(), 10)
+    );
+    let err = pond.fails(&["cat", "--resolution", "2h", "/s.series"]);
+    assert!(
+        err.contains("no rollup at 2h; its rollups are at 15m, 1h, 1d"),
+        "{err}"
+    );
+
+    let described = pond.ok(&["describe", "/s.series"]);
+    assert!(
+        described.contains(
+            "rollups:   15m /reduced/s/15m.series\n           1h /reduced/s/1h.series\n           1d /reduced/s/1d.series\n"
+        ),
+        "{described}"
+    );
+    let json = pond.ok(&["describe", "--format", "json", "/s.series"]);
+    assert!(
+        json.contains(r#""rollups":[{"resolution":"15m","path":"/reduced/s/15m.series"}"#),
+        "{json}"
+    );
+
+    // A series nothing rolls up.
+    pond.ok(&["mkdir", "/elsewhere"]);
+    append_to(&pond, "b.csv", "/elsewhere/other.series", &readings(0, 5, 0));
+    let err = pond.fails(&["cat", "--resolution", "auto", "/elsewhere/other.series"]);
+    assert!(
+        err.contains("no temporal-reduce rolls up this series"),
+        "{err}"
+    );
+}
+
+fn append_to(pond: &TestPond, name: &str, dest: &str, csv: &str) {
+    write(&pond.host(name), csv.as_bytes());
+    pond.ok(&[
+        "copy",
+        "--format",
+        "series",
+        "--timestamp-column",
+        "t",
+        name,
+        dest,
+    ]);
+}

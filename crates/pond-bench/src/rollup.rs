@@ -1,0 +1,149 @@
+//! `temporal-reduce` over a year of one-minute readings appended a day at a time: a daily
+//! rollup of the year ÷ the same aggregate over the raw rows; the read after one more day
+//! ÷ a cold build of the rollup; peak memory of the cold build.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use arrow::array::{Float64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use pond_factories::Registry;
+use pond_sql::{ImportOptions, PondSession};
+use tinyfs::{EntryType, TxnMeta};
+use tlogfs::Pond;
+
+use crate::{median, ms};
+
+const MINUTE: i64 = 60_000_000;
+/// 2024-01-01T00:00:00Z.
+const START: i64 = 1_704_067_200_000_000;
+
+/// Day `day` of readings, a row a minute, as a Parquet file at `path`.
+fn write_day(path: &Path, day: i64) -> Result<()> {
+    let from = START + day * 1440 * MINUTE;
+    let times: Vec<i64> = (0..1440).map(|i| from + i * MINUTE).collect();
+    let values: Vec<f64> = (0..1440)
+        .map(|i| ((day * 1440 + i) as f64 / 500.0).sin() * 10.0 + 5.0)
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("level", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+            Arc::new(Float64Array::from(values)),
+        ],
+    )?;
+    pond_sql::write_parquet_blocking(
+        std::fs::File::create(path)?,
+        schema,
+        pond_sql::writer_properties(),
+        [Ok::<_, pond_sql::Error>(batch)],
+        "a day",
+    )?;
+    Ok(())
+}
+
+async fn append_day(pond: &Pond, work: &Path, day: i64) -> Result<()> {
+    let file = work.join("day.parquet");
+    write_day(&file, day)?;
+    let tx = pond.fs().begin(TxnMeta::default()).await?;
+    let options = ImportOptions {
+        entry_type: EntryType::FileSeries,
+        timestamp_column: Some("timestamp".into()),
+        csv: pond_sql::CsvOptions::default(),
+        skip_duplicate: false,
+    };
+    pond_sql::import_file(&tx.root(), &file, "/level.series", &options, &mut |_, _| {}).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const ROLLUP: &str = "SELECT count(*), sum(level_avg * \"rows\") FROM \"/reduced/level/1d.series\"";
+const RAW: &str = "SELECT count(*), sum(level) FROM (SELECT date_trunc('day', timestamp) AS d, \
+    avg(level) AS level FROM \"/level.series\" GROUP BY 1)";
+
+/// Runs `sql` on a new session of `pond` (so nothing is planned twice): its time.
+async fn time(pond: &Pond, registry: &Arc<Registry>, sql: &str) -> Result<Duration> {
+    let fs = registry.install(pond.fs());
+    let start = Instant::now();
+    let session = PondSession::new(fs.root())?;
+    let batches = session.context().sql(sql).await?.collect().await?;
+    if batches.iter().map(|b| b.num_rows()).sum::<usize>() != 1 {
+        bail!("{sql}: not one row");
+    }
+    Ok(start.elapsed())
+}
+
+pub(crate) async fn run(bin: &Path, days: i64) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let pond_dir = work.path().join("pond");
+    let pond = Pond::init(&pond_dir).await?;
+    let start = Instant::now();
+    for day in 0..days {
+        append_day(&pond, work.path(), day).await?;
+    }
+    println!(
+        "rollup: {days} days of one-minute readings ({} rows), appended a day at a time, in {:.1} s",
+        days * 1440,
+        start.elapsed().as_secs_f64()
+    );
+    let cache = pond.cache_dir();
+    let registry = Registry::builtin(Some(cache.clone()));
+    let tx = registry
+        .install(pond.fs())
+        .begin(TxnMeta::default())
+        .await?;
+    let config =
+        b"in_pattern: /*.series\nresolutions: [1h, 1d]\naggregations:\n  level: [avg, min, max]\n";
+    registry
+        .mknod(&tx.root(), "temporal-reduce", "/reduced", config, false)
+        .await?;
+    tx.commit().await?;
+
+    // A cold build, whole process (for its peak memory), then the same in-process.
+    let _ = std::fs::remove_dir_all(cache.join("temporal-reduce"));
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("--pond").arg(&pond_dir).args(["query", ROLLUP]);
+    let (cold_process, rss) = crate::import::measure(cmd)?;
+    let _ = std::fs::remove_dir_all(cache.join("temporal-reduce"));
+    let cold = time(&pond, &registry, ROLLUP).await?;
+    let mut warm = Vec::new();
+    let mut raw = Vec::new();
+    for _ in 0..5 {
+        warm.push(time(&pond, &registry, ROLLUP).await?);
+        raw.push(time(&pond, &registry, RAW).await?);
+    }
+    let (warm, raw) = (median(warm), median(raw));
+    append_day(&pond, work.path(), days).await?;
+    let after = time(&pond, &registry, ROLLUP).await?;
+    println!(
+        "  daily rollup of the whole series: {} ; the same aggregate over the raw rows: {}",
+        ms(warm),
+        ms(raw)
+    );
+    println!(
+        "  ratio rollup ÷ raw: {:.3} (goal ≤ 0.05)",
+        warm.as_secs_f64() / raw.as_secs_f64()
+    );
+    println!(
+        "  cold build (every version reduced): {} in-process, {} whole process, peak RSS {} MB",
+        ms(cold),
+        ms(cold_process),
+        rss >> 20
+    );
+    println!(
+        "  read after appending one more day: {} ; ratio ÷ cold build: {:.3} (goal ≤ 0.02)",
+        ms(after),
+        after.as_secs_f64() / cold.as_secs_f64()
+    );
+    Ok(())
+}
