@@ -564,7 +564,7 @@ impl Rollup {
     }
 
     fn invalid(&self, detail: String) -> pond_sql::Error {
-        pond_sql::Error::invalid(&self.here(), detail)
+        pond_sql::Error::invalid(self.here(), detail)
     }
 
     /// The input's table, its time column and the columns reduced.
@@ -810,17 +810,16 @@ impl PartialCache {
         };
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         let staged = dir.join(format!(".{name}.{}", std::process::id()));
+        let failed = |e: parquet::errors::ParquetError| {
+            pond_sql::Error::invalid(staged.display().to_string(), e.to_string())
+        };
         let file = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
-        let mut writer = parquet::arrow::ArrowWriter::try_new(file, first.schema(), None)
-            .map_err(|e| pond_sql::Error::invalid(&staged.display().to_string(), e.to_string()))?;
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, first.schema(), None).map_err(failed)?;
         for batch in batches {
-            writer.write(batch).map_err(|e| {
-                pond_sql::Error::invalid(&staged.display().to_string(), e.to_string())
-            })?;
+            writer.write(batch).map_err(failed)?;
         }
-        writer
-            .close()
-            .map_err(|e| pond_sql::Error::invalid(&staged.display().to_string(), e.to_string()))?;
+        writer.close().map_err(failed)?;
         let path = dir.join(format!("{name}.parquet"));
         std::fs::rename(&staged, &path).map_err(|e| io(&path, e))
     }

@@ -308,7 +308,12 @@ fn cat_picks_the_finest_rollup_that_fits_and_describe_lists_them() {
 
     // A series nothing rolls up.
     pond.ok(&["mkdir", "/elsewhere"]);
-    append_to(&pond, "b.csv", "/elsewhere/other.series", &readings(0, 5, 0));
+    append_to(
+        &pond,
+        "b.csv",
+        "/elsewhere/other.series",
+        &readings(0, 5, 0),
+    );
     let err = pond.fails(&["cat", "--resolution", "auto", "/elsewhere/other.series"]);
     assert!(
         err.contains("no temporal-reduce rolls up this series"),
