@@ -15,6 +15,8 @@
 //! - `dynamic-dir` — a directory of other dynamic nodes ([`dynamic_dir`]).
 //! - `temporal-reduce` — rollups of series at several resolutions, exact and computed once
 //!   per input version ([`reduce`]).
+//! - `timeseries-join` — series on one time axis, exact or as-of, stitched across
+//!   instrument swaps ([`join`]).
 //!
 //! ```no_run
 //! # async fn demo(fs: tinyfs::FS) -> Result<(), Box<dyn std::error::Error>> {
@@ -35,6 +37,7 @@ pub mod derived;
 pub mod dynamic_dir;
 mod error;
 pub mod hostmount;
+pub mod join;
 pub mod reduce;
 mod registry;
 
@@ -47,7 +50,7 @@ pub use registry::{BuildContext, Factory, Registry, TypedFactory, check_node, pa
 /// Registers pond's factories: hostmount, csvdir (its conversions cached under
 /// `cache_dir`, or in a temporary directory removed with the process when `None`),
 /// sql-derived-table, sql-derived-series, dynamic-dir, temporal-reduce (its partials cached
-/// under `cache_dir` too).
+/// under `cache_dir` too), timeseries-join.
 pub fn register_builtin_factories(registry: &mut Registry, cache_dir: Option<PathBuf>) {
     registry.register(Arc::new(hostmount::HostmountFactory));
     registry.register(Arc::new(csvdir::CsvDirFactory::new(cache_dir.clone())));
@@ -55,4 +58,5 @@ pub fn register_builtin_factories(registry: &mut Registry, cache_dir: Option<Pat
     registry.register(Arc::new(derived::DerivedFactory::series()));
     registry.register(Arc::new(dynamic_dir::DynamicDirFactory));
     registry.register(Arc::new(reduce::ReduceFactory::new(cache_dir)));
+    registry.register(Arc::new(join::JoinFactory));
 }

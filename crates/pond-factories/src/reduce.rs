@@ -159,6 +159,17 @@ impl Resolution {
     }
 }
 
+/// A context for running a query over providers opened in `scope`: it reads stored files
+/// through the scope's object store.
+pub(crate) fn scan_context(scope: &Scope) -> SessionContext {
+    let ctx = SessionContext::new();
+    let url =
+        datafusion::execution::object_store::ObjectStoreUrl::parse(pond_sql::POND_OBJECT_STORE_URL)
+            .expect("pond's object store URL is valid");
+    ctx.register_object_store(url.as_ref(), scope.store().clone());
+    ctx
+}
+
 /// `name` as an SQL identifier.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -633,11 +644,11 @@ impl Rollup {
         if stored {
             let key = shape.key(&self.resolution_name);
             for member in file.members().await? {
-                partials.extend(self.member_partials(&shape, &key, member).await?);
+                partials.extend(self.member_partials(scope, &shape, &key, member).await?);
             }
         } else {
             let provider = table.provider(&scope.at(&self.input.path)).await?;
-            partials.extend(self.reduce(&shape, provider).await?);
+            partials.extend(self.reduce(scope, &shape, provider).await?);
         }
         let ctx = SessionContext::new();
         // Partials computed now and read back from the cache differ in nullability: all
@@ -681,14 +692,15 @@ impl Rollup {
         Ok(Arc::new(df.schema().as_arrow().clone()))
     }
 
-    /// The partials of the rows of `provider`.
+    /// The partials of the rows of `provider`, read in `scope`.
     async fn reduce(
         &self,
+        scope: &Scope,
         shape: &Shape,
         provider: Arc<dyn TableProvider>,
     ) -> pond_sql::Result<Vec<RecordBatch>> {
         let schema = provider.schema();
-        let ctx = SessionContext::new();
+        let ctx = scan_context(scope);
         ctx.register_table("v", provider)?;
         let df = ctx
             .sql(&shape.partial_sql(self.resolution, &schema))
@@ -699,6 +711,7 @@ impl Rollup {
     /// The partials of one version of a stored input: cached, else reduced from its body.
     async fn member_partials(
         &self,
+        scope: &Scope,
         shape: &Shape,
         key: &blake3::Hash,
         member: FileVersion,
@@ -740,7 +753,11 @@ impl Rollup {
             .map_err(|e| self.invalid(format!("{shown}: {e}")))?;
         tracing::debug!(target: "pond_factories::reduce", version = %shown, "reducing a version");
         let batches = self
-            .reduce(shape, Arc::new(MemTable::try_new(schema, vec![rows])?))
+            .reduce(
+                scope,
+                shape,
+                Arc::new(MemTable::try_new(schema, vec![rows])?),
+            )
             .await?;
         self.cache.put(&name, &batches)?;
         Ok(batches)

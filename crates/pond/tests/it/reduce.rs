@@ -333,3 +333,113 @@ fn append_to(pond: &TestPond, name: &str, dest: &str, csv: &str) {
         dest,
     ]);
 }
+
+/// `timeseries-join`: exact and as-of matching on one time axis, a tolerance, a sensor
+/// swapped at a time stitched into one set of columns with no duplicate at the seam.
+#[test]
+fn timeseries_join_matches_exactly_or_as_of_and_stitches_a_swap() {
+    let pond = TestPond::new();
+    pond.ok(&["mkdir", "/s"]);
+    let series = |name: &str, column: &str, rows: &[(&str, &str)]| {
+        let mut csv = format!("t,{column}\n");
+        for (t, v) in rows {
+            csv.push_str(&format!("2024-06-01T{t}:00Z,{v}\n"));
+        }
+        append_to(
+            &pond,
+            &format!("{name}.csv"),
+            &format!("/s/{name}.series"),
+            &csv,
+        );
+    };
+    series(
+        "air",
+        "temp",
+        &[("00:00", "10"), ("00:10", "11"), ("00:20", "12")],
+    );
+    // The old water sensor reads until 00:10 (its 00:10 reading is past its range), the
+    // new one from 00:10.
+    series(
+        "old",
+        "level",
+        &[("00:00", "1.0"), ("00:05", "1.5"), ("00:10", "9.9")],
+    );
+    series("new", "level", &[("00:10", "2.0"), ("00:22", "2.5")]);
+    let join = |extra: &str| {
+        pond.config(&format!(
+            "inputs:\n  - {{pattern: /s/air.series, prefix: air}}\n  \
+             - {{pattern: /s/old.series, prefix: water, range: {{end: 2024-06-01T00:10:00Z}}}}\n  \
+             - {{pattern: /s/new.series, prefix: water, range: {{begin: 2024-06-01T00:10:00Z}}}}\n{extra}"
+        ))
+    };
+    pond.ok(&[
+        "mknod",
+        "timeseries-join",
+        "/exact.series",
+        "--config",
+        &join(""),
+    ]);
+    pond.ok(&[
+        "mknod",
+        "timeseries-join",
+        "/asof.series",
+        "--config",
+        &join("match: asof\ntolerance: 5m\n"),
+    ]);
+    let rows = |path: &str| {
+        body(&pond.ok(&[
+            "query",
+            "--format",
+            "csv",
+            &format!("SELECT timestamp, air_temp, water_level FROM \"{path}\" ORDER BY 1"),
+        ]))
+    };
+    assert_eq!(
+        rows("/exact.series"),
+        "2024-06-01T00:00:00Z,10,1.0\n2024-06-01T00:05:00Z,,1.5\n\
+         2024-06-01T00:10:00Z,11,2.0\n2024-06-01T00:20:00Z,12,\n2024-06-01T00:22:00Z,,2.5"
+    );
+    // As of: the latest reading at or before each time, at most 5 minutes old.
+    assert_eq!(
+        rows("/asof.series"),
+        "2024-06-01T00:00:00Z,10,1.0\n2024-06-01T00:05:00Z,10,1.5\n\
+         2024-06-01T00:10:00Z,11,2.0\n2024-06-01T00:20:00Z,12,\n2024-06-01T00:22:00Z,12,2.5"
+    );
+    // A join feeds a temporal-reduce.
+    let config = pond.config(
+        "in_pattern: /asof.series\nresolutions: [1h]\naggregations: {water_level: [max, count]}\n",
+    );
+    pond.ok(&["mknod", "temporal-reduce", "/r", "--config", &config]);
+    assert_eq!(
+        body(&pond.ok(&[
+            "query",
+            "--format",
+            "csv",
+            "SELECT timestamp, \"rows\", water_level_max, water_level_count FROM \"/r/asof/1h.series\""
+        ])),
+        "2024-06-01T00:00:00Z,5,2.5,4"
+    );
+    for (yaml, expected) in [
+        (
+            "inputs:\n  - {pattern: /s/old.series, prefix: w}\n  - {pattern: /s/new.series, prefix: w}\n",
+            "overlap in time",
+        ),
+        (
+            "inputs:\n  - {pattern: /s/air.series, prefix: air}\ntolerance: 5m\n",
+            "only match: asof has one",
+        ),
+        (
+            "inputs:\n  - {pattern: /s/air.series, prefix: \"a-b\"}\n",
+            "use letters, digits and _",
+        ),
+    ] {
+        let err = pond.fails(&[
+            "mknod",
+            "timeseries-join",
+            "/bad.series",
+            "--config",
+            &pond.config(yaml),
+        ]);
+        assert!(err.contains(expected), "{yaml}: {err}");
+    }
+}
