@@ -222,6 +222,9 @@ struct Join {
     config: JoinConfig,
 }
 
+/// One input's rows: their times (µs), and their other columns.
+type Read = (Vec<i64>, RecordBatch);
+
 /// One prefix's readings, sorted by time: the times, and the columns by name.
 struct Readings {
     times: Vec<i64>,
@@ -241,7 +244,7 @@ impl Join {
         path: &str,
         node: &tinyfs::Node,
         (begin, end): (i64, i64),
-    ) -> pond_sql::Result<(Vec<i64>, RecordBatch)> {
+    ) -> pond_sql::Result<Read> {
         let table = pond_sql::file_table_of(scope.wd(), path, node).await?;
         let at = scope.at(path);
         let time = table
@@ -277,7 +280,7 @@ impl Join {
 
     /// Every prefix's readings, in the order prefixes first appear.
     async fn readings(&self, scope: &Scope) -> pond_sql::Result<Vec<(String, Readings)>> {
-        let mut parts: Vec<(String, Vec<(Vec<i64>, RecordBatch)>)> = Vec::new();
+        let mut parts: Vec<(String, Vec<Read>)> = Vec::new();
         for input in &self.config.inputs {
             let range = bounds(&input.range).map_err(|e| self.invalid(scope, e))?;
             let matches = scope.wd().glob(&input.pattern).await?;
@@ -309,12 +312,7 @@ impl Join {
 
     /// One prefix's reads as one set of columns (by name), sorted by time; of two readings
     /// at one time, the later read's.
-    fn stitch(
-        &self,
-        scope: &Scope,
-        prefix: &str,
-        reads: Vec<(Vec<i64>, RecordBatch)>,
-    ) -> pond_sql::Result<Readings> {
+    fn stitch(&self, scope: &Scope, prefix: &str, reads: Vec<Read>) -> pond_sql::Result<Readings> {
         let mut fields: Vec<Field> = Vec::new();
         for (_, batch) in &reads {
             for field in batch.schema().fields() {
