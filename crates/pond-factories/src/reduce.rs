@@ -508,16 +508,17 @@ impl Shape {
         )
     }
 
-    /// The SQL folding the partials in table `p` into the rollup.
-    fn fold_sql(&self) -> String {
+    /// The SQL merging the partials in table `p` into one partial a bucket (the same
+    /// columns): counts and sums add, means weigh by counts, M2s merge by Chan's formula,
+    /// extremes and first and last readings by value and time.
+    fn merge_sql(&self) -> String {
         let mut inner = vec!["*".to_string()];
         let mut select = vec![
-            "bucket AS \"timestamp\"".to_string(),
+            "bucket".to_string(),
             "CAST(sum(\"rows\") AS BIGINT) AS \"rows\"".to_string(),
         ];
-        for (column, aggs) in &self.columns {
+        for (column, _) in &self.columns {
             let p = |suffix: &str| ident(&format!("{column}__{suffix}"));
-            let out = |agg: Agg| ident(&format!("{column}_{}", agg.name()));
             // The bucket's mean, beside each partial, for Chan's merge of the M2s.
             inner.push(format!(
                 "sum({n} * {mean}) OVER (PARTITION BY bucket) / NULLIF(sum({n}) OVER (PARTITION BY bucket), 0) AS {tm}",
@@ -525,44 +526,73 @@ impl Shape {
                 mean = p("mean"),
                 tm = p("tm")
             ));
-            let n = format!("sum({})", p("n"));
-            let m2 = format!(
-                "(sum({m2}) + sum({cn} * ({mean} - {tm}) * ({mean} - {tm})))",
-                m2 = p("m2"),
-                cn = p("n"),
-                mean = p("mean"),
-                tm = p("tm")
-            );
-            for agg in aggs {
-                let expr = match agg {
-                    Agg::Avg => format!("sum({} * {}) / NULLIF({n}, 0)", p("n"), p("mean")),
-                    Agg::Min => format!("min({})", p("min")),
-                    Agg::Max => format!("max({})", p("max")),
-                    Agg::Sum => format!("CASE WHEN {n} > 0 THEN sum({}) END", p("sum")),
-                    Agg::Count => format!("CAST({n} AS BIGINT)"),
-                    Agg::First => format!(
-                        "first_value({} ORDER BY {}) FILTER (WHERE {} IS NOT NULL)",
-                        p("first"),
-                        p("first_time"),
-                        p("first_time")
-                    ),
-                    Agg::Last => format!(
-                        "last_value({} ORDER BY {}) FILTER (WHERE {} IS NOT NULL)",
-                        p("last"),
-                        p("last_time"),
-                        p("last_time")
-                    ),
-                    Agg::Variance => format!("CASE WHEN {n} > 1 THEN {m2} / ({n} - 1) END"),
-                    Agg::Stddev => format!("CASE WHEN {n} > 1 THEN sqrt({m2} / ({n} - 1)) END"),
-                };
-                select.push(format!("{expr} AS {}", out(*agg)));
-            }
+            select.extend([
+                format!("CAST(sum({n}) AS BIGINT) AS {n}", n = p("n")),
+                format!("sum({s}) AS {s}", s = p("sum")),
+                format!(
+                    "sum({n} * {mean}) / NULLIF(sum({n}), 0) AS {mean}",
+                    n = p("n"),
+                    mean = p("mean")
+                ),
+                format!(
+                    "sum({m2}) + sum({n} * ({mean} - {tm}) * ({mean} - {tm})) AS {m2}",
+                    m2 = p("m2"),
+                    n = p("n"),
+                    mean = p("mean"),
+                    tm = p("tm")
+                ),
+                format!("min({m}) AS {m}", m = p("min")),
+                format!("max({m}) AS {m}", m = p("max")),
+                format!(
+                    "first_value({v} ORDER BY {t}) FILTER (WHERE {t} IS NOT NULL) AS {v}",
+                    v = p("first"),
+                    t = p("first_time")
+                ),
+                format!("min({t}) AS {t}", t = p("first_time")),
+                format!(
+                    "last_value({v} ORDER BY {t}) FILTER (WHERE {t} IS NOT NULL) AS {v}",
+                    v = p("last"),
+                    t = p("last_time")
+                ),
+                format!("max({t}) AS {t}", t = p("last_time")),
+            ]);
         }
         format!(
-            "SELECT {} FROM (SELECT {} FROM p) GROUP BY bucket ORDER BY bucket",
+            "SELECT {} FROM (SELECT {} FROM p) GROUP BY bucket",
             select.join(", "),
             inner.join(", ")
         )
+    }
+
+    /// The SQL of the rollup from the merged partials in table `m` (one a bucket).
+    fn final_sql(&self) -> String {
+        let mut select = vec![
+            "bucket AS \"timestamp\"".to_string(),
+            "\"rows\"".to_string(),
+        ];
+        for (column, aggs) in &self.columns {
+            let p = |suffix: &str| ident(&format!("{column}__{suffix}"));
+            let n = p("n");
+            let m2 = p("m2");
+            for agg in aggs {
+                let expr = match agg {
+                    Agg::Avg => p("mean"),
+                    Agg::Min => p("min"),
+                    Agg::Max => p("max"),
+                    Agg::Sum => format!("CASE WHEN {n} > 0 THEN {} END", p("sum")),
+                    Agg::Count => n.clone(),
+                    Agg::First => p("first"),
+                    Agg::Last => p("last"),
+                    Agg::Variance => format!("CASE WHEN {n} > 1 THEN {m2} / ({n} - 1) END"),
+                    Agg::Stddev => format!("CASE WHEN {n} > 1 THEN sqrt({m2} / ({n} - 1)) END"),
+                };
+                select.push(format!(
+                    "{expr} AS {}",
+                    ident(&format!("{column}_{}", agg.name()))
+                ));
+            }
+        }
+        format!("SELECT {} FROM m ORDER BY bucket", select.join(", "))
     }
 }
 
@@ -639,18 +669,6 @@ impl Rollup {
             .node
             .as_file()
             .ok_or_else(|| self.invalid("the input is not a file".into()))?;
-        let stored = file.as_any().downcast_ref::<ComputedFile>().is_none();
-        let mut partials: Vec<RecordBatch> = Vec::new();
-        if stored {
-            let key = shape.key(&self.resolution_name);
-            for member in file.members().await? {
-                partials.extend(self.member_partials(scope, &shape, &key, member).await?);
-            }
-        } else {
-            let provider = table.provider(&scope.at(&self.input.path)).await?;
-            partials.extend(self.reduce(scope, &shape, provider).await?);
-        }
-        let ctx = SessionContext::new();
         // Partials computed now and read back from the cache differ in nullability: all
         // are read as the shape's schema, every field nullable.
         let schema = self.partial_schema(&shape, &table, scope).await?;
@@ -661,16 +679,96 @@ impl Rollup {
                 .map(|f| f.as_ref().clone().with_nullable(true))
                 .collect::<Vec<_>>(),
         ));
-        let partials = partials
-            .into_iter()
-            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.invalid(format!("cached partials: {e}")))?;
-        ctx.register_table("p", Arc::new(MemTable::try_new(schema, vec![partials])?))?;
-        let df = ctx.sql(&shape.fold_sql()).await?;
+        let conform = |batches: Vec<RecordBatch>| {
+            batches
+                .into_iter()
+                .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.invalid(format!("cached partials: {e}")))
+        };
+        let merged = if file.as_any().downcast_ref::<ComputedFile>().is_none() {
+            self.merged_members(scope, &shape, &schema, conform).await?
+        } else {
+            let provider = table.provider(&scope.at(&self.input.path)).await?;
+            let partials = conform(self.reduce(scope, &shape, provider).await?)?;
+            self.merge(&shape, &schema, partials).await?
+        };
+        let ctx = SessionContext::new();
+        let merged_schema = merged.first().map_or(schema.clone(), |b| b.schema());
+        ctx.register_table(
+            "m",
+            Arc::new(MemTable::try_new(merged_schema, vec![merged])?),
+        )?;
+        let df = ctx.sql(&shape.final_sql()).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         Ok((schema, batches))
+    }
+
+    /// `partials` (of `schema`) merged into one partial a bucket.
+    async fn merge(
+        &self,
+        shape: &Shape,
+        schema: &SchemaRef,
+        partials: Vec<RecordBatch>,
+    ) -> pond_sql::Result<Vec<RecordBatch>> {
+        let ctx = SessionContext::new();
+        ctx.register_table(
+            "p",
+            Arc::new(MemTable::try_new(schema.clone(), vec![partials])?),
+        )?;
+        Ok(ctx.sql(&shape.merge_sql()).await?.collect().await?)
+    }
+
+    /// The merged partials of the stored input's members. The last merge is kept with the
+    /// members it holds: when the members now are those and more (appends), only the new
+    /// ones' partials are merged into it; when one is gone (a compaction, a revert, a
+    /// replacing sync), every member's partials are merged afresh.
+    async fn merged_members(
+        &self,
+        scope: &Scope,
+        shape: &Shape,
+        schema: &SchemaRef,
+        conform: impl Fn(Vec<RecordBatch>) -> pond_sql::Result<Vec<RecordBatch>>,
+    ) -> pond_sql::Result<Vec<RecordBatch>> {
+        let file = self
+            .input
+            .node
+            .as_file()
+            .ok_or_else(|| self.invalid("the input is not a file".into()))?;
+        let key = shape.key(&self.resolution_name);
+        let members = file.members().await?;
+        let names: Vec<String> = members.iter().map(|m| self.member_name(&key, m)).collect();
+        let state = {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(b"merged");
+            hasher.update(key.as_bytes());
+            hasher.update(&self.input.node.id().as_u128().to_be_bytes());
+            hasher.finalize().to_hex().to_string()
+        };
+        let (mut partials, mut held) = match self.cache.get_merged(&state)? {
+            Some((held, batches)) if held.iter().all(|h| names.contains(h)) => {
+                (conform(batches)?, held)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        let mut added = false;
+        for (member, name) in members.into_iter().zip(&names) {
+            if held.contains(name) {
+                continue;
+            }
+            partials.extend(conform(
+                self.member_partials(scope, shape, name, member).await?,
+            )?);
+            held.push(name.clone());
+            added = true;
+        }
+        if !added {
+            return Ok(partials);
+        }
+        let merged = self.merge(shape, schema, partials).await?;
+        self.cache.put_merged(&state, &held, &merged)?;
+        Ok(merged)
     }
 
     /// The schema of partials of an input with no rows.
@@ -708,21 +806,26 @@ impl Rollup {
         Ok(df.collect().await?)
     }
 
-    /// The partials of one version of a stored input: cached, else reduced from its body.
-    async fn member_partials(
-        &self,
-        scope: &Scope,
-        shape: &Shape,
-        key: &blake3::Hash,
-        member: FileVersion,
-    ) -> pond_sql::Result<Vec<RecordBatch>> {
+    /// The name of the cached partials of version `member` of the input.
+    fn member_name(&self, key: &blake3::Hash, member: &FileVersion) -> String {
         let mut hasher = blake3::Hasher::new();
         hasher.update(key.as_bytes());
         hasher.update(&self.input.node.id().as_u128().to_be_bytes());
         hasher.update(&member.version.to_le_bytes());
         hasher.update(member.blake3.as_bytes());
-        let name = hasher.finalize().to_hex().to_string();
-        if let Some(batches) = self.cache.get(&name)? {
+        hasher.finalize().to_hex().to_string()
+    }
+
+    /// The partials of one version of a stored input: cached under `name`, else reduced
+    /// from its body.
+    async fn member_partials(
+        &self,
+        scope: &Scope,
+        shape: &Shape,
+        name: &str,
+        member: FileVersion,
+    ) -> pond_sql::Result<Vec<RecordBatch>> {
+        if let Some(batches) = self.cache.get(name)? {
             return Ok(batches);
         }
         let file = self
@@ -759,7 +862,7 @@ impl Rollup {
                 Arc::new(MemTable::try_new(schema, vec![rows])?),
             )
             .await?;
-        self.cache.put(&name, &batches)?;
+        self.cache.put(name, &batches)?;
         Ok(batches)
     }
 }
@@ -804,19 +907,65 @@ impl PartialCache {
 
     /// The partials cached under `name`, if there are (a damaged file counts as none).
     fn get(&self, name: &str) -> pond_sql::Result<Option<Vec<RecordBatch>>> {
+        Ok(self.read(name)?.map(|(_, batches)| batches))
+    }
+
+    /// Caches `batches` under `name`.
+    fn put(&self, name: &str, batches: &[RecordBatch]) -> pond_sql::Result<()> {
+        self.write(name, batches, None)
+    }
+
+    /// The merged partials kept under `name`, with the members they hold.
+    fn get_merged(&self, name: &str) -> pond_sql::Result<Option<(Vec<String>, Vec<RecordBatch>)>> {
+        Ok(self.read(name)?.and_then(|(members, batches)| {
+            let members = members?;
+            Some((members.split(',').map(String::from).collect(), batches))
+        }))
+    }
+
+    /// Keeps `batches`, the merged partials of `members`, under `name`.
+    fn put_merged(
+        &self,
+        name: &str,
+        members: &[String],
+        batches: &[RecordBatch],
+    ) -> pond_sql::Result<()> {
+        self.write(name, batches, Some(members.join(",")))
+    }
+
+    /// The file cached under `name`: its members note, if any, and its rows.
+    fn read(&self, name: &str) -> pond_sql::Result<Option<(Option<String>, Vec<RecordBatch>)>> {
         let path = self.dir()?.join(format!("{name}.parquet"));
         let Ok(file) = std::fs::File::open(&path) else {
             return Ok(None);
         };
         let read = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
             .map_err(|e| e.to_string())
-            .and_then(|r| r.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string()));
+            .and_then(|b| {
+                let members = b
+                    .metadata()
+                    .file_metadata()
+                    .key_value_metadata()
+                    .and_then(|kv| kv.iter().find(|e| e.key == MEMBERS_KEY))
+                    .and_then(|e| e.value.clone());
+                let rows = b
+                    .build()
+                    .map_err(|e| e.to_string())?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                Ok((members, rows))
+            });
         Ok(read.ok())
     }
 
-    /// Caches `batches` under `name`.
-    fn put(&self, name: &str, batches: &[RecordBatch]) -> pond_sql::Result<()> {
+    /// Writes `batches` (and `members`, in the file's metadata) under `name`, through a
+    /// temporary file renamed into place.
+    fn write(
+        &self,
+        name: &str,
+        batches: &[RecordBatch],
+        members: Option<String>,
+    ) -> pond_sql::Result<()> {
         let Some(first) = batches.first() else {
             return Ok(());
         };
@@ -826,13 +975,22 @@ impl PartialCache {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let staged = dir.join(format!(".{name}.{}", std::process::id()));
+        let staged = dir.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
         let failed = |e: parquet::errors::ParquetError| {
             pond_sql::Error::invalid(staged.display().to_string(), e.to_string())
         };
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_key_value_metadata(members.map(|m| {
+                vec![parquet::file::metadata::KeyValue::new(
+                    MEMBERS_KEY.to_string(),
+                    m,
+                )]
+            }))
+            .build();
         let file = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
         let mut writer =
-            parquet::arrow::ArrowWriter::try_new(file, first.schema(), None).map_err(failed)?;
+            parquet::arrow::ArrowWriter::try_new(file, first.schema(), Some(properties))
+                .map_err(failed)?;
         for batch in batches {
             writer.write(batch).map_err(failed)?;
         }
@@ -841,6 +999,9 @@ impl PartialCache {
         std::fs::rename(&staged, &path).map_err(|e| io(&path, e))
     }
 }
+
+/// The metadata key under which merged partials list the members they hold.
+const MEMBERS_KEY: &str = "pond.temporal-reduce.members";
 
 /// A rollup a temporal-reduce makes of a series.
 #[derive(Clone, Debug, PartialEq, Eq)]
