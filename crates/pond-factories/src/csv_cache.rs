@@ -39,6 +39,7 @@ use parquet::file::metadata::ParquetMetaData;
 use tinyfs::{EventTime, Node};
 use tokio::io::AsyncWriteExt;
 
+use crate::cache_dir::CacheDir;
 use crate::csvdir::{CsvDirConfig, time_column};
 
 /// Part of every cache key: change it when the conversion changes what it writes, so old
@@ -129,10 +130,10 @@ impl Index {
 /// Converted csvdir tables: an LRU in memory in front of Parquet files and their indexes
 /// on disk.
 pub struct CsvCache {
-    dir: Option<PathBuf>,
+    /// Where conversions go: a temporary directory, removed with the process, when the pond
+    /// has no cache directory.
+    dir: CacheDir,
     memory: Mutex<lru::LruCache<String, Arc<Conversion>>>,
-    /// Where conversions go when there is no cache directory: removed with the process.
-    scratch: Mutex<Option<tempfile::TempDir>>,
 }
 
 impl std::fmt::Debug for CsvCache {
@@ -154,26 +155,15 @@ impl CsvCache {
     /// A cache writing Parquet under `dir/csvdir/` (a temporary directory when `None`).
     pub fn new(dir: Option<PathBuf>) -> Self {
         CsvCache {
-            dir: dir.map(|d| d.join("csvdir")),
+            dir: CacheDir::new(dir.map(|d| d.join("csvdir"))),
             memory: Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(MEMORY_ENTRIES).expect("non-zero"),
             )),
-            scratch: Mutex::new(None),
         }
     }
 
     fn dir(&self) -> pond_sql::Result<PathBuf> {
-        if let Some(dir) = &self.dir {
-            return Ok(dir.clone());
-        }
-        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        if scratch.is_none() {
-            *scratch = Some(tempfile::tempdir().map_err(|source| pond_sql::Error::Io {
-                path: "a temporary cache directory".into(),
-                source,
-            })?);
-        }
-        Ok(scratch.as_ref().expect("set above").path().to_path_buf())
+        self.dir.path()
     }
 
     fn remembered(&self, key: &str) -> Option<Arc<Conversion>> {
@@ -246,7 +236,7 @@ impl CsvCache {
     /// finds it gone converts again.
     pub async fn sweep(&self, live: &HashSet<String>, grace: Duration) -> pond_sql::Result<Swept> {
         let mut swept = Swept::default();
-        let Some(dir) = &self.dir else {
+        let Some(dir) = self.dir.given() else {
             return Ok(swept);
         };
         let mut listing = match tokio::fs::read_dir(dir).await {

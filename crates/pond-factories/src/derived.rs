@@ -147,23 +147,25 @@ impl TypedFactory for DerivedFactory {
             entry_type: self.entry_type,
             config,
         });
-        let version = FileVersion {
-            version: ctx.config.version,
-            size: 0,
-            blake3: blake3::hash(&ctx.config.config),
-            modified_micros: ctx.config.modified_micros,
-            event_time: None,
-            members: None,
-            rows: None,
-            compacts: None,
-            origin: None,
-        };
-        Ok(NodeKind::File(Arc::new(ComputedFile::new(
-            table,
-            ctx.fs.root(),
-            version,
-        ))))
+        Ok(computed_node(&ctx, table))
     }
+}
+
+/// The file of a node whose table is `table`, computed on read: its one version is its
+/// configuration's (a new configuration is a new file), with size 0, unknown until read.
+pub(crate) fn computed_node(ctx: &BuildContext, table: Arc<dyn FileTable>) -> NodeKind {
+    let version = FileVersion {
+        version: ctx.config.version,
+        size: 0,
+        blake3: blake3::hash(&ctx.config.config),
+        modified_micros: ctx.config.modified_micros,
+        event_time: None,
+        members: None,
+        rows: None,
+        compacts: None,
+        origin: None,
+    };
+    NodeKind::File(Arc::new(ComputedFile::new(table, ctx.fs.root(), version)))
 }
 
 /// A derived node's table: its query planned over its inputs.

@@ -30,10 +30,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
-use pond_sql::{ComputedFile, FileTable, Scope};
+use pond_sql::{FileTable, Scope};
 use serde::Deserialize;
-use tinyfs::{EntryType, FileVersion, NodeKind};
+use tinyfs::{EntryType, NodeKind};
 
+use crate::derived::computed_node;
 use crate::registry::{BuildContext, Registry, TypedFactory};
 
 /// The configuration.
@@ -192,22 +193,7 @@ impl TypedFactory for JoinFactory {
 
     async fn build(&self, ctx: BuildContext, config: JoinConfig) -> tinyfs::Result<NodeKind> {
         let table = Arc::new(Join { id: ctx.id, config });
-        let version = FileVersion {
-            version: ctx.config.version,
-            size: 0,
-            blake3: blake3::hash(&ctx.config.config),
-            modified_micros: ctx.config.modified_micros,
-            event_time: None,
-            members: None,
-            rows: None,
-            compacts: None,
-            origin: None,
-        };
-        Ok(NodeKind::File(Arc::new(ComputedFile::new(
-            table,
-            ctx.fs.root(),
-            version,
-        ))))
+        Ok(computed_node(&ctx, table))
     }
 }
 

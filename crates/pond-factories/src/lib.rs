@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cache_dir;
 mod csv_cache;
 pub mod csvdir;
 pub mod derived;

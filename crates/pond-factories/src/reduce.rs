@@ -36,7 +36,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
@@ -49,6 +49,7 @@ use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind, ResultExt};
 use tokio::io::AsyncReadExt;
 
+use crate::cache_dir::CacheDir;
 use crate::registry::{BuildContext, Registry, TypedFactory};
 
 /// The configuration.
@@ -187,8 +188,7 @@ impl ReduceFactory {
     pub fn new(cache_dir: Option<PathBuf>) -> Self {
         ReduceFactory {
             cache: Arc::new(PartialCache {
-                dir: cache_dir.map(|d| d.join("temporal-reduce")),
-                scratch: Mutex::new(None),
+                dir: CacheDir::new(cache_dir.map(|d| d.join("temporal-reduce"))),
             }),
         }
     }
@@ -686,7 +686,7 @@ impl Rollup {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.invalid(format!("cached partials: {e}")))
         };
-        let merged = if file.as_any().downcast_ref::<ComputedFile>().is_none() {
+        let merged = if !pond_sql::is_computed(file.as_ref()) {
             self.merged_members(scope, &shape, &schema, conform).await?
         } else {
             let provider = table.provider(&scope.at(&self.input.path)).await?;
@@ -886,23 +886,12 @@ impl FileTable for Rollup {
 /// Partials on disk: one Parquet file per key, written to a temporary name and renamed.
 #[derive(Debug)]
 struct PartialCache {
-    dir: Option<PathBuf>,
-    scratch: Mutex<Option<tempfile::TempDir>>,
+    dir: CacheDir,
 }
 
 impl PartialCache {
     fn dir(&self) -> pond_sql::Result<PathBuf> {
-        if let Some(dir) = &self.dir {
-            return Ok(dir.clone());
-        }
-        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        if scratch.is_none() {
-            *scratch = Some(tempfile::tempdir().map_err(|source| pond_sql::Error::Io {
-                path: "a temporary cache directory".into(),
-                source,
-            })?);
-        }
-        Ok(scratch.as_ref().expect("made above").path().to_path_buf())
+        self.dir.path()
     }
 
     /// The partials cached under `name`, if there are (a damaged file counts as none).

@@ -200,22 +200,9 @@ impl ContentStore {
                     Some(cvs) if crate::blocks::root(&cvs, len) == Some(hash) => cvs,
                     // Missing or damaged block hashes: made by reading the body whole.
                     _ => {
-                        let mut hasher = BlockHasher::new();
-                        let mut chunks = store.stream(&key).await?.ok_or_else(|| {
-                            Error::io(store.shown(&key), io::ErrorKind::NotFound.into())
-                        })?;
-                        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
-                            hasher.update(&chunk?);
-                        }
-                        let (made, cvs) = hasher.finalize();
+                        let (made, cvs) = hash_object(store, &key).await?;
                         if made != hash {
-                            return Err(Error::io(
-                                store.shown(&key),
-                                io::Error::new(
-                                    io::ErrorKind::InvalidData,
-                                    "the body is damaged: it does not hash to its name",
-                                ),
-                            ));
+                            return Err(damaged_body(store.shown(&key)));
                         }
                         cvs
                     }
@@ -350,13 +337,7 @@ impl ContentStore {
             _ => {
                 let (made, cvs) = hash_body(path)?;
                 if made != *hash {
-                    return Err(Error::io(
-                        path.display(),
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "the body is damaged: it does not hash to its name",
-                        ),
-                    ));
+                    return Err(damaged_body(path.display()));
                 }
                 cvs
             }
@@ -467,15 +448,7 @@ impl ContentStore {
                 .map_err(|e| Error::internal(format!("verifying a body: {e}")))?;
         };
         let key = Self::key_of(hash);
-        let mut chunks = store
-            .stream(&key)
-            .await?
-            .ok_or_else(|| Error::io(store.shown(&key), io::ErrorKind::NotFound.into()))?;
-        let mut hasher = BlockHasher::new();
-        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
-            hasher.update(&chunk?);
-        }
-        let (made, cvs) = hasher.finalize();
+        let (made, cvs) = hash_object(store, &key).await?;
         if made != *hash {
             return Ok(BodyCheck::Damaged);
         }
@@ -538,6 +511,31 @@ fn touch(path: &Path) -> Result<()> {
         .open(path)
         .and_then(|f| f.set_modified(SystemTime::now()))
         .map_err(|e| Error::io(path.display(), e))
+}
+
+/// The error for the body at `shown` that does not hash to its name.
+fn damaged_body(shown: impl std::fmt::Display) -> Error {
+    Error::io(
+        shown,
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the body is damaged: it does not hash to its name",
+        ),
+    )
+}
+
+/// The hash and block hashes of the object `key` in `store`, streamed whole; `NotFound`
+/// if it is not there.
+async fn hash_object(store: &Store, key: &str) -> Result<(blake3::Hash, BlockCvs)> {
+    let mut chunks = store
+        .stream(key)
+        .await?
+        .ok_or_else(|| Error::io(store.shown(key), io::ErrorKind::NotFound.into()))?;
+    let mut hasher = BlockHasher::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+        hasher.update(&chunk?);
+    }
+    Ok(hasher.finalize())
 }
 
 /// The hash and block hashes of the file at `path`, read whole.
