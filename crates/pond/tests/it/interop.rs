@@ -182,6 +182,30 @@ fn duckdb_reads_a_hive_partitioned_export() {
     assert!(err.contains("is not empty"), "{err}");
 }
 
+/// Runs `code`, a Python script using `deltalake`; what it printed.
+fn deltalake(code: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-c", code])
+        .output()
+        .expect("python3 runs (install it, and `pip install deltalake`)");
+    assert!(
+        out.status.success(),
+        "deltalake failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The `storage_options` of Python's `deltalake` for a store on `server`, as the inside of
+/// a Python dict.
+fn storage_options(server: &tlogfs::testkit::S3Server) -> String {
+    server
+        .env()
+        .iter()
+        .map(|(k, v)| format!("{k:?}: {v:?}, "))
+        .collect()
+}
+
 /// A replica pushed to an S3 server is a Delta table there: Python's `deltalake`, with its
 /// own S3 client, replays its log to the same version and the same live data files as the
 /// local pond's.
@@ -195,11 +219,7 @@ fn deltalake_reads_a_replica_on_s3_as_the_pond() {
     let url = server.url("interop");
     pond.ok_with_env(&["remote", "add", "s3", &url], server.env());
     pond.ok_with_env(&["push"], server.env());
-    let options: String = server
-        .env()
-        .iter()
-        .map(|(k, v)| format!("{k:?}: {v:?}, "))
-        .collect();
+    let options = storage_options(&server);
     let script = |table: &str, remote: bool| {
         let options = if remote {
             format!(", storage_options={{{options}}}")
@@ -215,20 +235,8 @@ print(t.version(), len(files), files)
 "#
         )
     };
-    let run = |code: String| {
-        let out = Command::new("python3")
-            .args(["-c", &code])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "deltalake failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let there = run(script(&format!("{url}/log"), true));
-    let here = run(script(&pond.path().join("log").to_string_lossy(), false));
+    let there = deltalake(&script(&format!("{url}/log"), true));
+    let here = deltalake(&script(&pond.path().join("log").to_string_lossy(), false));
     assert!(there.starts_with("3 "), "{there}");
     assert_eq!(there, here);
 }
@@ -275,11 +283,7 @@ fn deltalake_reads_a_pond_made_on_s3() {
             .unwrap()
             .is_some()
     );
-    let options: String = server
-        .env()
-        .iter()
-        .map(|(k, v)| format!("{k:?}: {v:?}, "))
-        .collect();
+    let options = storage_options(&server);
     let url = server.url("made-there/log");
     let code = format!(
         r#"
@@ -290,16 +294,7 @@ for f in sorted(f.split("/log/", 1)[1] for f in t.file_uris()):
 print(t.version())
 "#
     );
-    let out = Command::new("python3")
-        .args(["-c", &code])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "deltalake failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = deltalake(&code);
     let mut lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.pop(), Some("101"));
     assert_eq!(lines, files);

@@ -1,17 +1,22 @@
 //! Several processes writing at once: no lost update, and a clear conflict when two change
 //! the same thing.
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use crate::support::{TestPond, write};
 
-#[test]
-fn writers_in_the_same_and_different_directories_all_land() {
-    let pond = TestPond::new();
-    pond.ok(&["mkdir", "/shared", "/a", "/b", "/c"]);
+/// Eight `pond copy` processes started at once (`command` makes each), half into one
+/// directory and half into three others, on a pond `ok` runs commands on: every write
+/// lands, each one commit, with no version lost or doubled.
+fn eight_writers_all_land(
+    command: impl Fn(&[&str]) -> Command,
+    ok: impl Fn(&[&str]) -> String,
+    host: impl Fn(&str) -> std::path::PathBuf,
+) {
+    ok(&["mkdir", "/shared", "/a", "/b", "/c"]);
     let mut children = Vec::new();
     for i in 0..8 {
-        let host = pond.host(&format!("in{i}.csv"));
+        let host = host(&format!("in{i}.csv"));
         write(&host, format!("i,v\n{i},{}\n", i * i).as_bytes());
         let dest = match i % 2 {
             0 => format!("/shared/f{i}.csv"),
@@ -19,7 +24,7 @@ fn writers_in_the_same_and_different_directories_all_land() {
         };
         children.push((
             dest.clone(),
-            pond.command(&["copy", host.to_str().unwrap(), &dest])
+            command(&["copy", host.to_str().unwrap(), &dest])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -34,18 +39,24 @@ fn writers_in_the_same_and_different_directories_all_land() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let all = pond.ok(&["list", "/**/*.csv"]);
+    let all = ok(&["list", "/**/*.csv"]);
     assert_eq!(all.lines().count(), 8, "{all}");
     for i in 0..8 {
         let path = all
             .lines()
             .find(|p| p.ends_with(&format!("/f{i}.csv")))
             .expect("every file landed");
-        assert_eq!(pond.ok(&["cat", path]), format!("i,v\n{i},{}\n", i * i));
+        assert_eq!(ok(&["cat", path]), format!("i,v\n{i},{}\n", i * i));
     }
     // One commit per writer, and versions have no gaps.
-    let log = pond.ok(&["log"]);
+    let log = ok(&["log"]);
     assert!(log.starts_with("v9 "), "{log}");
+}
+
+#[test]
+fn writers_in_the_same_and_different_directories_all_land() {
+    let pond = TestPond::new();
+    eight_writers_all_land(|a| pond.command(a), |a| pond.ok(a), |n| pond.host(n));
 }
 
 #[test]
@@ -91,56 +102,7 @@ fn writers_of_the_same_file_either_land_or_fail_with_a_conflict() {
 fn processes_writing_one_pond_on_s3_all_land() {
     let server = tlogfs::testkit::S3Server::start();
     let pond = TestPond::new();
-    let url = server.url("race");
-    let mut env = server.env();
-    env.push((
-        "XDG_CACHE_HOME".into(),
-        pond.host("cache").to_string_lossy().to_string(),
-    ));
-    let on_s3 = |args: &[&str]| {
-        let mut all = vec!["--pond", url.as_str()];
-        all.extend(args);
-        pond.ok_with_env(&all, env.clone())
-    };
-    on_s3(&["init"]);
-    on_s3(&["mkdir", "/shared", "/a", "/b"]);
-    let mut children = Vec::new();
-    for i in 0..8 {
-        let host = pond.host(&format!("in{i}.csv"));
-        write(&host, format!("i,v\n{i},{}\n", i * i).as_bytes());
-        let dest = match i % 2 {
-            0 => format!("/shared/f{i}.csv"),
-            _ => format!("/{}/f{i}.csv", ["a", "b"][i % 4 / 2]),
-        };
-        let host_arg = host.to_string_lossy().to_string();
-        children.push((
-            dest.clone(),
-            pond.command(&["--pond", &url, "copy", &host_arg, &dest])
-                .envs(env.clone())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn"),
-        ));
-    }
-    for (dest, child) in children {
-        let out = child.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{dest}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let all = on_s3(&["list", "/**/*.csv"]);
-    assert_eq!(all.lines().count(), 8, "{all}");
-    for i in 0..8 {
-        let path = all
-            .lines()
-            .find(|p| p.ends_with(&format!("/f{i}.csv")))
-            .expect("every file landed");
-        assert_eq!(on_s3(&["cat", path]), format!("i,v\n{i},{}\n", i * i));
-    }
-    // One commit per writer, and versions have no gaps.
-    let log = on_s3(&["log"]);
-    assert!(log.starts_with("v9 "), "{log}");
+    let s3 = pond.on_s3(&server, "race");
+    s3.ok(&["init"]);
+    eight_writers_all_land(|a| s3.command(a), |a| s3.ok(a), |n| pond.host(n));
 }

@@ -95,17 +95,10 @@ fn reductions(pond: &TestPond, path: &str) -> usize {
         .count()
 }
 
+/// Appends the CSV `csv` (written to the host file `name`) to the series `/s.series`;
+/// what `copy` printed.
 fn append(pond: &TestPond, name: &str, csv: &str) -> String {
-    write(&pond.host(name), csv.as_bytes());
-    pond.ok(&[
-        "copy",
-        "--format",
-        "series",
-        "--timestamp-column",
-        "t",
-        name,
-        "/s.series",
-    ])
+    append_to(pond, name, "/s.series", csv)
 }
 
 #[test]
@@ -321,7 +314,7 @@ fn cat_picks_the_finest_rollup_that_fits_and_describe_lists_them() {
     );
 }
 
-fn append_to(pond: &TestPond, name: &str, dest: &str, csv: &str) {
+fn append_to(pond: &TestPond, name: &str, dest: &str, csv: &str) -> String {
     write(&pond.host(name), csv.as_bytes());
     pond.ok(&[
         "copy",
@@ -331,7 +324,7 @@ fn append_to(pond: &TestPond, name: &str, dest: &str, csv: &str) {
         "t",
         name,
         dest,
-    ]);
+    ])
 }
 
 /// `timeseries-join`: exact and as-of matching on one time axis, a tolerance, a sensor

@@ -165,18 +165,8 @@ fn a_pond_backed_up_to_s3_clones_back_whole() {
 fn a_pond_on_s3_is_used_directly_by_every_command() {
     let server = tlogfs::testkit::S3Server::start();
     let pond = TestPond::new();
-    let url = server.url("direct");
-    let mut env = server.env();
-    // The working directory of a pond on S3 (incoming bodies, caches) stays in the test's.
-    env.push((
-        "XDG_CACHE_HOME".into(),
-        pond.host("cache").to_string_lossy().to_string(),
-    ));
-    let on_s3 = |args: &[&str]| {
-        let mut all = vec!["--pond", url.as_str()];
-        all.extend(args);
-        pond.ok_with_env(&all, env.clone())
-    };
+    let s3 = pond.on_s3(&server, "direct");
+    let (url, on_s3) = (&s3.url, |args: &[&str]| s3.ok(args));
     assert_eq!(
         on_s3(&["init"]),
         format!("initialized an empty pond in {url}\n")
@@ -212,7 +202,7 @@ fn a_pond_on_s3_is_used_directly_by_every_command() {
 
     let clone = pond.host("here");
     let clone_arg = clone.to_string_lossy().to_string();
-    pond.ok_with_env(&["clone", &url, &clone_arg], env.clone());
+    pond.ok_with_env(&["clone", url, &clone_arg], s3.env.clone());
     assert!(
         pond.ok(&["--pond", &clone_arg, "verify"])
             .contains("all intact")
@@ -222,21 +212,9 @@ fn a_pond_on_s3_is_used_directly_by_every_command() {
         big.len()
     );
 
-    let out = pond
-        .command(&["--pond", &url, "maintain"])
-        .envs(env.clone())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("maintain works on a local pond"),
-        "{err}"
-    );
-    let out = pond
-        .command(&["--pond", &url, "remote", "list"])
-        .envs(env)
-        .output()
-        .unwrap();
+    let err = s3.fails(&["maintain"]);
+    assert!(err.contains("maintain works on a local pond"), "{err}");
+    let out = s3.run(&["remote", "list"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("this command works on a local pond"), "{err}");
 }
@@ -343,17 +321,8 @@ fn a_write_to_a_pond_on_s3_killed_at_any_instant_leaves_a_whole_pond() {
     let server = tlogfs::testkit::S3Server::start();
     let pond = TestPond::new();
     let mut rng = crate::support::Rng::new();
-    let url = server.url("killed");
-    let mut env = server.env();
-    env.push((
-        "XDG_CACHE_HOME".into(),
-        pond.host("cache").to_string_lossy().to_string(),
-    ));
-    let run = |args: &[&str]| {
-        let mut all = vec!["--pond", url.as_str()];
-        all.extend(args);
-        pond.command(&all).envs(env.clone()).output().unwrap()
-    };
+    let s3 = pond.on_s3(&server, "killed");
+    let run = |args: &[&str]| s3.run(args);
     assert!(run(&["init"]).status.success());
     // Each round kills at a random instant below `bound`; a round whose copy landed halves
     // it, so kills land before commits on a fast machine too.
@@ -366,11 +335,9 @@ fn a_write_to_a_pond_on_s3_killed_at_any_instant_leaves_a_whole_pond() {
             .collect();
         let host = pond.host(&format!("body{round}"));
         crate::support::write(&host, &body);
-        let mut all = vec!["--pond", url.as_str(), "copy"];
         let host_arg = host.to_string_lossy().to_string();
         let dest = format!("/f{round}");
-        all.extend([host_arg.as_str(), dest.as_str()]);
-        let mut child = pond.command(&all).envs(env.clone()).spawn().unwrap();
+        let mut child = s3.command(&["copy", &host_arg, &dest]).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(rng.below(bound)));
         let _ = child.kill();
         let status = child.wait().unwrap();

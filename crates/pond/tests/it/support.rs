@@ -112,6 +112,58 @@ impl TestPond {
     }
 }
 
+/// A pond at `url` on a test S3 server, run by a [`TestPond`]'s binary with the server's
+/// settings; its working directory (incoming bodies, caches) stays in the test's.
+pub struct OnS3<'a> {
+    pond: &'a TestPond,
+    pub url: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl TestPond {
+    /// The pond at `prefix` of `server`'s bucket, run from this test pond's directory.
+    pub fn on_s3(&self, server: &tlogfs::testkit::S3Server, prefix: &str) -> OnS3<'_> {
+        let mut env = server.env();
+        env.push((
+            "XDG_CACHE_HOME".into(),
+            self.host("cache").to_string_lossy().to_string(),
+        ));
+        OnS3 {
+            pond: self,
+            url: server.url(prefix),
+            env,
+        }
+    }
+}
+
+impl OnS3<'_> {
+    /// `pond --pond URL ARGS` with the server's settings, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut all = vec!["--pond", self.url.as_str()];
+        all.extend(args);
+        let mut cmd = self.pond.command(&all);
+        cmd.envs(self.env.clone());
+        cmd
+    }
+
+    /// Runs a command.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run pond")
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.pond.succeeded(args, self.run(args))
+    }
+
+    /// Runs a command that must fail; returns its standard error.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "pond {args:?} should have failed");
+        String::from_utf8(out.stderr).expect("UTF-8 errors")
+    }
+}
+
 /// Writes `bytes` to a host file.
 pub fn write(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("write a host file");
