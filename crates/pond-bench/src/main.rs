@@ -190,6 +190,59 @@ pub(crate) fn time_pond(
     Ok(median(samples))
 }
 
+/// How a benchmark imports a series: `time` its timestamp column.
+pub(crate) fn series_import(time: &str) -> pond_sql::ImportOptions {
+    pond_sql::ImportOptions {
+        entry_type: EntryType::FileSeries,
+        timestamp_column: Some(time.into()),
+        csv: pond_sql::CsvOptions::default(),
+        skip_duplicate: false,
+    }
+}
+
+/// Imports `file` (CSV or Parquet) as the next version of the series `dest`, whose
+/// timestamp column is `time`, in one commit.
+pub(crate) async fn import_series(pond: &Pond, file: &Path, dest: &str, time: &str) -> Result<()> {
+    let tx = pond.fs().begin(meta()).await?;
+    pond_sql::import_file(&tx.root(), file, dest, &series_import(time), &mut |_, _| {}).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes readings as a Parquet file at `path`: `times` (microseconds since the epoch) as
+/// the UTC timestamp column `time`, and `values` as the column `value`.
+pub(crate) fn write_readings(
+    path: &Path,
+    (time, times): (&str, Vec<i64>),
+    (value, values): (&str, Vec<f64>),
+) -> Result<()> {
+    use arrow::array::{Float64Array, RecordBatch, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new(
+            time,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new(value, DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+            std::sync::Arc::new(Float64Array::from(values)),
+        ],
+    )?;
+    pond_sql::write_parquet_blocking(
+        std::fs::File::create(path)?,
+        schema,
+        pond_sql::writer_properties(),
+        [Ok::<_, pond_sql::Error>(batch)],
+        &path.display().to_string(),
+    )?;
+    Ok(())
+}
+
 fn meta() -> TxnMeta {
     TxnMeta {
         command: vec!["pond-bench".into()],

@@ -4,14 +4,12 @@
 //! latency; and eight writers committing at once.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use arrow::array::{Float64Array, RecordBatch, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::RecordBatch;
 use futures::TryStreamExt;
-use pond_sql::{ImportOptions, PondSession};
+use pond_sql::PondSession;
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 use tlogfs::store::Store;
@@ -42,45 +40,14 @@ fn write_day(path: &Path, day: i64) -> Result<()> {
             (x >> 11) as f64 / (1u64 << 53) as f64
         })
         .collect();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "time",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("value", DataType::Float64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
-            Arc::new(Float64Array::from(values)),
-        ],
-    )?;
-    let file = std::fs::File::create(path)?;
-    pond_sql::write_parquet_blocking(
-        file,
-        schema,
-        pond_sql::writer_properties(),
-        [Ok::<_, pond_sql::Error>(batch)],
-        "the day",
-    )?;
-    Ok(())
+    crate::write_readings(path, ("time", times), ("value", values))
 }
 
 /// Imports day `day` into `/s.series` of `pond`, from a Parquet file in `work`.
 async fn import_day(pond: &Pond, work: &Path, day: i64) -> Result<()> {
     let file = work.join(format!("day{day}.parquet"));
     write_day(&file, day)?;
-    let tx = pond.fs().begin(TxnMeta::default()).await?;
-    let options = ImportOptions {
-        entry_type: EntryType::FileSeries,
-        timestamp_column: Some("time".into()),
-        csv: pond_sql::CsvOptions::default(),
-        skip_duplicate: false,
-    };
-    pond_sql::import_file(&tx.root(), &file, "/s.series", &options, &mut |_, _| {}).await?;
-    tx.commit().await?;
+    crate::import_series(pond, &file, "/s.series", "time").await?;
     std::fs::remove_file(&file)?;
     Ok(())
 }

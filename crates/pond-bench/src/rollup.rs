@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use arrow::array::{Float64Array, RecordBatch, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use pond_factories::Registry;
-use pond_sql::{ImportOptions, PondSession};
-use tinyfs::{EntryType, TxnMeta};
+use pond_sql::PondSession;
+use tinyfs::TxnMeta;
 use tlogfs::Pond;
 
 use crate::{median, ms};
@@ -27,44 +25,13 @@ fn write_day(path: &Path, day: i64) -> Result<()> {
     let values: Vec<f64> = (0..1440)
         .map(|i| ((day * 1440 + i) as f64 / 500.0).sin() * 10.0 + 5.0)
         .collect();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "timestamp",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("level", DataType::Float64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
-            Arc::new(Float64Array::from(values)),
-        ],
-    )?;
-    pond_sql::write_parquet_blocking(
-        std::fs::File::create(path)?,
-        schema,
-        pond_sql::writer_properties(),
-        [Ok::<_, pond_sql::Error>(batch)],
-        "a day",
-    )?;
-    Ok(())
+    crate::write_readings(path, ("timestamp", times), ("level", values))
 }
 
 async fn append_day(pond: &Pond, work: &Path, day: i64) -> Result<()> {
     let file = work.join("day.parquet");
     write_day(&file, day)?;
-    let tx = pond.fs().begin(TxnMeta::default()).await?;
-    let options = ImportOptions {
-        entry_type: EntryType::FileSeries,
-        timestamp_column: Some("timestamp".into()),
-        csv: pond_sql::CsvOptions::default(),
-        skip_duplicate: false,
-    };
-    pond_sql::import_file(&tx.root(), &file, "/level.series", &options, &mut |_, _| {}).await?;
-    tx.commit().await?;
-    Ok(())
+    crate::import_series(pond, &file, "/level.series", "timestamp").await
 }
 
 const ROLLUP: &str = "SELECT count(*), sum(level_avg * \"rows\") FROM \"/reduced/level/1d.series\"";

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
-use pond_sql::{ImportOptions, PondSession};
+use pond_sql::PondSession;
 use tinyfs::{EntryType, TxnMeta};
 use tlogfs::Pond;
 
@@ -105,15 +105,7 @@ fn write_parquet(batches: &[arrow::array::RecordBatch], dest: &Path) -> Result<(
 
 async fn import_all(pond: &Pond, files: &[std::path::PathBuf], dest: &str) -> Result<()> {
     for file in files {
-        let tx = pond.fs().begin(TxnMeta::default()).await?;
-        let options = ImportOptions {
-            entry_type: EntryType::FileSeries,
-            timestamp_column: Some("date".into()),
-            csv: pond_sql::CsvOptions::default(),
-            skip_duplicate: false,
-        };
-        pond_sql::import_file(&tx.root(), file, dest, &options, &mut |_, _| {}).await?;
-        tx.commit().await?;
+        crate::import_series(pond, file, dest, "date").await?;
     }
     Ok(())
 }

@@ -11,8 +11,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use pond_sql::ImportOptions;
-use tinyfs::EntryType;
 use tlogfs::Pond;
 
 use crate::import::measure;
@@ -47,12 +45,7 @@ async fn append_hours(
     dest: &str,
     hours: std::ops::Range<u64>,
 ) -> Result<()> {
-    let options = ImportOptions {
-        entry_type: EntryType::FileSeries,
-        timestamp_column: Some("time".into()),
-        csv: pond_sql::CsvOptions::default(),
-        skip_duplicate: false,
-    };
+    let options = crate::series_import("time");
     let file = dir.join("hour.csv");
     for hour in hours {
         std::fs::write(&file, hour_csv(hour))?;
@@ -124,15 +117,7 @@ pub(crate) async fn run(bin: &Path, versions: u64, runs: usize, keep: Option<&Pa
         csv.push_str(hour_csv(hour).split_once('\n').expect("a header").1);
     }
     std::fs::write(&all, csv)?;
-    let tx = pond.fs().begin(meta()).await?;
-    let options = ImportOptions {
-        entry_type: EntryType::FileSeries,
-        timestamp_column: Some("time".into()),
-        csv: pond_sql::CsvOptions::default(),
-        skip_duplicate: false,
-    };
-    pond_sql::import_file(&tx.root(), &all, "/short.series", &options, &mut |_, _| {}).await?;
-    tx.commit().await?;
+    crate::import_series(&pond, &all, "/short.series", "time").await?;
     drop(pond);
     println!(
         "versions: /long.series built of {versions} appended versions ({} rows each) in {:.1} s; /short.series the same {} rows in one",
