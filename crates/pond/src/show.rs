@@ -151,7 +151,11 @@ pub(crate) struct CatQuery {
 
 impl CatQuery {
     fn is_plain(&self) -> bool {
-        self.sql.is_none() && self.time_start.is_none() && self.time_end.is_none() && !self.explain
+        self.sql.is_none()
+            && self.time_start.is_none()
+            && self.time_end.is_none()
+            && self.resolution.is_none()
+            && !self.explain
     }
 }
 

@@ -210,6 +210,39 @@ fn temporal_reduce_configuration_errors_name_the_field() {
     pond.ok(&["mknod", "temporal-reduce", "/r", "--config", &config]);
     let err = pond.fails(&["cat", "/r/s/1h.series"]);
     assert!(err.contains("no column \"level\""), "{err}");
+
+    // A column that is not a number, and two inputs that would share a name.
+    append_to(
+        &pond,
+        "notes.csv",
+        "/notes.series",
+        "t,note\n2024-03-28T00:00:00Z,calm\n",
+    );
+    let config = pond.config(
+        "in_pattern: /notes.series\ntime_column: t\nresolutions: [1h]\naggregations: {note: [avg]}\n",
+    );
+    pond.ok(&["mknod", "temporal-reduce", "/n", "--config", &config]);
+    let err = pond.fails(&["cat", "/n/notes/1h.series"]);
+    assert!(
+        err.contains("aggregations: note is") && err.contains("not a number"),
+        "{err}"
+    );
+    pond.ok(&["mkdir", "/more"]);
+    append_to(&pond, "s2.csv", "/more/s.series", &readings(0, 5, 0));
+    let config = pond.config(
+        "in_pattern: /**/s.series\ntime_column: t\nresolutions: [1h]\naggregations: {v: [avg]}\n",
+    );
+    let err = pond.fails(&["mknod", "temporal-reduce", "/twice", "--config", &config]);
+    assert!(err.contains("would both be reduced as \"s\""), "{err}");
+
+    // What --resolution needs: a series as it is now, rolled up, and a point or more.
+    let err = pond.fails(&["cat", "--resolution", "auto", "/s.series@v1"]);
+    assert!(err.contains("leave out @v"), "{err}");
+    pond.ok(&["copy", "notes.csv", "/plain.csv"]);
+    let err = pond.fails(&["cat", "--resolution", "auto", "/plain.csv"]);
+    assert!(err.contains("--resolution is for a series"), "{err}");
+    let err = pond.fails(&["cat", "--resolution", "auto", "--points", "0", "/s.series"]);
+    assert!(err.contains("--points 0"), "{err}");
 }
 
 /// Which rollup `cat --resolution ...` read, from what it reports on standard error, and
@@ -412,6 +445,29 @@ fn timeseries_join_matches_exactly_or_as_of_and_stitches_a_swap() {
         ])),
         "2024-06-01T00:00:00Z,5,2.5,4"
     );
+    // An input that matches nothing, and one prefix whose inputs disagree on a type.
+    let config = pond.config("inputs:\n  - {pattern: /s/none*.series, prefix: x}\n");
+    let err = pond.fails(&[
+        "mknod",
+        "timeseries-join",
+        "/none.series",
+        "--config",
+        &config,
+    ]);
+    assert!(err.contains("/s/none*.series matches no series"), "{err}");
+    series("text", "temp", &[("01:00", "warm")]);
+    let config = pond.config(
+        "inputs:\n  - {pattern: /s/air.series, prefix: air, range: {end: 2024-06-01T01:00:00Z}}\n  \
+         - {pattern: /s/text.series, prefix: air, range: {begin: 2024-06-01T01:00:00Z}}\n",
+    );
+    let err = pond.fails(&[
+        "mknod",
+        "timeseries-join",
+        "/mixed.series",
+        "--config",
+        &config,
+    ]);
+    assert!(err.contains("column temp is"), "{err}");
     for (yaml, expected) in [
         (
             "inputs:\n  - {pattern: /s/old.series, prefix: w}\n  - {pattern: /s/new.series, prefix: w}\n",

@@ -212,6 +212,11 @@ fn a_pond_on_s3_is_used_directly_by_every_command() {
         big.len()
     );
 
+    let err = pond.fails(&["--pond", "memory://here", "list"]);
+    assert!(
+        err.contains("a memory:// pond lives in one process"),
+        "{err}"
+    );
     let err = s3.fails(&["maintain"]);
     assert!(err.contains("maintain works on a local pond"), "{err}");
     let out = s3.run(&["remote", "list"]);
