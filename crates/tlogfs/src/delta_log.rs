@@ -22,6 +22,8 @@ pub(crate) struct LogFiles {
     pub(crate) version: u64,
     /// Each data file, with what its `add` recorded of it.
     pub(crate) files: BTreeMap<String, FileTags>,
+    /// The BLAKE3 of the version's commit file, if it was read (not only its checkpoint).
+    pub(crate) head_hash: Option<blake3::Hash>,
 }
 
 /// What pond records of a data file in its `add` action's tags (which Delta readers
@@ -204,6 +206,8 @@ pub(crate) struct CommitFile {
     pub(crate) pond: Option<PondCommit>,
     pub(crate) adds: Vec<(String, Option<String>, FileTags)>,
     pub(crate) removes: Vec<String>,
+    /// The BLAKE3 of the file's bytes, when it was read from a store.
+    pub(crate) hash: Option<blake3::Hash>,
 }
 
 impl CommitFile {
@@ -242,64 +246,70 @@ impl CommitFile {
         let Some(bytes) = log.get(&key).await? else {
             return Ok(None);
         };
-        CommitFile::parse(&String::from_utf8_lossy(&bytes))
-            .map(Some)
-            .map_err(|detail| Error::Corrupt {
+        let mut commit = CommitFile::parse(&String::from_utf8_lossy(&bytes)).map_err(|detail| {
+            Error::Corrupt {
                 file: log.shown(&key),
                 detail,
-            })
+            }
+        })?;
+        commit.hash = Some(blake3::hash(&bytes));
+        Ok(Some(commit))
     }
 }
 
 fn apply_commit(
-    commit: CommitFile,
+    commit: &CommitFile,
     file: &str,
     files: &mut BTreeMap<String, FileTags>,
 ) -> Result<()> {
-    for (path, _, tags) in commit.adds {
-        files.insert(checked_data_file(path, file)?, tags);
+    for (path, _, tags) in &commit.adds {
+        files.insert(checked_data_file(path.clone(), file)?, *tags);
     }
-    for path in commit.removes {
-        files.remove(&path);
+    for path in &commit.removes {
+        files.remove(path);
     }
     Ok(())
 }
 
 /// Applies to `files` the commits of the log in `log` from pond version `next` on (up to
 /// `until`, if given), in order, up to the first that is not there; the version after the
-/// last applied. Commit files are read a few at a time: on an object store each read is a
-/// round trip.
+/// last applied, and the commits applied, in order. Commit files are read a few at a time:
+/// on an object store each read is a round trip.
 async fn apply_commits(
     log: &Store,
     files: &mut BTreeMap<String, FileTags>,
     mut next: u64,
     until: Option<u64>,
-) -> Result<u64> {
+) -> Result<(u64, Vec<CommitFile>)> {
+    let mut applied = Vec::new();
     loop {
         let end = until.map_or(next + READ_AHEAD, |v| (v + 1).min(next + READ_AHEAD));
         if next >= end {
-            return Ok(next);
+            return Ok((next, applied));
         }
         let commits =
             futures::future::try_join_all((next..end).map(|v| CommitFile::read(log, v))).await?;
         for commit in commits {
             let Some(commit) = commit else {
-                return Ok(next);
+                return Ok((next, applied));
             };
-            apply_commit(commit, &log.shown(&commit_key(next)), files)?;
+            apply_commit(&commit, &log.shown(&commit_key(next)), files)?;
+            applied.push(commit);
             next += 1;
         }
     }
 }
 
 /// Brings `files`, the data files of pond `version` of the log in `log`, up to its latest
-/// version, reading only the commits since; that version.
+/// version, reading only the commits since; that version, and the commits read (the
+/// versions after `version`, in order).
 pub(crate) async fn advance(
     log: &Store,
     files: &mut BTreeMap<String, FileTags>,
     version: u64,
-) -> Result<u64> {
-    Ok(apply_commits(log, files, version + 1, None).await? - 1)
+) -> Result<(u64, Vec<CommitFile>)> {
+    let (next, applied) = apply_commits(log, files, version + 1, None).await?;
+    Ok((next - 1, applied))
 }
 
 /// The data files of pond `version`, or of the latest version, of the log in `log`
@@ -315,7 +325,8 @@ pub(crate) async fn read(log: &Store, pond: &str, version: Option<u64>) -> Resul
             .ok_or_else(|| Error::io(log.shown(&key), std::io::ErrorKind::NotFound.into()))?;
         checkpoint_files(bytes, &log.shown(&key), &mut files)?;
     }
-    let next = apply_commits(log, &mut files, checkpoint.map_or(0, |c| c + 1), version).await?;
+    let (next, applied) =
+        apply_commits(log, &mut files, checkpoint.map_or(0, |c| c + 1), version).await?;
     let Some(latest) = next.checked_sub(1) else {
         return Err(Error::NotAPond {
             path: pond.to_string(),
@@ -329,5 +340,6 @@ pub(crate) async fn read(log: &Store, pond: &str, version: Option<u64>) -> Resul
     Ok(LogFiles {
         version: latest,
         files,
+        head_hash: applied.last().and_then(|c| c.hash),
     })
 }

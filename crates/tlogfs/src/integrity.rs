@@ -68,14 +68,32 @@ pub(crate) fn check_seal(text: &str) -> Seal {
 }
 
 /// What a commit on top of pond version `base` of the log in `log` records of it: the
-/// BLAKE3 of its commit file and of its checkpoint, where they exist.
-pub(crate) async fn previous(log: &crate::store::Store, base: u64) -> Result<Previous> {
-    let (commit, checkpoint) = futures::future::try_join(
-        log.get(&crate::delta_log::commit_key(base)),
-        log.get(&crate::delta_log::checkpoint_key(base)),
-    )
-    .await?;
-    let hex = |bytes: Option<bytes::Bytes>| bytes.map(|b| blake3::hash(&b).to_hex().to_string());
+/// BLAKE3 of its commit file (`known` when the caller has it) and of its checkpoint, where
+/// they exist.
+pub(crate) async fn previous(
+    log: &crate::store::Store,
+    base: u64,
+    known: Option<blake3::Hash>,
+) -> Result<Previous> {
+    let commit = async {
+        match known {
+            Some(hash) => Ok::<_, crate::Error>(Some(hash)),
+            None => Ok(log
+                .get(&crate::delta_log::commit_key(base))
+                .await?
+                .map(|b| blake3::hash(&b))),
+        }
+    };
+    let checkpoint = async {
+        Ok::<_, crate::Error>(
+            log.get(&crate::delta_log::checkpoint_key(base))
+                .await?
+                .map(|b| blake3::hash(&b)),
+        )
+    };
+    let (commit, checkpoint): (Option<blake3::Hash>, Option<blake3::Hash>) =
+        futures::future::try_join(commit, checkpoint).await?;
+    let hex = |hash: Option<blake3::Hash>| hash.map(|h| h.to_hex().to_string());
     Ok(Previous {
         version: base,
         commit: hex(commit),

@@ -36,6 +36,12 @@ pub struct LogTable {
     files: BTreeMap<String, FileTags>,
     /// The rows fetched for the views of this table.
     fetched: Arc<Fetched>,
+    /// The BLAKE3 of the loaded version's commit file, when this table read or wrote it:
+    /// what the next commit records of its predecessor, without reading it again.
+    head_hash: Option<blake3::Hash>,
+    /// What the commits the last [`update`](Self::update) read say, by version: what a
+    /// writer that lost a race checks for conflicts, without reading them again.
+    recent: BTreeMap<u64, CommitRecord>,
 }
 
 /// The outcome of one commit attempt.
@@ -144,6 +150,8 @@ impl LogTable {
             version: 0,
             files: BTreeMap::new(),
             fetched: Arc::default(),
+            head_hash: None,
+            recent: BTreeMap::new(),
         })
     }
 
@@ -157,6 +165,8 @@ impl LogTable {
             version: log.version,
             files: log.files,
             fetched: Arc::default(),
+            head_hash: log.head_hash,
+            recent: BTreeMap::new(),
         })
     }
 
@@ -169,6 +179,8 @@ impl LogTable {
             version: log.version,
             files: log.files,
             fetched: self.fetched.clone(),
+            head_hash: log.head_hash,
+            recent: BTreeMap::new(),
         })
     }
 
@@ -186,8 +198,22 @@ impl LogTable {
     /// Reads only the commits made since the loaded version: a writer that lost a race
     /// catches up in a round trip or two, however long the log.
     pub async fn update(&mut self) -> Result<()> {
-        self.version = delta_log::advance(&self.store, &mut self.files, self.version).await?;
+        let (version, commits) =
+            delta_log::advance(&self.store, &mut self.files, self.version).await?;
+        if let Some(last) = commits.last() {
+            self.head_hash = last.hash;
+        }
+        self.recent = (self.version + 1..)
+            .zip(commits.into_iter().map(CommitRecord::of))
+            .collect();
+        self.version = version;
         Ok(())
+    }
+
+    /// What the commit of pond version `version` says, if the last [`update`](Self::update)
+    /// read it.
+    pub fn recent_record(&self, version: u64) -> Option<CommitRecord> {
+        self.recent.get(&version).cloned()
     }
 
     /// A view of the loaded version.
@@ -302,7 +328,7 @@ impl LogTable {
         mut info: PondCommit,
     ) -> Result<Attempt> {
         let version = self.version + 1;
-        info.previous = Some(integrity::previous(&self.store, self.version).await?);
+        info.previous = Some(integrity::previous(&self.store, self.version, self.head_hash).await?);
         info.digest = Some(integrity::PLACEHOLDER.into());
         let now = chrono::Utc::now().timestamp_millis();
         let commit_info = CommitInfo {
@@ -348,11 +374,13 @@ impl LogTable {
             text.push('\n');
         }
         let text = integrity::seal(&text);
+        let hash = blake3::hash(text.as_bytes());
         let key = delta_log::commit_key(version);
         if !self.store.create(&key, text.into()).await? {
             return Ok(Attempt::Stale);
         }
         self.version = version;
+        self.head_hash = Some(hash);
         self.files
             .extend(adds.iter().map(|a| (a.path.clone(), add_tags(a))));
         for path in removes.iter().chain(dropped) {
@@ -367,17 +395,9 @@ impl LogTable {
     /// What the commit file of pond version `version` of the log in `log` says, if the
     /// file exists. Reads that one file.
     pub async fn commit_record(log: &Store, version: u64) -> Result<Option<CommitRecord>> {
-        let Some(commit) = crate::delta_log::CommitFile::read(log, version).await? else {
-            return Ok(None);
-        };
-        let info = commit.info.as_ref();
-        let record = CommitRecord {
-            timestamp_ms: info.and_then(|i| i.timestamp),
-            operation: info.and_then(|i| i.operation.clone()),
-            changes_data: !commit.adds.is_empty() || !commit.removes.is_empty(),
-            pond: commit.pond,
-        };
-        Ok(Some(record))
+        Ok(crate::delta_log::CommitFile::read(log, version)
+            .await?
+            .map(CommitRecord::of))
     }
 }
 
@@ -412,6 +432,19 @@ fn data_file_add(rel: String, part: NodeId, size: u64, hash: &blake3::Hash, rows
             (integrity::FILE_ROWS_TAG.to_string(), Some(rows.to_string())),
         ])),
         ..Default::default()
+    }
+}
+
+impl CommitRecord {
+    /// What `commit` says.
+    fn of(commit: crate::delta_log::CommitFile) -> CommitRecord {
+        let info = commit.info.as_ref();
+        CommitRecord {
+            timestamp_ms: info.and_then(|i| i.timestamp),
+            operation: info.and_then(|i| i.operation.clone()),
+            changes_data: !commit.adds.is_empty() || !commit.removes.is_empty(),
+            pond: commit.pond,
+        }
     }
 }
 

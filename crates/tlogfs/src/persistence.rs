@@ -395,7 +395,11 @@ impl TlogPersistence {
     }
 
     async fn check_conflict(&self, table: &LogTable, txn: &Txn, version: u64) -> crate::Result<()> {
-        let Some(record) = LogTable::commit_record(table.store(), version).await? else {
+        let record = match table.recent_record(version) {
+            Some(record) => Some(record),
+            None => LogTable::commit_record(table.store(), version).await?,
+        };
+        let Some(record) = record else {
             return Ok(());
         };
         let path_hint = || {
