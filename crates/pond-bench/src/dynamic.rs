@@ -75,6 +75,31 @@ async fn time_pair(fs: &tinyfs::FS, a: &str, b: &str, runs: usize) -> Result<(Du
     Ok((median(samples.0), median(samples.1)))
 }
 
+/// The median planning times (logical and physical, no execution) of queries `a` and
+/// `b`, as [`time_pair`] measures whole queries.
+async fn time_plans(
+    fs: &tinyfs::FS,
+    a: &str,
+    b: &str,
+    runs: usize,
+) -> Result<(Duration, Duration)> {
+    let mut samples = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        for (sql, out) in [(a, &mut samples.0), (b, &mut samples.1)] {
+            let start = Instant::now();
+            let session = PondSession::new(fs.root())?;
+            session
+                .context()
+                .sql(sql)
+                .await?
+                .create_physical_plan()
+                .await?;
+            out.push(start.elapsed());
+        }
+    }
+    Ok((median(samples.0), median(samples.1)))
+}
+
 /// The peak resident memory of `pond ARGS`.
 fn peak_rss(bin: &Path, pond_dir: &Path, args: &[&str]) -> Result<u64> {
     let mut cmd = Command::new(bin);
@@ -124,6 +149,12 @@ pub(crate) async fn chain(bin: &Path, source: &Path) -> Result<()> {
     println!(
         "  time ratio chain / by hand: {:.3} (goal <= 1.05)",
         chained.as_secs_f64() / hand.as_secs_f64()
+    );
+    let (chain_plan, hand_plan) = time_plans(&fs, &chain_query(), &hand_query(), runs).await?;
+    println!(
+        "  of which planning (a fresh session, logical and physical plans): chain {}  by hand {}",
+        ms(chain_plan),
+        ms(hand_plan)
     );
     let mut chain_mem = Vec::new();
     let mut hand_mem = Vec::new();

@@ -30,6 +30,15 @@
 //! An input that is itself computed (a csvdir entry, a derived series) has no stored
 //! versions to key a cache on: it is reduced whole at each read.
 //!
+//! A version's partials at a coarse resolution are folded from its partials at the
+//! coarsest finer resolution configured whose buckets nest in the coarse ones (15m in 1h,
+//! hours in local days when the zone's offsets are whole hours, days in weeks, months and
+//! years, months in years), so its rows are read once for all the node's resolutions.
+//!
+//! Each merge of a rollup's members is kept as a Parquet file sorted by bucket, named by
+//! the members it holds; a rollup is a view of its final query over that file, so a time
+//! range asked of it prunes the file's row groups and only the columns asked are read.
+//!
 //! Minute and hour buckets are aligned to the Unix epoch (UTC); days, weeks (from Monday),
 //! months and years start at local midnight in `timezone`, across DST changes.
 
@@ -42,6 +51,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use pond_sql::{ComputedFile, FileTable, Scope};
@@ -558,7 +568,7 @@ impl Shape {
             ]);
         }
         format!(
-            "SELECT {} FROM (SELECT {} FROM p) GROUP BY bucket",
+            "SELECT {} FROM (SELECT {} FROM p) GROUP BY bucket ORDER BY bucket",
             select.join(", "),
             inner.join(", ")
         )
@@ -661,8 +671,11 @@ impl Rollup {
         ))
     }
 
-    /// The rollup's rows.
-    async fn compute(&self, scope: &Scope) -> pond_sql::Result<(SchemaRef, Vec<RecordBatch>)> {
+    /// The rollup: its final query over the merged partials, as a view, so that a time
+    /// range and the columns asked of it reach the partials. Those of a stored input are
+    /// a Parquet file sorted by bucket, whose row groups a time range prunes; those of a
+    /// computed input are rows in memory.
+    async fn view(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
         let (table, shape) = self.shape(scope).await?;
         let file = self
             .input
@@ -686,23 +699,19 @@ impl Rollup {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| self.invalid(format!("cached partials: {e}")))
         };
-        let merged = if !pond_sql::is_computed(file.as_ref()) {
-            self.merged_members(scope, &shape, &schema, conform).await?
+        let merged: Arc<dyn TableProvider> = if !pond_sql::is_computed(file.as_ref()) {
+            let path = self.merged_members(scope, &shape, &schema, conform).await?;
+            sorted_parquet(&path, &schema).map_err(|e| self.invalid(e.to_string()))?
         } else {
             let provider = table.provider(&scope.at(&self.input.path)).await?;
             let partials = conform(self.reduce(scope, &shape, provider).await?)?;
-            self.merge(&shape, &schema, partials).await?
+            let merged = conform(self.merge(&shape, &schema, partials).await?)?;
+            Arc::new(MemTable::try_new(schema.clone(), vec![merged])?)
         };
         let ctx = SessionContext::new();
-        let merged_schema = merged.first().map_or(schema.clone(), |b| b.schema());
-        ctx.register_table(
-            "m",
-            Arc::new(MemTable::try_new(merged_schema, vec![merged])?),
-        )?;
+        ctx.register_table("m", merged)?;
         let df = ctx.sql(&shape.final_sql()).await?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        Ok((schema, batches))
+        Ok(Arc::new(ViewTable::new(df.into_unoptimized_plan(), None)))
     }
 
     /// `partials` (of `schema`) merged into one partial a bucket.
@@ -720,9 +729,10 @@ impl Rollup {
         Ok(ctx.sql(&shape.merge_sql()).await?.collect().await?)
     }
 
-    /// The merged partials of the stored input's members. The last merge is kept with the
-    /// members it holds: when the members now are those and more (appends), only the new
-    /// ones' partials are merged into it; when one is gone (a compaction, a revert, a
+    /// The file of the merged partials of the stored input's members. Each merge is kept,
+    /// named by the members it holds: a read of members merged before reads that file;
+    /// when the members now are the last merge's and more (appends), only the new ones'
+    /// partials are merged into it; when one is gone (a compaction, a revert, a
     /// replacing sync), every member's partials are merged afresh.
     async fn merged_members(
         &self,
@@ -730,7 +740,7 @@ impl Rollup {
         shape: &Shape,
         schema: &SchemaRef,
         conform: impl Fn(Vec<RecordBatch>) -> pond_sql::Result<Vec<RecordBatch>>,
-    ) -> pond_sql::Result<Vec<RecordBatch>> {
+    ) -> pond_sql::Result<PathBuf> {
         let file = self
             .input
             .node
@@ -746,29 +756,24 @@ impl Rollup {
             hasher.update(&self.input.node.id().as_u128().to_be_bytes());
             hasher.finalize().to_hex().to_string()
         };
-        let (mut partials, mut held) = match self.cache.get_merged(&state)? {
+        if let Some(path) = self.cache.merged(&state, &names)? {
+            return Ok(path);
+        }
+        let (mut partials, mut held) = match self.cache.latest_merged(&state)? {
             Some((held, batches)) if held.iter().all(|h| names.contains(h)) => {
                 (conform(batches)?, held)
             }
             _ => (Vec::new(), Vec::new()),
         };
-        let mut added = false;
         for (member, name) in members.into_iter().zip(&names) {
             if held.contains(name) {
                 continue;
             }
-            partials.extend(conform(
-                self.member_partials(scope, shape, name, member).await?,
-            )?);
+            partials.extend(conform(self.partials_of(scope, shape, member).await?)?);
             held.push(name.clone());
-            added = true;
         }
-        if !added {
-            return Ok(partials);
-        }
-        let merged = self.merge(shape, schema, partials).await?;
-        self.cache.put_merged(&state, &held, &merged)?;
-        Ok(merged)
+        let merged = conform(self.merge(shape, schema, partials).await?)?;
+        self.cache.put_merged(&state, &held, schema, &merged)
     }
 
     /// The schema of partials of an input with no rows.
@@ -797,12 +802,22 @@ impl Rollup {
         shape: &Shape,
         provider: Arc<dyn TableProvider>,
     ) -> pond_sql::Result<Vec<RecordBatch>> {
+        self.reduce_at(scope, shape, self.resolution, provider)
+            .await
+    }
+
+    /// The partials at `resolution` of the rows of `provider`, read in `scope`.
+    async fn reduce_at(
+        &self,
+        scope: &Scope,
+        shape: &Shape,
+        resolution: Resolution,
+        provider: Arc<dyn TableProvider>,
+    ) -> pond_sql::Result<Vec<RecordBatch>> {
         let schema = provider.schema();
         let ctx = scan_context(scope);
         ctx.register_table("v", provider)?;
-        let df = ctx
-            .sql(&shape.partial_sql(self.resolution, &schema))
-            .await?;
+        let df = ctx.sql(&shape.partial_sql(resolution, &schema)).await?;
         Ok(df.collect().await?)
     }
 
@@ -816,32 +831,164 @@ impl Rollup {
         hasher.finalize().to_hex().to_string()
     }
 
-    /// The partials of one version of a stored input: cached under `name`, else reduced
-    /// from its body.
-    async fn member_partials(
+    /// The partials at this rollup's resolution of version `member` of the stored input.
+    async fn partials_of(
         &self,
         scope: &Scope,
         shape: &Shape,
-        name: &str,
         member: FileVersion,
     ) -> pond_sql::Result<Vec<RecordBatch>> {
-        if let Some(batches) = self.cache.get(name)? {
-            return Ok(batches);
+        self.partials_at(
+            scope,
+            shape,
+            (&self.resolution_name, self.resolution),
+            &member,
+        )
+        .await
+    }
+
+    /// The partials at `resolution` (its name and width) of version `member` of the
+    /// stored input: cached, else folded from those of the coarsest finer resolution
+    /// configured whose buckets nest in these, else reduced from the version's rows. So a
+    /// new version's rows are read once for all the resolutions of a node.
+    fn partials_at<'a>(
+        &'a self,
+        scope: &'a Scope,
+        shape: &'a Shape,
+        resolution: (&'a str, Resolution),
+        member: &'a FileVersion,
+    ) -> futures::future::BoxFuture<'a, pond_sql::Result<Vec<RecordBatch>>> {
+        Box::pin(async move {
+            let (resolution_name, resolution) = resolution;
+            let name = self.member_name(&shape.key(resolution_name), member);
+            if let Some(batches) = self.cache.get(&name)? {
+                return Ok(batches);
+            }
+            let shown = format!("{}@v{}", self.input.path, member.version);
+            for finer in self.finer(resolution) {
+                let fine = self.partials_at(scope, shape, finer, member).await?;
+                if let Some(folded) = self.fold(shape, fine, finer.1, resolution).await? {
+                    tracing::debug!(
+                        target: "pond_factories::reduce",
+                        version = %shown,
+                        from = finer.0,
+                        to = resolution_name,
+                        "folding a version"
+                    );
+                    self.cache.put(&name, &folded)?;
+                    return Ok(folded);
+                }
+            }
+            let rows = self.read_version(member, &shown).await?;
+            tracing::debug!(target: "pond_factories::reduce", version = %shown, "reducing a version");
+            let batches = self.reduce_at(scope, shape, resolution, rows).await?;
+            self.cache.put(&name, &batches)?;
+            Ok(batches)
+        })
+    }
+
+    /// The configured resolutions finer than `target` whose buckets may nest in its
+    /// buckets, coarsest first: minutes in a multiple of them; days in weeks, months and
+    /// years; months in years; minutes in calendar buckets when the zone's offsets let
+    /// them (checked on the data, see [`Rollup::fold`]).
+    fn finer(&self, target: Resolution) -> Vec<(&str, Resolution)> {
+        use Resolution::{Calendar, Minutes};
+        let mut out: Vec<(&str, Resolution)> = self
+            .config
+            .resolutions
+            .iter()
+            .filter_map(|name| Some((name.as_str(), Resolution::parse(name).ok()?)))
+            .filter(|(_, fine)| match (*fine, target) {
+                (Minutes(a), Minutes(b)) => a < b && b % a == 0,
+                (Minutes(_), Calendar(_)) => true,
+                (Calendar("day"), Calendar(unit)) => unit != "day",
+                (Calendar("month"), Calendar("year")) => true,
+                _ => false,
+            })
+            .collect();
+        out.sort_by_key(|(_, fine)| std::cmp::Reverse(fine.micros()));
+        out
+    }
+
+    /// The partials `fine` (at resolution `from`) folded into buckets of `to`: each fine
+    /// bucket's partials merge into the bucket holding its start. `None` when a fine
+    /// bucket straddles two of `to` (minutes across a local midnight in a zone whose
+    /// offset is not a multiple of them): those partials cannot be split.
+    async fn fold(
+        &self,
+        shape: &Shape,
+        fine: Vec<RecordBatch>,
+        from: Resolution,
+        to: Resolution,
+    ) -> pond_sql::Result<Option<Vec<RecordBatch>>> {
+        let Some(schema) = fine.first().map(|b| b.schema()) else {
+            return Ok(Some(Vec::new()));
+        };
+        let ctx = SessionContext::new();
+        ctx.register_table(
+            "f",
+            Arc::new(MemTable::try_new(schema.clone(), vec![fine])?),
+        )?;
+        let start = "arrow_cast(bucket, 'Timestamp(Microsecond, None)')";
+        if let Resolution::Minutes(n) = from
+            && let Resolution::Calendar(_) = to
+        {
+            let last = format!("{start} + INTERVAL '{n} minutes' - INTERVAL '1 microsecond'");
+            let straddling = ctx
+                .sql(&format!(
+                    "SELECT count(*) FROM f WHERE {} <> {}",
+                    to.bucket_sql(start, &shape.zone),
+                    to.bucket_sql(&last, &shape.zone)
+                ))
+                .await?
+                .collect()
+                .await?;
+            let count = straddling
+                .first()
+                .and_then(|b| {
+                    b.column(0)
+                        .as_any()
+                        .downcast_ref::<arrow::array::Int64Array>()
+                })
+                .map_or(0, |c| c.value(0));
+            if count > 0 {
+                return Ok(None);
+            }
         }
+        let columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                "bucket" => format!("{} AS bucket", to.bucket_sql(start, &shape.zone)),
+                name => ident(name),
+            })
+            .collect();
+        let rebucketed = ctx
+            .sql(&format!("SELECT {} FROM f", columns.join(", ")))
+            .await?;
+        ctx.register_table("p", rebucketed.into_view())?;
+        Ok(Some(ctx.sql(&shape.merge_sql()).await?.collect().await?))
+    }
+
+    /// The rows of version `member` of the stored input (`shown` in errors).
+    async fn read_version(
+        &self,
+        member: &FileVersion,
+        shown: &str,
+    ) -> pond_sql::Result<Arc<dyn TableProvider>> {
         let file = self
             .input
             .node
             .as_file()
             .ok_or_else(|| self.invalid("the input is not a file".into()))?;
-        let shown = format!("{}@v{}", self.input.path, member.version);
         let mut body = Vec::new();
         file.reader(Some(member.version))
             .await
-            .at(&shown)?
+            .at(shown)?
             .read_to_end(&mut body)
             .await
             .map_err(|source| pond_sql::Error::Io {
-                path: shown.clone(),
+                path: shown.to_string(),
                 source,
             })?;
         let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
@@ -854,16 +1001,7 @@ impl Rollup {
             .map_err(|e| self.invalid(format!("{shown}: {e}")))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.invalid(format!("{shown}: {e}")))?;
-        tracing::debug!(target: "pond_factories::reduce", version = %shown, "reducing a version");
-        let batches = self
-            .reduce(
-                scope,
-                shape,
-                Arc::new(MemTable::try_new(schema, vec![rows])?),
-            )
-            .await?;
-        self.cache.put(name, &batches)?;
-        Ok(batches)
+        Ok(Arc::new(MemTable::try_new(schema, vec![rows])?))
     }
 }
 
@@ -874,8 +1012,7 @@ impl FileTable for Rollup {
     }
 
     async fn provider(&self, scope: &Scope) -> pond_sql::Result<Arc<dyn TableProvider>> {
-        let (schema, batches) = self.compute(scope).await?;
-        Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+        self.view(scope).await
     }
 
     async fn timestamp_column(&self, _scope: &Scope) -> pond_sql::Result<Option<String>> {
@@ -883,110 +1020,197 @@ impl FileTable for Rollup {
     }
 }
 
-/// Partials on disk: one Parquet file per key, written to a temporary name and renamed.
+/// Partials on disk, each a Parquet file written to a temporary name and renamed:
+/// `<name>.parquet` for the partials of one version at one resolution, and
+/// `merged/<state>/<members>.parquet` for a merge of them (a rollup's state), named by the
+/// members it holds, with `merged/<state>/latest` naming the newest.
 #[derive(Debug)]
 struct PartialCache {
     dir: CacheDir,
 }
+
+/// How long a superseded merge is kept, for reads planned over it before it was.
+const SUPERSEDED_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl PartialCache {
     fn dir(&self) -> pond_sql::Result<PathBuf> {
         self.dir.path()
     }
 
+    fn state_dir(&self, state: &str) -> pond_sql::Result<PathBuf> {
+        Ok(self.dir()?.join("merged").join(state))
+    }
+
+    /// The file name of the merge of `members` (in any order).
+    fn merge_name(members: &[String]) -> String {
+        let mut sorted: Vec<&String> = members.iter().collect();
+        sorted.sort();
+        let mut hasher = blake3::Hasher::new();
+        for m in sorted {
+            hasher.update(m.as_bytes());
+            hasher.update(b",");
+        }
+        format!("{}.parquet", hasher.finalize().to_hex())
+    }
+
     /// The partials cached under `name`, if there are (a damaged file counts as none).
     fn get(&self, name: &str) -> pond_sql::Result<Option<Vec<RecordBatch>>> {
-        Ok(self.read(name)?.map(|(_, batches)| batches))
-    }
-
-    /// Caches `batches` under `name`.
-    fn put(&self, name: &str, batches: &[RecordBatch]) -> pond_sql::Result<()> {
-        self.write(name, batches, None)
-    }
-
-    /// The merged partials kept under `name`, with the members they hold.
-    fn get_merged(&self, name: &str) -> pond_sql::Result<Option<(Vec<String>, Vec<RecordBatch>)>> {
-        Ok(self.read(name)?.and_then(|(members, batches)| {
-            let members = members?;
-            Some((members.split(',').map(String::from).collect(), batches))
-        }))
-    }
-
-    /// Keeps `batches`, the merged partials of `members`, under `name`.
-    fn put_merged(
-        &self,
-        name: &str,
-        members: &[String],
-        batches: &[RecordBatch],
-    ) -> pond_sql::Result<()> {
-        self.write(name, batches, Some(members.join(",")))
-    }
-
-    /// The file cached under `name`: its members note, if any, and its rows.
-    fn read(&self, name: &str) -> pond_sql::Result<Option<(Option<String>, Vec<RecordBatch>)>> {
         let path = self.dir()?.join(format!("{name}.parquet"));
-        let Ok(file) = std::fs::File::open(&path) else {
-            return Ok(None);
-        };
-        let read = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| e.to_string())
-            .and_then(|b| {
-                let members = b
-                    .metadata()
-                    .file_metadata()
-                    .key_value_metadata()
-                    .and_then(|kv| kv.iter().find(|e| e.key == MEMBERS_KEY))
-                    .and_then(|e| e.value.clone());
-                let rows = b
-                    .build()
-                    .map_err(|e| e.to_string())?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?;
-                Ok((members, rows))
-            });
-        Ok(read.ok())
+        Ok(read_partials(&path).map(|(_, batches)| batches))
     }
 
-    /// Writes `batches` (and `members`, in the file's metadata) under `name`, through a
-    /// temporary file renamed into place.
-    fn write(
-        &self,
-        name: &str,
-        batches: &[RecordBatch],
-        members: Option<String>,
-    ) -> pond_sql::Result<()> {
+    /// Caches `batches` under `name` (nothing, when there are none).
+    fn put(&self, name: &str, batches: &[RecordBatch]) -> pond_sql::Result<()> {
         let Some(first) = batches.first() else {
             return Ok(());
         };
-        let dir = self.dir()?;
-        let io = |path: &std::path::Path, source| pond_sql::Error::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let staged = dir.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
-        let failed = |e: parquet::errors::ParquetError| {
-            pond_sql::Error::invalid(staged.display().to_string(), e.to_string())
-        };
-        let properties = parquet::file::properties::WriterProperties::builder()
-            .set_key_value_metadata(members.map(|m| {
-                vec![parquet::file::metadata::KeyValue::new(
-                    MEMBERS_KEY.to_string(),
-                    m,
-                )]
-            }))
-            .build();
-        let file = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(file, first.schema(), Some(properties))
-                .map_err(failed)?;
-        for batch in batches {
-            writer.write(batch).map_err(failed)?;
-        }
-        writer.close().map_err(failed)?;
-        let path = dir.join(format!("{name}.parquet"));
-        std::fs::rename(&staged, &path).map_err(|e| io(&path, e))
+        let path = self.dir()?.join(format!("{name}.parquet"));
+        write_partials(&path, &first.schema(), batches, None)
     }
+
+    /// The file of the merge of exactly `members` in `state`, if it is kept.
+    fn merged(&self, state: &str, members: &[String]) -> pond_sql::Result<Option<PathBuf>> {
+        let path = self.state_dir(state)?.join(Self::merge_name(members));
+        Ok(path.exists().then_some(path))
+    }
+
+    /// The newest merge in `state`: the members it holds, and its rows.
+    fn latest_merged(
+        &self,
+        state: &str,
+    ) -> pond_sql::Result<Option<(Vec<String>, Vec<RecordBatch>)>> {
+        let dir = self.state_dir(state)?;
+        let Ok(latest) = std::fs::read_to_string(dir.join("latest")) else {
+            return Ok(None);
+        };
+        Ok(
+            read_partials(&dir.join(latest.trim())).and_then(|(members, batches)| {
+                let members = members?;
+                Some((members.split(',').map(String::from).collect(), batches))
+            }),
+        )
+    }
+
+    /// Keeps `batches` (of `schema`), the merged partials of `members`, in `state` as its
+    /// newest merge, and removes the merges it supersedes once they are an hour old. The
+    /// file's path.
+    fn put_merged(
+        &self,
+        state: &str,
+        members: &[String],
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> pond_sql::Result<PathBuf> {
+        let dir = self.state_dir(state)?;
+        let name = Self::merge_name(members);
+        let path = dir.join(&name);
+        write_partials(&path, schema, batches, Some(members.join(",")))?;
+        let latest = dir.join("latest");
+        let staged = dir.join(format!(".latest.{}", uuid::Uuid::now_v7().simple()));
+        std::fs::write(&staged, &name)
+            .and_then(|()| std::fs::rename(&staged, &latest))
+            .map_err(|source| pond_sql::Error::Io {
+                path: latest.display().to_string(),
+                source,
+            })?;
+        // Sweeping is best effort: a merge left behind costs only disk.
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let old = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n != name && n.ends_with(".parquet") && !n.starts_with('.'));
+            let aged = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > SUPERSEDED_KEPT);
+            if old && aged {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(path)
+    }
+}
+
+/// The partials in the Parquet file at `path`, with the members note of a merge; `None`
+/// when it is missing or damaged.
+fn read_partials(path: &std::path::Path) -> Option<(Option<String>, Vec<RecordBatch>)> {
+    let file = std::fs::File::open(path).ok()?;
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    let members = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|e| e.key == MEMBERS_KEY))
+        .and_then(|e| e.value.clone());
+    let rows = builder.build().ok()?.collect::<Result<Vec<_>, _>>().ok()?;
+    Some((members, rows))
+}
+
+/// Rows in a row group of partials: small enough for a time range to skip most of a
+/// long rollup.
+const PARTIAL_ROW_GROUP: usize = 4096;
+
+/// Writes `batches` (of `schema`; `members` in the file's metadata) to `path`, through a
+/// temporary file renamed into place.
+fn write_partials(
+    path: &std::path::Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    members: Option<String>,
+) -> pond_sql::Result<()> {
+    let io = |path: &std::path::Path, source| pond_sql::Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let staged = dir.join(format!(".{name}.{}", uuid::Uuid::now_v7().simple()));
+    let failed = |e: parquet::errors::ParquetError| {
+        pond_sql::Error::invalid(staged.display().to_string(), e.to_string())
+    };
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(PARTIAL_ROW_GROUP))
+        .set_key_value_metadata(members.map(|m| {
+            vec![parquet::file::metadata::KeyValue::new(
+                MEMBERS_KEY.to_string(),
+                m,
+            )]
+        }))
+        .build();
+    let file = std::fs::File::create(&staged).map_err(|e| io(&staged, e))?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(properties))
+        .map_err(failed)?;
+    for batch in batches {
+        writer.write(batch).map_err(failed)?;
+    }
+    writer.close().map_err(failed)?;
+    std::fs::rename(&staged, path).map_err(|e| io(path, e))
+}
+
+/// The merged partials in the file at `path` (of `schema`, sorted by bucket) as a table
+/// whose scans prune row groups by a time range.
+fn sorted_parquet(
+    path: &std::path::Path,
+    schema: &SchemaRef,
+) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    let url = ListingTableUrl::parse(path.to_string_lossy())?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_file_sort_order(vec![vec![
+            datafusion::prelude::col("bucket").sort(true, false),
+        ]]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema.clone());
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 /// The metadata key under which merged partials list the members they hold.
