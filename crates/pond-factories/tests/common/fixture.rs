@@ -16,6 +16,9 @@
 //! | `/derived/ewr.series` → `/derived/ewr_cold.series` | derived from `/weather.series` (three versions): EWR rows, then those below 40 °F |
 //! | `/derived/classes.table` | sql-derived-table: passengers per class of `/titanic.table` |
 //! | `/derived/loop_a.table` ⇄ `/derived/loop_b.table` | each reads the other: a cycle |
+//! | `/dst.series` | eight readings around Oslo's change to summer time (2024-03-31T01:00Z), in two versions (the second late: a reading in an old bucket, and a missing value) |
+//! | `/rollups/dst` | temporal-reduce of `/dst.series`: 30m, 1d, 1w, 1month in Europe/Oslo, every aggregation of `v` |
+//! | `/rollups/sst` | temporal-reduce of `/sst.series`: 1h, 1d, 1w, 1month in America/New_York, every aggregation of the temperature |
 //!
 //! Reads through [`session`], which builds dynamic nodes with pond's factories.
 
@@ -144,6 +147,25 @@ pub async fn build(dir: &Path) -> Pond {
             None,
         ),
         (
+            write(
+                "dst1.csv",
+                "t,v\n2024-03-30T22:30:00Z,1\n2024-03-30T23:00:00Z,2\n2024-03-31T00:30:00Z,4\n\
+                 2024-03-31T01:00:00Z,8\n2024-03-31T21:59:00Z,16\n2024-03-31T22:00:00Z,32\n",
+            ),
+            "/dst.series",
+            EntryType::FileSeries,
+            Some("t"),
+        ),
+        (
+            write(
+                "dst2.csv",
+                "t,v\n2024-03-30T22:45:00Z,\n2024-03-31T12:00:00Z,64\n",
+            ),
+            "/dst.series",
+            EntryType::FileSeries,
+            Some("t"),
+        ),
+        (
             write("m1.csv", "t,v\n2020-01-01T00:00:00Z,1\n"),
             "/mixed.series",
             EntryType::FileSeries,
@@ -181,7 +203,20 @@ pub async fn build(dir: &Path) -> Pond {
     )
     .await
     .unwrap();
-    let nodes: [(&str, &str, &str); 9] = [
+    root.create_dir("/rollups").await.unwrap();
+    let nodes: [(&str, &str, &str); 11] = [
+        (
+            "temporal-reduce",
+            "/rollups/dst",
+            "in_pattern: /dst.series\nresolutions: [30m, 1d, 1w, 1month]\ntimezone: Europe/Oslo\n\
+             aggregations:\n  v: [count, sum, avg, min, max, first, last, stddev, variance]\n",
+        ),
+        (
+            "temporal-reduce",
+            "/rollups/sst",
+            "in_pattern: /sst.series\nresolutions: [1h, 1d, 1w, 1month]\ntimezone: America/New_York\n\
+             aggregations:\n  \"*\": [count, sum, avg, min, max, first, last, stddev, variance]\n",
+        ),
         ("csvdir", "/csv/tables", "source: /csv/in/*.csv\n"),
         (
             "sql-derived-series",
