@@ -75,29 +75,72 @@ async fn time_pair(fs: &tinyfs::FS, a: &str, b: &str, runs: usize) -> Result<(Du
     Ok((median(samples.0), median(samples.1)))
 }
 
-/// The median planning times (logical and physical, no execution) of queries `a` and
-/// `b`, as [`time_pair`] measures whole queries.
-async fn time_plans(
+/// The median times of queries `a` and `b`, run alternately `runs` times each in one
+/// session (as a server answers), after a first run of each: tables and derived nodes are
+/// opened and planned once per session.
+async fn time_pair_warm(
     fs: &tinyfs::FS,
     a: &str,
     b: &str,
     runs: usize,
 ) -> Result<(Duration, Duration)> {
+    let session = PondSession::new(fs.root())?;
+    collect(session.context(), a).await?;
+    collect(session.context(), b).await?;
     let mut samples = (Vec::new(), Vec::new());
     for _ in 0..runs {
         for (sql, out) in [(a, &mut samples.0), (b, &mut samples.1)] {
             let start = Instant::now();
-            let session = PondSession::new(fs.root())?;
-            session
-                .context()
-                .sql(sql)
-                .await?
-                .create_physical_plan()
-                .await?;
+            collect(session.context(), sql).await?;
             out.push(start.elapsed());
         }
     }
     Ok((median(samples.0), median(samples.1)))
+}
+
+/// The planning times of a query, medians: a fresh session, the logical plan (tables
+/// opened, derived nodes planned), and the optimized physical plan.
+#[derive(Default)]
+struct Planning {
+    session: Vec<Duration>,
+    logical: Vec<Duration>,
+    physical: Vec<Duration>,
+}
+
+impl Planning {
+    fn line(mut self) -> String {
+        format!(
+            "session {} + logical {} + physical {}",
+            ms(median(std::mem::take(&mut self.session))),
+            ms(median(std::mem::take(&mut self.logical))),
+            ms(median(std::mem::take(&mut self.physical)))
+        )
+    }
+}
+
+/// The planning times (no execution) of queries `a` and `b`, as [`time_pair`] measures
+/// whole queries.
+async fn time_plans(
+    fs: &tinyfs::FS,
+    a: &str,
+    b: &str,
+    runs: usize,
+) -> Result<(Planning, Planning)> {
+    let mut samples = (Planning::default(), Planning::default());
+    for _ in 0..runs {
+        for (sql, out) in [(a, &mut samples.0), (b, &mut samples.1)] {
+            let start = Instant::now();
+            let session = PondSession::new(fs.root())?;
+            let made = Instant::now();
+            let df = session.context().sql(sql).await?;
+            let logical = Instant::now();
+            df.create_physical_plan().await?;
+            out.session.push(made - start);
+            out.logical.push(logical - made);
+            out.physical.push(logical.elapsed());
+        }
+    }
+    Ok(samples)
 }
 
 /// The peak resident memory of `pond ARGS`.
@@ -152,9 +195,19 @@ pub(crate) async fn chain(bin: &Path, source: &Path) -> Result<()> {
     );
     let (chain_plan, hand_plan) = time_plans(&fs, &chain_query(), &hand_query(), runs).await?;
     println!(
-        "  of which planning (a fresh session, logical and physical plans): chain {}  by hand {}",
-        ms(chain_plan),
-        ms(hand_plan)
+        "  planning alone, medians: chain {}\n                          by hand {}",
+        chain_plan.line(),
+        hand_plan.line()
+    );
+    let (chained, hand) = time_pair_warm(&fs, &chain_query(), &hand_query(), runs).await?;
+    println!(
+        "the same in one session (each node planned once per session), median of {runs}: chain {}  by hand {}",
+        ms(chained),
+        ms(hand)
+    );
+    println!(
+        "  time ratio chain / by hand: {:.3} (goal <= 1.05)",
+        chained.as_secs_f64() / hand.as_secs_f64()
     );
     let mut chain_mem = Vec::new();
     let mut hand_mem = Vec::new();
