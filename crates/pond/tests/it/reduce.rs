@@ -523,6 +523,24 @@ fn timeseries_join_matches_exactly_or_as_of_and_stitches_a_swap() {
         ])),
         "2024-06-01T00:00:00Z,5,2.5,4"
     );
+    // And a rollup feeds a join.
+    let config = pond.config("inputs:\n  - {pattern: /r/asof/1h.series, prefix: hourly}\n");
+    pond.ok(&[
+        "mknod",
+        "timeseries-join",
+        "/hourly.series",
+        "--config",
+        &config,
+    ]);
+    assert_eq!(
+        body(&pond.ok(&[
+            "query",
+            "--format",
+            "csv",
+            "SELECT timestamp, hourly_water_level_max FROM \"/hourly.series\""
+        ])),
+        "2024-06-01T00:00:00Z,2.5"
+    );
     // An input that matches nothing, and one prefix whose inputs disagree on a type.
     let config = pond.config("inputs:\n  - {pattern: /s/none*.series, prefix: x}\n");
     let err = pond.fails(&[
