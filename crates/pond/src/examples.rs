@@ -146,6 +146,19 @@ Examples:
   pond verify
   pond verify && echo intact";
 
+pub(crate) const SERVE: &str = "\
+Examples:
+  pond serve
+  pond serve --addr 127.0.0.1:9000
+  pond serve --addr 0.0.0.0:8080 --timeout 30s   # reachable from other machines
+
+Then open http://127.0.0.1:8080/ in a browser.";
+
+pub(crate) const SITE: &str = "\
+Examples:
+  pond site /var/www/pond
+  pond site site && python3 -m http.server -d site";
+
 pub(crate) const MAINTAIN: &str = "\
 Examples:
   pond maintain

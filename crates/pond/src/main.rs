@@ -415,6 +415,28 @@ enum Command {
         /// A new (or empty) directory.
         dir: PathBuf,
     },
+    /// Serve a read-only web app over the pond: the tree, file pages with charts, a SQL
+    /// console, the history, and the JSON API under them.
+    #[command(after_help = examples::SERVE)]
+    Serve {
+        /// The address to listen on (port 0: any free one). Anything but a loopback
+        /// address makes the pond readable from other machines, without a password.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The longest a request may take before it is answered with an error.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// The most rows a page, a preview or a query's answer holds.
+        #[arg(long, default_value_t = 10_000)]
+        max_rows: usize,
+    },
+    /// Write the web app's pages, with the data their charts draw, as a static site in
+    /// DIR; files whose bytes would not change are left as they are.
+    #[command(after_help = examples::SITE)]
+    Site {
+        /// The site's directory (made if missing).
+        dir: PathBuf,
+    },
     /// Checkpoint the log and remove what no commit references.
     #[command(after_help = examples::MAINTAIN)]
     Maintain {
@@ -742,7 +764,7 @@ fn is_url(path: &std::path::Path) -> bool {
     })
 }
 
-fn with_factories(pond: Pond) -> Pond {
+pub(crate) fn with_factories(pond: Pond) -> Pond {
     let registry = pond_factories::Registry::builtin(Some(pond.cache_dir()));
     pond.with_node_builder(registry.node_builder())
 }
@@ -985,6 +1007,14 @@ async fn run(cli: Cli) -> Result<bool> {
         } => upkeep::maintain(&ctx, grace, keep_history)
             .await
             .context("maintain")?,
+        Command::Serve {
+            addr,
+            timeout,
+            max_rows,
+        } => upkeep::serve(&ctx, addr, timeout, max_rows)
+            .await
+            .context("serve")?,
+        Command::Site { dir } => upkeep::site(&ctx, &dir).await.context("site")?,
     }
     Ok(true)
 }

@@ -43,13 +43,7 @@ pub(crate) fn table_format(asked: Option<OutputFormat>) -> OutputFormat {
 }
 
 /// Microseconds since the epoch as RFC 3339 UTC, to the second (or finer when needed).
-pub(crate) fn micros(us: i64) -> String {
-    match chrono::DateTime::from_timestamp_micros(us) {
-        Some(t) if us % 1_000_000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-        None => format!("{us}µs"),
-    }
-}
+pub(crate) use pond_serve::facts::micros;
 
 /// Microseconds since the epoch as a UTC time to the second, for listings.
 pub(crate) fn when(us: i64) -> String {

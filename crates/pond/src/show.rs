@@ -26,67 +26,6 @@ async fn listing(root: &WD, arg: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// One entry as `list -l` and `list --format` show it.
-#[derive(Debug, Default, serde::Serialize)]
-struct Listed {
-    path: String,
-    #[serde(rename = "type")]
-    entry_type: String,
-    /// The latest version's size in bytes (a stored file).
-    size: Option<u64>,
-    /// The latest version (a stored file).
-    version: Option<u64>,
-    /// When the latest version was written (a stored file): RFC 3339 UTC in records.
-    #[serde(rename = "modified", serialize_with = "rfc3339")]
-    modified_micros: Option<i64>,
-    /// The factory of a dynamic node.
-    factory: Option<String>,
-    /// A symlink's target.
-    target: Option<String>,
-    /// Why a dynamic node cannot be built.
-    error: Option<String>,
-}
-
-/// Microseconds since the epoch as [`micros`] writes them, for a record.
-fn rfc3339<S: serde::Serializer>(us: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    serde::Serialize::serialize(&us.map(micros), s)
-}
-
-async fn listed(root: &WD, path: String) -> Result<Listed> {
-    let node = root.get(path.as_str()).await.ok().flatten();
-    let factory = node.as_ref().and_then(|n| n.factory()).map(str::to_string);
-    let mut entry = Listed {
-        path,
-        factory,
-        ..Listed::default()
-    };
-    let meta = match root.symlink_metadata(entry.path.as_str()).await {
-        Ok(meta) => meta,
-        // A dynamic node that cannot be built is listed with the reason.
-        Err(e) if entry.factory.is_some() => {
-            let node = node.as_ref().expect("a dynamic node");
-            entry.entry_type = node.entry_type().to_string();
-            entry.error = Some(e.to_string());
-            return Ok(entry);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    entry.entry_type = meta.entry_type.to_string();
-    let computed = node
-        .as_ref()
-        .and_then(|n| n.as_file())
-        .is_some_and(|f| pond_sql::is_computed(f.as_ref()));
-    if meta.entry_type.is_file() && !computed {
-        entry.size = Some(meta.size);
-        entry.version = Some(meta.latest);
-        entry.modified_micros = meta.modified_micros;
-    }
-    if meta.entry_type == EntryType::Symlink {
-        entry.target = Some(root.readlink(entry.path.as_str()).await?);
-    }
-    Ok(entry)
-}
-
 pub(crate) async fn list(
     ctx: &Ctx,
     long: bool,
@@ -100,7 +39,7 @@ pub(crate) async fn list(
     if let Some(format) = format.filter(|f| *f != OutputFormat::Table) {
         let mut records = Vec::with_capacity(paths.len());
         for path in paths {
-            records.push(listed(&root, path).await?);
+            records.push(pond_serve::facts::listed(&root, path).await?);
         }
         return crate::output::print_records(&records, format);
     }
@@ -110,7 +49,7 @@ pub(crate) async fn list(
             writeln!(out, "{path}")?;
             continue;
         }
-        let entry = listed(&root, path).await?;
+        let entry = pond_serve::facts::listed(&root, path).await?;
         let dash = || "-".to_string();
         // A stored file's time, blank if it has none; "-" for everything else.
         let modified = entry
@@ -372,193 +311,6 @@ pub(crate) async fn query(
     run_sql(&session, sql, format, explain, max_rows).await
 }
 
-/// What `describe` shows of a node; `describe --format json` prints it as it is.
-#[derive(Debug, Default, serde::Serialize)]
-struct Described {
-    path: String,
-    #[serde(rename = "type")]
-    entry_type: String,
-    node: String,
-    /// A dynamic node's factory and configuration.
-    factory: Option<String>,
-    config: Option<ConfigRecord>,
-    /// A directory's entries (or why they cannot be listed).
-    entries: Option<usize>,
-    entries_error: Option<String>,
-    /// A stored file: its latest version, the one described, and for a series an undo
-    /// left with some of its versions, those.
-    latest: Option<u64>,
-    showing: Option<u64>,
-    members: Option<String>,
-    size: Option<u64>,
-    blake3: Option<String>,
-    modified: Option<String>,
-    /// The host file a sync made the latest version from.
-    origin: Option<OriginRecord>,
-    /// A table or series.
-    rows: Option<u64>,
-    timestamp_column: Option<String>,
-    range: Option<[String; 2]>,
-    schema: Option<Vec<ColumnRecord>>,
-    /// A stored series' versions that make it up, oldest first.
-    versions: Vec<VersionRecord>,
-    /// The rollups temporal-reduce nodes make of a series, finest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    rollups: Vec<RollupRecord>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct RollupRecord {
-    resolution: String,
-    path: String,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct OriginRecord {
-    size: u64,
-    blake3: String,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct ConfigRecord {
-    version: u64,
-    written: String,
-    text: String,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct ColumnRecord {
-    name: String,
-    #[serde(rename = "type")]
-    data_type: String,
-    nullable: bool,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct VersionRecord {
-    version: u64,
-    rows: u64,
-    size: u64,
-    start: Option<String>,
-    end: Option<String>,
-    compacts: Option<String>,
-}
-
-async fn described(root: &WD, path: &str) -> Result<Described> {
-    let bare = tinyfs::Path::parse(path)?.without_version();
-    let canonical = root.canonicalize(&bare).await?;
-    let node = root.resolve(&bare).await?;
-    let mut d = Described {
-        path: canonical.clone(),
-        entry_type: node.entry_type().to_string(),
-        node: node.id().to_string(),
-        ..Described::default()
-    };
-    if let Some(config) = root.dynamic_config(&bare).await? {
-        d.factory = Some(config.factory.clone());
-        d.config = Some(ConfigRecord {
-            version: config.version,
-            written: micros(config.modified_micros),
-            text: String::from_utf8_lossy(&config.config).into_owned(),
-        });
-    }
-    let file = match node.kind() {
-        tinyfs::NodeKind::Directory(dir) => {
-            match dir.entries().await {
-                Ok(entries) => d.entries = Some(entries.len()),
-                Err(e) => d.entries_error = Some(e.with_path(&canonical).to_string()),
-            }
-            return Ok(d);
-        }
-        tinyfs::NodeKind::File(file) => file.clone(),
-        tinyfs::NodeKind::Symlink(_) => return Ok(d),
-    };
-    let session = pond_sql::PondSession::new(root.clone())?;
-    if pond_sql::is_computed(file.as_ref()) {
-        // Computed on read: no stored versions or size.
-        summarize(&mut d, &session.summary(&canonical).await?);
-        return Ok(d);
-    }
-    let meta = root.metadata(path).await?;
-    // Versions are numbered from 1: the latest's number is how many were written (some
-    // may since be gone to retention), found without listing them.
-    d.latest = Some(meta.latest);
-    d.showing = Some(meta.version.unwrap_or(0));
-    if meta.entry_type == EntryType::FileSeries {
-        let set: tinyfs::VersionSet = root
-            .members(&bare)
-            .await?
-            .iter()
-            .map(|v| v.version)
-            .collect();
-        if set.len() != meta.latest {
-            d.members = Some(set.to_string());
-        }
-    }
-    d.size = Some(meta.size);
-    d.blake3 = meta.blake3.map(|h| h.to_hex().to_string());
-    d.modified = meta.modified_micros.map(micros);
-    if meta.version == Some(meta.latest) {
-        d.origin = root
-            .latest(&bare)
-            .await?
-            .and_then(|v| v.origin)
-            .map(|o| OriginRecord {
-                size: o.size,
-                blake3: o.blake3.to_hex().to_string(),
-            });
-    }
-    if !meta.entry_type.is_table() {
-        return Ok(d);
-    }
-    let summary = session.summary(path).await?;
-    summarize(&mut d, &summary);
-    if summary.entry_type == EntryType::FileSeries {
-        d.rollups = pond_factories::reduce::rollups_of(root, &canonical)
-            .await?
-            .into_iter()
-            .map(|r| RollupRecord {
-                resolution: r.resolution,
-                path: r.path,
-            })
-            .collect();
-    }
-    if summary.entry_type == EntryType::FileSeries {
-        d.versions = summary
-            .versions
-            .iter()
-            .map(|(v, rows)| VersionRecord {
-                version: v.version,
-                rows: *rows,
-                size: v.size,
-                start: v.event_time.as_ref().map(|t| micros(t.min_micros)),
-                end: v.event_time.as_ref().map(|t| micros(t.max_micros)),
-                compacts: v.compacts.as_ref().map(|c| c.to_string()),
-            })
-            .collect();
-    }
-    Ok(d)
-}
-
-/// A table's rows, timestamp column, range and schema into `d`.
-fn summarize(d: &mut Described, summary: &pond_sql::TableSummary) {
-    d.rows = summary.rows;
-    d.timestamp_column = summary.timestamp_column.clone();
-    d.range = summary.range.map(|(lo, hi)| [micros(lo), micros(hi)]);
-    d.schema = Some(
-        summary
-            .schema
-            .fields()
-            .iter()
-            .map(|f| ColumnRecord {
-                name: f.name().clone(),
-                data_type: f.data_type().to_string(),
-                nullable: f.is_nullable(),
-            })
-            .collect(),
-    );
-}
-
 pub(crate) async fn describe(
     ctx: &Ctx,
     format: Option<OutputFormat>,
@@ -566,7 +318,7 @@ pub(crate) async fn describe(
     path: &str,
 ) -> Result<()> {
     let pond = ctx.read(as_of).await?;
-    let d = described(&pond.fs().root(), path).await?;
+    let d = pond_serve::facts::described(&pond.fs().root(), path).await?;
     let mut out = std::io::stdout().lock();
     match format {
         Some(OutputFormat::Json | OutputFormat::Ndjson) => {

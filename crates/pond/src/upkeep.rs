@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::output::{bytes, count};
 use crate::{Ctx, OutputFormat};
@@ -186,4 +186,67 @@ async fn stored_series(root: &tinyfs::WD) -> Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// `pond serve`: the web app over the pond until the process is stopped.
+pub(crate) async fn serve(
+    ctx: &Ctx,
+    addr: std::net::SocketAddr,
+    timeout: std::time::Duration,
+    max_rows: usize,
+) -> Result<()> {
+    let store = ctx.store()?;
+    // Open once now, so a missing pond is an error before anything listens.
+    tlogfs::Pond::connect(store.clone()).await?;
+    let open: pond_serve::Opener = std::sync::Arc::new(move |as_of| {
+        let store = store.clone();
+        Box::pin(async move {
+            let pond = match as_of {
+                Some(v) => tlogfs::Pond::connect_at(store, v).await?,
+                None => tlogfs::Pond::connect(store).await?,
+            };
+            Ok(crate::with_factories(pond))
+        })
+    });
+    let limits = pond_serve::Limits {
+        time: timeout,
+        rows: max_rows,
+        ..pond_serve::Limits::default()
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "serving the pond on http://{bound}/ (read-only; stop with Ctrl-C)"
+    )?;
+    if !bound.ip().is_loopback() {
+        writeln!(
+            out,
+            "warning: {bound} is reachable from other machines, and pond serve asks no password"
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+    axum::serve(listener, pond_serve::router(open, limits)).await?;
+    Ok(())
+}
+
+/// `pond site DIR`: the pages as static files.
+pub(crate) async fn site(ctx: &Ctx, dir: &std::path::Path) -> Result<()> {
+    let pond = ctx.read(None).await?;
+    let report = pond_serve::write_site(&pond, dir).await?;
+    writeln!(
+        ctx.report(),
+        "wrote {} files into {} ({} unchanged): pages of {} files and {} directories, {} charts",
+        report.written,
+        dir.display(),
+        report.unchanged,
+        report.files,
+        report.directories,
+        report.charts
+    )?;
+    Ok(())
 }

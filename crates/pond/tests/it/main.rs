@@ -10,6 +10,7 @@ mod memory;
 mod race;
 mod reduce;
 mod replica;
+mod serve;
 mod support;
 mod sync;
 mod terminal;
