@@ -16,6 +16,7 @@
 //! target/release/pond-bench replica      # clone of 1 GB ÷ copying its files; pull of one version
 //! target/release/pond-bench s3           # a pond on a local S3 server: window query, push, clone, writers
 //! target/release/pond-bench rollup       # temporal-reduce of a year of minutes ÷ raw; after one more day ÷ cold
+//! target/release/pond-bench serve        # pond serve: chart data of a year under 20 clients, p50/p99, bytes, RSS
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -35,6 +36,7 @@ mod objects;
 mod replica;
 mod rollup;
 mod series;
+mod serve;
 mod sync;
 mod verify;
 mod versions;
@@ -147,6 +149,19 @@ enum Bench {
         /// Days of readings.
         #[arg(long, default_value_t = 365)]
         days: i64,
+    },
+    /// `pond serve`: chart data of a year of one-minute readings at the default viewport
+    /// under concurrent clients (p50, p99), bytes a response, the server's peak memory.
+    Serve {
+        /// Days of readings.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 20)]
+        clients: usize,
+        /// Requests each client makes.
+        #[arg(long, default_value_t = 25)]
+        requests: usize,
     },
     /// A csvdir table's cached read ÷ its first read (which converts the CSV).
     Csvdir {
@@ -450,5 +465,10 @@ async fn main() -> Result<()> {
         Bench::Replica { megabytes } => replica::run(&bin, megabytes.max(16)).await,
         Bench::S3 { megabytes } => objects::run(&bin, megabytes).await,
         Bench::Rollup { days } => rollup::run(&bin, days).await,
+        Bench::Serve {
+            days,
+            clients,
+            requests,
+        } => serve::run(&bin, days, clients, requests).await,
     }
 }

@@ -28,10 +28,10 @@ fn write_day(path: &Path, day: i64) -> Result<()> {
     crate::write_readings(path, ("timestamp", times), ("level", values))
 }
 
-async fn append_day(pond: &Pond, work: &Path, day: i64) -> Result<()> {
+pub(crate) async fn append_day(pond: &Pond, work: &Path, day: i64, dest: &str) -> Result<()> {
     let file = work.join("day.parquet");
     write_day(&file, day)?;
-    crate::import_series(pond, &file, "/level.series", "timestamp").await
+    crate::import_series(pond, &file, dest, "timestamp").await
 }
 
 const ROLLUP: &str = "SELECT count(*), sum(level_avg * \"rows\") FROM \"/reduced/level/1d.series\"";
@@ -56,7 +56,7 @@ pub(crate) async fn run(bin: &Path, days: i64) -> Result<()> {
     let pond = Pond::init(&pond_dir).await?;
     let start = Instant::now();
     for day in 0..days {
-        append_day(&pond, work.path(), day).await?;
+        append_day(&pond, work.path(), day, "/level.series").await?;
     }
     println!(
         "rollup: {days} days of one-minute readings ({} rows), appended a day at a time, in {:.1} s",
@@ -90,7 +90,7 @@ pub(crate) async fn run(bin: &Path, days: i64) -> Result<()> {
         raw.push(time(&pond, &registry, RAW).await?);
     }
     let (warm, raw) = (median(warm), median(raw));
-    append_day(&pond, work.path(), days).await?;
+    append_day(&pond, work.path(), days, "/level.series").await?;
     let after = time(&pond, &registry, ROLLUP).await?;
     println!(
         "  daily rollup of the whole series: {} ; the same aggregate over the raw rows: {}",

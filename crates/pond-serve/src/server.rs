@@ -58,7 +58,16 @@ struct App {
     open: Opener,
     limits: Limits,
     latest: Mutex<Option<(Instant, Arc<Pond>)>>,
+    /// Chart answers by pond version and request: a pond version never changes, so
+    /// viewers of one chart share one computation.
+    charts: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
+    /// Chart computations and queries running at once: one a core, so that many
+    /// clients' scans queue (within their time budget) instead of holding memory each.
+    heavy: tokio::sync::Semaphore,
 }
+
+/// Chart answers kept.
+const CHARTS_KEPT: usize = 64;
 
 impl App {
     /// The pond, as it is now or at `as_of`.
@@ -97,6 +106,12 @@ pub fn router(open: Opener, limits: Limits) -> Router {
         open,
         limits,
         latest: Mutex::new(None),
+        charts: Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(CHARTS_KEPT).expect("not zero"),
+        )),
+        heavy: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     });
     Router::new()
         .route("/", get(|| async { Redirect::to("/p/") }))
@@ -558,8 +573,26 @@ async fn api_chart(
     Query(q): Query<ChartQuery>,
 ) -> Api {
     let path = format!("/{path}");
-    json(&app, &path.clone(), async {
+    let work = async {
         let pond = app.pond(q.as_of).await?;
+        let key = format!(
+            "{}|{path}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            pond.version(),
+            q.start,
+            q.end,
+            q.width,
+            q.columns,
+            q.resolution
+        );
+        let cached = app
+            .charts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(body) = cached {
+            return Ok(body);
+        }
         let request = ChartRequest {
             path: path.clone(),
             start: q.start.as_deref().map(instant).transpose()?,
@@ -570,11 +603,28 @@ async fn api_chart(
                 .as_deref()
                 .filter(|c| !c.is_empty())
                 .map(|c| c.split(',').map(String::from).collect()),
-            resolution: q.resolution.filter(|r| !r.is_empty() && r != "auto"),
+            resolution: q
+                .resolution
+                .clone()
+                .filter(|r| !r.is_empty() && r != "auto"),
         };
-        chart_data(&pond.fs().root(), &request).await
-    })
-    .await
+        let _turn = app.heavy.acquire().await?;
+        let data = chart_data(&pond.fs().root(), &request).await?;
+        let body = Arc::new(serde_json::to_vec(&data)?);
+        app.charts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .put(key, body.clone());
+        Ok(body)
+    };
+    match app.budget(&path, work).await {
+        Ok(body) => Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            body.as_ref().clone(),
+        )
+            .into_response()),
+        Err(e) => Err(Failure::from(e, true)),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -605,6 +655,7 @@ async fn api_query(State(app): State<Arc<App>>, Query(q): Query<QueryQuery>) -> 
             json(&app, "the query", async {
                 let pond = app.pond(q.as_of).await?;
                 let session = PondSession::new(pond.fs().root())?;
+                let _turn = app.heavy.acquire().await?;
                 let (columns, rows, truncated) = rows_of(&session, &sql, app.limits.rows).await?;
                 Ok(Answer {
                     columns,
@@ -619,6 +670,7 @@ async fn api_query(State(app): State<Arc<App>>, Query(q): Query<QueryQuery>) -> 
             let work = async {
                 let pond = app.pond(q.as_of).await?;
                 let session = PondSession::new(pond.fs().root())?;
+                let _turn = app.heavy.acquire().await?;
                 download(&session, &sql, &format, app.limits.download_rows).await
             };
             match app.budget("the query", work).await {
