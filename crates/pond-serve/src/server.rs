@@ -420,7 +420,7 @@ async fn chart_page(RawQuery(query): RawQuery) -> Page {
         .unwrap_or_default()
         .split('&')
         .filter_map(|kv| kv.strip_prefix("path="))
-        .map(|p| percent_decode(p))
+        .map(percent_decode)
         .collect();
     if paths.is_empty() {
         return Err(Failure::page(

@@ -290,7 +290,7 @@ fn serve_answers_pages_and_the_json_api_read_only_and_within_budgets() {
     assert_eq!(air["resolution"], "decimated", "{air}");
     let points = air["t"].as_array().unwrap().len();
     assert!(
-        points <= 100 && points >= 90,
+        (90..=100).contains(&points),
         "{points} points for 50 pixels"
     );
     assert_eq!(peak(&air), 99.0);
