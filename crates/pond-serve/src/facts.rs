@@ -38,7 +38,7 @@ pub struct Listed {
 }
 
 /// Microseconds since the epoch as [`micros`] writes them, for a record.
-pub fn rfc3339<S: serde::Serializer>(us: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+fn rfc3339<S: serde::Serializer>(us: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     serde::Serialize::serialize(&us.map(micros), s)
 }
 
@@ -88,16 +88,15 @@ pub struct Described {
     pub entry_type: String,
     /// Its node id.
     pub node: String,
-    /// A dynamic node's factory and configuration.
+    /// A dynamic node's factory.
     pub factory: Option<String>,
     /// A dynamic node's configuration.
     pub config: Option<ConfigRecord>,
-    /// A directory's entries (or why they cannot be listed).
+    /// How many entries a directory has.
     pub entries: Option<usize>,
     /// Why a directory's entries cannot be listed.
     pub entries_error: Option<String>,
-    /// A stored file: its latest version, the one described, and for a series an undo
-    /// left with some of its versions, those.
+    /// A stored file's latest version.
     pub latest: Option<u64>,
     /// The version described.
     pub showing: Option<u64>,
@@ -111,7 +110,7 @@ pub struct Described {
     pub modified: Option<String>,
     /// The host file a sync made the latest version from.
     pub origin: Option<OriginRecord>,
-    /// A table or series.
+    /// A table's or series' rows.
     pub rows: Option<u64>,
     /// A series' timestamp column.
     pub timestamp_column: Option<String>,
