@@ -14,6 +14,22 @@ pub fn micros(us: i64) -> String {
     }
 }
 
+/// A byte count for people: `812 B`, `1.2 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// One entry as `list -l` and `list --format` show it.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Listed {

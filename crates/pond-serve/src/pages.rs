@@ -2,7 +2,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::facts::{Described, Listed, micros};
+use crate::facts::{Described, Listed, bytes, micros};
 
 /// Where a page's links go.
 #[derive(Clone, Debug)]
@@ -118,22 +118,6 @@ fn crumbs(links: &Links, path: &str) -> Markup {
     }
 }
 
-/// Bytes as a person reads them.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// A directory's page: its entries.
 pub fn directory(links: &Links, path: &str, entries: &[Listed]) -> Markup {
     let body = html! {
@@ -228,13 +212,7 @@ pub fn file(
         }
         @if let Some(url) = chart {
             h2 { "chart" }
-            div.chart-controls {
-                span.columns {}
-                button.zoom-out type="button" { "whole range" }
-                button.pan-left type="button" { "◀" }
-                button.pan-right type="button" { "▶" }
-                span { "resolution: " b.resolution { "…" } " · points: " b.points { "…" } }
-            }
+            (chart_controls())
             div.chart data-url=(url) data-path=(d.path) {}
             p.hint { "Drag across the chart to zoom in; the server answers at a finer resolution." }
         }
@@ -283,6 +261,19 @@ pub fn file(
         }
     };
     layout(links, &d.path, body)
+}
+
+/// A chart's controls: its columns, zoom out, pan, and what it draws.
+fn chart_controls() -> Markup {
+    html! {
+        div.chart-controls {
+            span.columns {}
+            button.zoom-out type="button" { "whole range" }
+            button.pan-left type="button" { "◀" }
+            button.pan-right type="button" { "▶" }
+            span { "resolution: " b.resolution { "…" } " · points: " b.points { "…" } }
+        }
+    }
 }
 
 /// Rows a page of a table shows.
@@ -341,13 +332,7 @@ pub fn multi_chart(paths: &[String], urls: &str) -> Markup {
     let body = html! {
         h1 { "chart" }
         ul.paths { @for p in paths { li { a href=(Links::Server.page(p, false)) { (p) } } } }
-        div.chart-controls {
-            span.columns {}
-            button.zoom-out type="button" { "whole range" }
-            button.pan-left type="button" { "◀" }
-            button.pan-right type="button" { "▶" }
-            span { "resolution: " b.resolution { "…" } " · points: " b.points { "…" } }
-        }
+        (chart_controls())
         div.chart data-url=(urls) {}
     };
     layout(&Links::Server, "chart", body)

@@ -67,21 +67,7 @@ pub(crate) fn for_display(batch: &RecordBatch) -> Result<RecordBatch> {
     Ok(pond_sql::utc_as_text(batch)?)
 }
 
-/// A byte count for people: `812 B`, `1.2 MiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub(crate) use pond_serve::facts::bytes;
 
 /// Writes a table to standard output in `format`, streaming. A pretty table shows its
 /// first `max_rows` rows (all for 0) and counts the rest without keeping them, so memory is

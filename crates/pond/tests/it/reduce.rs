@@ -2,7 +2,7 @@
 //! the same aggregate computed over the raw rows, through appends, late data, compaction
 //! and revert; each version is reduced once; calendar days follow DST.
 
-use crate::support::{TestPond, write};
+use crate::support::TestPond;
 
 /// Hourly readings of `v` from `start` (hours after 2024-03-28T00:00:00Z) for `hours`
 /// hours, at `minute` past each hour; every seventh value is missing.
@@ -122,7 +122,7 @@ fn reduce_log(pond: &TestPond, path: &str) -> String {
 /// Appends the CSV `csv` (written to the host file `name`) to the series `/s.series`;
 /// what `copy` printed.
 fn append(pond: &TestPond, name: &str, csv: &str) -> String {
-    append_to(pond, name, "/s.series", csv)
+    pond.append_t(name, "/s.series", csv)
 }
 
 #[test]
@@ -290,8 +290,7 @@ fn temporal_reduce_configuration_errors_name_the_field() {
     assert!(err.contains("no column \"level\""), "{err}");
 
     // A column that is not a number, and two inputs that would share a name.
-    append_to(
-        &pond,
+    pond.append_t(
         "notes.csv",
         "/notes.series",
         "t,note\n2024-03-28T00:00:00Z,calm\n",
@@ -306,7 +305,7 @@ fn temporal_reduce_configuration_errors_name_the_field() {
         "{err}"
     );
     pond.ok(&["mkdir", "/more"]);
-    append_to(&pond, "s2.csv", "/more/s.series", &readings(0, 5, 0));
+    pond.append_t("s2.csv", "/more/s.series", &readings(0, 5, 0));
     let config = pond.config(
         "in_pattern: /**/s.series\ntime_column: t\nresolutions: [1h]\naggregations: {v: [avg]}\n",
     );
@@ -412,30 +411,12 @@ fn cat_picks_the_finest_rollup_that_fits_and_describe_lists_them() {
 
     // A series nothing rolls up.
     pond.ok(&["mkdir", "/elsewhere"]);
-    append_to(
-        &pond,
-        "b.csv",
-        "/elsewhere/other.series",
-        &readings(0, 5, 0),
-    );
+    pond.append_t("b.csv", "/elsewhere/other.series", &readings(0, 5, 0));
     let err = pond.fails(&["cat", "--resolution", "auto", "/elsewhere/other.series"]);
     assert!(
         err.contains("no temporal-reduce rolls up this series"),
         "{err}"
     );
-}
-
-fn append_to(pond: &TestPond, name: &str, dest: &str, csv: &str) -> String {
-    write(&pond.host(name), csv.as_bytes());
-    pond.ok(&[
-        "copy",
-        "--format",
-        "series",
-        "--timestamp-column",
-        "t",
-        name,
-        dest,
-    ])
 }
 
 /// `timeseries-join`: exact and as-of matching on one time axis, a tolerance, a sensor
@@ -449,12 +430,7 @@ fn timeseries_join_matches_exactly_or_as_of_and_stitches_a_swap() {
         for (t, v) in rows {
             csv.push_str(&format!("2024-06-01T{t}:00Z,{v}\n"));
         }
-        append_to(
-            &pond,
-            &format!("{name}.csv"),
-            &format!("/s/{name}.series"),
-            &csv,
-        );
+        pond.append_t(&format!("{name}.csv"), &format!("/s/{name}.series"), &csv);
     };
     series(
         "air",

@@ -36,17 +36,7 @@ fn pond_with_series() -> TestPond {
         ));
     }
     for (i, part) in parts.iter().enumerate() {
-        let name = format!("buoy{i}.csv");
-        write(&pond.host(&name), part.as_bytes());
-        pond.ok(&[
-            "copy",
-            "--format",
-            "series",
-            "--timestamp-column",
-            "t",
-            &name,
-            "/sensors/buoy.series",
-        ]);
+        pond.append_t(&format!("buoy{i}.csv"), "/sensors/buoy.series", part);
     }
     let mut air = String::from("t,air\n");
     for h in 0..240i64 {
@@ -54,16 +44,7 @@ fn pond_with_series() -> TestPond {
         let v = if h == 100 { 99.0 } else { (h % 24) as f64 };
         air.push_str(&format!("{},{v}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
     }
-    write(&pond.host("air.csv"), air.as_bytes());
-    pond.ok(&[
-        "copy",
-        "--format",
-        "series",
-        "--timestamp-column",
-        "t",
-        "air.csv",
-        "/sensors/air.series",
-    ]);
+    pond.append_t("air.csv", "/sensors/air.series", &air);
     write(
         &pond.host("sites.csv"),
         b"site,name\n1,North\n2,South\n3,East\n",
@@ -90,27 +71,32 @@ impl Drop for Served {
     }
 }
 
+impl Served {
+    /// Starts `command`; its URL is what `url` finds in the first line it prints.
+    fn start(mut command: Command, url: impl Fn(&str) -> Option<String>) -> Served {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = url(&line).unwrap_or_else(|| panic!("no address in {line:?}"));
+        Served { child, url }
+    }
+}
+
 /// `pond serve --addr 127.0.0.1:0 EXTRA…` on `pond`, once it says where it listens.
 fn serve(pond: &TestPond, extra: &[&str]) -> Served {
     let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let mut child = pond
-        .command(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start pond serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    Served { child, url }
+    Served::start(pond.command(&args), |line| {
+        line.split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(|w| w.trim_end_matches('/').to_string())
+    })
 }
 
 /// An HTTP response: status, headers (lowercased names), body.
@@ -390,27 +376,18 @@ fn a_heavy_query_runs_out_of_its_budget_and_the_server_goes_on() {
 
 /// A static file server (Python's) on 127.0.0.1 over `dir`, stopped when dropped.
 fn static_server(dir: &Path) -> Served {
-    let mut child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 starts a static file server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split_whitespace()
-        .skip_while(|w| *w != "port")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
-        .to_string();
-    Served {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
+        .current_dir(dir);
+    // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+    Served::start(command, |line| {
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)?;
+        Some(format!("http://127.0.0.1:{port}"))
+    })
 }
 
 #[test]
@@ -462,16 +439,7 @@ fn site_writes_the_pages_and_rewrites_only_what_changed() {
         .unwrap();
     let mut air = String::from("t,air\n");
     air.push_str("2024-06-11T00:00:00Z,5\n");
-    write(&pond.host("air2.csv"), air.as_bytes());
-    pond.ok(&[
-        "copy",
-        "--format",
-        "series",
-        "--timestamp-column",
-        "t",
-        "air2.csv",
-        "/sensors/air.series",
-    ]);
+    pond.append_t("air2.csv", "/sensors/air.series", &air);
     let changed = pond.ok(&["site", &site_arg]);
     let written: usize = changed
         .split_whitespace()

@@ -61,6 +61,21 @@ impl TestPond {
         self.ok(&["copy", "--format", "series", &name, dest])
     }
 
+    /// Appends the CSV text `csv`, written to the host file `name`, to the series `dest`,
+    /// its time in column `t`; the command's output.
+    pub fn append_t(&self, name: &str, dest: &str, csv: &str) -> String {
+        write(&self.host(name), csv.as_bytes());
+        self.ok(&[
+            "copy",
+            "--format",
+            "series",
+            "--timestamp-column",
+            "t",
+            name,
+            dest,
+        ])
+    }
+
     /// Runs a command.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run pond")
