@@ -80,9 +80,13 @@ fn literal(us: i64) -> String {
 /// The chart data `request` asks of the pond `root`.
 pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> {
     let width = request.width.clamp(10, 10_000);
-    let path = root
-        .canonicalize(&tinyfs::Path::parse(&request.path)?)
-        .await?;
+    // The series as it is now, or one version of it (`PATH@vN`), which has no rollups.
+    let parsed = tinyfs::Path::parse(&request.path)?;
+    let canonical = root.canonicalize(&parsed.without_version()).await?;
+    let path = match parsed.version() {
+        Some(v) => format!("{canonical}@v{v}"),
+        None => canonical.clone(),
+    };
     let session = PondSession::new(root.clone())?;
     let summary = session.summary(&request.path).await?;
     if summary.entry_type != EntryType::FileSeries {
@@ -177,7 +181,10 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
         fill(&mut data, &batches)?;
         return Ok(data);
     }
-    let rollups = pond_factories::reduce::rollups_of(root, &path).await?;
+    let rollups = match parsed.version() {
+        Some(_) => Vec::new(),
+        None => pond_factories::reduce::rollups_of(root, &canonical).await?,
+    };
     let fits = match &request.resolution {
         Some(asked) => Some(
             rollups

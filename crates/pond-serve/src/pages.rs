@@ -183,10 +183,12 @@ pub fn rows_table(preview: &Preview) -> Markup {
 pub fn file(
     links: &Links,
     d: &Described,
+    history: &[tinyfs::FileVersion],
     preview: Option<&Preview>,
     preview_error: Option<&str>,
     chart: Option<&str>,
 ) -> Markup {
+    let bare = d.path.as_str();
     let body = html! {
         (crumbs(links, &d.path))
         dl.facts {
@@ -248,7 +250,7 @@ pub fn file(
                 tbody {
                     @for v in d.versions.iter().rev() {
                         tr {
-                            td.num { "v" (v.version) }
+                            td.num { (version_link(links, bare, v.version)) }
                             td.num { (v.rows) }
                             td.num { (bytes(v.size)) }
                             td { @if let Some(s) = &v.start { (s) } }
@@ -259,9 +261,39 @@ pub fn file(
                 }
             }
         }
+        @if !history.is_empty() {
+            h2 { "versions" }
+            table.versions {
+                thead { tr { th.num { "version" } th.num { "size" } th { "written" } th { "blake3" } } }
+                tbody {
+                    @for v in history {
+                        tr {
+                            td.num { (version_link(links, bare, v.version)) }
+                            td.num { (bytes(v.size)) }
+                            td { (micros(v.modified_micros)) }
+                            td.mono { (v.blake3.to_hex().as_str()[..16]) "…" }
+                        }
+                    }
+                }
+            }
+        }
     };
     layout(links, &d.path, body)
 }
+
+/// `vN`, linking the page of that version of `path` where there is one (the server's).
+fn version_link(links: &Links, path: &str, version: u64) -> Markup {
+    html! {
+        @if links.is_static() {
+            "v" (version)
+        } @else {
+            a href=(links.page(&format!("{path}@v{version}"), false)) { "v" (version) }
+        }
+    }
+}
+
+/// Versions a file's page lists.
+pub const PAGE_VERSIONS: usize = 100;
 
 /// A chart's controls: its columns, zoom out, pan, and what it draws.
 fn chart_controls() -> Markup {

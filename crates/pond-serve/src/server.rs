@@ -224,9 +224,11 @@ async fn path_page(
         };
         let chart =
             (d.entry_type == EntryType::FileSeries.to_string()).then(|| chart_url(&path, q.as_of));
+        let history = history(&root, &d).await?;
         Ok(pages::file(
             &Links::Server,
             &d,
+            &history,
             preview.as_ref(),
             preview_error.as_deref(),
             chart.as_deref(),
@@ -236,6 +238,18 @@ async fn path_page(
         Ok(page) => Ok(page.into_response()),
         Err(e) => Err(Failure::from(e, false)),
     }
+}
+
+/// The newest versions of a stored file that is not a series, newest first (a series'
+/// page lists the versions that make it up, from its description).
+pub(crate) async fn history(root: &WD, d: &Described) -> Result<Vec<tinyfs::FileVersion>> {
+    if d.latest.is_none() || d.entry_type == EntryType::FileSeries.to_string() {
+        return Ok(Vec::new());
+    }
+    let mut versions = root.versions(d.path.as_str()).await?;
+    versions.reverse();
+    versions.truncate(pages::PAGE_VERSIONS);
+    Ok(versions)
 }
 
 /// The chart API's URL for the series at `path`.

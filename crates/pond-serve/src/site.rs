@@ -24,7 +24,7 @@ use tlogfs::Pond;
 use crate::chart::{ChartData, ChartRequest, chart_data};
 use crate::facts::described;
 use crate::pages::{self, Links, PAGE_ROWS};
-use crate::server::{ASSETS, commits, entries, preview};
+use crate::server::{ASSETS, commits, entries, history, preview};
 
 /// What [`write_site`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -143,10 +143,12 @@ impl Site {
             )?;
             self.report.charts += 1;
         }
+        let history = history(root, &d).await?;
         self.page(&format!("p{path}.html"), |links| {
             pages::file(
                 links,
                 &d,
+                &history,
                 preview.as_ref(),
                 error.as_deref(),
                 series.then_some(data.as_str()),

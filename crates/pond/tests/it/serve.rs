@@ -214,6 +214,14 @@ fn serve_answers_pages_and_the_json_api_read_only_and_within_budgets() {
         assert!(page.contains(shown), "{shown} in the series page");
     }
     assert!(
+        page.contains("href=\"/p/sensors/buoy.series@v1\""),
+        "versions link their pages"
+    );
+    let v1_page = get(&format!("{url}/p/sensors/buoy.series@v1")).text();
+    assert!(v1_page.contains("showing v1"), "{v1_page}");
+    let table = get(&format!("{url}/p/sites.table")).text();
+    assert!(table.contains(">versions<") && table.contains("href=\"/p/sites.table@v1\""));
+    assert!(
         get(&format!("{url}/log"))
             .text()
             .contains("mknod temporal-reduce")
@@ -285,6 +293,18 @@ fn serve_answers_pages_and_the_json_api_read_only_and_within_budgets() {
     ))
     .json();
     assert_eq!(forced["t"].as_array().unwrap().len(), 10);
+
+    // One version of the series: its own rows (the first five days), and no rollup.
+    let v1 = get(&format!(
+        "{url}/api/chart/sensors/buoy.series@v1?width=1000"
+    ))
+    .json();
+    assert_eq!(v1["path"], "/sensors/buoy.series@v1");
+    assert_eq!(v1["resolution"], "decimated", "{v1}");
+    assert_eq!(
+        v1["range"][1], 1_717_631_940_000_000i64,
+        "2024-06-05T23:59:00Z"
+    );
 
     // Queries: JSON, CSV and Parquet.
     let sql = q("SELECT count(*) AS n, max(temp) AS top FROM \"/sensors/buoy.series\"");
@@ -372,6 +392,35 @@ fn a_heavy_query_runs_out_of_its_budget_and_the_server_goes_on() {
     assert_eq!(many["rows"].as_array().unwrap().len(), 5);
     assert_eq!(many["truncated"], true);
     assert_eq!(get(&format!("{url}/api/list/")).status, 200);
+}
+
+/// A client that sends half a request and waits, and one that asks for a page and never
+/// reads it, hold nothing others need.
+#[test]
+fn slow_clients_do_not_hold_the_server() {
+    let pond = pond_with_series();
+    let server = serve(&pond, &[]);
+    let host = server.url.trim_start_matches("http://").to_string();
+    let mut stalled = TcpStream::connect(&host).unwrap();
+    write!(stalled, "GET /p/ HTTP/1.1\r\nHost: {host}\r\n").unwrap();
+    let mut unread = Vec::new();
+    for _ in 0..8 {
+        let mut c = TcpStream::connect(&host).unwrap();
+        write!(
+            c,
+            "GET /api/rows/sensors/buoy.series?limit=10000 HTTP/1.1\r\nHost: {host}\r\n\r\n"
+        )
+        .unwrap();
+        unread.push(c);
+    }
+    let answer = get(&format!(
+        "{}/api/query?sql={}",
+        server.url,
+        q("SELECT count(*) FROM \"/sensors/buoy.series\"")
+    ));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["rows"], serde_json::json!([["14400"]]));
+    drop((stalled, unread));
 }
 
 /// A static file server (Python's) on 127.0.0.1 over `dir`, stopped when dropped.
