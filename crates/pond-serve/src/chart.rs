@@ -9,7 +9,8 @@
 //!   over the window number at most the width, its minimum and maximum columns (else its
 //!   mean) drawn for each column asked;
 //! - **decimated**: otherwise the minimum and maximum of each column in each pixel column,
-//!   two points a pixel, so every peak and trough is drawn.
+//!   two points a pixel, so every peak and trough is drawn: of the coarsest rollup's
+//!   minima and maxima when the series has rollups (`1d, decimated`), else of its rows.
 
 use std::fmt::Write as _;
 
@@ -197,28 +198,26 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
             .find(|r| (span + r.bucket_micros - 1) / r.bucket_micros <= width as i64),
     };
     if let Some(rollup) = fits {
-        let schema = session.summary(&rollup.path).await?.schema;
-        let has = |name: &str| schema.field_with_name(name).is_ok();
-        let mut select = Vec::new();
-        for c in &columns {
-            let (min, max, avg) = (format!("{c}_min"), format!("{c}_max"), format!("{c}_avg"));
-            if has(&min) && has(&max) {
-                select.push((min, format!("{c} min")));
-                select.push((max, format!("{c} max")));
-            } else if has(&avg) {
-                select.push((avg, c.clone()));
-            } else if let Some(f) = schema
-                .fields()
-                .iter()
-                .find(|f| f.name().starts_with(&format!("{c}_")) && f.data_type().is_numeric())
-            {
-                select.push((f.name().clone(), f.name().clone()));
-            }
-        }
-        if !select.is_empty() {
+        let picked = rollup_columns(&session, &rollup.path, &columns).await?;
+        if !picked.is_empty() {
             let mut sql = String::from("SELECT \"timestamp\"");
-            for (column, shown) in &select {
-                write!(sql, ", {} AS {}", ident(column), ident(shown))?;
+            for (min, max, shown) in &picked {
+                if min == max {
+                    write!(sql, ", {} AS {}", ident(min), ident(shown))?;
+                } else {
+                    write!(
+                        sql,
+                        ", {} AS {}",
+                        ident(min),
+                        ident(&format!("{shown} min"))
+                    )?;
+                    write!(
+                        sql,
+                        ", {} AS {}",
+                        ident(max),
+                        ident(&format!("{shown} max"))
+                    )?;
+                }
             }
             let window = format!(
                 "\"timestamp\" >= {} AND \"timestamp\" < {}",
@@ -233,29 +232,67 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
             let batches = collect(&session, &sql).await?;
             data.source = rollup.path.clone();
             data.resolution = rollup.resolution.clone();
-            data.columns = select.into_iter().map(|(_, shown)| shown).collect();
+            for (min, max, shown) in picked {
+                if min == max {
+                    data.columns.push(shown);
+                } else {
+                    data.columns.push(format!("{shown} min"));
+                    data.columns.push(format!("{shown} max"));
+                }
+            }
             fill(&mut data, &batches)?;
             return Ok(data);
         }
     }
-    // Each pixel column's minimum and maximum: two points a pixel.
+    // Each pixel column's minimum and maximum: two points a pixel. Of the coarsest
+    // rollup's extremes when there is one (its buckets' minima and maxima hold every
+    // reading's), else of the rows.
+    let mut table = path.clone();
+    let mut time = time.clone();
+    let mut extremes: Vec<(String, String, String)> = columns
+        .iter()
+        .map(|c| (c.clone(), c.clone(), c.clone()))
+        .collect();
+    if let Some(coarsest) = rollups.last() {
+        let picked = rollup_columns(&session, &coarsest.path, &columns).await?;
+        if picked.len() == columns.len() {
+            table = coarsest.path.clone();
+            time = "timestamp".into();
+            extremes = picked;
+            data.source = coarsest.path.clone();
+            data.resolution = format!("{}, decimated", coarsest.resolution);
+        }
+    }
+    let window = format!(
+        "{} >= {} AND {} < {}",
+        ident(&time),
+        literal(start),
+        ident(&time),
+        literal(end)
+    );
     let bucket = (span + width as i64 - 1) / width as i64;
     let micros = format!(
         "CAST(arrow_cast({}, 'Timestamp(Microsecond, None)') AS BIGINT)",
         ident(&time)
     );
     let mut sql = format!("SELECT ({micros} - {start}) / {bucket} AS px");
-    for c in &columns {
-        let value = format!("CAST({} AS DOUBLE)", ident(c));
-        write!(sql, ", min({value}), max({value})")?;
+    for (min, max, _) in &extremes {
+        write!(
+            sql,
+            ", min(CAST({} AS DOUBLE)), max(CAST({} AS DOUBLE))",
+            ident(min),
+            ident(max)
+        )?;
     }
     write!(
         sql,
         " FROM {} WHERE {window} GROUP BY 1 ORDER BY 1",
-        ident(&path)
+        ident(&table)
     )?;
     let batches = collect(&session, &sql).await?;
-    data.resolution = "decimated".into();
+    if data.source == path {
+        data.resolution = "decimated".into();
+    }
     data.columns = columns;
     data.values = vec![Vec::new(); data.columns.len()];
     for batch in &batches {
@@ -287,6 +324,34 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
         }
     }
     Ok(data)
+}
+
+/// For each of `columns`, the rollup at `path`'s columns that draw it: its minimum and
+/// maximum (`c_min`, `c_max`), else its mean twice, else another of its aggregates twice;
+/// with the name it is shown by. Columns the rollup does not reduce are left out.
+async fn rollup_columns(
+    session: &PondSession,
+    path: &str,
+    columns: &[String],
+) -> Result<Vec<(String, String, String)>> {
+    let schema = session.summary(path).await?.schema;
+    let has = |name: &str| schema.field_with_name(name).is_ok();
+    let mut out = Vec::new();
+    for c in columns {
+        let (min, max, avg) = (format!("{c}_min"), format!("{c}_max"), format!("{c}_avg"));
+        if has(&min) && has(&max) {
+            out.push((min, max, c.clone()));
+        } else if has(&avg) {
+            out.push((avg.clone(), avg, c.clone()));
+        } else if let Some(f) = schema
+            .fields()
+            .iter()
+            .find(|f| f.name().starts_with(&format!("{c}_")) && f.data_type().is_numeric())
+        {
+            out.push((f.name().clone(), f.name().clone(), f.name().clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// The first and last instant of a computed series' time column, read from its rows.

@@ -294,6 +294,17 @@ fn serve_answers_pages_and_the_json_api_read_only_and_within_budgets() {
     .json();
     assert_eq!(forced["t"].as_array().unwrap().len(), 10);
 
+    // Narrower than the coarsest rollup: its daily minima and maxima, decimated, still
+    // hold the spike.
+    let tiny = get(&format!(
+        "{url}/api/chart/sensors/buoy.series?width=10&columns=temp&start=2024-05-01T00:00:00Z&end=2024-07-01T00:00:00Z"
+    ))
+    .json();
+    assert_eq!(tiny["resolution"], "1d, decimated", "{tiny}");
+    assert_eq!(tiny["source"], "/rollups/buoy/1d.series");
+    assert!(tiny["t"].as_array().unwrap().len() <= 20, "{tiny}");
+    assert_eq!(peak(&tiny), 1000.0);
+
     // One version of the series: its own rows (the first five days), and no rollup.
     let v1 = get(&format!(
         "{url}/api/chart/sensors/buoy.series@v1?width=1000"
