@@ -414,3 +414,23 @@ fn fill(data: &mut ChartData, batches: &[RecordBatch]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Reads every rollup a temporal-reduce makes in the pond `root` once, so that a chart's
+/// first request finds them built: a rollup's first read reduces every version of its
+/// series, which for years of readings takes longer than a request may. How many.
+pub async fn warm_rollups(root: &WD) -> Result<usize> {
+    let session = PondSession::new(root.clone())?;
+    let mut warmed = 0;
+    for m in root.glob("/**").await? {
+        if m.node.factory() != Some("temporal-reduce") {
+            continue;
+        }
+        let pattern = format!("{}/*/*.series", m.path.trim_end_matches('/'));
+        for rollup in root.glob(&pattern).await? {
+            let sql = format!("SELECT count(*) FROM {}", ident(&rollup.path));
+            collect(&session, &sql).await?;
+            warmed += 1;
+        }
+    }
+    Ok(warmed)
+}

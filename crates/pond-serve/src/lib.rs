@@ -23,5 +23,6 @@ pub mod pages;
 mod server;
 mod site;
 
+pub use chart::warm_rollups;
 pub use server::{Limits, Opener, router};
 pub use site::{SiteReport, write_site};

@@ -230,6 +230,24 @@ pub(crate) async fn serve(
     }
     out.flush()?;
     drop(out);
+    // Rollups are built on first read, which for years of readings takes longer than a
+    // request may: build them now, beside the server.
+    let warm = open.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let warmed = match warm(None).await {
+            Ok(pond) => pond_serve::warm_rollups(&pond.fs().root()).await,
+            Err(e) => Err(e),
+        };
+        match warmed {
+            Ok(0) => {}
+            Ok(n) => eprintln!(
+                "{n} rollups ready in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => eprintln!("warning: building rollups: {e:#}"),
+        }
+    });
     axum::serve(listener, pond_serve::router(open, limits)).await?;
     Ok(())
 }
