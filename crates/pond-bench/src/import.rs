@@ -107,7 +107,18 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
     let work = tempfile::tempdir()?;
     let csv = csv_of(source, work.path()).await?;
     let csv_bytes = std::fs::metadata(&csv)?.len();
+    // The same text gzipped, as a logger's daily rotation leaves it.
+    let gz = work.path().join("source.csv.gz");
+    {
+        let mut encoder = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(std::fs::File::create(&gz)?),
+            flate2::Compression::default(),
+        );
+        std::io::copy(&mut std::fs::File::open(&csv)?, &mut encoder)?;
+        encoder.finish()?;
+    }
     let mut pond = (Vec::new(), Vec::new());
+    let mut gzipped = (Vec::new(), Vec::new());
     let mut duck = (Vec::new(), Vec::new());
     let (mut stored, mut pond_rows) = (0, 0);
     for run in 0..runs {
@@ -133,6 +144,30 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
         stored = dir_bytes(&pond_dir.join("content"))?;
         if run == 0 {
             pond_rows = pond_count(bin, &pond_dir)?;
+        }
+        std::fs::remove_dir_all(&pond_dir)?;
+
+        let pond_dir = work.path().join(format!("pond{run}gz"));
+        let status = Command::new(bin)
+            .arg("--pond")
+            .arg(&pond_dir)
+            .arg("init")
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("pond init failed");
+        }
+        let mut copy = Command::new(bin);
+        copy.arg("--pond")
+            .arg(&pond_dir)
+            .args(["copy", "--format", "series"])
+            .arg(&gz)
+            .arg("/imported.series");
+        let (t, m) = measure(copy)?;
+        gzipped.0.push(t);
+        gzipped.1.push(m);
+        if run == 0 && pond_count(bin, &pond_dir)? != pond_rows {
+            bail!("the gzipped CSV imported other rows than the CSV");
         }
         std::fs::remove_dir_all(&pond_dir)?;
 
@@ -166,6 +201,18 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
         mb / pt.as_secs_f64(),
         pm >> 20,
         stored >> 20
+    );
+    let (gt, gm) = (median(gzipped.0), median(gzipped.1));
+    println!(
+        "  the same, gzipped ({} MB)  {:>12}  {:>6.1} MB/s of text  peak {:>6} MB",
+        std::fs::metadata(&gz)?.len() >> 20,
+        ms(gt),
+        mb / gt.as_secs_f64(),
+        gm >> 20
+    );
+    println!(
+        "  gzipped throughput ÷ plain: {:.2} (goal ≥ 0.8)",
+        pt.as_secs_f64() / gt.as_secs_f64()
     );
     println!(
         "  DuckDB COPY TO parquet     {:>12}  {:>6.1} MB/s  peak {:>6} MB",

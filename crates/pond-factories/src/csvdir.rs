@@ -297,9 +297,22 @@ struct CsvDir {
     cache: Arc<CsvCache>,
 }
 
-/// The table name for a matched CSV path: its last component without `.csv`.
+/// The table name for a matched CSV path: its last component without `.csv` (and
+/// without `.gz`, `.zst` or `.bz2` after it: a compressed CSV reads as its text).
 fn table_name(path: &str) -> String {
-    let base = path.rsplit('/').next().unwrap_or(path);
+    let mut base = path.rsplit('/').next().unwrap_or(path);
+    for compressed in [".gz", ".zst", ".bz2"] {
+        let cut = base.len().saturating_sub(compressed.len());
+        if let Some(ext) = base.get(cut..)
+            && ext.eq_ignore_ascii_case(compressed)
+            && base
+                .get(..cut)
+                .is_some_and(|b| b.to_ascii_lowercase().ends_with(".csv"))
+        {
+            base = &base[..cut];
+            break;
+        }
+    }
     let cut = base.len().saturating_sub(4);
     match base.get(cut..) {
         Some(ext) if cut > 0 && ext.eq_ignore_ascii_case(".csv") => base[..cut].into(),
@@ -490,5 +503,9 @@ mod tests {
         // Multi-byte names near the end must not be cut inside a character.
         assert_eq!(table_name("/in/été"), "été");
         assert_eq!(table_name("/in/señor.csv"), "señor");
+        assert_eq!(table_name("/in/day.csv.gz"), "day");
+        assert_eq!(table_name("/in/day.CSV.ZST"), "day");
+        assert_eq!(table_name("/in/day.csv.bz2"), "day");
+        assert_eq!(table_name("/in/day.gz"), "day.gz");
     }
 }

@@ -98,6 +98,9 @@ pub(crate) struct CsvFile {
 /// What every reader of one CSV file needs.
 struct Shared {
     path: PathBuf,
+    /// A compressed file's text, decompressed beside it: `path` names it, and it is
+    /// removed when the last reader is done.
+    _decompressed: Option<tempfile::TempPath>,
     /// What arrow-csv reads (the columns to convert as text).
     read: SchemaRef,
     format: Format,
@@ -180,6 +183,83 @@ impl CsvFile {
     }
 }
 
+/// A compression a CSV file may come in, known by its first bytes (whatever its name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compression {
+    /// gzip (`.gz`), one member or several.
+    Gzip,
+    /// Zstandard (`.zst`).
+    Zstd,
+    /// bzip2 (`.bz2`).
+    Bzip2,
+}
+
+impl Compression {
+    /// The compression of the host file `source`, if it is compressed.
+    pub(crate) fn of(source: &Path, shown: &str) -> Result<Option<Compression>> {
+        let mut head = [0u8; 4];
+        let mut file = File::open(source).map_err(|e| Error::Io {
+            path: shown.to_string(),
+            source: e,
+        })?;
+        let n = std::io::Read::read(&mut file, &mut head).map_err(|e| Error::Io {
+            path: shown.to_string(),
+            source: e,
+        })?;
+        Ok(match &head[..n] {
+            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd] => Some(Compression::Zstd),
+            [b'B', b'Z', b'h', b'1'..=b'9'] => Some(Compression::Bzip2),
+            _ => None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+        }
+    }
+
+    /// `source` decompressed, streaming, into a temporary file (in `TMPDIR`): its text
+    /// is read several times (once to infer types, then in parallel chunks), and is never
+    /// held in memory. A stream that ends early is named as truncated.
+    fn decompress(self, source: &Path, shown: &str) -> Result<tempfile::TempPath> {
+        let io = |e: std::io::Error| Error::Io {
+            path: shown.to_string(),
+            source: e,
+        };
+        let input = std::io::BufReader::with_capacity(1 << 20, File::open(source).map_err(io)?);
+        let mut reader: Box<dyn std::io::Read> = match self {
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(io)?)
+            }
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".pond-decompressed-")
+            .tempfile()
+            .map_err(io)?;
+        let (file, path) = temp.into_parts();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        std::io::copy(&mut reader, &mut out).map_err(|e| {
+            let why = if e.kind() == std::io::ErrorKind::UnexpectedEof
+                || e.to_string().contains("incomplete")
+                || e.to_string().contains("truncated")
+            {
+                "ends early: the file is truncated".to_string()
+            } else {
+                format!("is damaged: {e}")
+            };
+            Error::invalid(shown, format!("its {} stream {why}", self.name()))
+        })?;
+        std::io::Write::flush(&mut out).map_err(io)?;
+        Ok(path)
+    }
+}
+
 /// A CSV reader over the host file `source`, its chunks cut at about `chunk_bytes`.
 ///
 /// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by default,
@@ -188,6 +268,11 @@ impl CsvFile {
 /// changes no value. Decimal commas and [`CsvTime`] columns are read as text by arrow-csv
 /// and converted here.
 fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) -> Result<CsvFile> {
+    let decompressed = match Compression::of(source, shown)? {
+        Some(compression) => Some(compression.decompress(source, shown)?),
+        None => None,
+    };
+    let source: &Path = decompressed.as_deref().unwrap_or(source);
     let decimal_comma = match options.decimal {
         b'.' => false,
         b',' if options.delimiter == b',' => {
@@ -287,6 +372,7 @@ fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) 
     Ok(CsvFile {
         shared: Arc::new(Shared {
             path: source.to_path_buf(),
+            _decompressed: decompressed,
             read: Arc::new(Schema::new(read)),
             format,
             converter: Converter {

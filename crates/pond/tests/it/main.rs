@@ -4,6 +4,7 @@
 mod copy;
 mod crash;
 mod factories;
+mod formats;
 mod help;
 mod interop;
 mod memory;
