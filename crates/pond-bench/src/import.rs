@@ -103,6 +103,27 @@ fn duckdb_rows(path: &Path) -> Result<u64> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
+/// `pond copy --format series source` into a new pond at `pond_dir`, whole process: its
+/// time and peak memory.
+fn import_into(bin: &Path, pond_dir: &Path, source: &Path) -> Result<(Duration, u64)> {
+    let status = Command::new(bin)
+        .arg("--pond")
+        .arg(pond_dir)
+        .arg("init")
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("pond init failed");
+    }
+    let mut copy = Command::new(bin);
+    copy.arg("--pond")
+        .arg(pond_dir)
+        .args(["copy", "--format", "series"])
+        .arg(source)
+        .arg("/imported.series");
+    measure(copy)
+}
+
 pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
     let work = tempfile::tempdir()?;
     let csv = csv_of(source, work.path()).await?;
@@ -123,22 +144,7 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
     let (mut stored, mut pond_rows) = (0, 0);
     for run in 0..runs {
         let pond_dir = work.path().join(format!("pond{run}"));
-        let status = Command::new(bin)
-            .arg("--pond")
-            .arg(&pond_dir)
-            .arg("init")
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("pond init failed");
-        }
-        let mut copy = Command::new(bin);
-        copy.arg("--pond")
-            .arg(&pond_dir)
-            .args(["copy", "--format", "series"])
-            .arg(&csv)
-            .arg("/imported.series");
-        let (t, m) = measure(copy)?;
+        let (t, m) = import_into(bin, &pond_dir, &csv)?;
         pond.0.push(t);
         pond.1.push(m);
         stored = dir_bytes(&pond_dir.join("content"))?;
@@ -147,23 +153,7 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
         }
         std::fs::remove_dir_all(&pond_dir)?;
 
-        let pond_dir = work.path().join(format!("pond{run}gz"));
-        let status = Command::new(bin)
-            .arg("--pond")
-            .arg(&pond_dir)
-            .arg("init")
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("pond init failed");
-        }
-        let mut copy = Command::new(bin);
-        copy.arg("--pond")
-            .arg(&pond_dir)
-            .args(["copy", "--format", "series"])
-            .arg(&gz)
-            .arg("/imported.series");
-        let (t, m) = measure(copy)?;
+        let (t, m) = import_into(bin, &pond_dir, &gz)?;
         gzipped.0.push(t);
         gzipped.1.push(m);
         if run == 0 && pond_count(bin, &pond_dir)? != pond_rows {

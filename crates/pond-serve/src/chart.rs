@@ -78,6 +78,12 @@ fn literal(us: i64) -> String {
     format!("'{}'", crate::facts::micros(us))
 }
 
+/// `time` in the window from `start` (inclusive) to `end`, as SQL.
+fn between(time: &str, start: i64, end: i64) -> String {
+    let t = ident(time);
+    format!("{t} >= {} AND {t} < {}", literal(start), literal(end))
+}
+
 /// The chart data `request` asks of the pond `root`.
 pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> {
     let width = request.width.clamp(10, 10_000);
@@ -161,13 +167,7 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
             None => *rows as f64,
         })
         .sum();
-    let window = format!(
-        "{} >= {} AND {} < {}",
-        ident(&time),
-        literal(start),
-        ident(&time),
-        literal(end)
-    );
+    let window = between(&time, start, end);
     let stored = !summary.versions.is_empty();
     if stored && request.resolution.is_none() && estimate <= (2 * width) as f64 {
         let select: Vec<String> = columns.iter().map(|c| ident(c)).collect();
@@ -219,11 +219,7 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
                     )?;
                 }
             }
-            let window = format!(
-                "\"timestamp\" >= {} AND \"timestamp\" < {}",
-                literal(start),
-                literal(end)
-            );
+            let window = between("timestamp", start, end);
             write!(
                 sql,
                 " FROM {} WHERE {window} ORDER BY 1",
@@ -263,13 +259,7 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
             data.resolution = format!("{}, decimated", coarsest.resolution);
         }
     }
-    let window = format!(
-        "{} >= {} AND {} < {}",
-        ident(&time),
-        literal(start),
-        ident(&time),
-        literal(end)
-    );
+    let window = between(&time, start, end);
     let bucket = (span + width as i64 - 1) / width as i64;
     let micros = format!(
         "CAST(arrow_cast({}, 'Timestamp(Microsecond, None)') AS BIGINT)",
