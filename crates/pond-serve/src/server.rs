@@ -63,7 +63,21 @@ struct App {
     charts: Mutex<lru::LruCache<String, Arc<Vec<u8>>>>,
     /// Chart computations and queries running at once: one a core, so that many
     /// clients' scans queue (within their time budget) instead of holding memory each.
-    heavy: tokio::sync::Semaphore,
+    heavy: Arc<tokio::sync::Semaphore>,
+    /// Where scans run: a runtime of their own, so that a scan computing without
+    /// yielding holds one of its threads, never the server's, and a budget's timer fires.
+    scans: Scans,
+}
+
+/// The scans' runtime, shut down without waiting when the server goes.
+struct Scans(Option<tokio::runtime::Runtime>);
+
+impl Drop for Scans {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Chart answers kept.
@@ -88,6 +102,25 @@ impl App {
         Ok(pond)
     }
 
+    /// `work`, a scan, in its turn, on the scans' runtime; aborted (at its next yield)
+    /// when the request gives up on it.
+    async fn heavy<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let turn = self.heavy.clone().acquire_owned().await?;
+        let scans = self
+            .scans
+            .0
+            .as_ref()
+            .expect("the scans' runtime lives as long as the server");
+        let task = Aborting(scans.spawn(async move {
+            let _turn = turn;
+            work.await
+        }));
+        task.await?
+    }
+
     /// `work` within the time budget.
     async fn budget<T>(&self, what: &str, work: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout(self.limits.time, work).await {
@@ -100,8 +133,29 @@ impl App {
     }
 }
 
+/// A task, aborted when dropped: when the request awaiting it runs out of its budget.
+struct Aborting<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Aborting<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for Aborting<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
 /// The server's routes over the pond `open` opens.
-pub fn router(open: Opener, limits: Limits) -> Router {
+pub fn router(open: Opener, limits: Limits) -> std::io::Result<Router> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let app = Arc::new(App {
         open,
         limits,
@@ -109,11 +163,16 @@ pub fn router(open: Opener, limits: Limits) -> Router {
         charts: Mutex::new(lru::LruCache::new(
             std::num::NonZeroUsize::new(CHARTS_KEPT).expect("not zero"),
         )),
-        heavy: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        ),
+        heavy: Arc::new(tokio::sync::Semaphore::new(cores)),
+        scans: Scans(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(cores)
+                .thread_name("pond-scan")
+                .enable_all()
+                .build()?,
+        )),
     });
-    Router::new()
+    Ok(Router::new()
         .route("/", get(|| async { Redirect::to("/p/") }))
         .route("/p/", get(root_page))
         .route("/p/{*path}", get(path_page))
@@ -131,7 +190,7 @@ pub fn router(open: Opener, limits: Limits) -> Router {
         .route("/api/log", get(api_log))
         .route("/api/log/{version}", get(api_version))
         .fallback(|| async { Failure::page(StatusCode::NOT_FOUND, "no such page".into()) })
-        .with_state(app)
+        .with_state(app))
 }
 
 /// An error answered as a page or as JSON, with a status that says what kind it is.
@@ -622,8 +681,10 @@ async fn api_chart(
                 .clone()
                 .filter(|r| !r.is_empty() && r != "auto"),
         };
-        let _turn = app.heavy.acquire().await?;
-        let data = chart_data(&pond.fs().root(), &request).await?;
+        let scanned = pond.clone();
+        let data = app
+            .heavy(async move { chart_data(&scanned.fs().root(), &request).await })
+            .await?;
         let body = Arc::new(serde_json::to_vec(&data)?);
         app.charts
             .lock()
@@ -668,9 +729,13 @@ async fn api_query(State(app): State<Arc<App>>, Query(q): Query<QueryQuery>) -> 
         "json" => {
             json(&app, "the query", async {
                 let pond = app.pond(q.as_of).await?;
-                let session = PondSession::new(pond.fs().root())?;
-                let _turn = app.heavy.acquire().await?;
-                let (columns, rows, truncated) = rows_of(&session, &sql, app.limits.rows).await?;
+                let (sql, budget) = (sql.clone(), app.limits.rows);
+                let (columns, rows, truncated) = app
+                    .heavy(async move {
+                        let session = PondSession::new(pond.fs().root())?;
+                        rows_of(&session, &sql, budget).await
+                    })
+                    .await?;
                 Ok(Answer {
                     columns,
                     rows,
@@ -683,9 +748,12 @@ async fn api_query(State(app): State<Arc<App>>, Query(q): Query<QueryQuery>) -> 
         "csv" | "parquet" => {
             let work = async {
                 let pond = app.pond(q.as_of).await?;
-                let session = PondSession::new(pond.fs().root())?;
-                let _turn = app.heavy.acquire().await?;
-                download(&session, &sql, &format, app.limits.download_rows).await
+                let (sql, format, budget) = (sql.clone(), format.clone(), app.limits.download_rows);
+                app.heavy(async move {
+                    let session = PondSession::new(pond.fs().root())?;
+                    download(&session, &sql, &format, budget).await
+                })
+                .await
             };
             match app.budget("the query", work).await {
                 Ok((kind, body)) => Ok((

@@ -248,7 +248,7 @@ pub(crate) async fn serve(
             Err(e) => eprintln!("warning: building rollups: {e:#}"),
         }
     });
-    axum::serve(listener, pond_serve::router(open, limits)).await?;
+    axum::serve(listener, pond_serve::router(open, limits)?).await?;
     Ok(())
 }
 
