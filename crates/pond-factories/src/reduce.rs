@@ -1241,6 +1241,15 @@ impl Resolution {
     }
 }
 
+/// The finest of `rollups` (finest first, as [`rollups_of`] gives them) whose buckets over
+/// a window of `span` microseconds number at most `points`.
+pub fn finest_fitting(rollups: &[RollupOf], span: i64, points: i64) -> Option<&RollupOf> {
+    let span = span.max(1);
+    rollups
+        .iter()
+        .find(|r| (span + r.bucket_micros - 1) / r.bucket_micros <= points)
+}
+
 /// The rollups the temporal-reduce nodes in the pond `root` reads make of the series at
 /// `path`, finest first. Walks the pond's tree (not into dynamic directories) to find them.
 pub async fn rollups_of(root: &tinyfs::WD, path: &str) -> tinyfs::Result<Vec<RollupOf>> {

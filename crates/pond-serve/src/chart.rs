@@ -193,9 +193,7 @@ pub async fn chart_data(root: &WD, request: &ChartRequest) -> Result<ChartData> 
                 .find(|r| r.resolution == *asked)
                 .ok_or_else(|| anyhow!("{path}: no temporal-reduce rolls it up at {asked}"))?,
         ),
-        None => rollups
-            .iter()
-            .find(|r| (span + r.bucket_micros - 1) / r.bucket_micros <= width as i64),
+        None => pond_factories::reduce::finest_fitting(&rollups, span, width as i64),
     };
     if let Some(rollup) = fits {
         let picked = rollup_columns(&session, &rollup.path, &columns).await?;

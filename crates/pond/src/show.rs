@@ -215,20 +215,14 @@ async fn pick_rollup(
         if points == 0 {
             bail!("--points 0: ask for at least one bucket");
         }
-        // The window, its open ends from the series' own time range.
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for v in root.versions(path).await? {
-            if let Some(t) = v.event_time {
-                lo = lo.min(t.min_micros);
-                hi = hi.max(t.max_micros);
-            }
-        }
+        // The window, its open ends from the series' own time range (from the log's
+        // record of its members, not a list of every version).
+        let session = pond_sql::PondSession::new(root.clone())?;
+        let (lo, hi) = session.summary(path).await?.range.unwrap_or((0, 0));
         let start = window.start.unwrap_or(lo);
         let end = window.end.unwrap_or(hi.saturating_add(1));
-        let span = end.saturating_sub(start).max(1);
-        rollups
-            .iter()
-            .find(|r| (span + r.bucket_micros - 1) / r.bucket_micros <= points as i64)
+        let span = end.saturating_sub(start);
+        pond_factories::reduce::finest_fitting(&rollups, span, points as i64)
             .unwrap_or(rollups.last().expect("not empty"))
     } else {
         rollups
