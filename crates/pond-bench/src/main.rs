@@ -210,7 +210,7 @@ pub(crate) fn series_import(time: &str) -> pond_sql::ImportOptions {
     pond_sql::ImportOptions {
         entry_type: EntryType::FileSeries,
         timestamp_column: Some(time.into()),
-        csv: pond_sql::CsvOptions::default(),
+        read: pond_sql::ReadOptions::default(),
         skip_duplicate: false,
     }
 }

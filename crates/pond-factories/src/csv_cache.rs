@@ -379,7 +379,7 @@ async fn convert(source: &CsvSource, dir: &Path, dest: &Path) -> pond_sql::Resul
         let (spool2, partial2, shown) = (spool.clone(), partial.clone(), source.path.clone());
         let options = source.config.options();
         tokio::task::spawn_blocking(move || {
-            pond_sql::csv_to_parquet(&spool2, &shown, &options, &partial2)
+            pond_sql::to_parquet(&spool2, &shown, &options, &partial2)
         })
         .await
         .map_err(|e| pond_sql::Error::invalid(&source.path, format!("conversion: {e}")))??;

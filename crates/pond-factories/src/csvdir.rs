@@ -1,7 +1,9 @@
-//! `csvdir`: CSV files matching a pond glob, each presented as a Parquet table.
+//! `csvdir`: files matching a pond glob (CSV, JSON lines or workbooks, compressed or
+//! not), each presented as a Parquet table.
 //!
 //! ```yaml
 //! source: /incoming/**/*.csv       # pond glob of file:data (a hostmount works)
+//! format: csv                      # optional: csv, jsonl or excel (else by name, then content)
 //! delimiter: ","                   # optional
 //! has_header: true                 # optional
 //! null_values: ["", "NA"]          # optional
@@ -12,9 +14,15 @@
 //! timestamp_column: timestamp      # optional, for a series: found by name otherwise
 //! timezone: Europe/Oslo            # optional: the zone of times without an offset (UTC)
 //! decimal: ","                     # optional: the decimal separator (.)
+//! nested: flatten                  # JSON lines: nested objects as a.b columns, or struct
+//! sheet: Readings                  # workbooks: the sheet (the first by default)
+//! header_row: 3                    # workbooks: the row naming the columns (rows above skipped)
 //! ```
 //!
-//! Each match appears as `<name without .csv>`. The first read converts the CSV into
+//! The CSV options are for CSV, `nested` for JSON lines, `sheet` and `header_row` for
+//! workbooks: an option the format does not read is refused. Each match appears as its
+//! name without the format's extension (`day.csv.gz`, `day.jsonl`, `day.xlsx`: `day`). The
+//! first read converts the file into
 //! Parquet in the pond's `cache/csvdir/`, named by a key of (source node, version, BLAKE3,
 //! configuration, conversion format), with a temporal index beside it (its schema, rows
 //! and time range: see the cache's module). Later reads open the index, and the Parquet
@@ -36,7 +44,7 @@ use tinyfs::ResultExt;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
-use pond_sql::{ComputedFile, CsvOptions, FileTable, Scope};
+use pond_sql::{ComputedFile, FileFormat, FileTable, Nested, ReadOptions, Scope};
 use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind};
 
@@ -87,8 +95,12 @@ async fn live_cache_keys(fs: &FS) -> tinyfs::Result<HashSet<String>> {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvDirConfig {
-    /// A pond glob of CSV files.
+    /// A pond glob of files to read as tables.
     pub source: String,
+    /// `csv`, `jsonl` or `excel`: the format of every match (by name, else by content,
+    /// when absent).
+    #[serde(default)]
+    pub format: Option<String>,
     /// The field delimiter, one character.
     #[serde(default)]
     pub delimiter: Option<char>,
@@ -113,6 +125,15 @@ pub struct CsvDirConfig {
     /// The decimal separator: `.` (the default) or `,` (then the delimiter is not `,`).
     #[serde(default)]
     pub decimal: Option<char>,
+    /// JSON lines: `flatten` (nested objects as `a.b` columns, the default) or `struct`.
+    #[serde(default)]
+    pub nested: Option<String>,
+    /// Workbooks: the sheet read (the first when absent).
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Workbooks: the row (from 1) naming the columns; rows above are skipped.
+    #[serde(default)]
+    pub header_row: Option<u32>,
 }
 
 /// One column of a given schema.
@@ -150,9 +171,9 @@ pub enum Kind {
 }
 
 impl CsvDirConfig {
-    pub(crate) fn options(&self) -> CsvOptions {
-        let defaults = CsvOptions::default();
-        CsvOptions {
+    pub(crate) fn options(&self) -> ReadOptions {
+        let defaults = ReadOptions::default();
+        ReadOptions {
             delimiter: self
                 .delimiter
                 .map(|c| c as u8)
@@ -182,6 +203,15 @@ impl CsvDirConfig {
             timezone: self.timezone.clone(),
             decimal: self.decimal.map(|c| c as u8).unwrap_or(defaults.decimal),
             time: None,
+            // Checked by `check_config`.
+            format: self.format.as_deref().and_then(|f| FileFormat::parse(f).ok()),
+            nested: self
+                .nested
+                .as_deref()
+                .and_then(|n| Nested::parse(n).ok())
+                .unwrap_or_default(),
+            sheet: self.sheet.clone(),
+            header_row: self.header_row,
         }
     }
 
@@ -210,6 +240,47 @@ fn check_config(config: &CsvDirConfig) -> std::result::Result<(), String> {
         return Err(invalid(format!(
             "delimiter: {d:?} is not one ASCII character"
         )));
+    }
+    let format = match &config.format {
+        Some(format) => Some(FileFormat::parse(format).map_err(|e| format!("format: {e}"))?),
+        None => None,
+    };
+    if let Some(nested) = &config.nested {
+        Nested::parse(nested).map_err(|e| format!("nested: {e}"))?;
+    }
+    if config.header_row == Some(0) {
+        return Err("header_row: rows are numbered from 1".into());
+    }
+    let foreign = |set: bool, option: &str, format: FileFormat| {
+        if set {
+            Err(format!(
+                "{option}: not an option of {} files",
+                format.name()
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match format {
+        Some(f @ FileFormat::Csv) => {
+            foreign(config.nested.is_some(), "nested", f)?;
+            foreign(config.sheet.is_some(), "sheet", f)?;
+            foreign(config.header_row.is_some(), "header_row", f)?;
+        }
+        Some(f @ FileFormat::JsonLines) => {
+            foreign(config.delimiter.is_some(), "delimiter", f)?;
+            foreign(config.decimal.is_some(), "decimal", f)?;
+            foreign(config.has_header.is_some(), "has_header", f)?;
+            foreign(config.schema.is_some(), "schema", f)?;
+            foreign(config.sheet.is_some(), "sheet", f)?;
+            foreign(config.header_row.is_some(), "header_row", f)?;
+        }
+        Some(f @ FileFormat::Excel) => {
+            foreign(config.delimiter.is_some(), "delimiter", f)?;
+            foreign(config.decimal.is_some(), "decimal", f)?;
+            foreign(config.nested.is_some(), "nested", f)?;
+        }
+        None => {}
     }
     if let Some(zone) = &config.timezone {
         pond_sql::check_timezone(zone).map_err(|e| invalid(format!("timezone: {e}")))?;
@@ -261,7 +332,7 @@ impl TypedFactory for CsvDirFactory {
     }
 
     fn description(&self) -> &'static str {
-        "CSV files matching a pond glob, each as a table or series (converted once, cached)"
+        "CSV, JSON lines or workbook files matching a pond glob, each as a table or series (converted once, cached)"
     }
 
     fn example(&self) -> &'static str {
@@ -297,29 +368,6 @@ struct CsvDir {
     cache: Arc<CsvCache>,
 }
 
-/// The table name for a matched CSV path: its last component without `.csv` (and
-/// without `.gz`, `.zst` or `.bz2` after it: a compressed CSV reads as its text).
-fn table_name(path: &str) -> String {
-    let mut base = path.rsplit('/').next().unwrap_or(path);
-    for compressed in [".gz", ".zst", ".bz2"] {
-        let cut = base.len().saturating_sub(compressed.len());
-        if let Some(ext) = base.get(cut..)
-            && ext.eq_ignore_ascii_case(compressed)
-            && base
-                .get(..cut)
-                .is_some_and(|b| b.to_ascii_lowercase().ends_with(".csv"))
-        {
-            base = &base[..cut];
-            break;
-        }
-    }
-    let cut = base.len().saturating_sub(4);
-    match base.get(cut..) {
-        Some(ext) if cut > 0 && ext.eq_ignore_ascii_case(".csv") => base[..cut].into(),
-        _ => base.into(),
-    }
-}
-
 impl CsvDir {
     /// The source's CSV files, each with its table name: `only` keeps one name.
     async fn sources(
@@ -335,7 +383,7 @@ impl CsvDir {
             if m.node.as_file().map(|f| f.entry_type()) != Some(EntryType::FileData) {
                 continue;
             }
-            let name = table_name(&m.path);
+            let name = pond_sql::table_name(&m.path);
             if let Some((_, other)) = out.iter().find(|(n, _)| *n == name) {
                 return Err(tinyfs::Error::InvalidConfig {
                     path: String::new(),
@@ -487,25 +535,5 @@ impl FileTable for CsvTable {
 impl CsvTable {
     fn config(&self) -> &CsvDirConfig {
         &self.source.config
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_names_drop_the_csv_extension_only() {
-        assert_eq!(table_name("/in/a.csv"), "a");
-        assert_eq!(table_name("/in/B.CSV"), "B");
-        assert_eq!(table_name("/in/.csv"), ".csv");
-        assert_eq!(table_name("/in/readings"), "readings");
-        // Multi-byte names near the end must not be cut inside a character.
-        assert_eq!(table_name("/in/été"), "été");
-        assert_eq!(table_name("/in/señor.csv"), "señor");
-        assert_eq!(table_name("/in/day.csv.gz"), "day");
-        assert_eq!(table_name("/in/day.CSV.ZST"), "day");
-        assert_eq!(table_name("/in/day.csv.bz2"), "day");
-        assert_eq!(table_name("/in/day.gz"), "day.gz");
     }
 }

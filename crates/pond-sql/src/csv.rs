@@ -1,4 +1,4 @@
-//! CSV to Parquet with options: the conversion behind csvdir.
+//! CSV read with options: the format behind most of csvdir and `copy`.
 //!
 //! DataFusion 55's CSV scan applies `null_regex` when inferring types but not when reading
 //! (`NA` in a float column fails), so this drives arrow-csv, the reader DataFusion's scan
@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -20,10 +20,10 @@ use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::conform::{Conformer, UTC, instants, localized};
+use crate::conform::{UTC, localized};
 use crate::csv_infer::Chunk;
 use crate::error::{Error, Result};
-use crate::parquet_writer::{write_parquet_blocking, writer_properties};
+use crate::formats::{Plain, ReadOptions};
 
 /// `zone` if it names a time zone (IANA, or an offset like `+02:00`), else why not.
 pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
@@ -34,28 +34,6 @@ pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
                 "unknown time zone {zone:?}: use an IANA name (Europe/Oslo) or an offset (+02:00)"
             )
         })
-}
-
-/// How to read a CSV file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CsvOptions {
-    /// The field delimiter.
-    pub delimiter: u8,
-    /// Whether the first line names the columns (else they are `column_1`, ...).
-    pub has_header: bool,
-    /// Values read as null.
-    pub null_values: Vec<String>,
-    /// The schema; inferred over the whole file when `None`.
-    pub schema: Option<SchemaRef>,
-    /// The time zone of timestamps written without an offset (an IANA name such as
-    /// `Europe/Oslo`, or `+02:00`); UTC when `None`. A timestamp with an offset (`Z`,
-    /// `+02:00`) is taken at that offset whatever this says.
-    pub timezone: Option<String>,
-    /// The decimal separator of numbers: `.` or `,` (then the delimiter is not `,`).
-    pub decimal: u8,
-    /// A timestamp column that arrow's formats do not cover: written in a format of its
-    /// own, or split into a date and a time column.
-    pub time: Option<CsvTime>,
 }
 
 /// A timestamp column read from text by pond rather than by arrow-csv's formats.
@@ -71,20 +49,6 @@ pub struct CsvTime {
     pub format: Option<String>,
 }
 
-impl Default for CsvOptions {
-    fn default() -> Self {
-        CsvOptions {
-            delimiter: b',',
-            has_header: true,
-            null_values: vec![String::new(), "NA".into()],
-            schema: None,
-            timezone: None,
-            decimal: b'.',
-            time: None,
-        }
-    }
-}
-
 /// A CSV file opened for reading: its schema (given, or inferred over the whole file by
 /// [`crate::csv_infer`]), and where its chunks start when inference found them.
 pub(crate) struct CsvFile {
@@ -98,9 +62,8 @@ pub(crate) struct CsvFile {
 /// What every reader of one CSV file needs.
 struct Shared {
     path: PathBuf,
-    /// A compressed file's text, decompressed beside it: `path` names it, and it is
-    /// removed when the last reader is done.
-    _decompressed: Option<tempfile::TempPath>,
+    /// The file (decompressed, if it was compressed), kept while a reader needs it.
+    _plain: Plain,
     /// What arrow-csv reads (the columns to convert as text).
     read: SchemaRef,
     format: Format,
@@ -114,14 +77,14 @@ const CHUNK_BYTES: u64 = 4 << 20;
 const BATCH_ROWS: usize = 64 * 1024;
 
 impl CsvFile {
-    /// Opens the host file `source`; `shown` names it in errors. Blocking.
+    /// Opens the plain host file `source`; `shown` names it in errors. Blocking.
     ///
     /// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by
     /// default, an offset in the text wins), in microseconds (nanoseconds if the text has
     /// them). Their type is labelled with that zone; [`crate::conform::instants`] relabels
     /// it UTC, which changes no value. Decimal commas and [`CsvTime`] columns are read as
     /// text by arrow-csv and converted here.
-    pub(crate) fn open(source: &Path, shown: &str, options: &CsvOptions) -> Result<CsvFile> {
+    pub(crate) fn open(source: Plain, shown: &str, options: &ReadOptions) -> Result<CsvFile> {
         open_csv(source, shown, options, CHUNK_BYTES)
     }
 
@@ -183,83 +146,6 @@ impl CsvFile {
     }
 }
 
-/// A compression a CSV file may come in, known by its first bytes (whatever its name).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Compression {
-    /// gzip (`.gz`), one member or several.
-    Gzip,
-    /// Zstandard (`.zst`).
-    Zstd,
-    /// bzip2 (`.bz2`).
-    Bzip2,
-}
-
-impl Compression {
-    /// The compression of the host file `source`, if it is compressed.
-    pub(crate) fn of(source: &Path, shown: &str) -> Result<Option<Compression>> {
-        let mut head = [0u8; 4];
-        let mut file = File::open(source).map_err(|e| Error::Io {
-            path: shown.to_string(),
-            source: e,
-        })?;
-        let n = std::io::Read::read(&mut file, &mut head).map_err(|e| Error::Io {
-            path: shown.to_string(),
-            source: e,
-        })?;
-        Ok(match &head[..n] {
-            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
-            [0x28, 0xb5, 0x2f, 0xfd] => Some(Compression::Zstd),
-            [b'B', b'Z', b'h', b'1'..=b'9'] => Some(Compression::Bzip2),
-            _ => None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-            Compression::Bzip2 => "bzip2",
-        }
-    }
-
-    /// `source` decompressed, streaming, into a temporary file (in `TMPDIR`): its text
-    /// is read several times (once to infer types, then in parallel chunks), and is never
-    /// held in memory. A stream that ends early is named as truncated.
-    fn decompress(self, source: &Path, shown: &str) -> Result<tempfile::TempPath> {
-        let io = |e: std::io::Error| Error::Io {
-            path: shown.to_string(),
-            source: e,
-        };
-        let input = std::io::BufReader::with_capacity(1 << 20, File::open(source).map_err(io)?);
-        let mut reader: Box<dyn std::io::Read> = match self {
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-            Compression::Zstd => {
-                Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(io)?)
-            }
-            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
-        };
-        let temp = tempfile::Builder::new()
-            .prefix(".pond-decompressed-")
-            .tempfile()
-            .map_err(io)?;
-        let (file, path) = temp.into_parts();
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        std::io::copy(&mut reader, &mut out).map_err(|e| {
-            let why = if e.kind() == std::io::ErrorKind::UnexpectedEof
-                || e.to_string().contains("incomplete")
-                || e.to_string().contains("truncated")
-            {
-                "ends early: the file is truncated".to_string()
-            } else {
-                format!("is damaged: {e}")
-            };
-            Error::invalid(shown, format!("its {} stream {why}", self.name()))
-        })?;
-        std::io::Write::flush(&mut out).map_err(io)?;
-        Ok(path)
-    }
-}
-
 /// A CSV reader over the host file `source`, its chunks cut at about `chunk_bytes`.
 ///
 /// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by default,
@@ -267,12 +153,13 @@ impl Compression {
 /// type is labelled with that zone; [`crate::conform::instants`] relabels it UTC, which
 /// changes no value. Decimal commas and [`CsvTime`] columns are read as text by arrow-csv
 /// and converted here.
-fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) -> Result<CsvFile> {
-    let decompressed = match Compression::of(source, shown)? {
-        Some(compression) => Some(compression.decompress(source, shown)?),
-        None => None,
-    };
-    let source: &Path = decompressed.as_deref().unwrap_or(source);
+fn open_csv(
+    plain: Plain,
+    shown: &str,
+    options: &ReadOptions,
+    chunk_bytes: u64,
+) -> Result<CsvFile> {
+    let source = plain.path.as_path();
     let decimal_comma = match options.decimal {
         b'.' => false,
         b',' if options.delimiter == b',' => {
@@ -372,7 +259,7 @@ fn open_csv(source: &Path, shown: &str, options: &CsvOptions, chunk_bytes: u64) 
     Ok(CsvFile {
         shared: Arc::new(Shared {
             path: source.to_path_buf(),
-            _decompressed: decompressed,
+            _plain: plain.clone(),
             read: Arc::new(Schema::new(read)),
             format,
             converter: Converter {
@@ -776,54 +663,16 @@ pub(crate) fn arrow_error(shown: &str, source: arrow::error::ArrowError) -> Erro
     }
 }
 
-/// Converts the CSV file `source` to Parquet at `dest`; returns the rows written. `shown`
-/// names the source in errors. Blocking: call from a blocking thread.
-pub fn csv_to_parquet(
-    source: &Path,
-    shown: &str,
-    options: &CsvOptions,
-    dest: &Path,
-) -> Result<u64> {
-    let file = CsvFile::open(source, shown, options)?;
-    let (schema, reader) = (file.schema().clone(), file.batches()?);
-    let io = |source| Error::Io {
-        path: dest.display().to_string(),
-        source,
-    };
-    let out = std::fs::File::create(dest).map_err(io)?;
-    let mut conformer = Conformer::new(instants(&schema), shown);
-    let target = conformer.schema().clone();
-    let task = tinyfs::progress::start(
-        &format!("converting {shown}"),
-        tinyfs::progress::Unit::Rows,
-        file.rows(),
-    );
-    let batches = reader.map(|batch| -> Result<RecordBatch> {
-        let batch = conformer.conform(&batch?)?;
-        task.inc(batch.num_rows() as u64);
-        Ok(batch)
-    });
-    let written = write_parquet_blocking(
-        out,
-        target,
-        writer_properties(),
-        batches,
-        &dest.display().to_string(),
-    )?;
-    written.sink.sync_all().map_err(io)?;
-    Ok(written.rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The rows of `text` read in chunks of `chunk_bytes` on three threads, or the error.
-    fn read(text: &str, options: &CsvOptions, chunk_bytes: u64) -> Result<Vec<RecordBatch>> {
+    fn read(text: &str, options: &ReadOptions, chunk_bytes: u64) -> Result<Vec<RecordBatch>> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("f.csv");
         std::fs::write(&path, text).expect("written");
-        let file = open_csv(&path, "f.csv", options, chunk_bytes)?;
+        let file = open_csv(Plain::file(&path), "f.csv", options, chunk_bytes)?;
         file.batches_on(3)?.collect()
     }
 
@@ -846,7 +695,7 @@ mod tests {
             ));
         }
         tricky.push_str("2024-01-01T04:00:00Z,\"last\",1");
-        let comma = CsvOptions {
+        let comma = ReadOptions {
             delimiter: b';',
             decimal: b',',
             time: Some(CsvTime {
@@ -854,20 +703,20 @@ mod tests {
                 name: "timestamp".into(),
                 format: Some("%d.%m.%Y %H:%M".into()),
             }),
-            ..CsvOptions::default()
+            ..ReadOptions::default()
         };
         let mut eu = String::from("d;t;v\n");
         for i in 0..300 {
             eu.push_str(&format!("0{}.01.2024;10:{:02};{i},25\n", i % 9 + 1, i % 60));
         }
-        let whole = read(&tricky, &CsvOptions::default(), u64::MAX).expect("read whole");
+        let whole = read(&tricky, &ReadOptions::default(), u64::MAX).expect("read whole");
         let notes = arrow::array::AsArray::as_string::<i32>(whole[0].column(1));
         assert_eq!(
             notes.value(7),
             "line 7\nwith, a break",
             "a quoted cell keeps its bytes"
         );
-        for (text, options) in [(tricky, CsvOptions::default()), (eu, comma)] {
+        for (text, options) in [(tricky, ReadOptions::default()), (eu, comma)] {
             let whole = read(&text, &options, u64::MAX).expect("read whole");
             for chunk_bytes in [1, 7, 64, 1000] {
                 let chunked = read(&text, &options, chunk_bytes).expect("read in chunks");
@@ -896,15 +745,15 @@ mod tests {
         // A time not in the format on data row 101 (pond's).
         let mut time = text.clone();
         time.push_str("yesterday,1\n");
-        let timed = CsvOptions {
+        let timed = ReadOptions {
             time: Some(CsvTime {
                 columns: vec!["t".into()],
                 name: "t".into(),
                 format: Some("%Y-%m-%dT%H:%M:%SZ".into()),
             }),
-            ..CsvOptions::default()
+            ..ReadOptions::default()
         };
-        for (text, options) in [(date, CsvOptions::default()), (time, timed)] {
+        for (text, options) in [(date, ReadOptions::default()), (time, timed)] {
             let whole = read(&text, &options, u64::MAX).expect_err("refused whole");
             let chunked = read(&text, &options, 64).expect_err("refused in chunks");
             assert_eq!(chunked.to_string(), whole.to_string());

@@ -19,12 +19,14 @@ const FLOAT: u16 = 1 << 2;
 const TEXT: u16 = 1 << 8;
 
 /// What one column's values have been so far: a set of the kinds above, and timestamp
-/// precisions (bits 4–7).
-#[derive(Clone, Copy, Default)]
-struct Seen(u16);
+/// precisions (bits 4–7). JSON lines and workbooks infer their columns with it too, so
+/// a value has one type whatever file it comes in.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Seen(u16);
 
 impl Seen {
-    fn update(&mut self, value: &str, decimal_comma: bool) {
+    /// A value as CSV text.
+    pub(crate) fn update(&mut self, value: &str, decimal_comma: bool) {
         // Text stays text whatever follows: most of a text column is not looked at.
         if self.0 & TEXT != 0 {
             return;
@@ -32,7 +34,36 @@ impl Seen {
         self.0 |= kind(value.as_bytes(), decimal_comma);
     }
 
-    fn data_type(self) -> DataType {
+    /// A JSON string: a date or a time, else text (a number in quotes stays text).
+    pub(crate) fn update_string(&mut self, value: &str) {
+        if self.0 & TEXT == 0 {
+            self.0 |= timestamp(value.as_bytes()).unwrap_or(TEXT);
+        }
+    }
+
+    /// A value that is text whatever it looks like.
+    pub(crate) fn text(&mut self) {
+        self.0 |= TEXT;
+    }
+
+    /// A number: an integer, or not.
+    pub(crate) fn number(&mut self, integer: bool) {
+        self.0 |= if integer { INTEGER } else { FLOAT };
+    }
+
+    /// A boolean.
+    pub(crate) fn boolean(&mut self) {
+        self.0 |= BOOLEAN;
+    }
+
+    /// A date and time to the millisecond (a workbook's date cell).
+    pub(crate) fn datetime(&mut self) {
+        self.0 |= 1 << 5;
+    }
+
+    /// The type of the column: [`DataType::Null`] if no value was seen, text when its
+    /// values have no other type in common.
+    pub(crate) fn data_type(self) -> DataType {
         match self.0 {
             0 => DataType::Null,
             BOOLEAN => DataType::Boolean,

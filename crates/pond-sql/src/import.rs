@@ -1,5 +1,6 @@
-//! Importing host files as tables and series: CSV converted to Parquet (types inferred
-//! over the whole file; empty and `NA` are null), Parquet validated and stored.
+//! Importing host files as tables and series: CSV, JSON lines and workbook sheets
+//! converted to Parquet (see [`crate::formats`]: types inferred over the whole file),
+//! Parquet validated and stored.
 //!
 //! A series import is an append, and follows the rules of [`crate::conform`]: the batch is
 //! fitted to the series' schema (or refused, naming the column, value and row), its
@@ -26,7 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::conform::{
     Conformer, UTC, append_schema, instant_type, instants, localized, map_fields,
 };
-use crate::csv::{CsvFile, CsvOptions, check_timezone};
+use crate::csv::check_timezone;
+use crate::formats::{Input, ReadOptions};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
 use crate::parquet_writer::{
@@ -41,9 +43,10 @@ pub struct ImportOptions {
     pub entry_type: EntryType,
     /// For a series, its timestamp column; found by name when `None`.
     pub timestamp_column: Option<String>,
-    /// How to read CSV input: delimiter, null values, and the time zone of timestamps
-    /// written without an offset (which a Parquet input's naive timestamps are taken in too).
-    pub csv: CsvOptions,
+    /// How to read input that is not Parquet (its format, and the options of CSV, JSON
+    /// lines and workbooks), and the time zone of timestamps written without an offset
+    /// (which a Parquet input's naive timestamps are taken in too).
+    pub read: ReadOptions,
     /// Skip, rather than refuse, a series batch identical to a version it already has.
     pub skip_duplicate: bool,
 }
@@ -112,35 +115,43 @@ pub(crate) async fn existing_series(wd: &WD, dest: &str) -> Result<Option<Existi
     }))
 }
 
-/// A host file being imported: CSV or Parquet.
+/// A host file being imported: Parquet, or a file [`Input`] reads.
 struct Source<'a> {
     path: &'a Path,
     shown: String,
-    /// The file as CSV, its types inferred once for every read; `None` for Parquet.
-    csv: Option<CsvFile>,
+    /// The file as CSV, JSON lines or a sheet, its types inferred once for every read;
+    /// `None` for Parquet.
+    input: Option<Input>,
     /// The zone of a Parquet file's naive timestamps (UTC if `None`).
     timezone: Option<String>,
     schema: SchemaRef,
 }
 
 impl<'a> Source<'a> {
-    async fn open(path: &'a Path, shown: String, options: CsvOptions) -> Result<Source<'a>> {
+    async fn open(path: &'a Path, shown: String, options: ReadOptions) -> Result<Source<'a>> {
         if let Some(zone) = &options.timezone {
             check_timezone(zone).map_err(|e| Error::invalid(&shown, e))?;
         }
-        let csv = if is_parquet(path).await? {
+        let timezone = options.timezone.clone();
+        let input = if is_parquet(path).await? {
             None
         } else {
-            Some(CsvFile::open(path, &shown, &options)?)
+            // Opening infers the types over the whole file: blocking work.
+            let (path, shown) = (path.to_path_buf(), shown.clone());
+            let opened = tokio::task::spawn_blocking(move || Input::open(&path, &shown, &options));
+            let opened = opened
+                .await
+                .map_err(|e| tinyfs::Error::internal(format!("an import task: {e}")))?;
+            Some(opened?)
         };
         let mut source = Source {
-            schema: csv
+            schema: input
                 .as_ref()
-                .map_or_else(|| Arc::new(Schema::empty()), |csv| csv.schema().clone()),
+                .map_or_else(|| Arc::new(Schema::empty()), |input| input.schema().clone()),
             path,
             shown,
-            csv,
-            timezone: options.timezone,
+            input,
+            timezone,
         };
         if source.is_parquet() {
             source.schema = source.batches().await?.0;
@@ -150,16 +161,16 @@ impl<'a> Source<'a> {
 
     /// Whether the file is Parquet.
     fn is_parquet(&self) -> bool {
-        self.csv.is_none()
+        self.input.is_none()
     }
 
     /// The file's schema and batches, timestamps as instants (naive Parquet timestamps
     /// taken in the source's zone). Each call reads the file again.
     async fn batches(&self) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch>>)> {
-        if let Some(csv) = &self.csv {
-            // CSV is read as csvdir reads it (see `crate::csv`), blocking, in batches of
+        if let Some(input) = &self.input {
+            // Read as csvdir reads it (see `crate::formats`), blocking, in batches of
             // 64 Ki rows.
-            return Ok((csv.schema().clone(), stream::iter(csv.batches()?).boxed()));
+            return Ok((input.schema().clone(), stream::iter(input.batches()?).boxed()));
         }
         let shown = self.shown.clone();
         let file = tokio::fs::File::open(self.path)
@@ -246,8 +257,8 @@ pub(crate) async fn import_as(
     } else {
         None
     };
-    let source = Source::open(source, provenance.shown.clone(), options.csv.clone()).await?;
-    let total = source.csv.as_ref().and_then(CsvFile::rows);
+    let source = Source::open(source, provenance.shown.clone(), options.read.clone()).await?;
+    let total = source.input.as_ref().and_then(Input::rows);
     let on_rows = &mut |rows| on_rows(rows, total);
     let shown = source.shown.clone();
     let column = match series {

@@ -10,8 +10,9 @@
 //!   recorded time range before any body is opened; [`PondTable::read_in_order`] and
 //!   [`read_table`] read it whole, versions oldest first.
 //! - [`PondSession`]: SQL over a pond, pond paths as table names.
-//! - [`import_file`]: host CSV and Parquet imported as tables and series, appends conformed
-//!   to the series' schema ([`conform`]); [`compact_series`] merges a series' small
+//! - [`import_file`]: host files imported as tables and series (Parquet, and CSV, JSON
+//!   lines and workbook sheets, compressed or not: [`ReadOptions`]), appends conformed to
+//!   the series' schema ([`conform`]); [`compact_series`] merges a series' small
 //!   versions; [`undo`] puts paths back as an earlier pond version had them.
 //! - [`parquet_writer`]: the one place pond writes Parquet.
 //! - [`find_timestamp_column`], [`EventTimeRange`]: a series' event-time column and range.
@@ -22,7 +23,7 @@
 //! let options = pond_sql::ImportOptions {
 //!     entry_type: tinyfs::EntryType::FileSeries,
 //!     timestamp_column: None,
-//!     csv: pond_sql::CsvOptions::default(),
+//!     read: pond_sql::ReadOptions::default(),
 //!     skip_duplicate: false,
 //! };
 //! pond_sql::import_file(wd, "weather.csv".as_ref(), "/weather.series", &options, &mut |_, _| {}).await?;
@@ -38,10 +39,13 @@ mod csv;
 mod csv_infer;
 mod error;
 mod event_time;
+mod excel;
 mod export;
 mod file_table;
+mod formats;
 mod import;
 mod import_plan;
+mod jsonl;
 mod materialize;
 mod object_store;
 pub mod parquet_writer;
@@ -55,7 +59,7 @@ mod window;
 pub use compact::{Compaction, compact_series};
 pub use conform::UTC;
 pub use context::{PondSession, explain, stream};
-pub use csv::{CsvOptions, CsvTime, check_timezone, csv_to_parquet};
+pub use csv::{CsvTime, check_timezone};
 pub use error::{Error, Result};
 pub use event_time::{
     COMMON_NAMES, EventTimeRange, find_timestamp_column, footer_event_time, overlaps, time_bounds,
@@ -64,6 +68,7 @@ pub use export::{
     ExportFormat, ExportJob, Exported, csv_writer, export_file, export_hive, export_plan,
     export_to, utc_as_text,
 };
+pub use formats::{FORMAT_NAMES, FileFormat, Nested, ReadOptions, table_name, to_parquet};
 pub use file_table::{ComputedFile, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};
 pub use import_plan::{ImportJob, ImportPlan, import_plan};

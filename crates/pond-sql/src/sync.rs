@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use tinyfs::{EntryType, FileVersion, NodeKind, Origin, WD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::csv::CsvOptions;
+use crate::formats::ReadOptions;
 use crate::error::{Error, Result};
 use crate::import::{ImportOptions, Provenance, import_as};
 
@@ -41,8 +41,8 @@ pub struct SyncOptions {
     pub glob: Option<tinyfs::glob::Pattern>,
     /// For a series, its timestamp column; found by name when `None`.
     pub timestamp_column: Option<String>,
-    /// How CSV files are read.
-    pub csv: CsvOptions,
+    /// How files other than Parquet are read.
+    pub read: ReadOptions,
 }
 
 /// How a host file differs from its pond file.
@@ -171,7 +171,7 @@ pub async fn sync_item(
     let options = ImportOptions {
         entry_type: options.entry_type,
         timestamp_column: options.timestamp_column.clone(),
-        csv: options.csv.clone(),
+        read: options.read.clone(),
         skip_duplicate: false,
     };
     let imported = import_as(

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_yaml_ng::Value;
 use tinyfs::{NodeKind, WD};
 
-use crate::{CopyFormat, CsvArgs, Ctx};
+use crate::{CopyFormat, Ctx, ReadArgs};
 
 /// One document: a resource and where it was written.
 struct Doc {
@@ -109,6 +109,14 @@ struct SyncDoc {
     decimal: Option<String>,
     #[serde(default)]
     null_values: Vec<String>,
+    #[serde(default)]
+    input_format: Option<String>,
+    #[serde(default)]
+    nested: Option<String>,
+    #[serde(default)]
+    sheet: Option<String>,
+    #[serde(default)]
+    header_row: Option<u32>,
 }
 
 const KINDS: &str = "mkdir, mknod, symlink or sync";
@@ -219,7 +227,19 @@ fn sync_options(d: SyncDoc) -> Result<pond_sql::SyncOptions> {
         Some("series") => CopyFormat::Series,
         Some(other) => bail!("format: {other:?} is not data, table or series"),
     };
-    let csv = CsvArgs {
+    let read = ReadArgs {
+        input_format: match d.input_format.as_deref() {
+            Some(text) => Some(
+                pond_sql::FileFormat::parse(text).map_err(|e| anyhow!("input_format: {e}"))?,
+            ),
+            None => None,
+        },
+        nested: match d.nested.as_deref() {
+            Some(text) => Some(pond_sql::Nested::parse(text).map_err(|e| anyhow!("nested: {e}"))?),
+            None => None,
+        },
+        sheet: d.sheet,
+        header_row: d.header_row,
         timestamp_column: d.timestamp_column,
         timestamp_format: d.timestamp_format,
         decimal: match d.decimal {
@@ -233,8 +253,8 @@ fn sync_options(d: SyncDoc) -> Result<pond_sql::SyncOptions> {
         },
         null_values: d.null_values,
     };
-    let (timestamp_column, csv) = csv.options()?;
-    crate::sync::options(format, d.glob.as_deref(), timestamp_column, csv)
+    let (timestamp_column, read) = read.options()?;
+    crate::sync::options(format, d.glob.as_deref(), timestamp_column, read)
 }
 
 /// What applying did, or would do.

@@ -35,7 +35,7 @@ fn progress(shown: bool, len: Option<u64>, what: &str) -> ProgressBar {
 pub(crate) struct CopyOptions {
     pub(crate) format: CopyFormat,
     pub(crate) timestamp_column: Option<String>,
-    pub(crate) csv: pond_sql::CsvOptions,
+    pub(crate) read: pond_sql::ReadOptions,
     pub(crate) skip_duplicate: bool,
     pub(crate) recursive: bool,
     /// Whether to show progress (at a terminal, not `--quiet`).
@@ -71,9 +71,9 @@ pub(crate) async fn copy(ctx: &Ctx, options: &CopyOptions, args: &[String]) -> R
     if options.skip_duplicate && format != CopyFormat::Series {
         bail!("--skip-duplicate is for --format series");
     }
-    if format == CopyFormat::Data && options.csv != pond_sql::CsvOptions::default() {
+    if format == CopyFormat::Data && options.read != pond_sql::ReadOptions::default() {
         bail!(
-            "--timezone, --delimiter and --null-value are for --format table and series (data files are copied as bytes)"
+            "--timezone, --delimiter, --decimal, --null-value, --input-format, --nested, --sheet and --header-row are for --format table and series (data files are copied as bytes)"
         );
     }
     let recursive = options.recursive;
@@ -184,7 +184,7 @@ async fn copy_one(root: &WD, job: &pond_sql::ImportJob, copy: &CopyOptions) -> R
                     EntryType::FileTable
                 },
                 timestamp_column: copy.timestamp_column.clone(),
-                csv: copy.csv.clone(),
+                read: copy.read.clone(),
                 skip_duplicate: copy.skip_duplicate,
             };
             // A spinner while the file's types are inferred (every row is read), then a

@@ -106,7 +106,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CopyFormat::Data)]
         format: CopyFormat,
         #[command(flatten)]
-        csv: CsvArgs,
+        read: ReadArgs,
         /// Skip a batch identical to a version the series already has, instead of refusing it.
         #[arg(long)]
         skip_duplicate: bool,
@@ -133,7 +133,7 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         #[command(flatten)]
-        csv: CsvArgs,
+        read: ReadArgs,
         /// The host directory (read through, every file hashed).
         host_dir: PathBuf,
         /// The pond directory (made if missing); host paths are kept below it.
@@ -484,9 +484,23 @@ enum RemoteAction {
     },
 }
 
-/// How CSV files are read (for `--format table` and `series`).
+/// How files are read as tables (for `--format table` and `series`).
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct CsvArgs {
+pub(crate) struct ReadArgs {
+    /// The input's format: csv, jsonl or excel (default: by the file's extension, else
+    /// its first bytes). Compressed files (gzip, zstd, bzip2) are read as their contents.
+    #[arg(long, value_name = "FORMAT", value_parser = pond_sql::FileFormat::parse)]
+    pub(crate) input_format: Option<pond_sql::FileFormat>,
+    /// JSON lines: nested objects as `a.b` columns (flatten, the default) or struct columns.
+    #[arg(long, value_name = "HOW", value_parser = pond_sql::Nested::parse)]
+    pub(crate) nested: Option<pond_sql::Nested>,
+    /// Workbooks: the sheet to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) sheet: Option<String>,
+    /// Workbooks: the row (from 1, as the spreadsheet shows it) naming the columns; rows
+    /// above it, such as a title, are skipped (default: the first row with a value).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) header_row: Option<u32>,
     /// The event-time column of a series (default: found by name); DATE+TIME joins a
     /// date column and a time column of a CSV into one named `timestamp`.
     #[arg(long, value_name = "NAME")]
@@ -510,16 +524,16 @@ pub(crate) struct CsvArgs {
     pub(crate) null_values: Vec<String>,
 }
 
-impl CsvArgs {
-    /// The timestamp column and the CSV reading these ask for, checked.
-    pub(crate) fn options(self) -> Result<(Option<String>, pond_sql::CsvOptions)> {
-        let defaults = pond_sql::CsvOptions::default();
+impl ReadArgs {
+    /// The timestamp column and the reading these ask for, checked.
+    pub(crate) fn options(self) -> Result<(Option<String>, pond_sql::ReadOptions)> {
+        let defaults = pond_sql::ReadOptions::default();
         let time = copy::csv_time(self.timestamp_column.as_deref(), self.timestamp_format);
         let timestamp_column = time
             .as_ref()
             .map(|t| t.name.clone())
             .or(self.timestamp_column);
-        let csv = pond_sql::CsvOptions {
+        let read = pond_sql::ReadOptions {
             delimiter: self.delimiter,
             null_values: if self.null_values.is_empty() {
                 defaults.null_values.clone()
@@ -529,12 +543,16 @@ impl CsvArgs {
             timezone: self.timezone,
             decimal: self.decimal,
             time,
+            format: self.input_format,
+            nested: self.nested.unwrap_or_default(),
+            sheet: self.sheet,
+            header_row: self.header_row,
             ..defaults
         };
-        if let Some(zone) = &csv.timezone {
+        if let Some(zone) = &read.timezone {
             pond_sql::check_timezone(zone).map_err(|e| anyhow::anyhow!("--timezone: {e}"))?;
         }
-        Ok((timestamp_column, csv))
+        Ok((timestamp_column, read))
     }
 }
 
@@ -827,16 +845,16 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Copy {
             format,
-            csv,
+            read,
             skip_duplicate,
             recursive,
             args,
         } => {
-            let (timestamp_column, csv) = csv.options().context("copy")?;
+            let (timestamp_column, read) = read.options().context("copy")?;
             let options = copy::CopyOptions {
                 format,
                 timestamp_column,
-                csv,
+                read,
                 skip_duplicate,
                 recursive,
                 progress: ctx.shows_progress(),
@@ -847,13 +865,13 @@ async fn run(cli: Cli) -> Result<bool> {
             format,
             glob,
             dry_run,
-            csv,
+            read,
             host_dir,
             pond_dir,
         } => {
-            let (timestamp_column, csv) = csv.options().context("sync")?;
+            let (timestamp_column, read) = read.options().context("sync")?;
             let options =
-                sync::options(format, glob.as_deref(), timestamp_column, csv).context("sync")?;
+                sync::options(format, glob.as_deref(), timestamp_column, read).context("sync")?;
             return sync::sync(&ctx, &options, &host_dir, &pond_dir, dry_run)
                 .await
                 .context("sync");

@@ -16,14 +16,14 @@ pub(crate) fn options(
     format: CopyFormat,
     glob: Option<&str>,
     timestamp_column: Option<String>,
-    csv: pond_sql::CsvOptions,
+    read: pond_sql::ReadOptions,
 ) -> Result<SyncOptions> {
     if timestamp_column.is_some() && format != CopyFormat::Series {
         bail!("--timestamp-column is for --format series");
     }
-    if format == CopyFormat::Data && csv != pond_sql::CsvOptions::default() {
+    if format == CopyFormat::Data && read != pond_sql::ReadOptions::default() {
         bail!(
-            "--timezone, --delimiter, --decimal and --null-value are for --format table and series (data files are copied as bytes)"
+            "--timezone, --delimiter, --decimal, --null-value, --input-format, --nested, --sheet and --header-row are for --format table and series (data files are copied as bytes)"
         );
     }
     let glob = match glob {
@@ -40,7 +40,7 @@ pub(crate) fn options(
         },
         glob,
         timestamp_column,
-        csv,
+        read,
     })
 }
 

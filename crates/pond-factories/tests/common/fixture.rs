@@ -38,7 +38,7 @@ async fn import(root: &WD, source: &Path, dest: &str, entry_type: EntryType, col
     let options = ImportOptions {
         entry_type,
         timestamp_column: column.map(String::from),
-        csv: pond_sql::CsvOptions::default(),
+        read: pond_sql::ReadOptions::default(),
         skip_duplicate: false,
     };
     pond_sql::import_file(root, source, dest, &options, &mut |_, _| {})

@@ -14,7 +14,7 @@ async fn append(pond: &Pond, csv: &std::path::Path) -> pond_sql::Imported {
     let options = pond_sql::ImportOptions {
         entry_type: EntryType::FileSeries,
         timestamp_column: None,
-        csv: pond_sql::CsvOptions::default(),
+        read: pond_sql::ReadOptions::default(),
         skip_duplicate: false,
     };
     let tx = pond.fs().begin(TxnMeta::default()).await.unwrap();

@@ -58,7 +58,7 @@ async fn compacted_series_read_as_appended() {
     let options = ImportOptions {
         entry_type: EntryType::FileSeries,
         timestamp_column: Some("time".into()),
-        csv: pond_sql::CsvOptions::default(),
+        read: pond_sql::ReadOptions::default(),
         skip_duplicate: false,
     };
     let mut rng = Rng(7);

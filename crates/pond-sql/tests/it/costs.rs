@@ -114,7 +114,7 @@ async fn members_are_read_from_the_newest_log_files() {
     let options = pond_sql::ImportOptions {
         entry_type: EntryType::FileSeries,
         timestamp_column: Some("time".into()),
-        csv: pond_sql::CsvOptions::default(),
+        read: pond_sql::ReadOptions::default(),
         skip_duplicate: false,
     };
     for hour in 0..150 {

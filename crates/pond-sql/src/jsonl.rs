@@ -1,0 +1,453 @@
+//! JSON lines read as a table: one object a line, blank lines skipped.
+//!
+//! Types are inferred over every line, by arrow-json's rules (integers and decimals mixed
+//! are decimals, values of several kinds are text, arrays are lists), and one of pond's:
+//! a string column whose every value is a date or a time (the forms CSV inference knows)
+//! is a date or timestamp column, read in the configured time zone when a value has no
+//! offset. Nested objects become `a.b` columns ([`Nested::Flatten`], the default) or
+//! struct columns ([`Nested::Struct`]).
+//!
+//! The first pass (inference) parses each line with `serde_json`, so a line that is not
+//! JSON is named with its line and column; the second decodes with arrow-json, streaming,
+//! in batches of 64 Ki rows.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::json::ReaderBuilder;
+use serde_json::Value;
+
+use crate::conform::UTC;
+use crate::csv::{arrow_error, check_timezone};
+use crate::csv_infer::Seen;
+use crate::error::{Error, Result};
+use crate::formats::{Nested, Plain, ReadOptions};
+
+/// Rows per batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// What separates the keys of a nested value's path while inferring (a byte no key has).
+const PATH_SEPARATOR: char = '\u{0}';
+
+/// A JSON lines file opened for reading: its schema inferred over every line.
+#[derive(Clone)]
+pub(crate) struct JsonFile {
+    plain: Plain,
+    shown: String,
+    /// What arrow-json decodes: nested as in the file, times as timestamps.
+    read: SchemaRef,
+    /// The table: `read`, flattened with [`Nested::Flatten`].
+    schema: SchemaRef,
+    flatten: bool,
+    rows: u64,
+}
+
+impl JsonFile {
+    /// Opens the plain host file `plain`; `shown` names it in errors. Blocking.
+    pub(crate) fn open(plain: Plain, shown: &str, options: &ReadOptions) -> Result<JsonFile> {
+        let zone = match &options.timezone {
+            Some(zone) => check_timezone(zone).map_err(|e| Error::invalid(shown, e))?,
+            None => UTC.to_string(),
+        };
+        let file = File::open(&plain.path).map_err(|source| Error::Io {
+            path: shown.to_string(),
+            source,
+        })?;
+        let mut lines = Lines {
+            reader: BufReader::with_capacity(1 << 20, file),
+            text: String::new(),
+            line: 0,
+            rows: 0,
+            strings: HashMap::new(),
+            failure: None,
+            shown,
+        };
+        let inferred = arrow::json::reader::infer_json_schema_from_iterator(&mut lines);
+        if let Some(failure) = lines.failure.take() {
+            return Err(failure);
+        }
+        let inferred = inferred.map_err(|e| arrow_error(shown, e))?;
+        if inferred.fields().is_empty() {
+            return Err(Error::invalid(
+                shown,
+                "no columns: the file has no JSON objects with keys",
+            ));
+        }
+        let read = Arc::new(Schema::new(typed(
+            inferred.fields(),
+            "",
+            &lines.strings,
+            &zone,
+        )));
+        let flatten = options.nested == Nested::Flatten;
+        let schema = if flatten {
+            let flat = read
+                .as_ref()
+                .clone()
+                .normalize(".", None)
+                .map_err(|e| arrow_error(shown, e))?;
+            let mut names = std::collections::HashSet::new();
+            if let Some(twice) = flat.fields().iter().find(|f| !names.insert(f.name())) {
+                return Err(Error::invalid(
+                    shown,
+                    format!(
+                        "the column {:?} is both a key and a nested key's path; read it with nested: struct",
+                        twice.name()
+                    ),
+                ));
+            }
+            Arc::new(flat)
+        } else {
+            read.clone()
+        };
+        Ok(JsonFile {
+            plain,
+            shown: shown.to_string(),
+            read,
+            schema,
+            flatten,
+            rows: lines.rows,
+        })
+    }
+
+    /// The file's schema.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The file's objects.
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The file's batches in order, from its start.
+    pub(crate) fn batches(&self) -> Result<JsonBatches> {
+        let file = File::open(&self.plain.path).map_err(|source| Error::Io {
+            path: self.shown.clone(),
+            source,
+        })?;
+        let reader = self
+            .builder()
+            .with_batch_size(BATCH_ROWS)
+            .build(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| arrow_error(&self.shown, e))?;
+        Ok(JsonBatches {
+            reader: Some(reader),
+            file: self.clone(),
+        })
+    }
+
+    fn builder(&self) -> ReaderBuilder {
+        ReaderBuilder::new(self.read.clone()).with_coerce_primitive(true)
+    }
+
+    /// arrow-json's error `e` with the line it is on: each line is decoded alone until one
+    /// fails (a read that failed costs a second one).
+    fn locate(&self, e: arrow::error::ArrowError) -> Error {
+        let located = || -> std::io::Result<Option<Error>> {
+            let reader = BufReader::new(File::open(&self.plain.path)?);
+            for (n, line) in reader.lines().enumerate() {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let decoded = self.builder().build_decoder().and_then(|mut decoder| {
+                    decoder.decode(line.as_bytes())?;
+                    decoder.flush().map(|_| ())
+                });
+                if let Err(e) = decoded {
+                    return Ok(Some(Error::invalid(
+                        &self.shown,
+                        format!("line {}: {}", n + 1, bare(&e)),
+                    )));
+                }
+            }
+            Ok(None)
+        };
+        match located() {
+            Ok(Some(error)) => error,
+            _ => arrow_error(&self.shown, e),
+        }
+    }
+}
+
+/// An arrow error's message without its kind's prefix.
+fn bare(e: &arrow::error::ArrowError) -> String {
+    match e {
+        arrow::error::ArrowError::JsonError(m) | arrow::error::ArrowError::ParseError(m) => {
+            m.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The batches of a JSON lines file, in its schema.
+pub(crate) struct JsonBatches {
+    /// `None` after an error.
+    reader: Option<arrow::json::Reader<BufReader<File>>>,
+    file: JsonFile,
+}
+
+impl Iterator for JsonBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.reader.as_mut()?.next()? {
+            Ok(batch) => batch,
+            Err(e) => {
+                self.reader = None;
+                return Some(Err(self.file.locate(e)));
+            }
+        };
+        let shown = &self.file.shown;
+        let batch = match self.file.flatten {
+            true => batch
+                .normalize(".", None)
+                .map_err(|e| arrow_error(shown, e))
+                .and_then(|flat| {
+                    RecordBatch::try_new(self.file.schema.clone(), flat.columns().to_vec())
+                        .map_err(|e| arrow_error(shown, e))
+                }),
+            false => Ok(batch),
+        };
+        Some(batch)
+    }
+}
+
+/// The objects of a JSON lines file, parsed one line at a time for arrow-json's
+/// inference; what each string value looks like is noted by its path as it passes. The
+/// first line that is not a JSON object ends it, its error kept in `failure`.
+struct Lines<'a> {
+    reader: BufReader<File>,
+    text: String,
+    /// The lines read so far.
+    line: u64,
+    /// The objects read so far.
+    rows: u64,
+    /// What the strings at each path (keys joined by [`PATH_SEPARATOR`]) have been.
+    strings: HashMap<String, Seen>,
+    failure: Option<Error>,
+    shown: &'a str,
+}
+
+impl Iterator for &mut Lines<'_> {
+    type Item = std::result::Result<Value, arrow::error::ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.text.clear();
+            match self.reader.read_line(&mut self.text) {
+                Ok(0) => return None,
+                Ok(_) => self.line += 1,
+                Err(e) => {
+                    let line = self.line + 1;
+                    self.failure = Some(if e.kind() == std::io::ErrorKind::InvalidData {
+                        Error::invalid(self.shown, format!("line {line}: not UTF-8 text"))
+                    } else {
+                        Error::Io {
+                            path: self.shown.to_string(),
+                            source: e,
+                        }
+                    });
+                    return None;
+                }
+            }
+            let text = self.text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let line = self.line;
+            match serde_json::from_str::<Value>(text) {
+                Ok(value @ Value::Object(_)) => {
+                    note_strings(&value, "", &mut self.strings);
+                    self.rows += 1;
+                    return Some(Ok(value));
+                }
+                Ok(other) => {
+                    let kind = match other {
+                        Value::Array(_) => "an array",
+                        Value::String(_) => "a string",
+                        Value::Number(_) => "a number",
+                        Value::Bool(_) => "a boolean",
+                        _ => "null",
+                    };
+                    self.failure = Some(Error::invalid(
+                        self.shown,
+                        format!(
+                            "line {line}: {kind}, not a JSON object (JSON lines hold one object a line)"
+                        ),
+                    ));
+                    return None;
+                }
+                Err(e) => {
+                    // serde_json places the error within the line; the message's own
+                    // "at line 1 column N" would say line 1.
+                    let message = e.to_string();
+                    let message = message
+                        .rsplit_once(" at line ")
+                        .map_or(message.as_str(), |(m, _)| m);
+                    let column = e.column() + (self.text.len() - self.text.trim_start().len());
+                    self.failure = Some(Error::invalid(
+                        self.shown,
+                        format!("line {line}, column {column}: not JSON: {message}"),
+                    ));
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Notes what the values of `value` (an object) at `path` look like: each string as a
+/// possible time, any other scalar as text (so a column of strings and numbers is no time).
+fn note_strings(value: &Value, path: &str, strings: &mut HashMap<String, Seen>) {
+    let Value::Object(map) = value else { return };
+    for (key, value) in map {
+        let path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}{PATH_SEPARATOR}{key}")
+        };
+        match value {
+            Value::Null | Value::Array(_) => {}
+            Value::Object(_) => note_strings(value, &path, strings),
+            Value::String(s) => strings.entry(path).or_default().update_string(s),
+            Value::Bool(_) | Value::Number(_) => strings.entry(path).or_default().text(),
+        }
+    }
+}
+
+/// `fields` as read: a string column whose every value is a date or a time becomes one
+/// (times in `zone`), a column with no value text.
+fn typed(fields: &Fields, path: &str, strings: &HashMap<String, Seen>, zone: &str) -> Vec<Field> {
+    fields
+        .iter()
+        .map(|field| {
+            let path = if path.is_empty() {
+                field.name().clone()
+            } else {
+                format!("{path}{PATH_SEPARATOR}{}", field.name())
+            };
+            let data_type = match field.data_type() {
+                DataType::Null => DataType::Utf8,
+                DataType::Utf8 => match strings.get(&path).map(|s| s.data_type()) {
+                    Some(DataType::Timestamp(unit, _)) => {
+                        DataType::Timestamp(unit, Some(zone.into()))
+                    }
+                    Some(DataType::Date32) => DataType::Date32,
+                    _ => DataType::Utf8,
+                },
+                DataType::Struct(children) => {
+                    DataType::Struct(typed(children, &path, strings, zone).into())
+                }
+                other => other.clone(),
+            };
+            Field::new(field.name(), data_type, true)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(text: &str, options: &ReadOptions) -> Result<(JsonFile, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("f.jsonl");
+        std::fs::write(&path, text).expect("written");
+        Ok((JsonFile::open(Plain::file(&path), "f.jsonl", options)?, dir))
+    }
+
+    fn rows(file: &JsonFile) -> String {
+        let batches: Vec<RecordBatch> = file
+            .batches()
+            .expect("read")
+            .collect::<Result<_>>()
+            .expect("batches");
+        arrow::util::pretty::pretty_format_batches(&batches)
+            .expect("printable")
+            .to_string()
+    }
+
+    #[test]
+    fn types_times_and_nesting() {
+        let text = concat!(
+            r#"{"time": "2024-03-31T00:30:00", "site": {"id": "007", "depth": 2}, "temp": 4, "ok": true}"#,
+            "\n\n",
+            r#"{"time": "2024-03-31T01:30:00Z", "site": {"id": "008"}, "temp": 4.5, "note": "x", "day": "2024-03-31"}"#,
+            "\n",
+        );
+        let options = ReadOptions {
+            timezone: Some("Europe/Oslo".into()),
+            ..ReadOptions::default()
+        };
+        let (file, _dir) = open(text, &options).expect("opened");
+        let types: Vec<String> = file
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name(), f.data_type()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "time:Timestamp(s, \"Europe/Oslo\")",
+                "site.id:Utf8",
+                "site.depth:Int64",
+                "temp:Float64",
+                "ok:Boolean",
+                "note:Utf8",
+                "day:Date32",
+            ]
+        );
+        assert_eq!(file.rows(), 2);
+        let printed = rows(&file);
+        // 00:30 in Oslo (UTC+1 before the change) is 23:30Z; an offset in the text wins.
+        assert!(printed.contains("2024-03-31T00:30:00+01:00"), "{printed}");
+        assert!(printed.contains("2024-03-31T03:30:00+02:00"), "{printed}");
+        assert!(printed.contains("| 007 "), "codes keep their zeros: {printed}");
+
+        let nested = ReadOptions {
+            nested: Nested::Struct,
+            ..ReadOptions::default()
+        };
+        let (file, _dir) = open(text, &nested).expect("opened");
+        let site = file.schema().field_with_name("site").expect("a site column");
+        assert!(matches!(site.data_type(), DataType::Struct(f) if f.len() == 2));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let cases = [
+            ("{\"a\": 1}\n{\"a\": 2,}\n", "line 2, column 9: not JSON"),
+            ("{\"a\": 1}\n\n[1, 2]\n", "line 3: an array, not a JSON object"),
+            ("", "no columns"),
+            (
+                "{\"a\": {\"b\": 1}, \"a.b\": 2}\n",
+                "\"a.b\" is both a key and a nested key's path",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = open(text, &ReadOptions::default())
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+            assert!(error.starts_with("f.jsonl: "), "{error}");
+        }
+    }
+
+    #[test]
+    fn mixed_values_are_text() {
+        let text = "{\"v\": 1}\n{\"v\": \"high\"}\n{\"v\": \"2024-01-01\"}\n";
+        let (file, _dir) = open(text, &ReadOptions::default()).expect("opened");
+        assert_eq!(file.schema().field(0).data_type(), &DataType::Utf8);
+        let printed = rows(&file);
+        assert!(printed.contains("| high "), "{printed}");
+        assert!(printed.contains("| 1 "), "{printed}");
+    }
+}
