@@ -17,6 +17,8 @@
 //!   per input version ([`reduce`]).
 //! - `timeseries-join` — series on one time axis, exact or as-of, stitched across
 //!   instrument swaps ([`join`]).
+//! - `delta-table` — a Delta table written by another tool, read in place
+//!   ([`delta_table`]).
 //!
 //! ```no_run
 //! # async fn demo(fs: tinyfs::FS) -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +36,7 @@
 mod cache_dir;
 mod csv_cache;
 pub mod csvdir;
+pub mod delta_table;
 pub mod derived;
 pub mod dynamic_dir;
 mod error;
@@ -60,4 +63,5 @@ pub fn register_builtin_factories(registry: &mut Registry, cache_dir: Option<Pat
     registry.register(Arc::new(dynamic_dir::DynamicDirFactory));
     registry.register(Arc::new(reduce::ReduceFactory::new(cache_dir)));
     registry.register(Arc::new(join::JoinFactory));
+    registry.register(Arc::new(delta_table::DeltaTableFactory));
 }

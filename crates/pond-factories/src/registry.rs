@@ -47,8 +47,10 @@ pub trait Factory: Send + Sync + fmt::Debug {
     /// What it makes: a directory, `file:table` or `file:series`.
     fn entry_type(&self) -> EntryType;
 
-    /// Checks `config`; the error names the bad field and its line.
-    fn validate(&self, registry: &Registry, config: &[u8]) -> Result<()>;
+    /// Checks `config`, and says what a node of it is (the factory's
+    /// [`Factory::entry_type`], or a series where the configuration asks for one); the
+    /// error names the bad field and its line.
+    fn validate(&self, registry: &Registry, config: &[u8]) -> Result<EntryType>;
 
     /// The node.
     async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind>;
@@ -73,6 +75,13 @@ pub trait TypedFactory: Send + Sync + fmt::Debug {
 
     /// See [`Factory::entry_type`].
     fn entry_type(&self) -> EntryType;
+
+    /// What a node of `config` is: [`TypedFactory::entry_type`] unless the configuration
+    /// decides.
+    fn made(&self, config: &Self::Config) -> EntryType {
+        let _ = config;
+        self.entry_type()
+    }
 
     /// What a configuration must satisfy beyond its shape; the error says what is wrong,
     /// naming the field (the factory's name is added).
@@ -118,8 +127,8 @@ impl<F: TypedFactory> Factory for F {
         TypedFactory::entry_type(self)
     }
 
-    fn validate(&self, registry: &Registry, config: &[u8]) -> Result<()> {
-        typed_config(self, registry, config).map(drop)
+    fn validate(&self, registry: &Registry, config: &[u8]) -> Result<EntryType> {
+        typed_config(self, registry, config).map(|config| self.made(&config))
     }
 
     async fn build(&self, ctx: BuildContext) -> tinyfs::Result<NodeKind> {
@@ -188,9 +197,7 @@ impl Registry {
 
     /// Validates `config` for factory `name`; returns the entry type the node will have.
     pub fn validate(&self, name: &str, config: &[u8]) -> Result<EntryType> {
-        let factory = self.get(name)?;
-        factory.validate(self, config)?;
-        Ok(factory.entry_type())
+        self.get(name)?.validate(self, config)
     }
 
     /// `fs`, with this registry building its dynamic nodes.
@@ -238,7 +245,8 @@ impl NodeBuilder for Builder {
         entry_type: EntryType,
         config: &NodeConfig,
     ) -> tinyfs::Result<NodeKind> {
-        let made = self.0.get(&config.factory)?.entry_type();
+        // What this configuration makes (a delta-table is a table or a series).
+        let made = self.0.validate(&config.factory, &config.config)?;
         if made != entry_type {
             return Err(tinyfs::Error::internal(format!(
                 "node {id} is stored as a {entry_type}, but `{}` makes a {made}",

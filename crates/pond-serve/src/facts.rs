@@ -139,6 +139,22 @@ pub struct Described {
     /// The rollups temporal-reduce nodes make of a series, finest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rollups: Vec<RollupRecord>,
+    /// Where the rows live, when outside the pond (a delta-table node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalRecord>,
+}
+
+/// A table read in place from outside the pond.
+#[derive(Debug, serde::Serialize)]
+pub struct ExternalRecord {
+    /// `Delta`.
+    pub kind: String,
+    /// A host path or URL.
+    pub location: String,
+    /// The version read.
+    pub version: u64,
+    /// The newest version.
+    pub latest: u64,
 }
 
 /// A rollup of a series.
@@ -231,8 +247,20 @@ pub async fn described(root: &WD, path: &str) -> Result<Described> {
     };
     let session = pond_sql::PondSession::new(root.clone())?;
     if pond_sql::is_computed(file.as_ref()) {
-        // Computed on read: no stored versions or size.
-        summarize(&mut d, &session.summary(&canonical).await?);
+        // Computed on read: no stored versions or size. `@vN` names a version of a
+        // history of the table's own (an external Delta table's).
+        let named = match tinyfs::Path::parse(path)?.version() {
+            Some(v) => format!("{canonical}@v{v}"),
+            None => canonical.clone(),
+        };
+        summarize(&mut d, &session.summary(&named).await?);
+        let table = pond_sql::file_table(root, &named).await?;
+        d.external = table.external().await?.map(|e| ExternalRecord {
+            kind: e.kind,
+            location: e.location,
+            version: e.version,
+            latest: e.latest,
+        });
         return Ok(d);
     }
     let meta = root.metadata(path).await?;

@@ -195,6 +195,9 @@ pub fn file(
             dt { "type" } dd { (d.entry_type) }
             dt { "node" } dd.mono { (d.node) }
             @if let Some(f) = &d.factory { dt { "factory" } dd { (f) } }
+            @if let Some(e) = &d.external {
+                dt { (e.kind) } dd { (e.location) ", version " (e.version) " (newest " (e.latest) ")" }
+            }
             @if let (Some(latest), Some(showing)) = (d.latest, d.showing) {
                 dt { "versions" } dd { (latest) " (showing v" (showing) ")" }
             }

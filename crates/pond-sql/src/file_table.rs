@@ -45,6 +45,22 @@ pub trait FileTable: Send + Sync + fmt::Debug {
     /// The event-time column `--time-start` and `--time-end` filter on, if any.
     async fn timestamp_column(&self, scope: &Scope) -> Result<Option<String>>;
 
+    /// This table at version `version` of a history of its own (an external Delta
+    /// table's), for `path@vN`. A computed table has none: it refuses, naming `shown`.
+    async fn at_version(&self, version: u64, shown: &str) -> Result<Arc<dyn FileTable>> {
+        let _ = version;
+        Err(Error::invalid(
+            shown,
+            "a dynamic table has no stored versions; name it without @vN",
+        ))
+    }
+
+    /// Where the rows live when outside the pond (an external Delta table), for
+    /// `describe`.
+    async fn external(&self) -> Result<Option<External>> {
+        Ok(None)
+    }
+
     /// The schema, from metadata.
     async fn schema(&self, scope: &Scope) -> Result<SchemaRef> {
         Ok(self.provider(scope).await?.schema())
@@ -66,6 +82,19 @@ pub trait FileTable: Send + Sync + fmt::Debug {
         let df = session.context().read_table(provider).map_err(Error::Sql)?;
         crate::context::stream(df).await
     }
+}
+
+/// A table whose rows live outside the pond, read in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct External {
+    /// What it is: `Delta`.
+    pub kind: String,
+    /// Where it is: a host path or a URL.
+    pub location: String,
+    /// The version read.
+    pub version: u64,
+    /// Its newest version.
+    pub latest: u64,
 }
 
 /// Where tables are opened: the pond (at the version read), the store scans read bodies
@@ -157,13 +186,10 @@ pub(crate) async fn file_table_at(
         .as_file()
         .and_then(|f| f.as_any().downcast_ref::<ComputedFile>())
     {
-        if version.is_some() {
-            return Err(Error::invalid(
-                shown,
-                "a dynamic table has no stored versions; name it without @vN",
-            ));
-        }
-        return Ok(dynamic.table.clone());
+        return match version {
+            Some(version) => dynamic.table.at_version(version, shown).await,
+            None => Ok(dynamic.table.clone()),
+        };
     }
     Ok(Arc::new(StoredTable {
         table: ResolvedTable::of(canonical, version, node, shown).await?,

@@ -69,7 +69,7 @@ pub use export::{
     export_to, utc_as_text,
 };
 pub use formats::{FORMAT_NAMES, FileFormat, Nested, ReadOptions, table_name, to_parquet};
-pub use file_table::{ComputedFile, FileTable, Scope, file_table, file_table_of, is_computed};
+pub use file_table::{ComputedFile, External, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};
 pub use import_plan::{ImportJob, ImportPlan, import_plan};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};

@@ -342,6 +342,15 @@ pub(crate) async fn describe(
     if let Some(n) = d.entries {
         writeln!(out, "entries:   {n}")?;
     }
+    if let Some(e) = &d.external {
+        let kind = e.kind.to_lowercase();
+        let (version, latest) = (e.version, e.latest);
+        writeln!(
+            out,
+            "{kind}:     {}, version {version} (newest {latest})",
+            e.location
+        )?;
+    }
     if let Some(e) = &d.entries_error {
         writeln!(out, "entries:   unavailable: {e}")?;
     }
