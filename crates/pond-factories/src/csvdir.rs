@@ -204,7 +204,10 @@ impl CsvDirConfig {
             decimal: self.decimal.map(|c| c as u8).unwrap_or(defaults.decimal),
             time: None,
             // Checked by `check_config`.
-            format: self.format.as_deref().and_then(|f| FileFormat::parse(f).ok()),
+            format: self
+                .format
+                .as_deref()
+                .and_then(|f| FileFormat::parse(f).ok()),
             nested: self
                 .nested
                 .as_deref()

@@ -144,11 +144,7 @@ impl FileTable for DeltaTable {
         .map(Some)
     }
 
-    async fn at_version(
-        &self,
-        version: u64,
-        _shown: &str,
-    ) -> pond_sql::Result<Arc<dyn FileTable>> {
+    async fn at_version(&self, version: u64, _shown: &str) -> pond_sql::Result<Arc<dyn FileTable>> {
         Ok(Arc::new(DeltaTable {
             config: self.config.clone(),
             version: Some(version),

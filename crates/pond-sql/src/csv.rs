@@ -153,12 +153,7 @@ impl CsvFile {
 /// type is labelled with that zone; [`crate::conform::instants`] relabels it UTC, which
 /// changes no value. Decimal commas and [`CsvTime`] columns are read as text by arrow-csv
 /// and converted here.
-fn open_csv(
-    plain: Plain,
-    shown: &str,
-    options: &ReadOptions,
-    chunk_bytes: u64,
-) -> Result<CsvFile> {
+fn open_csv(plain: Plain, shown: &str, options: &ReadOptions, chunk_bytes: u64) -> Result<CsvFile> {
     let source = plain.path.as_path();
     let decimal_comma = match options.decimal {
         b'.' => false,

@@ -313,30 +313,38 @@ impl Convert<'_> {
                     _ => None,
                 }
             })),
-            DataType::Float64 => Arc::new(build!(Float64Builder::with_capacity(len), |cell: &Data| {
-                match cell {
-                    Data::Int(i) => Some(*i as f64),
-                    Data::Float(f) => Some(*f),
-                    Data::String(s) => s.trim().parse().ok(),
-                    _ => None,
-                }
-            })),
-            DataType::Boolean => Arc::new(build!(BooleanBuilder::with_capacity(len), |cell: &Data| {
-                match cell {
-                    Data::Bool(b) => Some(*b),
-                    Data::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
-                    Data::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
-                    _ => None,
-                }
-            })),
-            DataType::Date32 => Arc::new(build!(Date32Builder::with_capacity(len), |cell: &Data| {
-                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-                let date = match cell {
-                    Data::DateTime(d) if d.is_datetime() => d.as_datetime().map(|t| t.date()),
-                    _ => chrono::NaiveDate::parse_from_str(text(cell)?.as_str(), "%Y-%m-%d").ok(),
-                }?;
-                i32::try_from((date - epoch).num_days()).ok()
-            })),
+            DataType::Float64 => {
+                Arc::new(build!(Float64Builder::with_capacity(len), |cell: &Data| {
+                    match cell {
+                        Data::Int(i) => Some(*i as f64),
+                        Data::Float(f) => Some(*f),
+                        Data::String(s) => s.trim().parse().ok(),
+                        _ => None,
+                    }
+                }))
+            }
+            DataType::Boolean => {
+                Arc::new(build!(BooleanBuilder::with_capacity(len), |cell: &Data| {
+                    match cell {
+                        Data::Bool(b) => Some(*b),
+                        Data::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+                        Data::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+                        _ => None,
+                    }
+                }))
+            }
+            DataType::Date32 => {
+                Arc::new(build!(Date32Builder::with_capacity(len), |cell: &Data| {
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+                    let date = match cell {
+                        Data::DateTime(d) if d.is_datetime() => d.as_datetime().map(|t| t.date()),
+                        _ => {
+                            chrono::NaiveDate::parse_from_str(text(cell)?.as_str(), "%Y-%m-%d").ok()
+                        }
+                    }?;
+                    i32::try_from((date - epoch).num_days()).ok()
+                }))
+            }
             DataType::Timestamp(TimeUnit::Nanosecond, _) => {
                 let nanos = build!(TimestampNanosecondBuilder::with_capacity(len), |cell| self
                     .instant(cell)

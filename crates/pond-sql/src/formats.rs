@@ -225,7 +225,10 @@ impl ReadOptions {
                 checks
             }
         };
-        checks.into_iter().find(|(set, _)| *set).map(|(_, name)| name)
+        checks
+            .into_iter()
+            .find(|(set, _)| *set)
+            .map(|(_, name)| name)
     }
 }
 

@@ -28,9 +28,9 @@ use crate::conform::{
     Conformer, UTC, append_schema, instant_type, instants, localized, map_fields,
 };
 use crate::csv::check_timezone;
-use crate::formats::{Input, ReadOptions};
 use crate::error::{Error, Result};
 use crate::event_time::{EventTimeRange, find_timestamp_column};
+use crate::formats::{Input, ReadOptions};
 use crate::parquet_writer::{
     Next, series_writer_properties, write_parquet_inspected, writer_properties,
 };
@@ -170,7 +170,10 @@ impl<'a> Source<'a> {
         if let Some(input) = &self.input {
             // Read as csvdir reads it (see `crate::formats`), blocking, in batches of
             // 64 Ki rows.
-            return Ok((input.schema().clone(), stream::iter(input.batches()?).boxed()));
+            return Ok((
+                input.schema().clone(),
+                stream::iter(input.batches()?).boxed(),
+            ));
         }
         let shown = self.shown.clone();
         let file = tokio::fs::File::open(self.path)

@@ -409,14 +409,20 @@ mod tests {
         // 00:30 in Oslo (UTC+1 before the change) is 23:30Z; an offset in the text wins.
         assert!(printed.contains("2024-03-31T00:30:00+01:00"), "{printed}");
         assert!(printed.contains("2024-03-31T03:30:00+02:00"), "{printed}");
-        assert!(printed.contains("| 007 "), "codes keep their zeros: {printed}");
+        assert!(
+            printed.contains("| 007 "),
+            "codes keep their zeros: {printed}"
+        );
 
         let nested = ReadOptions {
             nested: Nested::Struct,
             ..ReadOptions::default()
         };
         let (file, _dir) = open(text, &nested).expect("opened");
-        let site = file.schema().field_with_name("site").expect("a site column");
+        let site = file
+            .schema()
+            .field_with_name("site")
+            .expect("a site column");
         assert!(matches!(site.data_type(), DataType::Struct(f) if f.len() == 2));
     }
 
@@ -424,7 +430,10 @@ mod tests {
     fn bad_lines_are_named() {
         let cases = [
             ("{\"a\": 1}\n{\"a\": 2,}\n", "line 2, column 9: not JSON"),
-            ("{\"a\": 1}\n\n[1, 2]\n", "line 3: an array, not a JSON object"),
+            (
+                "{\"a\": 1}\n\n[1, 2]\n",
+                "line 3: an array, not a JSON object",
+            ),
             ("", "no columns"),
             (
                 "{\"a\": {\"b\": 1}, \"a.b\": 2}\n",

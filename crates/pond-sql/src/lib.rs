@@ -68,8 +68,10 @@ pub use export::{
     ExportFormat, ExportJob, Exported, csv_writer, export_file, export_hive, export_plan,
     export_to, utc_as_text,
 };
+pub use file_table::{
+    ComputedFile, External, FileTable, Scope, file_table, file_table_of, is_computed,
+};
 pub use formats::{FORMAT_NAMES, FileFormat, Nested, ReadOptions, table_name, to_parquet};
-pub use file_table::{ComputedFile, External, FileTable, Scope, file_table, file_table_of, is_computed};
 pub use import::{ImportOptions, Imported, import_file};
 pub use import_plan::{ImportJob, ImportPlan, import_plan};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};

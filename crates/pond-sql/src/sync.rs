@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use tinyfs::{EntryType, FileVersion, NodeKind, Origin, WD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::formats::ReadOptions;
 use crate::error::{Error, Result};
+use crate::formats::ReadOptions;
 use crate::import::{ImportOptions, Provenance, import_as};
 
 /// How to sync.

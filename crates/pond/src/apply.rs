@@ -229,9 +229,9 @@ fn sync_options(d: SyncDoc) -> Result<pond_sql::SyncOptions> {
     };
     let read = ReadArgs {
         input_format: match d.input_format.as_deref() {
-            Some(text) => Some(
-                pond_sql::FileFormat::parse(text).map_err(|e| anyhow!("input_format: {e}"))?,
-            ),
+            Some(text) => {
+                Some(pond_sql::FileFormat::parse(text).map_err(|e| anyhow!("input_format: {e}"))?)
+            }
             None => None,
         },
         nested: match d.nested.as_deref() {

@@ -48,13 +48,14 @@ pub async fn open_delta(location: &str, version: Option<u64>) -> Result<DeltaSou
         if version > latest {
             return Err(Error::Location {
                 location: location.to_string(),
-                detail: format!("the Delta table has no version {version} (the newest is {latest})"),
+                detail: format!(
+                    "the Delta table has no version {version} (the newest is {latest})"
+                ),
             });
         }
-        table
-            .load_version(version)
-            .await
-            .map_err(failed(format!("reading version {version} of the Delta table at {location}")))?;
+        table.load_version(version).await.map_err(failed(format!(
+            "reading version {version} of the Delta table at {location}"
+        )))?;
     }
     let provider = table
         .table_provider()

@@ -60,7 +60,9 @@ fn url_of(dir: &Path) -> Result<url::Url> {
 
 /// Where Delta finds the table in `log`: its URL, and for an object store, the store
 /// (Delta's own registry knows only local paths and memory).
-pub(crate) fn delta_location(log: &Store) -> Result<(url::Url, Option<deltalake::logstore::LogStoreRef>)> {
+pub(crate) fn delta_location(
+    log: &Store,
+) -> Result<(url::Url, Option<deltalake::logstore::LogStoreRef>)> {
     if let Some(dir) = log.local_dir() {
         return Ok((url_of(dir)?, None));
     }

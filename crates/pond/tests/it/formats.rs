@@ -1,6 +1,8 @@
-//! More kinds of file as tables: CSV compressed with gzip, zstd or bzip2 reads as its
-//! text, through `copy` and csvdir alike; a truncated or damaged one is refused, naming
-//! the file, and changes nothing.
+//! More kinds of file as tables, each checked against the same data read from CSV: CSV
+//! compressed with gzip, zstd or bzip2; JSON lines (nested objects flattened or kept as
+//! structs); a workbook's sheet below a title; a Delta table written by Python's
+//! `deltalake`, read in place. Truncated and malformed inputs are refused, naming the
+//! file and the line or cell, and change nothing.
 
 use std::io::Write;
 
@@ -136,4 +138,421 @@ fn a_truncated_or_damaged_compressed_csv_is_refused_and_changes_nothing() {
         before,
         "nothing changed"
     );
+}
+
+/// `weather_head.csv` as a logger would export it as JSON lines: the wind nested, `NA`
+/// values left out, numbers written as the CSV writes them, a blank line in the middle.
+fn weather_jsonl() -> String {
+    let text = String::from_utf8(testdata("weather_head.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut out = String::new();
+    for (n, line) in lines.enumerate() {
+        let (mut fields, mut wind) = (Vec::new(), Vec::new());
+        for (name, value) in header.iter().zip(line.split(',')) {
+            if value == "NA" {
+                continue;
+            }
+            let value = match *name {
+                "origin" | "time_hour" => format!("{value:?}"),
+                _ => value.to_string(),
+            };
+            match name.strip_prefix("wind_") {
+                Some(key) => wind.push(format!("\"{key}\": {value}")),
+                None => fields.push(format!("\"{name}\": {value}")),
+            }
+        }
+        fields.push(format!("\"wind\": {{{}}}", wind.join(", ")));
+        out.push_str(&format!("{{{}}}\n", fields.join(", ")));
+        if n == 100 {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The weather columns in CSV's order, from a table whose wind columns are `wind`'s.
+fn weather_as_csv(table: &str, wind: &str) -> String {
+    format!(
+        "SELECT origin, year, month, day, hour, temp, dewp, humid, {wind}, precip, pressure, visib, time_hour FROM \"{table}\" ORDER BY time_hour, origin"
+    )
+}
+
+const CSV_WIND: &str = "wind_dir, wind_speed, wind_gust";
+
+/// The wind columns to 10 decimals: a workbook holds 15 significant digits
+/// (`10.357019999999999` in the CSV is `10.35702` in the workbook made from it, as in Excel).
+const ROUNDED_WIND: &str =
+    "wind_dir, round(wind_speed, 10) AS wind_speed, round(wind_gust, 10) AS wind_gust";
+
+#[test]
+fn json_lines_read_as_the_same_rows_as_csv() {
+    let pond = TestPond::new();
+    write(&pond.host("weather.csv"), &testdata("weather_head.csv"));
+    pond.ok(&["copy", "--format", "series", "weather.csv", "/csv.series"]);
+    let expected = pond.ok(&[
+        "query",
+        "--format",
+        "csv",
+        &weather_as_csv("/csv.series", CSV_WIND),
+    ]);
+    assert_eq!(expected.lines().count(), 201);
+
+    let jsonl = weather_jsonl();
+    write(&pond.host("logger.jsonl"), jsonl.as_bytes());
+    pond.ok(&["copy", "--format", "series", "logger.jsonl", "/json.series"]);
+    let flat = "\"wind.dir\" AS wind_dir, \"wind.speed\" AS wind_speed, \"wind.gust\" AS wind_gust";
+    let query = weather_as_csv("/json.series", flat);
+    assert_eq!(pond.ok(&["query", "--format", "csv", &query]), expected);
+    let described = pond.ok(&["describe", "/json.series"]);
+    assert!(described.contains("timestamp: time_hour"), "{described}");
+    assert!(described.contains("  wind.speed: Float64"), "{described}");
+
+    // Nested objects kept as structs; compressed, with a name that says nothing.
+    write(&pond.host("logger.dat"), &compress("zst", jsonl.as_bytes()));
+    pond.ok(&[
+        "copy",
+        "--format",
+        "series",
+        "--input-format",
+        "jsonl",
+        "--nested",
+        "struct",
+        "logger.dat",
+        "/struct.series",
+    ]);
+    let nested = "wind['dir'] AS wind_dir, wind['speed'] AS wind_speed, wind['gust'] AS wind_gust";
+    let query = weather_as_csv("/struct.series", nested);
+    assert_eq!(pond.ok(&["query", "--format", "csv", &query]), expected);
+
+    // A csvdir reads JSON lines as a series too, by their extension.
+    pond.ok(&["mkdir", "/in"]);
+    pond.ok(&["copy", "logger.jsonl", "/in/logger.jsonl"]);
+    let config = pond.config("source: /in/*.jsonl\nentry_type: series\n");
+    pond.ok(&["mknod", "csvdir", "/logs", "--config", &config]);
+    assert_eq!(pond.ok(&["list", "/logs"]), "/logs/logger\n");
+    let query = weather_as_csv("/logs/logger", flat);
+    assert_eq!(pond.ok(&["query", "--format", "csv", &query]), expected);
+
+    // DuckDB's own JSON reader agrees on the file's values.
+    let host = pond.host("logger.jsonl");
+    let duck = crate::interop::duckdb(&format!(
+        "SELECT count(*), round(sum(temp), 6), count(wind.gust) FROM read_json('{}')",
+        host.display()
+    ));
+    let ours = pond.ok(&[
+        "query", "--format", "csv",
+        "SELECT count(*) AS n, round(sum(temp), 6) AS t, count(\"wind.gust\") AS g FROM \"/json.series\"",
+    ]);
+    let ours = ours.lines().nth(1).unwrap().replace(',', "|");
+    assert_eq!(duck.trim(), ours);
+}
+
+#[test]
+fn a_malformed_json_line_is_named_and_changes_nothing() {
+    let pond = TestPond::new();
+    let before = pond.ok(&["log", "--format", "csv"]);
+    let good = weather_jsonl();
+    let mut lines: Vec<&str> = good.lines().collect();
+    let broken = lines[56].replacen('}', ",}", 1);
+    lines[56] = &broken;
+    write(&pond.host("bad.jsonl"), lines.join("\n").as_bytes());
+    let err = pond.fails(&["copy", "--format", "series", "bad.jsonl", "/bad.series"]);
+    assert!(err.contains("bad.jsonl: line 57, column "), "{err}");
+    assert!(err.contains("not JSON"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    write(&pond.host("array.jsonl"), b"{\"a\": 1}\n[1, 2]\n");
+    let err = pond.fails(&["copy", "--format", "table", "array.jsonl", "/a.table"]);
+    assert!(
+        err.contains("array.jsonl: line 2: an array, not a JSON object"),
+        "{err}"
+    );
+    // An option of another format is refused, not ignored.
+    write(&pond.host("ok.jsonl"), b"{\"a\": 1}\n");
+    let err = pond.fails(&[
+        "copy",
+        "--format",
+        "table",
+        "--delimiter",
+        ";",
+        "ok.jsonl",
+        "/ok.table",
+    ]);
+    assert!(
+        err.contains("ok.jsonl: delimiter is not an option of JSON lines"),
+        "{err}"
+    );
+    let gz = compress("gz", good.as_bytes());
+    write(&pond.host("cut.jsonl.gz"), &gz[..gz.len() / 2]);
+    let err = pond.fails(&["copy", "--format", "series", "cut.jsonl.gz", "/cut.series"]);
+    assert!(err.contains("its gzip stream ends early"), "{err}");
+    assert_eq!(
+        pond.ok(&["log", "--format", "csv"]),
+        before,
+        "nothing changed"
+    );
+}
+
+#[test]
+fn a_workbook_sheet_below_a_title_reads_as_the_csv_it_was_made_from() {
+    let pond = TestPond::new();
+    write(&pond.host("weather.csv"), &testdata("weather_head.csv"));
+    pond.ok(&["copy", "--format", "series", "weather.csv", "/csv.series"]);
+    let expected = pond.ok(&[
+        "query",
+        "--format",
+        "csv",
+        &weather_as_csv("/csv.series", ROUNDED_WIND),
+    ]);
+
+    // testdata/make_workbook.py: notes on the first sheet; on "Readings" a title in row 1,
+    // the header in row 3, NA as empty cells, times as date cells.
+    write(&pond.host("weather.xlsx"), &testdata("weather_head.xlsx"));
+    pond.ok(&[
+        "copy",
+        "--format",
+        "series",
+        "--sheet",
+        "Readings",
+        "--header-row",
+        "3",
+        "weather.xlsx",
+        "/xlsx.series",
+    ]);
+    let query = weather_as_csv("/xlsx.series", ROUNDED_WIND);
+    assert_eq!(pond.ok(&["query", "--format", "csv", &query]), expected);
+    let schema = |path: &str| {
+        let described = pond.ok(&["describe", path]);
+        described.split("schema:").nth(1).unwrap().to_string()
+    };
+    assert_eq!(
+        schema("/xlsx.series"),
+        schema("/csv.series"),
+        "the same types"
+    );
+
+    // The first sheet by default; a sheet that is not there is named with those that are.
+    pond.ok(&["copy", "--format", "table", "weather.xlsx", "/about.table"]);
+    assert_eq!(
+        pond.ok(&[
+            "query",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM \"/about.table\""
+        ]),
+        "n\n1\n",
+        "a header row and one row of notes"
+    );
+    let before = pond.ok(&["log", "--format", "csv"]);
+    let err = pond.fails(&[
+        "copy",
+        "--format",
+        "table",
+        "--sheet",
+        "Data",
+        "weather.xlsx",
+        "/x.table",
+    ]);
+    assert!(
+        err.contains("weather.xlsx: no sheet \"Data\" (sheets: About, Readings)"),
+        "{err}"
+    );
+
+    // A csvdir of workbooks; a given schema a cell does not fit names the cell.
+    pond.ok(&["mkdir", "/in"]);
+    pond.ok(&["copy", "weather.xlsx", "/in/weather.xlsx"]);
+    let config =
+        pond.config("source: /in/*.xlsx\nsheet: Readings\nheader_row: 3\nentry_type: series\n");
+    pond.ok(&["mknod", "csvdir", "/books", "--config", &config]);
+    let query = weather_as_csv("/books/weather", ROUNDED_WIND);
+    assert_eq!(pond.ok(&["query", "--format", "csv", &query]), expected);
+    let mut columns: Vec<String> = ["origin"]
+        .iter()
+        .map(|c| format!("  - {{name: {c}, type: float64}}"))
+        .collect();
+    for c in ["year", "month", "day", "hour"] {
+        columns.push(format!("  - {{name: {c}, type: int64}}"));
+    }
+    for c in [
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+    ] {
+        columns.push(format!("  - {{name: {c}, type: float64}}"));
+    }
+    columns.push("  - {name: time_hour, type: timestamp}".into());
+    let config = pond.config(&format!(
+        "source: /in/*.xlsx\nsheet: Readings\nheader_row: 3\nschema:\n{}\n",
+        columns.join("\n")
+    ));
+    pond.ok(&["mknod", "csvdir", "/typed", "--config", &config]);
+    let err = pond.fails(&["cat", "/typed/weather"]);
+    assert!(
+        err.contains(
+            "sheet \"Readings\": cell A4 (column \"origin\") holds \"EWR\", which is not Float64"
+        ),
+        "{err}"
+    );
+    let err = pond.fails(&[
+        "copy",
+        "--format",
+        "table",
+        "--nested",
+        "struct",
+        "weather.xlsx",
+        "/x.table",
+    ]);
+    assert!(
+        err.contains("nested is not an option of a workbook"),
+        "{err}"
+    );
+    let mut cut = testdata("weather_head.xlsx");
+    cut.truncate(cut.len() / 2);
+    write(&pond.host("cut.xlsx"), &cut);
+    let err = pond.fails(&["copy", "--format", "table", "cut.xlsx", "/cut.table"]);
+    assert!(err.contains("cut.xlsx: not a workbook pond reads"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    let after: Vec<String> = pond
+        .ok(&["log", "--format", "csv"])
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        after.len(),
+        before.lines().count() + 4,
+        "a mkdir, a copy and two mknods, nothing else"
+    );
+}
+
+/// Writes (or appends, `mode`) `sql`'s rows to the Delta table at `dir` with Python's
+/// `deltalake`, through DuckDB's Arrow stream.
+fn write_delta(dir: &std::path::Path, sql: &str, mode: &str) {
+    crate::interop::deltalake(&format!(
+        "import duckdb, deltalake\ndeltalake.write_deltalake({:?}, duckdb.sql({sql:?}), mode={mode:?})\n",
+        dir.display().to_string()
+    ));
+}
+
+#[test]
+fn an_external_delta_table_reads_in_place_at_each_version() {
+    let pond = TestPond::new();
+    let csv = pond.host("sst.csv");
+    write(&csv, &testdata("sea_surface_temperature.csv"));
+    let table = pond.host("buoy");
+    let select = |range: &str| {
+        format!(
+            "SELECT \"time (UTC)\"::TIMESTAMPTZ AS time, \"temperature (celsius)\" AS temperature FROM read_csv('{}') WHERE {range}",
+            csv.display()
+        )
+    };
+    write_delta(&table, &select("\"time (UTC)\" < '2017-01-01'"), "error");
+    let config = pond.config(&format!(
+        "location: {}\nentry_type: series\n",
+        table.display()
+    ));
+    let made = pond.ok(&["mknod", "delta-table", "/buoy.series", "--config", &config]);
+    assert!(made.contains("(delta-table, a file:series)"), "{made}");
+    pond.ok(&["copy", "--format", "series", "sst.csv", "/sst.series"]);
+    let both = |path: &str, range: &str| {
+        pond.ok(&[
+            "query", "--format", "csv",
+            &format!("SELECT count(*) AS n, round(avg(\"temperature (celsius)\"), 9) AS t FROM \"/sst.series\" WHERE {range} UNION ALL SELECT count(*), round(avg(temperature), 9) FROM \"{path}\""),
+        ])
+    };
+    let counts = both("/buoy.series", "\"time (UTC)\" < '2017-01-01'");
+    let lines: Vec<&str> = counts.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[0], lines[1],
+        "the Delta table holds what the CSV does"
+    );
+    assert_eq!(lines_count(&counts), "15384", "{counts}");
+
+    // Another tool appends: pond reads the new version with nothing to do; @v0 and a
+    // pinned version read the first.
+    write_delta(&table, &select("\"time (UTC)\" >= '2017-01-01'"), "append");
+    let all = both("/buoy.series", "true");
+    let lines: Vec<&str> = all.lines().skip(1).collect();
+    assert_eq!(lines[0], lines[1], "{all}");
+    assert!(lines[0].starts_with("19226,"), "{all}");
+    let first = both("/buoy.series@v0", "\"time (UTC)\" < '2017-01-01'");
+    assert_eq!(first, counts);
+    let described = pond.ok(&["describe", "/buoy.series"]);
+    assert!(
+        described.contains(&format!(
+            "delta:     {}, version 1 (newest 1)",
+            table.display()
+        )),
+        "{described}"
+    );
+    assert!(described.contains("timestamp: time"), "{described}");
+    assert!(described.contains("  temperature: Float64"), "{described}");
+    let described = pond.ok(&["describe", "/buoy.series@v0"]);
+    assert!(described.contains("version 0 (newest 1)"), "{described}");
+    let pinned = pond.config(&format!("location: {}\nversion: 0\n", table.display()));
+    pond.ok(&["mknod", "delta-table", "/first.table", "--config", &pinned]);
+    let n = pond.ok(&[
+        "query",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM \"/first.table\"",
+    ]);
+    assert_eq!(n, format!("n\n{}\n", lines_count(&counts)));
+    // A time window reads what it reads of the same series stored in the pond.
+    let window = |path: &str| {
+        pond.ok(&[
+            "cat",
+            "--format",
+            "csv",
+            path,
+            "--time-start",
+            "2017-03-21T00:00:00Z",
+            "--time-end",
+            "2017-03-22T00:00:00Z",
+        ])
+    };
+    let delta = window("/buoy.series");
+    assert!(delta.lines().count() > 48, "{delta}");
+    assert_eq!(
+        delta.lines().skip(1).collect::<Vec<_>>(),
+        window("/sst.series").lines().skip(1).collect::<Vec<_>>()
+    );
+
+    let before = pond.ok(&["log", "--format", "csv"]);
+    let err = pond.fails(&["cat", "/buoy.series@v7"]);
+    assert!(
+        err.contains("the Delta table has no version 7 (the newest is 1)"),
+        "{err}"
+    );
+    let err = pond.fails(&["copy", "--format", "series", "sst.csv", "/buoy.series"]);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    let missing = pond.config("location: /no/such/table\n");
+    let err = pond.fails(&["mknod", "delta-table", "/gone.table", "--config", &missing]);
+    assert!(err.contains("/no/such/table"), "{err}");
+    let relative = pond.config("location: buoy\n");
+    let err = pond.fails(&["mknod", "delta-table", "/rel.table", "--config", &relative]);
+    assert!(err.contains("location: buoy is relative"), "{err}");
+    assert_eq!(
+        pond.ok(&["log", "--format", "csv"]),
+        before,
+        "nothing changed"
+    );
+}
+
+/// The first count in `both`'s output.
+fn lines_count(both: &str) -> String {
+    both.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string()
 }

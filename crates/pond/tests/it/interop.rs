@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::support::TestPond;
 
 /// Runs `sql` in DuckDB and returns what it printed.
-fn duckdb(sql: &str) -> String {
+pub(crate) fn duckdb(sql: &str) -> String {
     let script = format!(
         "import duckdb\nfor row in duckdb.sql({sql:?}).fetchall():\n    print('|'.join(str(v) for v in row))\n"
     );
@@ -183,7 +183,7 @@ fn duckdb_reads_a_hive_partitioned_export() {
 }
 
 /// Runs `code`, a Python script using `deltalake`; what it printed.
-fn deltalake(code: &str) -> String {
+pub(crate) fn deltalake(code: &str) -> String {
     let out = Command::new("python3")
         .args(["-c", code])
         .output()
