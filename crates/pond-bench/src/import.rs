@@ -1,6 +1,7 @@
-//! CSV import against DuckDB: `pond copy --format series` of one CSV ÷ DuckDB's
+//! Import against DuckDB: `pond copy --format series` of one CSV ÷ DuckDB's
 //! `COPY (SELECT * FROM read_csv(...)) TO '...parquet'` of the same file, whole process,
-//! alternated, with each one's peak memory.
+//! alternated, with each one's peak memory; the same text gzipped ÷ plain; and the same
+//! rows as JSON lines (written by DuckDB) ÷ DuckDB's `read_json` of them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,11 +72,12 @@ pub(crate) async fn csv_of(source: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// The DuckDB baseline: the CSV read with its type inference and written as Parquet.
-fn duckdb(csv: &Path, out: &Path) -> Command {
+/// The DuckDB baseline: the file read by `reader` (`read_csv`, `read_json`) with its type
+/// inference and written as Parquet.
+fn duckdb(reader: &str, source: &Path, out: &Path) -> Command {
     let sql = format!(
-        "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)",
-        csv.display(),
+        "COPY (SELECT * FROM {reader}('{}')) TO '{}' (FORMAT parquet)",
+        source.display(),
         out.display()
     );
     let mut cmd = Command::new("python3");
@@ -138,6 +140,20 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
         std::io::copy(&mut std::fs::File::open(&csv)?, &mut encoder)?;
         encoder.finish()?;
     }
+    // The same rows as JSON lines, one object a line, as DuckDB writes them.
+    let jsonl = work.path().join("source.jsonl");
+    let sql = format!(
+        "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT json)",
+        csv.display(),
+        jsonl.display()
+    );
+    measure({
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", &format!("import duckdb; duckdb.sql({sql:?})")]);
+        cmd
+    })?;
+    let mut json = (Vec::new(), Vec::new());
+    let mut duck_json = (Vec::new(), Vec::new());
     let mut pond = (Vec::new(), Vec::new());
     let mut gzipped = (Vec::new(), Vec::new());
     let mut duck = (Vec::new(), Vec::new());
@@ -162,7 +178,7 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
         std::fs::remove_dir_all(&pond_dir)?;
 
         let out = work.path().join(format!("duck{run}.parquet"));
-        let (t, m) = measure(duckdb(&csv, &out))?;
+        let (t, m) = measure(duckdb("read_csv", &csv, &out))?;
         duck.0.push(t);
         duck.1.push(m);
         if run == 0 {
@@ -176,6 +192,18 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
                 out.metadata()?.len() >> 20
             );
         }
+        std::fs::remove_file(&out)?;
+
+        let (t, m) = import_into(bin, &pond_dir, &jsonl)?;
+        json.0.push(t);
+        json.1.push(m);
+        if run == 0 && pond_count(bin, &pond_dir)? != pond_rows {
+            bail!("the JSON lines imported other rows than the CSV");
+        }
+        std::fs::remove_dir_all(&pond_dir)?;
+        let (t, m) = measure(duckdb("read_json", &jsonl, &out))?;
+        duck_json.0.push(t);
+        duck_json.1.push(m);
         std::fs::remove_file(&out)?;
     }
     let (pt, pm) = (median(pond.0), median(pond.1));
@@ -214,6 +242,26 @@ pub(crate) async fn run(bin: &Path, source: &Path, runs: usize) -> Result<()> {
         "  pond throughput ÷ DuckDB's: {:.2} (goal ≥ 0.7); peak memory pond ÷ DuckDB: {:.2}",
         dt.as_secs_f64() / pt.as_secs_f64(),
         pm as f64 / dm as f64
+    );
+    let (jt, jm) = (median(json.0), median(json.1));
+    let (djt, djm) = (median(duck_json.0), median(duck_json.1));
+    let json_mb = std::fs::metadata(&jsonl)?.len() as f64 / (1 << 20) as f64;
+    println!("the same rows as JSON lines ({json_mb:.0} MB):");
+    println!(
+        "  pond copy --format series  {:>12}  {:>6.1} MB/s  peak {:>6} MB",
+        ms(jt),
+        json_mb / jt.as_secs_f64(),
+        jm >> 20
+    );
+    println!(
+        "  DuckDB read_json to parquet {:>11}  {:>6.1} MB/s  peak {:>6} MB",
+        ms(djt),
+        json_mb / djt.as_secs_f64(),
+        djm >> 20
+    );
+    println!(
+        "  pond JSON lines throughput ÷ DuckDB's: {:.2}",
+        djt.as_secs_f64() / jt.as_secs_f64()
     );
     Ok(())
 }

@@ -23,7 +23,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::conform::{UTC, localized};
 use crate::csv_infer::Chunk;
 use crate::error::{Error, Result};
-use crate::formats::{Plain, ReadOptions};
+use crate::formats::{Decompressing, Plain, ReadOptions};
 
 /// `zone` if it names a time zone (IANA, or an offset like `+02:00`), else why not.
 pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
@@ -77,15 +77,21 @@ const CHUNK_BYTES: u64 = 4 << 20;
 const BATCH_ROWS: usize = 64 * 1024;
 
 impl CsvFile {
-    /// Opens the plain host file `source`; `shown` names it in errors. Blocking.
+    /// Opens the plain host file `source` (whose text `text` is, while it is being
+    /// decompressed into it); `shown` names it in errors. Blocking.
     ///
     /// Timestamp columns are read as instants: parsed in `options.timezone` (UTC by
     /// default, an offset in the text wins), in microseconds (nanoseconds if the text has
     /// them). Their type is labelled with that zone; [`crate::conform::instants`] relabels
     /// it UTC, which changes no value. Decimal commas and [`CsvTime`] columns are read as
     /// text by arrow-csv and converted here.
-    pub(crate) fn open(source: Plain, shown: &str, options: &ReadOptions) -> Result<CsvFile> {
-        open_csv(source, shown, options, CHUNK_BYTES)
+    pub(crate) fn open(
+        source: Plain,
+        text: Option<Decompressing>,
+        shown: &str,
+        options: &ReadOptions,
+    ) -> Result<CsvFile> {
+        open_csv(source, text, shown, options, CHUNK_BYTES)
     }
 
     /// The file's records, where inference counted them (not when a schema was given).
@@ -153,7 +159,40 @@ impl CsvFile {
 /// type is labelled with that zone; [`crate::conform::instants`] relabels it UTC, which
 /// changes no value. Decimal commas and [`CsvTime`] columns are read as text by arrow-csv
 /// and converted here.
-fn open_csv(plain: Plain, shown: &str, options: &ReadOptions, chunk_bytes: u64) -> Result<CsvFile> {
+fn open_csv(
+    plain: Plain,
+    mut text: Option<Decompressing>,
+    shown: &str,
+    options: &ReadOptions,
+    chunk_bytes: u64,
+) -> Result<CsvFile> {
+    let opened = open_csv_text(&plain, text.as_mut(), shown, options, chunk_bytes);
+    // The decompression's error (a truncated file) explains any met reading its text.
+    if let Some(text) = text {
+        text.finish()?;
+    }
+    let (chunks, rows, shared) = opened?;
+    Ok(CsvFile {
+        shared: Arc::new(shared),
+        chunks,
+        has_header: options.has_header,
+        rows,
+    })
+}
+
+/// What [`open_csv`] learns of `plain`: its chunks and rows (where inferred) and what its
+/// readers share.
+type Opened = (Vec<Chunk>, Option<u64>, Shared);
+
+/// [`open_csv`] of `plain`, inferring over `streamed` (its text as it is decompressed)
+/// when given.
+fn open_csv_text(
+    plain: &Plain,
+    streamed: Option<&mut Decompressing>,
+    shown: &str,
+    options: &ReadOptions,
+    chunk_bytes: u64,
+) -> Result<Opened> {
     let source = plain.path.as_path();
     let decimal_comma = match options.decimal {
         b'.' => false,
@@ -200,8 +239,15 @@ fn open_csv(plain: Plain, shown: &str, options: &ReadOptions, chunk_bytes: u64) 
         Some(schema) => (schema.clone(), Vec::new(), None),
         None => {
             let text: Vec<String> = time.map(|t| t.columns.clone()).unwrap_or_default();
+            let reader: Box<dyn std::io::Read + '_> = match streamed {
+                Some(streamed) => Box::new(streamed),
+                None => Box::new(File::open(source).map_err(|e| Error::Io {
+                    path: shown.to_string(),
+                    source: e,
+                })?),
+            };
             let read = crate::csv_infer::infer_schema(
-                source,
+                reader,
                 shown,
                 &crate::csv_infer::InferOptions {
                     delimiter: options.delimiter,
@@ -251,23 +297,19 @@ fn open_csv(plain: Plain, shown: &str, options: &ReadOptions, chunk_bytes: u64) 
         fixups.push(fixup);
     }
     let tz: Tz = zone.parse().map_err(|e| arrow_error(shown, e))?;
-    Ok(CsvFile {
-        shared: Arc::new(Shared {
-            path: source.to_path_buf(),
-            _plain: plain.clone(),
-            read: Arc::new(Schema::new(read)),
-            format,
-            converter: Converter {
-                schema,
-                fixups,
-                tz,
-                shown: shown.to_string(),
-            },
-        }),
-        chunks,
-        has_header: options.has_header,
-        rows,
-    })
+    let shared = Shared {
+        path: source.to_path_buf(),
+        _plain: plain.clone(),
+        read: Arc::new(Schema::new(read)),
+        format,
+        converter: Converter {
+            schema,
+            fixups,
+            tz,
+            shown: shown.to_string(),
+        },
+    };
+    Ok((chunks, rows, shared))
 }
 
 /// `read` (as inferred, the `time` columns text) with the `time` columns replaced by the
@@ -667,7 +709,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("f.csv");
         std::fs::write(&path, text).expect("written");
-        let file = open_csv(Plain::file(&path), "f.csv", options, chunk_bytes)?;
+        let file = open_csv(Plain::file(&path), None, "f.csv", options, chunk_bytes)?;
         file.batches_on(3)?.collect()
     }
 

@@ -6,7 +6,6 @@
 //! (`--decimal ,`) `1,5` is a decimal, read as text and converted after (see
 //! [`crate::csv`]).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -226,15 +225,19 @@ pub(crate) struct Chunk {
     pub first_row: u64,
 }
 
-/// The schema of the CSV file `source`, every row read, and its chunks. `shown` names it
-/// in errors. Blocking.
-pub(crate) fn infer_schema(source: &Path, shown: &str, options: &InferOptions) -> Result<Inferred> {
+/// The schema of the CSV text `source`, every row read, and its chunks (byte offsets in
+/// the text). `shown` names it in errors. Blocking.
+pub(crate) fn infer_schema(
+    source: impl std::io::Read,
+    shown: &str,
+    options: &InferOptions,
+) -> Result<Inferred> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .has_headers(options.has_header)
         .flexible(true)
-        .from_path(source)
-        .map_err(|e| csv_error(shown, e))?;
+        .buffer_capacity(1 << 20)
+        .from_reader(source);
     let mut names: Vec<String> = if options.has_header {
         reader
             .headers()

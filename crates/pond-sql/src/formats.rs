@@ -85,15 +85,19 @@ impl FileFormat {
                 path: shown.to_string(),
                 source,
             })?;
-        let head = &head[..n];
+        Ok(FileFormat::of_head(&head[..n]))
+    }
+
+    /// [`FileFormat::of_content`] of a file's first bytes.
+    fn of_head(head: &[u8]) -> FileFormat {
         if head.starts_with(b"PK\x03\x04") || head.starts_with(&[0xd0, 0xcf, 0x11, 0xe0]) {
-            return Ok(FileFormat::Excel);
+            return FileFormat::Excel;
         }
         let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-        Ok(match text.iter().find(|b| !b.is_ascii_whitespace()) {
+        match text.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => FileFormat::JsonLines,
             _ => FileFormat::Csv,
-        })
+        }
     }
 }
 
@@ -249,18 +253,74 @@ impl Plain {
         }
     }
 
-    /// The host file `source`, decompressed if it is compressed.
-    fn open(source: &Path, shown: &str) -> Result<Plain> {
+    /// The host file `source`; if it is compressed, the file it is being decompressed
+    /// into, with the text as it comes.
+    fn open(source: &Path, shown: &str) -> Result<(Plain, Option<Decompressing>)> {
         Ok(match Compression::of(source, shown)? {
             Some(compression) => {
-                let temp = compression.decompress(source, shown)?;
-                Plain {
+                let (temp, text) = compression.start(source, shown)?;
+                let plain = Plain {
                     path: temp.to_path_buf(),
                     _temp: Some(Arc::new(temp)),
-                }
+                };
+                (plain, Some(text))
             }
-            None => Plain::file(source),
+            None => (Plain::file(source), None),
         })
+    }
+}
+
+/// A compressed file's text as a thread decompresses it into a [`Plain`] file: read it
+/// (to infer types while the rest is decompressed: on two cores, decompression and
+/// inference overlap), then [`Decompressing::finish`] before reading the file.
+pub(crate) struct Decompressing {
+    receiver: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+    thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl Decompressing {
+    /// The text's first bytes (up to 512), without consuming them.
+    fn head(&mut self) -> &[u8] {
+        if self.at == self.chunk.len()
+            && let Ok(chunk) = self.receiver.recv()
+        {
+            (self.chunk, self.at) = (chunk, 0);
+        }
+        let end = self.chunk.len().min(self.at + 512);
+        &self.chunk[self.at..end]
+    }
+
+    /// Waits for the file to be whole: the decompression's error (a truncated stream,
+    /// say) if it failed, which explains any error met reading the text.
+    pub(crate) fn finish(self) -> Result<()> {
+        let Decompressing {
+            receiver, thread, ..
+        } = self;
+        // Whatever the reader left is not needed: the thread writes the file regardless.
+        let drain = std::thread::spawn(move || receiver.iter().for_each(drop));
+        let done = thread
+            .join()
+            .unwrap_or_else(|_| Err(Error::invalid("decompressing", "its thread panicked")));
+        let _ = drain.join();
+        done
+    }
+}
+
+impl Read for Decompressing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => (self.chunk, self.at) = (chunk, 0),
+                // The end, or a failure that `finish` reports.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -278,10 +338,14 @@ impl Input {
     /// Opens the host file `source`; `shown` names it in errors, and its extension says
     /// its format when `options` does not. Blocking.
     pub(crate) fn open(source: &Path, shown: &str, options: &ReadOptions) -> Result<Input> {
-        let plain = Plain::open(source, shown)?;
-        let format = match options.format.or_else(|| FileFormat::of_name(shown)) {
-            Some(format) => format,
-            None => FileFormat::of_content(&plain.path, shown)?,
+        let (plain, mut text) = Plain::open(source, shown)?;
+        let format = match (
+            options.format.or_else(|| FileFormat::of_name(shown)),
+            &mut text,
+        ) {
+            (Some(format), _) => format,
+            (None, Some(text)) => FileFormat::of_head(text.head()),
+            (None, None) => FileFormat::of_content(&plain.path, shown)?,
         };
         if let Some(option) = options.foreign_to(format) {
             return Err(Error::invalid(
@@ -290,9 +354,14 @@ impl Input {
             ));
         }
         Ok(match format {
-            FileFormat::Csv => Input::Csv(CsvFile::open(plain, shown, options)?),
-            FileFormat::JsonLines => Input::Json(JsonFile::open(plain, shown, options)?),
-            FileFormat::Excel => Input::Excel(ExcelFile::open(&plain, shown, options)?),
+            FileFormat::Csv => Input::Csv(CsvFile::open(plain, text, shown, options)?),
+            FileFormat::JsonLines => Input::Json(JsonFile::open(plain, text, shown, options)?),
+            FileFormat::Excel => {
+                if let Some(text) = text {
+                    text.finish()?;
+                }
+                Input::Excel(ExcelFile::open(&plain, shown, options)?)
+            }
         })
     }
 
@@ -414,16 +483,17 @@ impl Compression {
         }
     }
 
-    /// `source` decompressed, streaming, into a temporary file (in `TMPDIR`): its text
-    /// is read several times (once to infer types, then in parallel chunks), and is never
-    /// held in memory. A stream that ends early is named as truncated.
-    fn decompress(self, source: &Path, shown: &str) -> Result<tempfile::TempPath> {
+    /// Starts decompressing `source`, streaming, into a temporary file (in `TMPDIR`) on a
+    /// thread of its own: its text is read several times (once to infer types, then in
+    /// parallel chunks), and is never held in memory. A stream that ends early is named
+    /// as truncated.
+    fn start(self, source: &Path, shown: &str) -> Result<(tempfile::TempPath, Decompressing)> {
         let io = |e: std::io::Error| Error::Io {
             path: shown.to_string(),
             source: e,
         };
         let input = std::io::BufReader::with_capacity(1 << 20, File::open(source).map_err(io)?);
-        let mut reader: Box<dyn std::io::Read> = match self {
+        let mut reader: Box<dyn std::io::Read + Send> = match self {
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
             Compression::Zstd => {
                 Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(io)?)
@@ -435,21 +505,64 @@ impl Compression {
             .tempfile()
             .map_err(io)?;
         let (file, path) = temp.into_parts();
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        std::io::copy(&mut reader, &mut out).map_err(|e| {
-            let why = if e.kind() == std::io::ErrorKind::UnexpectedEof
-                || e.to_string().contains("incomplete")
-                || e.to_string().contains("truncated")
-            {
-                "ends early: the file is truncated".to_string()
-            } else {
-                format!("is damaged: {e}")
-            };
-            Error::invalid(shown, format!("its {} stream {why}", self.name()))
-        })?;
-        std::io::Write::flush(&mut out).map_err(io)?;
-        Ok(path)
+        let (send, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let shown = shown.to_string();
+        let thread = std::thread::Builder::new()
+            .name("pond-decompress".into())
+            .spawn(move || -> Result<()> {
+                let io = |e: std::io::Error| Error::Io {
+                    path: shown.clone(),
+                    source: e,
+                };
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+                let mut listening = true;
+                loop {
+                    let mut chunk = vec![0u8; 1 << 20];
+                    let n = read_full(&mut reader, &mut chunk).map_err(|e| {
+                        let why = if e.kind() == std::io::ErrorKind::UnexpectedEof
+                            || e.to_string().contains("incomplete")
+                            || e.to_string().contains("truncated")
+                        {
+                            "ends early: the file is truncated".to_string()
+                        } else {
+                            format!("is damaged: {e}")
+                        };
+                        Error::invalid(&shown, format!("its {} stream {why}", self.name()))
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    chunk.truncate(n);
+                    std::io::Write::write_all(&mut out, &chunk).map_err(io)?;
+                    if listening {
+                        listening = send.send(chunk).is_ok();
+                    }
+                }
+                std::io::Write::flush(&mut out).map_err(io)
+            })
+            .map_err(io)?;
+        let text = Decompressing {
+            receiver,
+            chunk: Vec::new(),
+            at: 0,
+            thread,
+        };
+        Ok((path, text))
     }
+}
+
+/// Reads into `buf` until it is full or the stream ends: how many bytes were read.
+fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use crate::conform::UTC;
 use crate::csv::{arrow_error, check_timezone};
 use crate::csv_infer::Seen;
 use crate::error::{Error, Result};
-use crate::formats::{Nested, Plain, ReadOptions};
+use crate::formats::{Decompressing, Nested, Plain, ReadOptions};
 
 /// Rows per batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -47,18 +47,44 @@ pub(crate) struct JsonFile {
 }
 
 impl JsonFile {
-    /// Opens the plain host file `plain`; `shown` names it in errors. Blocking.
-    pub(crate) fn open(plain: Plain, shown: &str, options: &ReadOptions) -> Result<JsonFile> {
+    /// Opens the plain host file `plain` (whose text `text` is, while it is being
+    /// decompressed into it); `shown` names it in errors. Blocking.
+    pub(crate) fn open(
+        plain: Plain,
+        mut text: Option<Decompressing>,
+        shown: &str,
+        options: &ReadOptions,
+    ) -> Result<JsonFile> {
+        let opened = JsonFile::infer(plain, text.as_mut(), shown, options);
+        // The decompression's error (a truncated file) explains any met reading its text.
+        if let Some(text) = text {
+            text.finish()?;
+        }
+        opened
+    }
+
+    fn infer(
+        plain: Plain,
+        text: Option<&mut Decompressing>,
+        shown: &str,
+        options: &ReadOptions,
+    ) -> Result<JsonFile> {
         let zone = match &options.timezone {
             Some(zone) => check_timezone(zone).map_err(|e| Error::invalid(shown, e))?,
             None => UTC.to_string(),
         };
-        let file = File::open(&plain.path).map_err(|source| Error::Io {
-            path: shown.to_string(),
-            source,
-        })?;
+        let reader: Box<dyn BufRead + '_> = match text {
+            Some(text) => Box::new(BufReader::with_capacity(1 << 20, text)),
+            None => Box::new(BufReader::with_capacity(
+                1 << 20,
+                File::open(&plain.path).map_err(|source| Error::Io {
+                    path: shown.to_string(),
+                    source,
+                })?,
+            )),
+        };
         let mut lines = Lines {
-            reader: BufReader::with_capacity(1 << 20, file),
+            reader,
             text: String::new(),
             line: 0,
             rows: 0,
@@ -222,7 +248,7 @@ impl Iterator for JsonBatches {
 /// inference; what each string value looks like is noted by its path as it passes. The
 /// first line that is not a JSON object ends it, its error kept in `failure`.
 struct Lines<'a> {
-    reader: BufReader<File>,
+    reader: Box<dyn BufRead + 'a>,
     text: String,
     /// The lines read so far.
     line: u64,
@@ -359,7 +385,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("f.jsonl");
         std::fs::write(&path, text).expect("written");
-        Ok((JsonFile::open(Plain::file(&path), "f.jsonl", options)?, dir))
+        Ok((
+            JsonFile::open(Plain::file(&path), None, "f.jsonl", options)?,
+            dir,
+        ))
     }
 
     fn rows(file: &JsonFile) -> String {
