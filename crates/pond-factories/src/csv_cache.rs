@@ -253,7 +253,7 @@ impl CsvCache {
                 continue;
             };
             let partial = match (key.starts_with('.'), extension) {
-                (true, "csv" | "parquet" | "index") => true,
+                (true, "source" | "csv" | "parquet" | "index") => true,
                 (false, "parquet" | "index") => false,
                 _ => continue,
             };
@@ -360,7 +360,7 @@ async fn convert(source: &CsvSource, dir: &Path, dest: &Path) -> pond_sql::Resul
         .await
         .map_err(|e| io(dir, e))?;
     let unique = uuid::Uuid::now_v7().simple().to_string();
-    let spool = dir.join(format!(".{unique}.csv"));
+    let spool = dir.join(format!(".{unique}.source"));
     let partial = dir.join(format!(".{unique}.parquet"));
     let result = async {
         let file = source

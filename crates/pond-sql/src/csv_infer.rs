@@ -40,6 +40,11 @@ impl Seen {
         }
     }
 
+    /// What `other` saw too (of another run of the same column).
+    pub(crate) fn merge(&mut self, other: Seen) {
+        self.0 |= other.0;
+    }
+
     /// A value that is text whatever it looks like.
     pub(crate) fn text(&mut self) {
         self.0 |= TEXT;

@@ -89,7 +89,7 @@ impl FileFormat {
     }
 
     /// [`FileFormat::of_content`] of a file's first bytes.
-    fn of_head(head: &[u8]) -> FileFormat {
+    pub(crate) fn of_head(head: &[u8]) -> FileFormat {
         if head.starts_with(b"PK\x03\x04") || head.starts_with(&[0xd0, 0xcf, 0x11, 0xe0]) {
             return FileFormat::Excel;
         }
@@ -298,11 +298,14 @@ impl Decompressing {
         let Decompressing {
             receiver, thread, ..
         } = self;
-        // Whatever the reader left is not needed: the thread writes the file regardless.
+        // Whatever the reader left is not needed, but the thread sends it as it writes the
+        // file: it is received, and dropped, until the file is whole.
         let drain = std::thread::spawn(move || receiver.iter().for_each(drop));
-        let done = thread
-            .join()
-            .unwrap_or_else(|_| Err(Error::invalid("decompressing", "its thread panicked")));
+        let done = thread.join().unwrap_or_else(|_| {
+            Err(Error::Fs(tinyfs::Error::internal(
+                "a decompressing thread panicked",
+            )))
+        });
         let _ = drain.join();
         done
     }
@@ -467,12 +470,17 @@ impl Compression {
                 path: shown.to_string(),
                 source: e,
             })?;
-        Ok(match &head[..n] {
+        Ok(Compression::of_head(&head[..n]))
+    }
+
+    /// The compression a file's first bytes say it is in.
+    pub(crate) fn of_head(head: &[u8]) -> Option<Compression> {
+        match head {
             [0x1f, 0x8b, ..] => Some(Compression::Gzip),
-            [0x28, 0xb5, 0x2f, 0xfd] => Some(Compression::Zstd),
-            [b'B', b'Z', b'h', b'1'..=b'9'] => Some(Compression::Bzip2),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+            [b'B', b'Z', b'h', b'1'..=b'9', ..] => Some(Compression::Bzip2),
             _ => None,
-        })
+        }
     }
 
     fn name(self) -> &'static str {
@@ -515,7 +523,6 @@ impl Compression {
                     source: e,
                 };
                 let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-                let mut listening = true;
                 loop {
                     let mut chunk = vec![0u8; 1 << 20];
                     let n = read_full(&mut reader, &mut chunk).map_err(|e| {
@@ -534,8 +541,9 @@ impl Compression {
                     }
                     chunk.truncate(n);
                     std::io::Write::write_all(&mut out, &chunk).map_err(io)?;
-                    if listening {
-                        listening = send.send(chunk).is_ok();
+                    if send.send(chunk).is_err() {
+                        // Dropped unfinished (the file was refused): nobody needs the rest.
+                        return Ok(());
                     }
                 }
                 std::io::Write::flush(&mut out).map_err(io)

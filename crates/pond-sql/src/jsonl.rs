@@ -73,30 +73,25 @@ impl JsonFile {
             Some(zone) => check_timezone(zone).map_err(|e| Error::invalid(shown, e))?,
             None => UTC.to_string(),
         };
-        let reader: Box<dyn BufRead + '_> = match text {
-            Some(text) => Box::new(BufReader::with_capacity(1 << 20, text)),
-            None => Box::new(BufReader::with_capacity(
-                1 << 20,
-                File::open(&plain.path).map_err(|source| Error::Io {
-                    path: shown.to_string(),
-                    source,
-                })?,
-            )),
+        let learned = match text {
+            // The text as it is decompressed: read in order (decompression has a core).
+            Some(text) => learn(Box::new(BufReader::with_capacity(1 << 20, text)))
+                .map_err(|failure| failure.at(0, shown))?,
+            None => {
+                let len = std::fs::metadata(&plain.path)
+                    .map_err(|source| Error::Io {
+                        path: shown.to_string(),
+                        source,
+                    })?
+                    .len();
+                let pieces = match len < PIECE_MIN_BYTES {
+                    true => 1,
+                    false => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                };
+                learn_in_pieces(&plain.path, shown, pieces as u64)?
+            }
         };
-        let mut lines = Lines {
-            reader,
-            text: String::new(),
-            line: 0,
-            rows: 0,
-            strings: HashMap::new(),
-            failure: None,
-            shown,
-        };
-        let inferred = arrow::json::reader::infer_json_schema_from_iterator(&mut lines);
-        if let Some(failure) = lines.failure.take() {
-            return Err(failure);
-        }
-        let inferred = inferred.map_err(|e| arrow_error(shown, e))?;
+        let inferred = learned.schema;
         if inferred.fields().is_empty() {
             return Err(Error::invalid(
                 shown,
@@ -106,7 +101,7 @@ impl JsonFile {
         let read = Arc::new(Schema::new(typed(
             inferred.fields(),
             "",
-            &lines.strings,
+            &learned.strings,
             &zone,
         )));
         let flatten = options.nested == Nested::Flatten;
@@ -136,7 +131,7 @@ impl JsonFile {
             read,
             schema,
             flatten,
-            rows: lines.rows,
+            rows: learned.rows,
         })
     }
 
@@ -244,20 +239,203 @@ impl Iterator for JsonBatches {
     }
 }
 
-/// The objects of a JSON lines file, parsed one line at a time for arrow-json's
-/// inference; what each string value looks like is noted by its path as it passes. The
-/// first line that is not a JSON object ends it, its error kept in `failure`.
+/// What inference learns of a run of lines: arrow-json's schema of its objects, what the
+/// strings at each path (keys joined by [`PATH_SEPARATOR`]) look like, and its counts.
+struct Learned {
+    schema: Schema,
+    strings: HashMap<String, Seen>,
+    lines: u64,
+    rows: u64,
+}
+
+/// Why a run of lines could not be learned.
+enum Failure {
+    /// Its line `line` (from 1 within the run) is not a JSON object: `detail` says why,
+    /// following the line number.
+    Line { line: u64, detail: String },
+    /// Reading it failed.
+    Io(std::io::Error),
+    /// Anything else.
+    Other(Error),
+}
+
+impl Failure {
+    /// The error, the run's lines numbered after the `before` lines of the file before it.
+    fn at(self, before: u64, shown: &str) -> Error {
+        match self {
+            Failure::Line { line, detail } => {
+                Error::invalid(shown, format!("line {}{detail}", before + line))
+            }
+            Failure::Io(source) => Error::Io {
+                path: shown.to_string(),
+                source,
+            },
+            Failure::Other(e) => e,
+        }
+    }
+}
+
+/// Below this size a file's types are inferred by one thread.
+const PIECE_MIN_BYTES: u64 = 8 << 20;
+
+/// Learns the types of the JSON lines file `path` in (at most) `pieces` pieces cut at line
+/// ends, a thread each, merged in file order (as one reader from the start learns them).
+fn learn_in_pieces(path: &std::path::Path, shown: &str, pieces: u64) -> Result<Learned> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| Error::Io {
+        path: shown.to_string(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    // Each cut is just after the line end at or following an even share of the bytes.
+    let mut cuts = vec![0u64];
+    let mut file = File::open(path).map_err(io)?;
+    for k in 1..pieces {
+        let at = (len * k / pieces).max(*cuts.last().unwrap_or(&0));
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        let mut skipped = Vec::new();
+        BufReader::new(&mut file)
+            .read_until(b'\n', &mut skipped)
+            .map_err(io)?;
+        let cut = at + skipped.len() as u64;
+        if cut < len && cut > *cuts.last().unwrap_or(&0) {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(len);
+    let learned: Vec<std::result::Result<Learned, Failure>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|piece| {
+                let (start, end) = (piece[0], piece[1]);
+                scope.spawn(move || {
+                    let mut file = File::open(path).map_err(Failure::Io)?;
+                    file.seek(SeekFrom::Start(start)).map_err(Failure::Io)?;
+                    learn(Box::new(BufReader::with_capacity(
+                        1 << 20,
+                        file.take(end - start),
+                    )))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Failure::Other(Error::Fs(tinyfs::Error::internal(
+                        "a JSON inference thread panicked",
+                    ))))
+                })
+            })
+            .collect()
+    });
+    let mut merged: Option<Learned> = None;
+    let mut before = 0;
+    for piece in learned {
+        let piece = piece.map_err(|failure| failure.at(before, shown))?;
+        before += piece.lines;
+        merged = Some(match merged {
+            None => piece,
+            Some(mut all) => {
+                all.schema = Schema::new(merge_fields(all.schema.fields(), piece.schema.fields()));
+                for (path, seen) in piece.strings {
+                    all.strings.entry(path).or_default().merge(seen);
+                }
+                all.lines += piece.lines;
+                all.rows += piece.rows;
+                all
+            }
+        });
+    }
+    Ok(merged.unwrap_or(Learned {
+        schema: Schema::empty(),
+        strings: HashMap::new(),
+        lines: 0,
+        rows: 0,
+    }))
+}
+
+/// `a`'s fields with `b`'s merged in: a field in both has the type both coerce to, a field
+/// only in `b` follows `a`'s.
+fn merge_fields(a: &Fields, b: &Fields) -> Vec<Field> {
+    let mut out: Vec<Field> = a
+        .iter()
+        .map(|f| match b.find(f.name()) {
+            Some((_, other)) => {
+                Field::new(f.name(), coerce(f.data_type(), other.data_type()), true)
+            }
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    out.extend(
+        b.iter()
+            .filter(|f| a.find(f.name()).is_none())
+            .map(|f| f.as_ref().clone()),
+    );
+    out
+}
+
+/// The type two pieces' types of one field coerce to, by arrow-json's inference rules
+/// (integers and decimals are decimals, a scalar and a list of it a list, else text).
+fn coerce(a: &DataType, b: &DataType) -> DataType {
+    let list = |item: DataType| DataType::List(Arc::new(Field::new_list_field(item, true)));
+    match (a, b) {
+        _ if a == b => a.clone(),
+        (DataType::Null, other) | (other, DataType::Null) => other.clone(),
+        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
+            DataType::Float64
+        }
+        (DataType::Struct(x), DataType::Struct(y)) => DataType::Struct(merge_fields(x, y).into()),
+        (DataType::List(x), DataType::List(y)) => list(coerce(x.data_type(), y.data_type())),
+        (DataType::List(x), other) | (other, DataType::List(x)) => {
+            list(coerce(x.data_type(), other))
+        }
+        _ => DataType::Utf8,
+    }
+}
+
+/// Learns the lines of `reader`: parsed one at a time for arrow-json's inference, what
+/// each string value looks like noted by its path as it passes.
+fn learn(reader: Box<dyn BufRead + Send + '_>) -> std::result::Result<Learned, Failure> {
+    let mut lines = Lines {
+        reader,
+        text: String::new(),
+        path: String::new(),
+        line: 0,
+        rows: 0,
+        strings: HashMap::new(),
+        failure: None,
+    };
+    let schema = arrow::json::reader::infer_json_schema_from_iterator(&mut lines);
+    if let Some(failure) = lines.failure.take() {
+        return Err(failure);
+    }
+    let schema = schema.map_err(|e| Failure::Line {
+        line: lines.line,
+        detail: format!(": {}", bare(&e)),
+    })?;
+    Ok(Learned {
+        schema,
+        strings: lines.strings,
+        lines: lines.line,
+        rows: lines.rows,
+    })
+}
+
+/// The objects of a run of JSON lines, parsed one line at a time for arrow-json's
+/// inference. The first line that is not a JSON object ends it, its failure kept.
 struct Lines<'a> {
-    reader: Box<dyn BufRead + 'a>,
+    reader: Box<dyn BufRead + Send + 'a>,
     text: String,
+    /// The path being noted (reused: no allocation per value).
+    path: String,
     /// The lines read so far.
     line: u64,
     /// The objects read so far.
     rows: u64,
-    /// What the strings at each path (keys joined by [`PATH_SEPARATOR`]) have been.
+    /// What the strings at each path have been.
     strings: HashMap<String, Seen>,
-    failure: Option<Error>,
-    shown: &'a str,
+    failure: Option<Failure>,
 }
 
 impl Iterator for &mut Lines<'_> {
@@ -270,14 +448,13 @@ impl Iterator for &mut Lines<'_> {
                 Ok(0) => return None,
                 Ok(_) => self.line += 1,
                 Err(e) => {
-                    let line = self.line + 1;
                     self.failure = Some(if e.kind() == std::io::ErrorKind::InvalidData {
-                        Error::invalid(self.shown, format!("line {line}: not UTF-8 text"))
-                    } else {
-                        Error::Io {
-                            path: self.shown.to_string(),
-                            source: e,
+                        Failure::Line {
+                            line: self.line + 1,
+                            detail: ": not UTF-8 text".into(),
                         }
+                    } else {
+                        Failure::Io(e)
                     });
                     return None;
                 }
@@ -289,7 +466,8 @@ impl Iterator for &mut Lines<'_> {
             let line = self.line;
             match serde_json::from_str::<Value>(text) {
                 Ok(value @ Value::Object(_)) => {
-                    note_strings(&value, "", &mut self.strings);
+                    self.path.clear();
+                    note_strings(&value, &mut self.path, &mut self.strings);
                     self.rows += 1;
                     return Some(Ok(value));
                 }
@@ -301,12 +479,12 @@ impl Iterator for &mut Lines<'_> {
                         Value::Bool(_) => "a boolean",
                         _ => "null",
                     };
-                    self.failure = Some(Error::invalid(
-                        self.shown,
-                        format!(
-                            "line {line}: {kind}, not a JSON object (JSON lines hold one object a line)"
+                    self.failure = Some(Failure::Line {
+                        line,
+                        detail: format!(
+                            ": {kind}, not a JSON object (JSON lines hold one object a line)"
                         ),
-                    ));
+                    });
                     return None;
                 }
                 Err(e) => {
@@ -317,10 +495,10 @@ impl Iterator for &mut Lines<'_> {
                         .rsplit_once(" at line ")
                         .map_or(message.as_str(), |(m, _)| m);
                     let column = e.column() + (self.text.len() - self.text.trim_start().len());
-                    self.failure = Some(Error::invalid(
-                        self.shown,
-                        format!("line {line}, column {column}: not JSON: {message}"),
-                    ));
+                    self.failure = Some(Failure::Line {
+                        line,
+                        detail: format!(", column {column}: not JSON: {message}"),
+                    });
                     return None;
                 }
             }
@@ -328,23 +506,34 @@ impl Iterator for &mut Lines<'_> {
     }
 }
 
-/// Notes what the values of `value` (an object) at `path` look like: each string as a
-/// possible time, any other scalar as text (so a column of strings and numbers is no time).
-fn note_strings(value: &Value, path: &str, strings: &mut HashMap<String, Seen>) {
+/// Notes what the values of `value` (an object) below `path` look like: each string as
+/// a possible time, any other scalar as text (so a column of strings and numbers is no
+/// time). `path` is left as it was given.
+fn note_strings(value: &Value, path: &mut String, strings: &mut HashMap<String, Seen>) {
     let Value::Object(map) = value else { return };
+    let depth = path.len();
     for (key, value) in map {
-        let path = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}{PATH_SEPARATOR}{key}")
-        };
+        path.truncate(depth);
+        if depth > 0 {
+            path.push(PATH_SEPARATOR);
+        }
+        path.push_str(key);
         match value {
             Value::Null | Value::Array(_) => {}
-            Value::Object(_) => note_strings(value, &path, strings),
-            Value::String(s) => strings.entry(path).or_default().update_string(s),
-            Value::Bool(_) | Value::Number(_) => strings.entry(path).or_default().text(),
+            Value::Object(_) => note_strings(value, path, strings),
+            Value::String(s) => seen_at(strings, path).update_string(s),
+            Value::Bool(_) | Value::Number(_) => seen_at(strings, path).text(),
         }
     }
+    path.truncate(depth);
+}
+
+/// What `strings` holds for `path`, added if new (the path is copied only then).
+fn seen_at<'m>(strings: &'m mut HashMap<String, Seen>, path: &str) -> &'m mut Seen {
+    if !strings.contains_key(path) {
+        strings.insert(path.to_string(), Seen::default());
+    }
+    strings.get_mut(path).expect("just inserted")
 }
 
 /// `fields` as read: a string column whose every value is a date or a time becomes one
@@ -476,6 +665,49 @@ mod tests {
                 .to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
             assert!(error.starts_with("f.jsonl: "), "{error}");
+        }
+    }
+
+    /// Pieces learn what one reader from the start learns: types that change late, keys
+    /// that appear late, and the line of an error in a late piece.
+    #[test]
+    fn pieces_learn_as_one_reader() {
+        let mut text = String::new();
+        for i in 0..300 {
+            match i {
+                150 => text.push_str("{\"v\": 1.5, \"late\": \"2024-01-01\"}\n"),
+                200 => text.push_str("{\"v\": \"high\", \"n\": {\"a\": [1]}}\n"),
+                _ => text.push_str(&format!(
+                    "{{\"v\": {i}, \"t\": \"2024-01-01T00:00:{:02}Z\"}}\n",
+                    i % 60
+                )),
+            }
+        }
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("f.jsonl");
+        std::fs::write(&path, &text).expect("written");
+        let one = learn_in_pieces(&path, "f.jsonl", 1).expect("learned");
+        for pieces in [2, 3, 7] {
+            let many = learn_in_pieces(&path, "f.jsonl", pieces).expect("learned");
+            assert_eq!(many.schema, one.schema, "{pieces} pieces");
+            assert_eq!((many.rows, many.lines), (one.rows, one.lines));
+            let zone = "UTC";
+            assert_eq!(
+                typed(many.schema.fields(), "", &many.strings, zone),
+                typed(one.schema.fields(), "", &one.strings, zone)
+            );
+        }
+        text.push_str("{\"v\": }\n");
+        std::fs::write(&path, &text).expect("written");
+        for pieces in [1, 3] {
+            let error = learn_in_pieces(&path, "f.jsonl", pieces)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                error.starts_with("f.jsonl: line 301, column 7: not JSON"),
+                "{error}"
+            );
         }
     }
 

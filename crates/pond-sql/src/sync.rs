@@ -27,7 +27,7 @@ use tinyfs::{EntryType, FileVersion, NodeKind, Origin, WD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
-use crate::formats::ReadOptions;
+use crate::formats::{FileFormat, ReadOptions};
 use crate::import::{ImportOptions, Provenance, import_as};
 
 /// How to sync.
@@ -57,6 +57,8 @@ pub enum Change {
     Appended {
         /// The length synced before.
         from: u64,
+        /// Whether its first line (a CSV header) goes before what follows.
+        header: bool,
     },
     /// The host file changed otherwise, or the pond file has no record of it.
     Changed,
@@ -117,8 +119,8 @@ pub async fn sync_plan(
         };
         let prefix = latest.as_ref().and_then(|v| v.origin).map(|o| o.size);
         let read = {
-            let host = host.clone();
-            blocking(move || read_host(&host, prefix)).await?
+            let (host, read) = (host.clone(), options.read.clone());
+            blocking(move || read_host(&host, prefix, &read)).await?
         };
         let change = classify(options.entry_type, latest.as_ref(), &read);
         items.push(SyncItem {
@@ -168,10 +170,15 @@ pub async fn sync_item(
         origin: Some(item.origin),
         replace: item.change == Change::Changed,
     };
+    // The snapshot has no name: the host file's says its format.
+    let mut read = options.read.clone();
+    read.format = read
+        .format
+        .or_else(|| FileFormat::of_name(&item.host.display().to_string()));
     let options = ImportOptions {
         entry_type: options.entry_type,
         timestamp_column: options.timestamp_column.clone(),
-        read: options.read.clone(),
+        read,
         skip_duplicate: false,
     };
     let imported = import_as(
@@ -212,8 +219,37 @@ struct HostRead {
     /// The hash of its first `n` bytes, `n` the length synced before (when the file is at
     /// least that long), and whether those bytes end a line.
     prefix: Option<(blake3::Hash, bool)>,
-    /// Whether it is Parquet (which grows only by being rewritten).
-    parquet: bool,
+    /// How it grows by appending.
+    growth: Growth,
+}
+
+/// How a host file grows by appending, as a series reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Growth {
+    /// Not by appending: Parquet, a workbook and a compressed file are rewritten whole.
+    Rewritten,
+    /// By lines after a header line (CSV): an append is the header and the new lines.
+    AfterHeader,
+    /// By lines that are each a row (JSON lines, CSV without a header).
+    Lines,
+}
+
+impl Growth {
+    /// How the host file `host`, whose first bytes are `head`, grows, read as `read` says.
+    fn of(host: &Path, head: &[u8], read: &ReadOptions) -> Growth {
+        let lines = |format| match format {
+            FileFormat::Csv if read.has_header => Growth::AfterHeader,
+            FileFormat::Csv | FileFormat::JsonLines => Growth::Lines,
+            FileFormat::Excel => Growth::Rewritten,
+        };
+        if head.starts_with(b"PAR1") || crate::formats::Compression::of_head(head).is_some() {
+            return Growth::Rewritten;
+        }
+        let named = read
+            .format
+            .or_else(|| FileFormat::of_name(&host.display().to_string()));
+        lines(named.unwrap_or_else(|| FileFormat::of_head(head)))
+    }
 }
 
 fn classify(entry_type: EntryType, latest: Option<&FileVersion>, now: &HostRead) -> Change {
@@ -231,23 +267,27 @@ fn classify(entry_type: EntryType, latest: Option<&FileVersion>, now: &HostRead)
             if entry_type == EntryType::FileSeries
                 && hash == was.blake3
                 && ends_line
-                && !now.parquet
+                && now.growth != Growth::Rewritten
                 && was.size < now.origin.size =>
         {
-            Change::Appended { from: was.size }
+            Change::Appended {
+                from: was.size,
+                header: now.growth == Growth::AfterHeader,
+            }
         }
         _ => Change::Changed,
     }
 }
 
-/// Reads `host` through, hashing it, and its first `prefix` bytes on their own.
-fn read_host(host: &Path, prefix: Option<u64>) -> Result<HostRead> {
+/// Reads `host` through, hashing it, and its first `prefix` bytes on their own; `read`
+/// says how a series reads it.
+fn read_host(host: &Path, prefix: Option<u64>, read: &ReadOptions) -> Result<HostRead> {
     let io = io_error(host);
     let mut file = std::fs::File::open(host).map_err(&io)?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 512];
     let mut found = None;
     let mut last = None;
     loop {
@@ -267,8 +307,8 @@ fn read_host(host: &Path, prefix: Option<u64>) -> Result<HostRead> {
         if n == 0 {
             break;
         }
-        if size < 4 {
-            let take = (4 - size as usize).min(n);
+        if size < head.len() as u64 {
+            let take = (head.len() - size as usize).min(n);
             head[size as usize..size as usize + take].copy_from_slice(&buf[..take]);
         }
         hasher.update(&buf[..n]);
@@ -281,7 +321,7 @@ fn read_host(host: &Path, prefix: Option<u64>) -> Result<HostRead> {
             blake3: hasher.finalize(),
         },
         prefix: found,
-        parquet: &head == b"PAR1",
+        growth: Growth::of(host, &head[..(size as usize).min(head.len())], read),
     })
 }
 
@@ -296,7 +336,7 @@ fn snapshot(host: &Path, origin: Origin, change: Change) -> Result<tempfile::Nam
     let mut at = 0u64;
     // For an append: the header line is still to be copied until its newline is seen.
     let (from, mut in_header) = match change {
-        Change::Appended { from } => (from, true),
+        Change::Appended { from, header } => (from, header),
         _ => (0, false),
     };
     loop {
@@ -439,7 +479,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, bytes).unwrap();
-        read_host(&path, prefix).unwrap()
+        read_host(&path, prefix, &ReadOptions::default()).unwrap()
     }
 
     #[test]
@@ -455,7 +495,10 @@ mod tests {
         }
         // A file shorter than what was synced has no such prefix.
         assert!(read(b"ab\n", Some(4)).prefix.is_none());
-        assert!(read(b"PAR1....", None).parquet);
+        assert_eq!(read(b"PAR1....", None).growth, Growth::Rewritten);
+        assert_eq!(read(b"\x1f\x8b\x08....", None).growth, Growth::Rewritten);
+        assert_eq!(read(b"t,v\n1,2\n", None).growth, Growth::AfterHeader);
+        assert_eq!(read(b"{\"t\": 1}\n", None).growth, Growth::Lines);
     }
 
     #[test]
@@ -468,13 +511,23 @@ mod tests {
             size: text.len() as u64,
             blake3: blake3::hash(text),
         };
-        let snap = snapshot(&path, origin, Change::Appended { from: 8 }).unwrap();
+        let appended = Change::Appended {
+            from: 8,
+            header: true,
+        };
+        let snap = snapshot(&path, origin, appended).unwrap();
         assert_eq!(std::fs::read(snap.path()).unwrap(), b"t,v\n2,b\n3,c\n");
+        let lines = Change::Appended {
+            from: 8,
+            header: false,
+        };
+        let snap = snapshot(&path, origin, lines).unwrap();
+        assert_eq!(std::fs::read(snap.path()).unwrap(), b"2,b\n3,c\n");
         let whole = snapshot(&path, origin, Change::Changed).unwrap();
         assert_eq!(std::fs::read(whole.path()).unwrap(), text);
         // Bytes appended after the plan read the file are left for the next sync.
         std::fs::write(&path, b"t,v\n1,a\n2,b\n3,c\n4,d\n").unwrap();
-        let snap = snapshot(&path, origin, Change::Appended { from: 8 }).unwrap();
+        let snap = snapshot(&path, origin, appended).unwrap();
         assert_eq!(std::fs::read(snap.path()).unwrap(), b"t,v\n2,b\n3,c\n");
         // A file rewritten since is refused.
         std::fs::write(&path, b"t,v\n1,a\n2,X\n3,c\n").unwrap();

@@ -20,6 +20,9 @@ Examples:
   pond copy --format series --delimiter ';' --decimal , \\
       --timestamp-column Datum+Zeit --timestamp-format '%d.%m.%Y %H:%M' \\
       --timezone Europe/Berlin logger.csv /sensors/level.series
+  pond copy --format series today.csv.gz /sensors/buoy.series   # gzip, zstd, bzip2
+  pond copy --format series logger.jsonl /sensors/logger.series  # JSON lines
+  pond copy --format series --sheet Readings --header-row 3 lab.xlsx /lab/ph.series
   gunzip -c today.csv.gz | pond copy --format series - /sensors/buoy.series";
 
 pub(crate) const SYNC: &str = "\
@@ -135,6 +138,8 @@ Examples:
   pond mknod hostmount /mnt --config mount.yaml
   pond mknod csvdir /tables --config csv.yaml
   printf 'source: /raw/*.csv\\n' | pond mknod csvdir /tables --config -
+  printf 'source: /raw/*.jsonl.gz\\nentry_type: series\\n' | pond mknod csvdir /logs --config -
+  printf 'location: /srv/exports/readings\\n' | pond mknod delta-table /readings.table --config -
   pond mknod --overwrite sql-derived-series /daily.series --config daily.yaml";
 
 pub(crate) const FACTORIES: &str = "\

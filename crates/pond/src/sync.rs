@@ -162,7 +162,7 @@ fn planned(item: &SyncItem, entry_type: EntryType) -> String {
     let size = bytes(item.origin.size);
     match item.change {
         Change::New => format!("would add {} ({size})", item.dest),
-        Change::Appended { from } => format!(
+        Change::Appended { from, .. } => format!(
             "would append to {} ({} more)",
             item.dest,
             bytes(item.origin.size - from)

@@ -566,3 +566,45 @@ fn lines_count(both: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+#[test]
+fn a_synced_json_lines_file_appends_its_new_lines_and_a_compressed_one_is_replaced() {
+    let pond = TestPond::new();
+    std::fs::create_dir(pond.host("logger")).unwrap();
+    let jsonl = weather_jsonl();
+    let lines: Vec<&str> = jsonl.lines().filter(|l| !l.is_empty()).collect();
+    let host = pond.host("logger/weather.jsonl");
+    let zipped = pond.host("logger/weather.jsonl.gz");
+    let sync = ["sync", "--format", "series", "logger", "/raw"];
+    let count = |path: &str| {
+        pond.ok(&[
+            "query",
+            "--format",
+            "csv",
+            &format!(
+                "SELECT count(*) AS n, count(DISTINCT time_hour || origin) AS d FROM \"{path}\""
+            ),
+        ])
+    };
+    for (i, cut) in [60, 150, 200].into_iter().enumerate() {
+        let text = format!("{}\n", lines[..cut].join("\n"));
+        write(&host, text.as_bytes());
+        write(&zipped, &compress("gz", text.as_bytes()));
+        let out = pond.ok(&sync);
+        if i > 0 {
+            assert!(out.contains("appended to /raw/weather.jsonl"), "{out}");
+            assert!(
+                out.contains("replaced the rows of /raw/weather.jsonl.gz"),
+                "a compressed file is rewritten whole: {out}"
+            );
+        }
+        // Every reading once: the first line is not taken for a header.
+        assert_eq!(count("/raw/weather.jsonl"), format!("n,d\n{cut},{cut}\n"));
+        assert_eq!(
+            count("/raw/weather.jsonl.gz"),
+            format!("n,d\n{cut},{cut}\n")
+        );
+    }
+    let described = pond.ok(&["describe", "/raw/weather.jsonl"]);
+    assert!(described.contains("versions:  3"), "{described}");
+}
