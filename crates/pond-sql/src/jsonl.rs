@@ -403,23 +403,232 @@ fn learn(reader: Box<dyn BufRead + Send + '_>) -> std::result::Result<Learned, F
         path: String::new(),
         line: 0,
         rows: 0,
+        shape: Shape::default(),
         strings: HashMap::new(),
         failure: None,
     };
-    let schema = arrow::json::reader::infer_json_schema_from_iterator(&mut lines);
+    let slow = arrow::json::reader::infer_json_schema_from_iterator(&mut lines);
     if let Some(failure) = lines.failure.take() {
         return Err(failure);
     }
-    let schema = schema.map_err(|e| Failure::Line {
+    let slow = slow.map_err(|e| Failure::Line {
         line: lines.line,
         detail: format!(": {}", bare(&e)),
     })?;
+    let fast = lines.shape.fields();
+    let mut strings = lines.strings;
+    lines.shape.note_strings(&mut String::new(), &mut strings);
     Ok(Learned {
-        schema,
-        strings: lines.strings,
+        schema: Schema::new(merge_fields(&fast.into(), slow.fields())),
+        strings,
         lines: lines.line,
         rows: lines.rows,
     })
+}
+
+/// What the values at one place of a run of objects have been: arrow-json's inference
+/// for objects of scalars and objects, learned as each line is parsed, with no value
+/// built. (A line with an array goes to arrow-json's own inference instead.)
+#[derive(Debug, Default)]
+struct Shape {
+    /// The kinds of value seen: [`Shape::BOOLEAN`], ...
+    kinds: u8,
+    /// What its strings look like (numbers and booleans count as text).
+    seen: Seen,
+    /// An object's keys, in the order first seen, each with its shape.
+    keys: Vec<(String, Shape)>,
+}
+
+impl Shape {
+    const BOOLEAN: u8 = 1;
+    const INTEGER: u8 = 2;
+    const FLOAT: u8 = 4;
+    const STRING: u8 = 8;
+    const OBJECT: u8 = 16;
+
+    /// The shape of key `key` of this object, added if new.
+    fn key(&mut self, key: &str) -> &mut Shape {
+        let at = match self.keys.iter().position(|(k, _)| k == key) {
+            Some(at) => at,
+            None => {
+                self.keys.push((key.to_string(), Shape::default()));
+                self.keys.len() - 1
+            }
+        };
+        &mut self.keys[at].1
+    }
+
+    /// The fields of this object, by arrow-json's coercion rules (an object seen as a
+    /// scalar too, which arrow-json refuses, is text).
+    fn fields(&self) -> Vec<Field> {
+        self.keys
+            .iter()
+            .map(|(key, shape)| Field::new(key, shape.data_type(), true))
+            .collect()
+    }
+
+    fn data_type(&self) -> DataType {
+        match self.kinds {
+            0 => DataType::Null,
+            Shape::OBJECT => DataType::Struct(self.fields().into()),
+            Shape::BOOLEAN => DataType::Boolean,
+            Shape::INTEGER => DataType::Int64,
+            k if k == Shape::FLOAT || k == Shape::INTEGER | Shape::FLOAT => DataType::Float64,
+            _ => DataType::Utf8,
+        }
+    }
+
+    /// Adds what the strings below `path` look like to `strings`.
+    fn note_strings(&self, path: &mut String, strings: &mut HashMap<String, Seen>) {
+        let depth = path.len();
+        for (key, shape) in &self.keys {
+            path.truncate(depth);
+            if depth > 0 {
+                path.push(PATH_SEPARATOR);
+            }
+            path.push_str(key);
+            if shape.kinds & !Shape::OBJECT != 0 {
+                seen_at(strings, path).merge(shape.seen);
+            }
+            shape.note_strings(path, strings);
+        }
+        path.truncate(depth);
+    }
+}
+
+/// Why the fast path left a line to arrow-json's inference.
+const HAS_AN_ARRAY: &str = "pond: a line with an array";
+
+/// An object's keys and values into a [`Shape`].
+struct ObjectSeed<'a>(&'a mut Shape);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ObjectSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<(), A::Error> {
+        self.0.kinds |= Shape::OBJECT;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let shape = self.0.key(key.as_str());
+            map.next_value_seed(ValueSeed(shape))?;
+        }
+        Ok(())
+    }
+}
+
+/// One value into a [`Shape`].
+struct ValueSeed<'a>(&'a mut Shape);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ValueSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        self.0.kinds |= Shape::BOOLEAN;
+        self.0.seen.text();
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        self.0.kinds |= Shape::INTEGER;
+        self.0.seen.text();
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<(), E> {
+        self.0.kinds |= match i64::try_from(v) {
+            Ok(_) => Shape::INTEGER,
+            Err(_) => Shape::FLOAT,
+        };
+        self.0.seen.text();
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        self.0.kinds |= Shape::FLOAT;
+        self.0.seen.text();
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<(), E> {
+        self.0.kinds |= Shape::STRING;
+        self.0.seen.update_string(v);
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
+        ObjectSeed(self.0).visit_map(map)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> std::result::Result<(), A::Error> {
+        Err(serde::de::Error::custom(HAS_AN_ARRAY))
+    }
+}
+
+/// An object's key: borrowed from the line unless it has escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
 }
 
 /// The objects of a run of JSON lines, parsed one line at a time for arrow-json's
@@ -433,7 +642,9 @@ struct Lines<'a> {
     line: u64,
     /// The objects read so far.
     rows: u64,
-    /// What the strings at each path have been.
+    /// What the objects without arrays have been.
+    shape: Shape,
+    /// What the strings at each path have been, in the lines with arrays.
     strings: HashMap<String, Seen>,
     failure: Option<Failure>,
 }
@@ -464,6 +675,17 @@ impl Iterator for &mut Lines<'_> {
                 continue;
             }
             let line = self.line;
+            // Most lines are objects of scalars and objects: learned as they are parsed.
+            // Any other line (with an array, or not an object, or not JSON) is parsed
+            // again into a value, for arrow-json's inference or for the error.
+            let mut parser = serde_json::Deserializer::from_str(text);
+            if serde::de::DeserializeSeed::deserialize(ObjectSeed(&mut self.shape), &mut parser)
+                .and_then(|()| parser.end())
+                .is_ok()
+            {
+                self.rows += 1;
+                continue;
+            }
             match serde_json::from_str::<Value>(text) {
                 Ok(value @ Value::Object(_)) => {
                     self.path.clear();
@@ -708,6 +930,59 @@ mod tests {
                 error.starts_with("f.jsonl: line 301, column 7: not JSON"),
                 "{error}"
             );
+        }
+    }
+
+    /// pond's inference of objects learns the types arrow-json's inference does; lines
+    /// with arrays go to arrow-json's and are merged in.
+    #[test]
+    fn the_fast_path_infers_as_arrow_json() {
+        let cases = [
+            vec![
+                r#"{"a": 1, "b": "x", "c": true}"#,
+                r#"{"a": 2.5, "c": null, "d": {"e": 1}}"#,
+            ],
+            vec![
+                r#"{"a": "1", "b": 9223372036854775808}"#,
+                r#"{"a": 1, "z\"q": {"y": {"x": false}}}"#,
+            ],
+            vec![
+                r#"{"n": null}"#,
+                r#"{"n": null, "o": {"p": null}}"#,
+                r#"{"o": {"p": 3}}"#,
+            ],
+            vec![
+                r#"{"a": 1, "l": [1, 2]}"#,
+                r#"{"a": 2.0, "l": 3}"#,
+                r#"{"l": [2.5], "s": [{"k": "v"}]}"#,
+            ],
+            vec![
+                r#"{"t": "2024-01-01T00:00:00Z", "d": {"u": "2024-01-01"}}"#,
+                r#"{"t": "2024-01-02 10:00:00"}"#,
+            ],
+        ];
+        let sorted = |schema: &Schema| {
+            let mut fields: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                .collect();
+            fields.sort();
+            fields
+        };
+        for lines in cases {
+            let text = lines.join("\n");
+            let values = lines
+                .iter()
+                .map(|l| Ok(serde_json::from_str::<Value>(l).expect("JSON")));
+            let arrow = arrow::json::reader::infer_json_schema_from_iterator(values)
+                .expect("arrow-json infers it");
+            let ours = learn(Box::new(text.as_bytes())).ok().expect("learned");
+            assert_eq!(sorted(&ours.schema), sorted(&arrow), "{text}");
+            if !text.contains('[') {
+                assert_eq!(ours.schema, arrow, "in the same order: {text}");
+            }
+            assert_eq!(ours.rows, lines.len() as u64);
         }
     }
 
