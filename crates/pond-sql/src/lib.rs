@@ -45,6 +45,7 @@ mod file_table;
 mod formats;
 mod import;
 mod import_plan;
+mod json_infer;
 mod jsonl;
 mod materialize;
 mod object_store;
