@@ -186,7 +186,10 @@ fn a_rejected_configuration_changes_nothing() {
         "{err}"
     );
     let err = pond.fails(&["mknod", "nosuch", "/t", "--config", bad.to_str().unwrap()]);
-    assert!(err.contains("csvdir, delta-table, dynamic-dir, hostmount"), "{err}");
+    assert!(
+        err.contains("csvdir, delta-table, dynamic-dir, hostmount"),
+        "{err}"
+    );
     write(&bad, b"patterns: {a: /a.table}\nquery: DELETE FROM a\n");
     let err = pond.fails(&[
         "mknod",
