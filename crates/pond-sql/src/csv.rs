@@ -9,8 +9,6 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::thread::JoinHandle;
 
 use arrow::array::timezone::Tz;
 use arrow::array::{
@@ -24,6 +22,7 @@ use crate::conform::{UTC, localized};
 use crate::csv_infer::Chunk;
 use crate::error::{Error, Result};
 use crate::formats::{Decompressing, Plain, ReadOptions};
+use crate::in_order::{ChunkReader, InOrder};
 
 /// `zone` if it names a time zone (IANA, or an offset like `+02:00`), else why not.
 pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
@@ -123,31 +122,17 @@ impl CsvFile {
             }));
         }
         let chunks = Arc::new(self.chunks.clone());
-        let mut workers = Vec::with_capacity(threads);
-        for first in 0..threads {
-            let (send, receive) = std::sync::mpsc::sync_channel(2);
-            let (shared, chunks) = (self.shared.clone(), chunks.clone());
-            let handle = std::thread::Builder::new()
-                .name(format!("pond-csv-{first}"))
-                .spawn(move || {
-                    for chunk in chunks.iter().skip(first).step_by(threads) {
-                        if !shared.read_chunk(chunk, &send) {
-                            return;
-                        }
-                    }
-                })
-                .map_err(|source| Error::Io {
+        let batches =
+            InOrder::start(self.shared.clone(), chunks, threads, "pond-csv").map_err(|source| {
+                Error::Io {
                     path: shown.clone(),
                     source,
-                })?;
-            workers.push((receive, handle));
-        }
+                }
+            })?;
         Ok(CsvReader(Batches::Parallel(Parallel {
             shared: self.shared.clone(),
             has_header: self.has_header,
-            chunks: self.chunks.len(),
-            next: 0,
-            workers,
+            batches,
         })))
     }
 }
@@ -405,17 +390,7 @@ enum Batches {
 struct Parallel {
     shared: Arc<Shared>,
     has_header: bool,
-    chunks: usize,
-    /// The chunk whose batches come next (chunk `i` is read by worker `i % workers`).
-    next: usize,
-    workers: Vec<(Receiver<Message>, JoinHandle<()>)>,
-}
-
-/// What a worker sends: a chunk's batches, then its end.
-enum Message {
-    Batch(RecordBatch),
-    End,
-    Failed(Failure),
+    batches: InOrder<Failure>,
 }
 
 /// Why a worker stopped.
@@ -440,54 +415,42 @@ impl Shared {
             .build_buffered(BufReader::with_capacity(1 << 20, file))
             .map_err(|e| arrow_error(shown, e))
     }
+}
 
-    /// Reads `chunk` and sends its batches, then its end; false if it failed or nobody
-    /// listens any more.
-    fn read_chunk(&self, chunk: &Chunk, send: &SyncSender<Message>) -> bool {
-        let failed = |failure| {
-            let _ = send.send(Message::Failed(failure));
-            false
-        };
+impl ChunkReader for Shared {
+    type Chunk = Chunk;
+    type Failure = Failure;
+
+    fn read(
+        &self,
+        chunk: &Chunk,
+        send: &mut dyn FnMut(RecordBatch) -> bool,
+    ) -> std::result::Result<(), Failure> {
         let io = |source| {
             Failure::Pond(Error::Io {
                 path: self.converter.shown.clone(),
                 source,
             })
         };
-        let mut file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(e) => return failed(io(e)),
-        };
-        if let Err(e) = file.seek(SeekFrom::Start(chunk.start)) {
-            return failed(io(e));
-        }
+        let mut file = File::open(&self.path).map_err(io)?;
+        file.seek(SeekFrom::Start(chunk.start)).map_err(io)?;
         let bytes = chunk.end.map_or(u64::MAX, |end| end - chunk.start);
         let reader = ReaderBuilder::new(self.read.clone())
             .with_format(self.format.clone().with_header(false))
             .with_batch_size(BATCH_ROWS)
-            .build_buffered(BufReader::with_capacity(1 << 20, file.take(bytes)));
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(e) => return failed(Failure::Arrow(e)),
-        };
+            .build_buffered(BufReader::with_capacity(1 << 20, file.take(bytes)))
+            .map_err(Failure::Arrow)?;
         let mut rows = chunk.first_row;
         for batch in reader {
-            let batch = match batch {
-                Ok(batch) => batch,
-                Err(e) => return failed(Failure::Arrow(e)),
-            };
+            let batch = batch.map_err(Failure::Arrow)?;
             let read = batch.num_rows() as u64;
-            match self.converter.convert(batch, rows) {
-                Ok(batch) => {
-                    if send.send(Message::Batch(batch)).is_err() {
-                        return false;
-                    }
-                }
-                Err(e) => return failed(Failure::Pond(e)),
+            let batch = self.converter.convert(batch, rows).map_err(Failure::Pond)?;
+            if !send(batch) {
+                return Ok(());
             }
             rows += read;
         }
-        send.send(Message::End).is_ok()
+        Ok(())
     }
 }
 
@@ -591,28 +554,15 @@ impl Converter {
 
 impl Parallel {
     fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        while self.next < self.chunks {
-            let worker = &self.workers[self.next % self.workers.len()].0;
-            let message = match worker.recv() {
-                Ok(message) => message,
-                Err(_) => Message::Failed(Failure::Pond(Error::invalid(
-                    &self.shared.converter.shown,
-                    "a CSV reading thread stopped",
-                ))),
-            };
-            match message {
-                Message::Batch(batch) => return Some(Ok(batch)),
-                Message::End => self.next += 1,
-                Message::Failed(failure) => {
-                    self.next = self.chunks;
-                    return Some(Err(match failure {
-                        Failure::Pond(e) => e,
-                        Failure::Arrow(e) => self.error_in_order(e),
-                    }));
-                }
-            }
-        }
-        None
+        Some(match self.batches.next_batch()? {
+            Ok(batch) => Ok(batch),
+            Err(Some(Failure::Pond(e))) => Err(e),
+            Err(Some(Failure::Arrow(e))) => Err(self.error_in_order(e)),
+            Err(None) => Err(Error::invalid(
+                &self.shared.converter.shown,
+                "a CSV reading thread stopped",
+            )),
+        })
     }
 
     /// arrow-csv's error `e` as a reader from the file's start meets it, so its line
@@ -625,17 +575,6 @@ impl Parallel {
                 .next()
                 .map_or_else(|| arrow_error(shown, e), |first| arrow_error(shown, first)),
             Err(error) => error,
-        }
-    }
-}
-
-impl Drop for Parallel {
-    fn drop(&mut self) {
-        // A worker waiting to send stops once its receiver is gone.
-        let workers: Vec<_> = self.workers.drain(..).collect();
-        let handles: Vec<_> = workers.into_iter().map(|(_, handle)| handle).collect();
-        for handle in handles {
-            let _ = handle.join();
         }
     }
 }

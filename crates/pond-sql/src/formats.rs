@@ -43,7 +43,7 @@ impl FileFormat {
     /// The format `text` names: `csv`, `jsonl` (or `ndjson`, `json`), `excel` (or `xlsx`).
     pub fn parse(text: &str) -> std::result::Result<FileFormat, String> {
         match text.to_ascii_lowercase().as_str() {
-            "csv" | "tsv" => Ok(FileFormat::Csv),
+            "csv" => Ok(FileFormat::Csv),
             "jsonl" | "ndjson" | "json" => Ok(FileFormat::JsonLines),
             "excel" | "xlsx" | "xls" | "ods" => Ok(FileFormat::Excel),
             _ => Err(format!("unknown format {text:?}: use {FORMAT_NAMES}")),
@@ -67,7 +67,7 @@ impl FileFormat {
 
     fn by_extension(extension: &str) -> Option<FileFormat> {
         match extension.to_ascii_lowercase().as_str() {
-            "csv" | "tsv" | "txt" => Some(FileFormat::Csv),
+            "csv" => Some(FileFormat::Csv),
             "jsonl" | "ndjson" | "json" => Some(FileFormat::JsonLines),
             "xlsx" | "xlsm" | "xls" | "ods" => Some(FileFormat::Excel),
             _ => None,

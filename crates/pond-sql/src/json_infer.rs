@@ -79,23 +79,7 @@ pub(crate) fn learn_in_pieces(path: &std::path::Path, shown: &str, pieces: u64) 
         path: shown.to_string(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    // Each cut is just after the line end at or following an even share of the bytes.
-    let mut cuts = vec![0u64];
-    let mut file = File::open(path).map_err(io)?;
-    for k in 1..pieces {
-        let at = (len * k / pieces).max(*cuts.last().unwrap_or(&0));
-        file.seek(SeekFrom::Start(at)).map_err(io)?;
-        let mut skipped = Vec::new();
-        BufReader::new(&mut file)
-            .read_until(b'\n', &mut skipped)
-            .map_err(io)?;
-        let cut = at + skipped.len() as u64;
-        if cut < len && cut > *cuts.last().unwrap_or(&0) {
-            cuts.push(cut);
-        }
-    }
-    cuts.push(len);
+    let cuts = line_cuts(path, pieces).map_err(io)?;
     let learned: Vec<std::result::Result<Learned, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = cuts
             .windows(2)
@@ -146,6 +130,29 @@ pub(crate) fn learn_in_pieces(path: &std::path::Path, shown: &str, pieces: u64) 
         lines: 0,
         rows: 0,
     }))
+}
+
+/// Where the file `path` is cut into (at most) `pieces` runs of whole lines of about
+/// equal size: each cut just after the line end at or following an even share of the
+/// bytes; the first is 0 and the last the file's length.
+pub(crate) fn line_cuts(path: &std::path::Path, pieces: u64) -> std::io::Result<Vec<u64>> {
+    use std::io::{Seek, SeekFrom};
+    let len = std::fs::metadata(path)?.len();
+    let mut cuts = vec![0u64];
+    let mut file = File::open(path)?;
+    let mut skipped = Vec::new();
+    for k in 1..pieces {
+        let at = (len * k / pieces).max(*cuts.last().unwrap_or(&0));
+        file.seek(SeekFrom::Start(at))?;
+        skipped.clear();
+        BufReader::new(&mut file).read_until(b'\n', &mut skipped)?;
+        let cut = at + skipped.len() as u64;
+        if cut < len && cut > *cuts.last().unwrap_or(&0) {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(len);
+    Ok(cuts)
 }
 
 /// `a`'s fields with `b`'s merged in: a field in both has the type both coerce to, a field

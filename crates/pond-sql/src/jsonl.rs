@@ -19,10 +19,14 @@ use crate::conform::UTC;
 use crate::csv::{arrow_error, check_timezone};
 use crate::error::{Error, Result};
 use crate::formats::{Decompressing, Nested, Plain, ReadOptions};
-use crate::json_infer::{PIECE_MIN_BYTES, bare, learn, learn_in_pieces, typed};
+use crate::in_order::{ChunkReader, InOrder};
+use crate::json_infer::{PIECE_MIN_BYTES, bare, learn, learn_in_pieces, line_cuts, typed};
 
 /// Rows per batch.
 const BATCH_ROWS: usize = 64 * 1024;
+
+/// The size of the chunks decoded in parallel.
+const CHUNK_BYTES: u64 = 4 << 20;
 
 /// A JSON lines file opened for reading: its schema inferred over every line.
 #[derive(Clone)]
@@ -136,21 +140,52 @@ impl JsonFile {
         self.rows
     }
 
-    /// The file's batches in order, from its start.
+    /// The file's batches in order, from its start: a file of several chunks is decoded
+    /// on every core, each chunk (a run of whole lines) by one thread, the batches handed
+    /// on in file order.
     pub(crate) fn batches(&self) -> Result<JsonBatches> {
-        let file = File::open(&self.plain.path).map_err(|source| Error::Io {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.batches_on(threads, CHUNK_BYTES)
+    }
+
+    /// [`Self::batches`] on at most `threads` threads, in chunks of about `chunk_bytes`.
+    fn batches_on(&self, threads: usize, chunk_bytes: u64) -> Result<JsonBatches> {
+        let io = |source| Error::Io {
             path: self.shown.clone(),
             source,
-        })?;
-        let reader = self
-            .builder()
-            .with_batch_size(BATCH_ROWS)
-            .build(BufReader::with_capacity(1 << 20, file))
+        };
+        let pieces = std::fs::metadata(&self.plain.path).map_err(io)?.len() / chunk_bytes + 1;
+        let cuts = line_cuts(&self.plain.path, pieces).map_err(io)?;
+        let chunks: Vec<(u64, u64)> = cuts.windows(2).map(|c| (c[0], c[1])).collect();
+        let threads = threads.min(chunks.len());
+        let file = Arc::new(self.clone());
+        if threads < 2 {
+            let reader = File::open(&self.plain.path).map_err(io)?;
+            let reader = self
+                .builder()
+                .with_batch_size(BATCH_ROWS)
+                .build(BufReader::with_capacity(1 << 20, reader))
+                .map_err(|e| arrow_error(&self.shown, e))?;
+            return Ok(JsonBatches::Sequential {
+                reader: Some(reader),
+                file,
+            });
+        }
+        let batches =
+            InOrder::start(file.clone(), Arc::new(chunks), threads, "pond-json").map_err(io)?;
+        Ok(JsonBatches::Parallel { batches, file })
+    }
+
+    /// A batch as decoded, in the file's schema (flattened, with [`Nested::Flatten`]).
+    fn shaped(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        if !self.flatten {
+            return Ok(batch);
+        }
+        let flat = batch
+            .normalize(".", None)
             .map_err(|e| arrow_error(&self.shown, e))?;
-        Ok(JsonBatches {
-            reader: Some(reader),
-            file: self.clone(),
-        })
+        RecordBatch::try_new(self.schema.clone(), flat.columns().to_vec())
+            .map_err(|e| arrow_error(&self.shown, e))
     }
 
     fn builder(&self) -> ReaderBuilder {
@@ -187,36 +222,82 @@ impl JsonFile {
     }
 }
 
+/// Why decoding a chunk failed.
+pub(crate) enum Failure {
+    /// arrow-json's error (located by its line after).
+    Arrow(arrow::error::ArrowError),
+    /// pond's.
+    Pond(Error),
+}
+
+impl ChunkReader for JsonFile {
+    type Chunk = (u64, u64);
+    type Failure = Failure;
+
+    fn read(
+        &self,
+        &(start, end): &(u64, u64),
+        send: &mut dyn FnMut(RecordBatch) -> bool,
+    ) -> std::result::Result<(), Failure> {
+        use std::io::{Read, Seek, SeekFrom};
+        let io = |source| {
+            Failure::Pond(Error::Io {
+                path: self.shown.clone(),
+                source,
+            })
+        };
+        let mut file = File::open(&self.plain.path).map_err(io)?;
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        let reader = self
+            .builder()
+            .with_batch_size(BATCH_ROWS)
+            .build(BufReader::with_capacity(1 << 20, file.take(end - start)))
+            .map_err(Failure::Arrow)?;
+        for batch in reader {
+            let batch = self
+                .shaped(batch.map_err(Failure::Arrow)?)
+                .map_err(Failure::Pond)?;
+            if !send(batch) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The batches of a JSON lines file, in its schema.
-pub(crate) struct JsonBatches {
-    /// `None` after an error.
-    reader: Option<arrow::json::Reader<BufReader<File>>>,
-    file: JsonFile,
+pub(crate) enum JsonBatches {
+    /// One reader from the start; `None` after an error.
+    Sequential {
+        reader: Option<arrow::json::Reader<BufReader<File>>>,
+        file: Arc<JsonFile>,
+    },
+    /// A thread per core, each decoding every so many chunks.
+    Parallel {
+        batches: InOrder<Failure>,
+        file: Arc<JsonFile>,
+    },
 }
 
 impl Iterator for JsonBatches {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = match self.reader.as_mut()?.next()? {
-            Ok(batch) => batch,
-            Err(e) => {
-                self.reader = None;
-                return Some(Err(self.file.locate(e)));
-            }
-        };
-        let shown = &self.file.shown;
-        let batch = match self.file.flatten {
-            true => batch
-                .normalize(".", None)
-                .map_err(|e| arrow_error(shown, e))
-                .and_then(|flat| {
-                    RecordBatch::try_new(self.file.schema.clone(), flat.columns().to_vec())
-                        .map_err(|e| arrow_error(shown, e))
-                }),
-            false => Ok(batch),
-        };
-        Some(batch)
+        match self {
+            JsonBatches::Sequential { reader, file } => match reader.as_mut()?.next()? {
+                Ok(batch) => Some(file.shaped(batch)),
+                Err(e) => {
+                    *reader = None;
+                    Some(Err(file.locate(e)))
+                }
+            },
+            JsonBatches::Parallel { batches, file } => Some(match batches.next_batch()? {
+                Ok(batch) => Ok(batch),
+                Err(Some(Failure::Pond(e))) => Err(e),
+                Err(Some(Failure::Arrow(e))) => Err(file.locate(e)),
+                Err(None) => Err(Error::invalid(&file.shown, "a JSON reading thread stopped")),
+            }),
+        }
     }
 }
 
@@ -321,6 +402,52 @@ mod tests {
             assert!(error.contains(expected), "{text:?}: {error}");
             assert!(error.starts_with("f.jsonl: "), "{error}");
         }
+    }
+
+    /// Chunks decoded on three threads read as one reader from the start: the same rows
+    /// in the same order, and the same error (with its line) for a value that does not
+    /// decode in a late chunk.
+    #[test]
+    fn chunks_decode_as_the_whole_file() {
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str(&format!(
+                "{{\"t\": \"2024-01-01T00:{:02}:{:02}Z\", \"v\": {i}, \"s\": {{\"x\": \"n{i}\"}}}}\n",
+                i / 60 % 60,
+                i % 60
+            ));
+        }
+        let (file, _dir) = open(&text, &ReadOptions::default()).expect("opened");
+        let all = |threads, chunk_bytes| -> Result<Vec<RecordBatch>> {
+            file.batches_on(threads, chunk_bytes)?.collect()
+        };
+        let whole = all(1, u64::MAX).expect("read whole");
+        assert!(matches!(
+            file.batches_on(3, 1000),
+            Ok(JsonBatches::Parallel { .. })
+        ));
+        let printed = |b: &[RecordBatch]| {
+            arrow::util::pretty::pretty_format_batches(b)
+                .expect("printable")
+                .to_string()
+        };
+        for chunk_bytes in [1, 1000, 50_000] {
+            let chunked = all(3, chunk_bytes).expect("read in chunks");
+            assert_eq!(
+                printed(&chunked),
+                printed(&whole),
+                "chunks of {chunk_bytes}"
+            );
+        }
+        // A string where the inferred number is (given after inference, as a later
+        // version of the file would be read with an earlier schema).
+        let mut bad = text.clone();
+        bad.push_str("{\"t\": \"2024-01-01T00:00:00Z\", \"v\": \"many\", \"s\": {}}\n");
+        std::fs::write(&file.plain.path, &bad).expect("rewritten");
+        let whole = all(1, u64::MAX).expect_err("refused whole").to_string();
+        let chunked = all(3, 1000).expect_err("refused in chunks").to_string();
+        assert_eq!(chunked, whole);
+        assert!(whole.starts_with("f.jsonl: line 2001: "), "{whole}");
     }
 
     #[test]

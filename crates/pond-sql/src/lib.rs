@@ -45,6 +45,7 @@ mod file_table;
 mod formats;
 mod import;
 mod import_plan;
+mod in_order;
 mod json_infer;
 mod jsonl;
 mod materialize;

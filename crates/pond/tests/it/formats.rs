@@ -185,18 +185,25 @@ const CSV_WIND: &str = "wind_dir, wind_speed, wind_gust";
 const ROUNDED_WIND: &str =
     "wind_dir, round(wind_speed, 10) AS wind_speed, round(wind_gust, 10) AS wind_gust";
 
-#[test]
-fn json_lines_read_as_the_same_rows_as_csv() {
-    let pond = TestPond::new();
+/// `weather_head.csv` imported as `/csv.series`: its rows as [`weather_as_csv`] reads
+/// them, the wind columns as `wind` says.
+fn weather_from_csv(pond: &TestPond, wind: &str) -> String {
     write(&pond.host("weather.csv"), &testdata("weather_head.csv"));
     pond.ok(&["copy", "--format", "series", "weather.csv", "/csv.series"]);
-    let expected = pond.ok(&[
+    let rows = pond.ok(&[
         "query",
         "--format",
         "csv",
-        &weather_as_csv("/csv.series", CSV_WIND),
+        &weather_as_csv("/csv.series", wind),
     ]);
-    assert_eq!(expected.lines().count(), 201);
+    assert_eq!(rows.lines().count(), 201, "a header and 200 readings");
+    rows
+}
+
+#[test]
+fn json_lines_read_as_the_same_rows_as_csv() {
+    let pond = TestPond::new();
+    let expected = weather_from_csv(&pond, CSV_WIND);
 
     let jsonl = weather_jsonl();
     write(&pond.host("logger.jsonl"), jsonl.as_bytes());
@@ -297,14 +304,7 @@ fn a_malformed_json_line_is_named_and_changes_nothing() {
 #[test]
 fn a_workbook_sheet_below_a_title_reads_as_the_csv_it_was_made_from() {
     let pond = TestPond::new();
-    write(&pond.host("weather.csv"), &testdata("weather_head.csv"));
-    pond.ok(&["copy", "--format", "series", "weather.csv", "/csv.series"]);
-    let expected = pond.ok(&[
-        "query",
-        "--format",
-        "csv",
-        &weather_as_csv("/csv.series", ROUNDED_WIND),
-    ]);
+    let expected = weather_from_csv(&pond, ROUNDED_WIND);
 
     // testdata/make_workbook.py: notes on the first sheet; on "Readings" a title in row 1,
     // the header in row 3, NA as empty cells, times as date cells.
