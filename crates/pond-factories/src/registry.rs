@@ -245,8 +245,13 @@ impl NodeBuilder for Builder {
         entry_type: EntryType,
         config: &NodeConfig,
     ) -> tinyfs::Result<NodeKind> {
-        // What this configuration makes (a delta-table is a table or a series).
-        let made = self.0.validate(&config.factory, &config.config)?;
+        // What this configuration makes: the factory's type, or what the configuration
+        // asks for (a delta-table is a table or a series), checked only when it differs.
+        let factory = self.0.get(&config.factory)?;
+        let made = match factory.entry_type() {
+            usual if usual == entry_type => usual,
+            _ => factory.validate(&self.0, &config.config)?,
+        };
         if made != entry_type {
             return Err(tinyfs::Error::internal(format!(
                 "node {id} is stored as a {entry_type}, but `{}` makes a {made}",
