@@ -44,7 +44,7 @@ use tinyfs::ResultExt;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
-use pond_sql::{ComputedFile, FileFormat, FileTable, Nested, ReadOptions, Scope};
+use pond_sql::{ComputedFile, FileFormat, FileTable, FormatOption, Nested, ReadOptions, Scope};
 use serde::Deserialize;
 use tinyfs::{Directory, EntryType, FS, FileVersion, Node, NodeId, NodeKind};
 
@@ -254,36 +254,34 @@ fn check_config(config: &CsvDirConfig) -> std::result::Result<(), String> {
     if config.header_row == Some(0) {
         return Err("header_row: rows are numbered from 1".into());
     }
-    let foreign = |set: bool, option: &str, format: FileFormat| {
-        if set {
-            Err(format!(
-                "{option}: not an option of {} files",
-                format.name()
-            ))
-        } else {
-            Ok(())
+    if let Some(format) = format {
+        let set = [
+            (
+                config.delimiter.is_some(),
+                FormatOption::Delimiter,
+                "delimiter",
+            ),
+            (config.decimal.is_some(), FormatOption::Decimal, "decimal"),
+            (config.schema.is_some(), FormatOption::Schema, "schema"),
+            (
+                config.has_header.is_some(),
+                FormatOption::HasHeader,
+                "has_header",
+            ),
+            (config.nested.is_some(), FormatOption::Nested, "nested"),
+            (config.sheet.is_some(), FormatOption::Sheet, "sheet"),
+            (
+                config.header_row.is_some(),
+                FormatOption::HeaderRow,
+                "header_row",
+            ),
+        ];
+        if let Some((_, _, field)) = set
+            .iter()
+            .find(|&&(set, option, _)| set && !format.reads(option))
+        {
+            return Err(format!("{field}: not an option of {} files", format.name()));
         }
-    };
-    match format {
-        Some(f @ FileFormat::Csv) => {
-            foreign(config.nested.is_some(), "nested", f)?;
-            foreign(config.sheet.is_some(), "sheet", f)?;
-            foreign(config.header_row.is_some(), "header_row", f)?;
-        }
-        Some(f @ FileFormat::JsonLines) => {
-            foreign(config.delimiter.is_some(), "delimiter", f)?;
-            foreign(config.decimal.is_some(), "decimal", f)?;
-            foreign(config.has_header.is_some(), "has_header", f)?;
-            foreign(config.schema.is_some(), "schema", f)?;
-            foreign(config.sheet.is_some(), "sheet", f)?;
-            foreign(config.header_row.is_some(), "header_row", f)?;
-        }
-        Some(f @ FileFormat::Excel) => {
-            foreign(config.delimiter.is_some(), "delimiter", f)?;
-            foreign(config.decimal.is_some(), "decimal", f)?;
-            foreign(config.nested.is_some(), "nested", f)?;
-        }
-        None => {}
     }
     if let Some(zone) = &config.timezone {
         pond_sql::check_timezone(zone).map_err(|e| invalid(format!("timezone: {e}")))?;

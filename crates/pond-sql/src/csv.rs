@@ -22,7 +22,7 @@ use crate::conform::{UTC, localized};
 use crate::csv_infer::Chunk;
 use crate::error::{Error, Result};
 use crate::formats::{Decompressing, Plain, ReadOptions};
-use crate::in_order::{ChunkReader, InOrder};
+use crate::in_order::{ChunkFailure, ChunkReader, InOrder};
 
 /// `zone` if it names a time zone (IANA, or an offset like `+02:00`), else why not.
 pub fn check_timezone(zone: &str) -> std::result::Result<String, String> {
@@ -390,15 +390,7 @@ enum Batches {
 struct Parallel {
     shared: Arc<Shared>,
     has_header: bool,
-    batches: InOrder<Failure>,
-}
-
-/// Why a worker stopped.
-enum Failure {
-    /// arrow-csv's error, whose line numbers count from the chunk's start.
-    Arrow(arrow::error::ArrowError),
-    /// pond's, with the file's row numbers.
-    Pond(Error),
+    batches: InOrder,
 }
 
 impl Shared {
@@ -419,15 +411,14 @@ impl Shared {
 
 impl ChunkReader for Shared {
     type Chunk = Chunk;
-    type Failure = Failure;
 
     fn read(
         &self,
         chunk: &Chunk,
         send: &mut dyn FnMut(RecordBatch) -> bool,
-    ) -> std::result::Result<(), Failure> {
+    ) -> std::result::Result<(), ChunkFailure> {
         let io = |source| {
-            Failure::Pond(Error::Io {
+            ChunkFailure::Pond(Error::Io {
                 path: self.converter.shown.clone(),
                 source,
             })
@@ -439,12 +430,15 @@ impl ChunkReader for Shared {
             .with_format(self.format.clone().with_header(false))
             .with_batch_size(BATCH_ROWS)
             .build_buffered(BufReader::with_capacity(1 << 20, file.take(bytes)))
-            .map_err(Failure::Arrow)?;
+            .map_err(ChunkFailure::Arrow)?;
         let mut rows = chunk.first_row;
         for batch in reader {
-            let batch = batch.map_err(Failure::Arrow)?;
+            let batch = batch.map_err(ChunkFailure::Arrow)?;
             let read = batch.num_rows() as u64;
-            let batch = self.converter.convert(batch, rows).map_err(Failure::Pond)?;
+            let batch = self
+                .converter
+                .convert(batch, rows)
+                .map_err(ChunkFailure::Pond)?;
             if !send(batch) {
                 return Ok(());
             }
@@ -554,28 +548,23 @@ impl Converter {
 
 impl Parallel {
     fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        Some(match self.batches.next_batch()? {
-            Ok(batch) => Ok(batch),
-            Err(Some(Failure::Pond(e))) => Err(e),
-            Err(Some(Failure::Arrow(e))) => Err(self.error_in_order(e)),
-            Err(None) => Err(Error::invalid(
-                &self.shared.converter.shown,
-                "a CSV reading thread stopped",
-            )),
+        let (shared, has_header) = (&self.shared, self.has_header);
+        self.batches.next_batch(&shared.converter.shown, |e| {
+            error_in_order(shared, has_header, e)
         })
     }
+}
 
-    /// arrow-csv's error `e` as a reader from the file's start meets it, so its line
-    /// numbers are the file's: the file is read again, in order, up to it.
-    fn error_in_order(&self, e: arrow::error::ArrowError) -> Error {
-        let shown = &self.shared.converter.shown;
-        match self.shared.sequential(self.has_header) {
-            Ok(reader) => reader
-                .filter_map(|batch| batch.err())
-                .next()
-                .map_or_else(|| arrow_error(shown, e), |first| arrow_error(shown, first)),
-            Err(error) => error,
-        }
+/// arrow-csv's error `e` as a reader from the file's start meets it, so its line numbers
+/// are the file's: the file is read again, in order, up to it.
+fn error_in_order(shared: &Shared, has_header: bool, e: arrow::error::ArrowError) -> Error {
+    let shown = &shared.converter.shown;
+    match shared.sequential(has_header) {
+        Ok(reader) => reader
+            .filter_map(|batch| batch.err())
+            .next()
+            .map_or_else(|| arrow_error(shown, e), |first| arrow_error(shown, first)),
+        Err(error) => error,
     }
 }
 

@@ -202,37 +202,72 @@ impl ReadOptions {
     /// The first option set that `format` does not read, by the name it is set with.
     fn foreign_to(&self, format: FileFormat) -> Option<&'static str> {
         let defaults = ReadOptions::default();
-        let csv_only = [
-            (self.delimiter != defaults.delimiter, "delimiter"),
-            (self.decimal != defaults.decimal, "decimal"),
-            (self.time.is_some(), "timestamp format"),
-        ];
-        let checks: Vec<(bool, &'static str)> = match format {
-            FileFormat::Csv => vec![
-                (self.nested != defaults.nested, "nested"),
-                (self.sheet.is_some(), "sheet"),
-                (self.header_row.is_some(), "header row"),
-            ],
-            FileFormat::JsonLines => {
-                let mut checks = csv_only.to_vec();
-                checks.extend([
-                    (self.schema.is_some(), "schema"),
-                    (!self.has_header, "has_header"),
-                    (self.sheet.is_some(), "sheet"),
-                    (self.header_row.is_some(), "header row"),
-                ]);
-                checks
-            }
-            FileFormat::Excel => {
-                let mut checks = csv_only.to_vec();
-                checks.push((self.nested != defaults.nested, "nested"));
-                checks
-            }
-        };
-        checks
-            .into_iter()
-            .find(|(set, _)| *set)
-            .map(|(_, name)| name)
+        [
+            (
+                self.delimiter != defaults.delimiter,
+                FormatOption::Delimiter,
+            ),
+            (self.decimal != defaults.decimal, FormatOption::Decimal),
+            (self.time.is_some(), FormatOption::TimestampFormat),
+            (self.schema.is_some(), FormatOption::Schema),
+            (!self.has_header, FormatOption::HasHeader),
+            (self.nested != defaults.nested, FormatOption::Nested),
+            (self.sheet.is_some(), FormatOption::Sheet),
+            (self.header_row.is_some(), FormatOption::HeaderRow),
+        ]
+        .into_iter()
+        .find(|&(set, option)| set && !format.reads(option))
+        .map(|(_, option)| option.name())
+    }
+}
+
+/// The options of [`ReadOptions`] that some formats read and others do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatOption {
+    /// [`ReadOptions::delimiter`].
+    Delimiter,
+    /// [`ReadOptions::decimal`].
+    Decimal,
+    /// [`ReadOptions::time`].
+    TimestampFormat,
+    /// [`ReadOptions::schema`].
+    Schema,
+    /// [`ReadOptions::has_header`].
+    HasHeader,
+    /// [`ReadOptions::nested`].
+    Nested,
+    /// [`ReadOptions::sheet`].
+    Sheet,
+    /// [`ReadOptions::header_row`].
+    HeaderRow,
+}
+
+impl FormatOption {
+    /// The option as messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FormatOption::Delimiter => "delimiter",
+            FormatOption::Decimal => "decimal",
+            FormatOption::TimestampFormat => "timestamp format",
+            FormatOption::Schema => "schema",
+            FormatOption::HasHeader => "has_header",
+            FormatOption::Nested => "nested",
+            FormatOption::Sheet => "sheet",
+            FormatOption::HeaderRow => "header row",
+        }
+    }
+}
+
+impl FileFormat {
+    /// Whether files of this format read `option`: the one rule `copy`, `sync` and a
+    /// csvdir's configuration check refuse foreign options by.
+    pub fn reads(self, option: FormatOption) -> bool {
+        use FormatOption::*;
+        match self {
+            FileFormat::Csv => !matches!(option, Nested | Sheet | HeaderRow),
+            FileFormat::JsonLines => option == Nested,
+            FileFormat::Excel => matches!(option, Schema | HasHeader | Sheet | HeaderRow),
+        }
     }
 }
 
@@ -299,15 +334,14 @@ impl Decompressing {
             receiver, thread, ..
         } = self;
         // Whatever the reader left is not needed, but the thread sends it as it writes the
-        // file: it is received, and dropped, until the file is whole.
-        let drain = std::thread::spawn(move || receiver.iter().for_each(drop));
-        let done = thread.join().unwrap_or_else(|_| {
+        // file: it is received, and dropped, until the thread ends (the file whole, or
+        // failed) and the channel closes.
+        receiver.iter().for_each(drop);
+        thread.join().unwrap_or_else(|_| {
             Err(Error::Fs(tinyfs::Error::internal(
                 "a decompressing thread panicked",
             )))
-        });
-        let _ = drain.join();
-        done
+        })
     }
 }
 

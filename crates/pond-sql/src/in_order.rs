@@ -6,13 +6,23 @@ use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
+use arrow::error::ArrowError;
+
+use crate::error::{Error, Result};
+
+/// Why reading a chunk failed.
+pub(crate) enum ChunkFailure {
+    /// The Arrow reader's error, whose line numbers (if any) count from the chunk's start:
+    /// the caller locates it in the file.
+    Arrow(ArrowError),
+    /// pond's, already saying where.
+    Pond(Error),
+}
 
 /// Reads one chunk of a file: a run of whole records.
 pub(crate) trait ChunkReader: Send + Sync + 'static {
     /// Where a chunk is.
     type Chunk: Send + Sync + 'static;
-    /// Why reading a chunk failed.
-    type Failure: Send + 'static;
 
     /// Reads `chunk`, handing each batch to `send`, which says false when nobody listens
     /// any more (then the read stops).
@@ -20,34 +30,34 @@ pub(crate) trait ChunkReader: Send + Sync + 'static {
         &self,
         chunk: &Self::Chunk,
         send: &mut dyn FnMut(RecordBatch) -> bool,
-    ) -> Result<(), Self::Failure>;
+    ) -> std::result::Result<(), ChunkFailure>;
 }
 
 /// What a thread sends: a chunk's batches, then its end.
-enum Message<F> {
+enum Message {
     Batch(RecordBatch),
     End,
-    Failed(F),
+    Failed(ChunkFailure),
 }
 
 /// The batches of a file's chunks, read by threads, in file order: chunk `i` is read by
 /// thread `i % threads`, with at most two batches waiting a thread, so memory stays
 /// bounded however far one thread runs ahead.
-pub(crate) struct InOrder<F> {
+pub(crate) struct InOrder {
     chunks: usize,
     /// The chunk whose batches come next.
     next: usize,
-    workers: Vec<(Receiver<Message<F>>, JoinHandle<()>)>,
+    workers: Vec<(Receiver<Message>, JoinHandle<()>)>,
 }
 
-impl<F: Send + 'static> InOrder<F> {
+impl InOrder {
     /// Starts `threads` threads, named `name-N`, reading `chunks` with `reader`.
-    pub(crate) fn start<R: ChunkReader<Failure = F>>(
+    pub(crate) fn start<R: ChunkReader>(
         reader: Arc<R>,
         chunks: Arc<Vec<R::Chunk>>,
         threads: usize,
         name: &str,
-    ) -> std::io::Result<InOrder<F>> {
+    ) -> std::io::Result<InOrder> {
         let count = chunks.len();
         let mut workers = Vec::with_capacity(threads);
         for first in 0..threads {
@@ -83,29 +93,34 @@ impl<F: Send + 'static> InOrder<F> {
         })
     }
 
-    /// The next batch in file order: `Err(Some(failure))` when a chunk failed, `Err(None)`
-    /// when a thread stopped without saying why (it panicked); nothing after either.
-    pub(crate) fn next_batch(&mut self) -> Option<Result<RecordBatch, Option<F>>> {
+    /// The next batch in file order, or the first failure: an Arrow error is located in
+    /// the file by `locate`, a thread that stopped without saying why (it panicked) is
+    /// named by `shown`. Nothing comes after a failure.
+    pub(crate) fn next_batch(
+        &mut self,
+        shown: &str,
+        locate: impl FnOnce(ArrowError) -> Error,
+    ) -> Option<Result<RecordBatch>> {
         while self.next < self.chunks {
             let worker = &self.workers[self.next % self.workers.len()].0;
-            match worker.recv() {
+            let failure = match worker.recv() {
                 Ok(Message::Batch(batch)) => return Some(Ok(batch)),
-                Ok(Message::End) => self.next += 1,
-                Ok(Message::Failed(failure)) => {
-                    self.next = self.chunks;
-                    return Some(Err(Some(failure)));
+                Ok(Message::End) => {
+                    self.next += 1;
+                    continue;
                 }
-                Err(_) => {
-                    self.next = self.chunks;
-                    return Some(Err(None));
-                }
-            }
+                Ok(Message::Failed(ChunkFailure::Arrow(e))) => locate(e),
+                Ok(Message::Failed(ChunkFailure::Pond(e))) => e,
+                Err(_) => Error::invalid(shown, "a reading thread stopped"),
+            };
+            self.next = self.chunks;
+            return Some(Err(failure));
         }
         None
     }
 }
 
-impl<F> Drop for InOrder<F> {
+impl Drop for InOrder {
     fn drop(&mut self) {
         // A thread waiting to send stops once its receiver is gone.
         let handles: Vec<_> = self.workers.drain(..).map(|(_, handle)| handle).collect();

@@ -19,7 +19,7 @@ use crate::conform::UTC;
 use crate::csv::{arrow_error, check_timezone};
 use crate::error::{Error, Result};
 use crate::formats::{Decompressing, Nested, Plain, ReadOptions};
-use crate::in_order::{ChunkReader, InOrder};
+use crate::in_order::{ChunkFailure, ChunkReader, InOrder};
 use crate::json_infer::{PIECE_MIN_BYTES, bare, learn, learn_in_pieces, line_cuts, typed};
 
 /// Rows per batch.
@@ -222,26 +222,17 @@ impl JsonFile {
     }
 }
 
-/// Why decoding a chunk failed.
-pub(crate) enum Failure {
-    /// arrow-json's error (located by its line after).
-    Arrow(arrow::error::ArrowError),
-    /// pond's.
-    Pond(Error),
-}
-
 impl ChunkReader for JsonFile {
     type Chunk = (u64, u64);
-    type Failure = Failure;
 
     fn read(
         &self,
         &(start, end): &(u64, u64),
         send: &mut dyn FnMut(RecordBatch) -> bool,
-    ) -> std::result::Result<(), Failure> {
+    ) -> std::result::Result<(), ChunkFailure> {
         use std::io::{Read, Seek, SeekFrom};
         let io = |source| {
-            Failure::Pond(Error::Io {
+            ChunkFailure::Pond(Error::Io {
                 path: self.shown.clone(),
                 source,
             })
@@ -252,11 +243,11 @@ impl ChunkReader for JsonFile {
             .builder()
             .with_batch_size(BATCH_ROWS)
             .build(BufReader::with_capacity(1 << 20, file.take(end - start)))
-            .map_err(Failure::Arrow)?;
+            .map_err(ChunkFailure::Arrow)?;
         for batch in reader {
             let batch = self
-                .shaped(batch.map_err(Failure::Arrow)?)
-                .map_err(Failure::Pond)?;
+                .shaped(batch.map_err(ChunkFailure::Arrow)?)
+                .map_err(ChunkFailure::Pond)?;
             if !send(batch) {
                 break;
             }
@@ -274,7 +265,7 @@ pub(crate) enum JsonBatches {
     },
     /// A thread per core, each decoding every so many chunks.
     Parallel {
-        batches: InOrder<Failure>,
+        batches: InOrder,
         file: Arc<JsonFile>,
     },
 }
@@ -291,12 +282,9 @@ impl Iterator for JsonBatches {
                     Some(Err(file.locate(e)))
                 }
             },
-            JsonBatches::Parallel { batches, file } => Some(match batches.next_batch()? {
-                Ok(batch) => Ok(batch),
-                Err(Some(Failure::Pond(e))) => Err(e),
-                Err(Some(Failure::Arrow(e))) => Err(file.locate(e)),
-                Err(None) => Err(Error::invalid(&file.shown, "a JSON reading thread stopped")),
-            }),
+            JsonBatches::Parallel { batches, file } => {
+                batches.next_batch(&file.shown, |e| file.locate(e))
+            }
         }
     }
 }

@@ -73,7 +73,9 @@ pub use export::{
 pub use file_table::{
     ComputedFile, External, FileTable, Scope, file_table, file_table_of, is_computed,
 };
-pub use formats::{FORMAT_NAMES, FileFormat, Nested, ReadOptions, table_name, to_parquet};
+pub use formats::{
+    FORMAT_NAMES, FileFormat, FormatOption, Nested, ReadOptions, table_name, to_parquet,
+};
 pub use import::{ImportOptions, Imported, import_file};
 pub use import_plan::{ImportJob, ImportPlan, import_plan};
 pub use object_store::{POND_OBJECT_STORE_URL, PondObjectStore, object_path};

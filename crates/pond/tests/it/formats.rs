@@ -608,3 +608,50 @@ fn a_synced_json_lines_file_appends_its_new_lines_and_a_compressed_one_is_replac
     let described = pond.ok(&["describe", "/raw/weather.jsonl"]);
     assert!(described.contains("versions:  3"), "{described}");
 }
+
+#[test]
+fn a_csvdir_reads_the_format_it_is_told_and_refuses_options_of_others() {
+    let pond = TestPond::new();
+    write(&pond.host("logger.log"), weather_jsonl().as_bytes());
+    pond.ok(&["mkdir", "/in"]);
+    pond.ok(&["copy", "logger.log", "/in/logger.log"]);
+    let before = pond.ok(&["log", "--format", "csv"]);
+    for (extra, field) in [
+        ("delimiter: ';'\n", "delimiter"),
+        ("sheet: Readings\n", "sheet"),
+        ("has_header: false\n", "has_header"),
+    ] {
+        let config = pond.config(&format!("source: /in/*.log\nformat: jsonl\n{extra}"));
+        let err = pond.fails(&["mknod", "csvdir", "/logs", "--config", &config]);
+        assert!(
+            err.contains(&format!("{field}: not an option of jsonl files")),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        pond.ok(&["log", "--format", "csv"]),
+        before,
+        "nothing changed"
+    );
+    // The name says nothing of the format; the configuration does.
+    let config = pond.config("source: /in/*.log\nformat: jsonl\nnested: struct\n");
+    pond.ok(&["mknod", "csvdir", "/logs", "--config", &config]);
+    assert_eq!(pond.ok(&["list", "/logs"]), "/logs/logger.log\n");
+    let count = pond.ok(&[
+        "query",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n, count(wind['gust']) AS g FROM \"/logs/logger.log\"",
+    ]);
+    let gusts = weather_jsonl().matches("\"gust\"").count();
+    assert_eq!(count, format!("n,g\n200,{gusts}\n"));
+    // Told CSV, it reads the same file as CSV, though its first bytes say JSON.
+    let config = pond.config("source: /in/*.log\nformat: csv\n");
+    pond.ok(&["mknod", "csvdir", "/as_csv", "--config", &config]);
+    // (JSON lines are not CSV: its lines have other numbers of fields.)
+    let err = pond.fails(&["cat", "/as_csv/logger.log"]);
+    assert!(
+        err.contains("Csv error: incorrect number of fields"),
+        "{err}"
+    );
+}
